@@ -1,0 +1,98 @@
+# hyve: one build for everything.  `make`, `make check`, `make demo`.
+
+CC	?= gcc
+B	:= build
+CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -pthread \
+	   -fno-strict-aliasing $(EXTRA_CFLAGS)
+LDLIBS	:= -pthread -lseccomp -lcap-ng -ljson-c -luring
+ASAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRC	:= $(filter-out core/main.c,$(wildcard core/*.c)) $(wildcard ipc/*.c) \
+	   $(wildcard sandbox/*.c) $(wildcard backends/*.c)
+LIB_OBJ	:= $(LIB_SRC:%.c=$(B)/obj/%.o)
+ALIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/%.o)
+
+BACKENDS := $(notdir $(patsubst %/,%,$(dir $(wildcard backends/*/*.c))))
+BACKEND_BINS := $(sort $(BACKENDS:%=$(B)/hyve-%))
+TOOL_BINS := $(if $(wildcard tools/hyvectl.c),$(B)/hyvectl)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+AUNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
+
+DEPS_STAMP := $(B)/.deps-ok
+
+all: $(DEPS_STAMP) $(B)/hyve $(BACKEND_BINS) $(TOOL_BINS) $(B)/testguest
+
+# Installs missing Debian packages (as root) or names them (otherwise).
+$(DEPS_STAMP): tools/deps.sh
+	@mkdir -p $(B)
+	@sh tools/deps.sh
+	@touch $@
+deps:
+	@sh tools/deps.sh
+
+$(B)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+$(B)/asan/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN) -O1 -MMD -MP -c -o $@ $<
+
+# ar keeps one member per file name: two sources may not share a name.
+DUPS := $(sort $(foreach f,$(notdir $(LIB_SRC)),$(if $(filter-out 1,$(words $(filter %/$(f),$(LIB_SRC)))),$(f))))
+$(if $(DUPS),$(error library sources share a file name: $(DUPS)))
+
+$(B)/libhyve.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/asan/libhyve.a: $(ALIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/hyve: $(B)/obj/core/main.o $(B)/libhyve.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+define backend_rule
+$(B)/hyve-$(1): $(patsubst %.c,$(B)/obj/%.o,$(wildcard backends/$(1)/*.c)) $(B)/libhyve.a
+	$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach b,$(sort $(BACKENDS)),$(eval $(call backend_rule,$(b))))
+
+$(B)/hyvectl: $(B)/obj/tools/hyvectl.o $(B)/libhyve.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/libhyve.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+$(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(B)/asan/libhyve.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN) -o $@ $^ -lcmocka $(LDLIBS)
+
+-include tests/guest/guest.mk
+
+# --- tests ---------------------------------------------------------------
+
+unit: $(UNIT_BINS) $(BACKEND_BINS)
+	@sh tests/run-unit.sh $(UNIT_BINS)
+unit-asan: $(AUNIT_BINS) $(BACKEND_BINS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	 sh tests/run-unit.sh $(AUNIT_BINS)
+integration: all
+	@sh tests/integration/run.sh
+
+check: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory all
+	@sh tests/check.sh
+
+demo: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory all
+	@sh tools/demo.sh
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all deps unit unit-asan integration check demo clean
+.SECONDARY:
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

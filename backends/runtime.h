@@ -1,0 +1,89 @@
+#ifndef HYVE_RUNTIME_H
+#define HYVE_RUNTIME_H
+
+/*
+ * The runtime every backend shares: a vhost-user server that serves one
+ * frontend at a time over a unix socket, keeps the memory table and the
+ * vrings, and calls the device when a queue is kicked.  A frontend that
+ * sends garbage or goes away is dropped and the device reset; with a
+ * listening socket the server then waits for the next one.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backends/guestmem.h"
+#include "backends/vring.h"
+#include "ipc/vhost_user.h"
+
+struct vu_dev;
+
+struct vu_backend {
+	const char *name;		/* device name for messages */
+	uint64_t features;		/* device feature bits offered */
+	unsigned nqueues;
+	unsigned max_queue_size;
+	/* The queue was kicked or (re)started: process it. */
+	void (*kick)(struct vu_dev *d, struct vring_queue *vq);
+	/* Fill len bytes of config space at off; NULL if the device has none. */
+	int (*get_config)(struct vu_dev *d, uint32_t off, void *buf, uint32_t len);
+	/* The frontend reset the device or went away. */
+	void (*reset)(struct vu_dev *d);
+};
+
+#define VU_MAX_WATCH	4
+
+struct vu_watch {
+	int fd;
+	void (*cb)(struct vu_dev *d, void *arg);
+	void *arg;
+};
+
+struct vu_dev {
+	const struct vu_backend *be;
+	void *priv;
+	int epfd;
+	int lfd;			/* listening socket, or -1 */
+	int cfd;			/* connected frontend, or -1 */
+	uint64_t features;		/* negotiated */
+	uint64_t pfeatures;		/* negotiated protocol features */
+	struct gmem mem;
+	struct vring_queue vq[VU_MAX_QUEUES];
+	struct vu_watch watch[VU_MAX_WATCH];
+	unsigned nwatch;
+};
+
+/* Features every backend offers on top of the device's own. */
+#define VU_RUNTIME_FEATURES	(1ull << 32 /* VIRTIO_F_VERSION_1 */ | \
+	1ull << VIRTIO_RING_F_INDIRECT_DESC | 1ull << VIRTIO_RING_F_EVENT_IDX | \
+	1ull << VU_F_PROTOCOL_FEATURES)
+#define VU_RUNTIME_PFEATURES	(1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK | \
+	1ull << VU_PF_CONFIG | 1ull << VU_PF_RESET_DEVICE)
+
+int vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv);
+void vu_dev_free(struct vu_dev *d);
+
+/* Binds and listens on path (a stale socket there is replaced). */
+int vu_listen(const char *path);
+
+/* Calls cb whenever fd is readable (a timer, say). */
+int vu_watch(struct vu_dev *d, int fd, void (*cb)(struct vu_dev *d, void *arg),
+    void *arg);
+
+/*
+ * Serves fd: a listening socket (serve frontends one after another,
+ * forever) or a connected one (return 0 when it goes away).  Returns -errno
+ * on a fatal error.
+ */
+int vu_serve(struct vu_dev *d, int fd);
+
+/*
+ * Handles one message from the connected frontend.  Returns 0, or -errno
+ * when the connection must be dropped.  vu_serve calls it; exposed for tests.
+ */
+int vu_handle(struct vu_dev *d);
+
+/* Drops the frontend: closes its socket and fds, resets the device. */
+void vu_disconnect(struct vu_dev *d);
+
+#endif

@@ -1,0 +1,257 @@
+/*
+ * Split virtqueue walker for backends.  The guest owns the ring memory and
+ * may change it at any time, so each descriptor is copied once and only the
+ * copy is checked and used.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "backends/vring.h"
+#include "core/log.h"
+#include "ipc/virtq.h"
+
+void
+vring_queue_init(struct vring_queue *vq, unsigned index)
+{
+	memset(vq, 0, sizeof(*vq));
+	vq->index = index;
+	vq->kickfd = -1;
+	vq->callfd = -1;
+	vq->errfd = -1;
+}
+
+void
+vring_reset(struct vring_queue *vq)
+{
+	unsigned index = vq->index;
+
+	if (vq->kickfd >= 0)
+		close(vq->kickfd);
+	if (vq->callfd >= 0)
+		close(vq->callfd);
+	if (vq->errfd >= 0)
+		close(vq->errfd);
+	vring_queue_init(vq, index);
+}
+
+int
+vring_map(struct vring_queue *vq, const struct gmem *gm, uint64_t features)
+{
+	const struct vhost_vring_addr *a = &vq->addr;
+	unsigned num = vq->num;
+
+	vq->desc = NULL;
+	vq->avail = NULL;
+	vq->used = NULL;
+	if (!virtq_num_valid(num) || !vq->addr_set) {
+		hlog("queue %u: started before its size and addresses were set; "
+		    "fix the frontend's setup order", vq->index);
+		return -EINVAL;
+	}
+	if (!virtq_aligned(a->desc_user_addr, a->avail_user_addr,
+	    a->used_user_addr)) {
+		hlog("queue %u: ring addresses are misaligned", vq->index);
+		return -EINVAL;
+	}
+	vq->desc = gmem_uva(gm, a->desc_user_addr, virtq_desc_size(num));
+	vq->avail = gmem_uva(gm, a->avail_user_addr, virtq_avail_size(num));
+	vq->used = gmem_uva(gm, a->used_user_addr, virtq_used_size(num));
+	if (vq->desc == NULL || vq->avail == NULL || vq->used == NULL) {
+		hlog("queue %u: ring address outside the memory table", vq->index);
+		vq->desc = NULL;
+		vq->avail = NULL;
+		vq->used = NULL;
+		return -EINVAL;
+	}
+	vq->event_idx = (features >> VIRTIO_RING_F_EVENT_IDX) & 1;
+	vq->indirect = (features >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
+	vq->used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_RELAXED);
+	vq->signalled = vq->used_idx;
+	vq->batch = 0;
+	return 0;
+}
+
+bool
+vring_ready(const struct vring_queue *vq)
+{
+	return vq->started && vq->enabled && !vq->broken && vq->desc != NULL;
+}
+
+void
+vring_fail(struct vring_queue *vq, int err, const char *why)
+{
+	(void)err;
+	if (vq->broken)
+		return;
+	vq->broken = true;
+	hlog("queue %u: %s; queue stopped until the guest resets the device",
+	    vq->index, why);
+	if (vq->errfd >= 0)
+		eventfd_write(vq->errfd, 1);
+}
+
+static int
+bad(struct vring_queue *vq, int err, const char *why)
+{
+	vring_fail(vq, err, why);
+	return err;
+}
+
+static void
+read_desc(struct vring_desc *d, const struct vring_desc *table, unsigned i)
+{
+	/*
+	 * One copy, so the guest cannot change it between check and use; the
+	 * barrier stops the compiler from reading guest memory again instead.
+	 */
+	memcpy(d, &table[i], sizeof(*d));
+	__asm__ __volatile__("" ::: "memory");
+}
+
+int
+vring_pop(struct vring_queue *vq, const struct gmem *gm,
+    struct vring_req *req, struct iovec *iov, unsigned iovmax)
+{
+	const struct vring_desc *table = vq->desc;
+	unsigned tsize = vq->num, count = 0, k = 0, i;
+	uint64_t out = 0, in = 0;
+	uint16_t aidx, head;
+	struct vring_desc d;
+	void *buf;
+
+	if (!vring_ready(vq))
+		return vq->broken ? -EIO : 0;
+	aidx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+	if ((uint16_t)(aidx - vq->last_avail) > vq->num)
+		return bad(vq, -EINVAL, "avail index moved by more than the queue size");
+	if (aidx == vq->last_avail)
+		return 0;
+	head = __atomic_load_n(&vq->avail->ring[vq->last_avail & (vq->num - 1)],
+	    __ATOMIC_RELAXED);
+	if (head >= vq->num)
+		return bad(vq, -EINVAL, "avail ring head index out of range");
+	memset(req, 0, sizeof(*req));
+	req->head = head;
+	req->iov = iov;
+	i = head;
+	for (;;) {
+		if (++count > tsize)
+			return bad(vq, -ELOOP, "descriptor chain loops or is "
+			    "longer than its table");
+		read_desc(&d, table, i);
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			if (!vq->indirect)
+				return bad(vq, -EINVAL, "indirect descriptor "
+				    "without INDIRECT_DESC");
+			if (table != vq->desc)
+				return bad(vq, -EINVAL, "nested indirect descriptor");
+			if (count != 1 || (d.flags & VRING_DESC_F_NEXT))
+				return bad(vq, -EINVAL, "indirect descriptor "
+				    "chained to others");
+			if (d.len == 0 || d.len % sizeof(d) ||
+			    d.len / sizeof(d) > vq->num)
+				return bad(vq, -EINVAL, "indirect table length "
+				    "is not 1..queue-size descriptors");
+			table = gmem_gpa(gm, d.addr, d.len);
+			if (table == NULL)
+				return bad(vq, -EFAULT, "indirect table outside "
+				    "guest memory");
+			tsize = d.len / sizeof(d);
+			count = 0;
+			i = 0;
+			continue;
+		}
+		if (d.len == 0)
+			return bad(vq, -EINVAL, "zero-length buffer");
+		buf = gmem_gpa(gm, d.addr, d.len);
+		if (buf == NULL)
+			return bad(vq, -EFAULT, "buffer outside guest memory");
+		if (k >= iovmax)
+			return bad(vq, -E2BIG, "chain has more buffers than the "
+			    "backend's iovec array");
+		if (d.flags & VRING_DESC_F_WRITE) {
+			req->nin++;
+			in += d.len;
+		} else {
+			if (req->nin)
+				return bad(vq, -EINVAL, "device-readable buffer "
+				    "after a device-writable one");
+			req->nout++;
+			out += d.len;
+		}
+		if (in > UINT32_MAX || out > UINT32_MAX)
+			return bad(vq, -EINVAL, "chain longer than 4 GiB");
+		iov[k].iov_base = buf;
+		iov[k].iov_len = d.len;
+		k++;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			break;
+		i = d.next;
+		if (i >= tsize)
+			return bad(vq, -EINVAL, "next descriptor index out of range");
+	}
+	req->out_len = out;
+	req->in_len = in;
+	vq->last_avail++;
+	return 1;
+}
+
+void
+vring_push(struct vring_queue *vq, const struct vring_req *req, uint32_t len)
+{
+	struct vring_used_elem *e;
+
+	if (vq->used == NULL || vq->broken)
+		return;
+	if (len > req->in_len)
+		len = req->in_len;
+	e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
+	__atomic_store_n(&e->id, req->head, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
+	vq->used_idx++;
+	vq->batch++;
+}
+
+static bool
+need_notify(struct vring_queue *vq)
+{
+	uint16_t old = vq->signalled, event;
+
+	vq->signalled = vq->used_idx;
+	if (!vq->event_idx)
+		return !(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED) &
+		    VRING_AVAIL_F_NO_INTERRUPT);
+	event = __atomic_load_n(virtq_used_event(vq->avail, vq->num),
+	    __ATOMIC_RELAXED);
+	return vring_need_event(event, vq->used_idx, old);
+}
+
+int
+vring_flush(struct vring_queue *vq)
+{
+	if (vq->batch == 0 || vq->used == NULL || vq->broken)
+		return 0;
+	vq->batch = 0;
+	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
+	/* The used index must be visible before we read used_event/flags. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!need_notify(vq))
+		return 0;
+	if (vq->callfd >= 0)
+		eventfd_write(vq->callfd, 1);
+	return 1;
+}
+
+bool
+vring_enable_notify(struct vring_queue *vq)
+{
+	if (!vring_ready(vq))
+		return false;
+	if (vq->event_idx)
+		__atomic_store_n(virtq_avail_event(vq->used, vq->num),
+		    vq->last_avail, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
+}

@@ -1,0 +1,94 @@
+#ifndef HYVE_VRING_H
+#define HYVE_VRING_H
+
+/*
+ * The split virtqueue as a backend processes it.  Everything the guest
+ * wrote is checked: avail index, head and next indices, chain length, loops,
+ * indirect tables, buffer addresses and lengths, and the order of readable
+ * and writable buffers.  Any violation puts the queue in error: it stops,
+ * and the err eventfd is written so that the frontend can set
+ * DEVICE_NEEDS_RESET.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <linux/vhost_types.h>
+#include <linux/virtio_ring.h>
+
+#include "backends/guestmem.h"
+
+struct vring_queue {
+	unsigned index;
+	unsigned num;			/* 0 until SET_VRING_NUM */
+	struct vhost_vring_addr addr;
+	bool addr_set;
+	struct vring_desc *desc;	/* set by vring_map */
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t last_avail;		/* next avail entry to take */
+	uint16_t used_idx;		/* next used entry to fill */
+	uint16_t signalled;		/* used_idx when last notified */
+	unsigned batch;			/* completions not yet published */
+	bool event_idx;
+	bool indirect;
+	bool started;			/* kick received, rings mapped */
+	bool enabled;
+	bool broken;
+	int kickfd;
+	int callfd;
+	int errfd;
+};
+
+/* One descriptor chain: nout device-readable buffers, then nin writable. */
+struct vring_req {
+	uint16_t head;
+	unsigned nout;
+	unsigned nin;
+	uint32_t out_len;
+	uint32_t in_len;
+	struct iovec *iov;
+};
+
+void vring_queue_init(struct vring_queue *vq, unsigned index);
+
+/* Closes the queue's fds and forgets its state (but not its index). */
+void vring_reset(struct vring_queue *vq);
+
+/*
+ * Translates the ring addresses through gm and checks their alignment and
+ * extent.  features are the negotiated virtio features (EVENT_IDX,
+ * INDIRECT_DESC).  Returns 0 or -EINVAL.
+ */
+int vring_map(struct vring_queue *vq, const struct gmem *gm, uint64_t features);
+
+/* Whether the queue may be processed now. */
+bool vring_ready(const struct vring_queue *vq);
+
+/*
+ * Takes the next available chain into req, its buffers into iov[iovmax]
+ * (give at least vq->num entries).  Returns 1 for a chain, 0 when the ring
+ * is empty, or -errno after putting the queue in error.
+ */
+int vring_pop(struct vring_queue *vq, const struct gmem *gm,
+    struct vring_req *req, struct iovec *iov, unsigned iovmax);
+
+/* Returns a chain to the driver with len bytes written; publishes nothing. */
+void vring_push(struct vring_queue *vq, const struct vring_req *req, uint32_t len);
+
+/*
+ * Publishes the pushed chains and writes the call eventfd once if the
+ * driver wants an interrupt.  Returns 1 if it notified, else 0.
+ */
+int vring_flush(struct vring_queue *vq);
+
+/*
+ * Asks the driver to kick for entries after the ones taken (avail_event).
+ * Returns true if more entries arrived meanwhile, so the caller goes on.
+ */
+bool vring_enable_notify(struct vring_queue *vq);
+
+/* Puts the queue in error: stop it, log why, write the err eventfd. */
+void vring_fail(struct vring_queue *vq, int err, const char *why);
+
+#endif

@@ -1,0 +1,425 @@
+/*
+ * vhost-user server loop shared by all backends.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "backends/runtime.h"
+#include "core/log.h"
+
+enum { TAG_LISTEN = 1, TAG_CONN, TAG_KICK = 0x100, TAG_WATCH = 0x200 };
+
+int
+vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv)
+{
+	memset(d, 0, sizeof(*d));
+	if (be->nqueues == 0 || be->nqueues > VU_MAX_QUEUES)
+		return -EINVAL;
+	d->be = be;
+	d->priv = priv;
+	d->lfd = -1;
+	d->cfd = -1;
+	gmem_init(&d->mem);
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+		vring_queue_init(&d->vq[i], i);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0)
+		return -errno;
+	return 0;
+}
+
+void
+vu_dev_free(struct vu_dev *d)
+{
+	vu_disconnect(d);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	d->epfd = -1;
+}
+
+static int
+ep_add(struct vu_dev *d, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+vu_watch(struct vu_dev *d, int fd, void (*cb)(struct vu_dev *, void *), void *arg)
+{
+	int rc;
+
+	if (d->nwatch >= VU_MAX_WATCH)
+		return -ENOSPC;
+	if ((rc = ep_add(d, fd, TAG_WATCH + d->nwatch)) < 0)
+		return rc;
+	d->watch[d->nwatch++] = (struct vu_watch){ fd, cb, arg };
+	return 0;
+}
+
+int
+vu_listen(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		hlog("socket %s: path too long (max %zu bytes)", path,
+		    sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);		/* a stale socket from an earlier run */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+		int e = errno;
+
+		hlog("socket %s: %s; choose another path", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static void
+stop_ring(struct vu_dev *d, struct vring_queue *vq)
+{
+	if (vq->kickfd >= 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, vq->kickfd, NULL);
+		close(vq->kickfd);
+		vq->kickfd = -1;
+	}
+	vring_flush(vq);
+	vq->started = false;
+	vq->broken = false;
+}
+
+static void
+reset_rings(struct vu_dev *d)
+{
+	for (unsigned i = 0; i < d->be->nqueues; i++) {
+		stop_ring(d, &d->vq[i]);
+		vring_reset(&d->vq[i]);
+	}
+	if (d->be->reset)
+		d->be->reset(d);
+}
+
+void
+vu_disconnect(struct vu_dev *d)
+{
+	if (d->be == NULL)
+		return;
+	reset_rings(d);
+	gmem_free(&d->mem);
+	d->features = 0;
+	d->pfeatures = 0;
+	if (d->cfd >= 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->cfd, NULL);
+		close(d->cfd);
+		d->cfd = -1;
+	}
+}
+
+static void
+run_queue(struct vu_dev *d, struct vring_queue *vq)
+{
+	if (vring_ready(vq) && d->be->kick)
+		d->be->kick(d, vq);
+}
+
+static int
+reply(struct vu_dev *d, struct vu_msg *m, uint32_t size)
+{
+	m->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
+	m->hdr.size = size;
+	return vu_send(d->cfd, m);
+}
+
+static void
+start_ring(struct vu_dev *d, struct vring_queue *vq)
+{
+	if (vring_map(vq, &d->mem, d->features) < 0) {
+		vring_fail(vq, -EINVAL, "ring addresses are not in guest memory");
+		return;
+	}
+	vq->started = true;
+	if (!(d->features & (1ull << VU_F_PROTOCOL_FEATURES)))
+		vq->enabled = true;
+	run_queue(d, vq);
+}
+
+static int
+set_mem_table(struct vu_dev *d, struct vu_msg *m)
+{
+	int rc;
+
+	rc = gmem_set_table(&d->mem, &m->p.mem, m->fds);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < d->be->nqueues; i++) {
+		struct vring_queue *vq = &d->vq[i];
+
+		if (!vq->started)
+			continue;
+		vring_flush(vq);
+		if (vring_map(vq, &d->mem, d->features) < 0)
+			vring_fail(vq, -EINVAL, "ring left guest memory");
+	}
+	return 0;
+}
+
+static int
+set_vring_fd(struct vu_dev *d, struct vu_msg *m)
+{
+	struct vring_queue *vq = &d->vq[m->p.u64 & VU_VRING_IDX_MASK];
+	int fd = -1, rc;
+
+	if (m->nfds == 1) {
+		fd = m->fds[0];
+		m->fds[0] = -1;
+		m->nfds = 0;
+	}
+	switch (m->hdr.request) {
+	case VU_SET_VRING_KICK:
+		stop_ring(d, vq);
+		vq->kickfd = fd;
+		if (fd >= 0 && (rc = ep_add(d, fd, TAG_KICK + vq->index)) < 0)
+			return rc;
+		start_ring(d, vq);
+		break;
+	case VU_SET_VRING_CALL:
+		if (vq->callfd >= 0)
+			close(vq->callfd);
+		vq->callfd = fd;
+		break;
+	case VU_SET_VRING_ERR:
+		if (vq->errfd >= 0)
+			close(vq->errfd);
+		vq->errfd = fd;
+		break;
+	}
+	return 0;
+}
+
+static int
+get_config(struct vu_dev *d, struct vu_msg *m)
+{
+	uint32_t size = m->p.config.size;
+
+	if (d->be->get_config == NULL ||
+	    d->be->get_config(d, m->p.config.offset, m->p.config.data, size) < 0)
+		return reply(d, m, 0);
+	return reply(d, m, VU_CONFIG_HDR + size);
+}
+
+/* Returns 0, or -errno for a request that failed. */
+static int
+dispatch(struct vu_dev *d, struct vu_msg *m)
+{
+	const struct vu_backend *be = d->be;
+	uint64_t offered = be->features | VU_RUNTIME_FEATURES;
+	struct vring_queue *vq = &d->vq[m->p.state.index % VU_MAX_QUEUES];
+
+	switch (m->hdr.request) {
+	case VU_GET_FEATURES:
+		m->p.u64 = offered;
+		return reply(d, m, sizeof(uint64_t));
+	case VU_SET_FEATURES:
+		if (m->p.u64 & ~offered)
+			return -ENOTSUP;
+		d->features = m->p.u64;
+		return 0;
+	case VU_GET_PROTOCOL_FEATURES:
+		m->p.u64 = VU_RUNTIME_PFEATURES;
+		return reply(d, m, sizeof(uint64_t));
+	case VU_SET_PROTOCOL_FEATURES:
+		if (m->p.u64 & ~VU_RUNTIME_PFEATURES)
+			return -ENOTSUP;
+		d->pfeatures = m->p.u64;
+		return 0;
+	case VU_GET_QUEUE_NUM:
+		m->p.u64 = be->nqueues;
+		return reply(d, m, sizeof(uint64_t));
+	case VU_SET_OWNER:
+		return 0;
+	case VU_RESET_OWNER:
+	case VU_RESET_DEVICE:
+		reset_rings(d);
+		return 0;
+	case VU_SET_MEM_TABLE:
+		return set_mem_table(d, m);
+	case VU_SET_VRING_NUM:
+		if (m->p.state.num > be->max_queue_size)
+			return -EINVAL;
+		vq->num = m->p.state.num;
+		return 0;
+	case VU_SET_VRING_ADDR:
+		vq = &d->vq[m->p.addr.index];
+		vq->addr = m->p.addr;
+		vq->addr_set = true;
+		if (vq->started) {
+			vring_flush(vq);
+			if (vring_map(vq, &d->mem, d->features) < 0)
+				vring_fail(vq, -EINVAL, "ring addresses are not "
+				    "in guest memory");
+		}
+		return 0;
+	case VU_SET_VRING_BASE:
+		vq->last_avail = m->p.state.num;
+		vq->used_idx = m->p.state.num;
+		return 0;
+	case VU_GET_VRING_BASE:
+		stop_ring(d, vq);
+		m->p.state.num = vq->last_avail;
+		return reply(d, m, sizeof(m->p.state));
+	case VU_SET_VRING_KICK:
+	case VU_SET_VRING_CALL:
+	case VU_SET_VRING_ERR:
+		return set_vring_fd(d, m);
+	case VU_SET_VRING_ENABLE:
+		if (!(d->features & (1ull << VU_F_PROTOCOL_FEATURES)))
+			return -EINVAL;
+		vq->enabled = m->p.state.num;
+		run_queue(d, vq);
+		return 0;
+	case VU_GET_CONFIG:
+		return get_config(d, m);
+	}
+	return -ENOTSUP;
+}
+
+int
+vu_handle(struct vu_dev *d)
+{
+	struct vu_msg m;
+	const char *why;
+	uint32_t req, flags;
+	int rc;
+
+	rc = vu_recv(d->cfd, &m);
+	if (rc == -ECONNRESET)
+		return rc;
+	if (rc < 0) {
+		hlog("vhost-user: malformed message from the frontend (%s); "
+		    "dropping it", strerror(-rc));
+		return rc;
+	}
+	req = m.hdr.request;
+	flags = m.hdr.flags;
+	rc = vu_validate(&m, d->be->nqueues, &why);
+	if (rc < 0) {
+		hlog("vhost-user: bad %s from the frontend: %s; dropping it",
+		    vu_request_name(req), why);
+		vu_msg_close_fds(&m);
+		return rc;
+	}
+	rc = dispatch(d, &m);
+	vu_msg_close_fds(&m);
+	if ((flags & VU_FLAG_NEED_REPLY) && !vu_has_reply(req) &&
+	    (d->pfeatures & (1ull << VU_PF_REPLY_ACK))) {
+		vu_msg_u64(&m, req, rc < 0);
+		if (rc < 0)
+			hlog("vhost-user: %s failed: %s", vu_request_name(req),
+			    strerror(-rc));
+		return reply(d, &m, sizeof(uint64_t));
+	}
+	if (rc < 0)
+		hlog("vhost-user: %s failed: %s; dropping the frontend",
+		    vu_request_name(req), strerror(-rc));
+	return rc;
+}
+
+static void
+on_kick(struct vu_dev *d, unsigned q)
+{
+	struct vring_queue *vq = &d->vq[q];
+	eventfd_t v;
+
+	if (vq->kickfd < 0)
+		return;
+	if (eventfd_read(vq->kickfd, &v) < 0 && errno != EAGAIN)
+		return;
+	run_queue(d, vq);
+}
+
+static int
+accept_one(struct vu_dev *d)
+{
+	int fd = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	if (d->cfd >= 0) {
+		hlog("vhost-user: a frontend is already connected; refusing "
+		    "another");
+		close(fd);
+		return 0;
+	}
+	d->cfd = fd;
+	return ep_add(d, fd, TAG_CONN);
+}
+
+int
+vu_serve(struct vu_dev *d, int fd)
+{
+	int listening = 0, rc;
+	socklen_t len = sizeof(listening);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) {
+		hlog("vhost-user: fd %d is not a socket: %s; pass a unix socket",
+		    fd, strerror(errno));
+		return -ENOTSOCK;
+	}
+	if (listening) {
+		d->lfd = fd;
+		rc = ep_add(d, fd, TAG_LISTEN);
+	} else {
+		d->cfd = fd;
+		rc = ep_add(d, fd, TAG_CONN);
+	}
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		struct epoll_event ev[16];
+		int n = epoll_wait(d->epfd, ev, 16, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = ev[i].data.u64;
+
+			if (tag == TAG_LISTEN) {
+				if ((rc = accept_one(d)) < 0)
+					return rc;
+			} else if (tag == TAG_CONN) {
+				if (d->cfd >= 0 && vu_handle(d) < 0) {
+					vu_disconnect(d);
+					if (!listening)
+						return 0;
+				}
+			} else if (tag >= TAG_WATCH) {
+				struct vu_watch *w = &d->watch[tag - TAG_WATCH];
+
+				w->cb(d, w->arg);
+			} else if (tag >= TAG_KICK) {
+				on_kick(d, tag - TAG_KICK);
+			}
+		}
+	}
+}

@@ -1,0 +1,305 @@
+/*
+ * hyve: the core process.  Parses bhyve's command line, builds the VM (RAM,
+ * devices, ACPI, boot image), runs the vCPUs and waits for the VM to end.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+
+#include "core/acpi.h"
+#include "core/boot.h"
+#include "core/cmdline.h"
+#include "core/config.h"
+#include "core/devices.h"
+#include "core/layout.h"
+#include "core/log.h"
+#include "core/pci.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
+
+#define MEM_MIN		MB(16)
+#define MEM_MAX		GB(1024)
+#define HALT_TICK_MS	200
+
+static struct vm the_vm;
+
+/* A fatal signal must not leave the user's terminal in raw mode. */
+static void
+fatal_signal(int sig)
+{
+	uart_restore_tty();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+catch_fatal_signals(void)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fatal_signal;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+static int
+machine_config(struct vm *vm, uint64_t *mem)
+{
+	uint64_t cpus, sockets, cores, threads;
+	int rc;
+
+	if ((rc = config_get_uint("cpus", 1, &cpus)) < 0 ||
+	    (rc = config_get_uint("sockets", cpus, &sockets)) < 0 ||
+	    (rc = config_get_uint("cores", 1, &cores)) < 0 ||
+	    (rc = config_get_uint("threads", 1, &threads)) < 0 ||
+	    (rc = config_get_size("memory.size", MB(256), mem)) < 0 ||
+	    (rc = config_get_bool("x86.strictio", false, &vm->strictio)) < 0 ||
+	    (rc = config_get_bool("x86.strictmsr", true, &vm->strictmsr)) < 0)
+		return rc;
+	/* Only cpus given: one socket per CPU, as bhyve does. */
+	if (!config_get("sockets") && !config_get("cores") && !config_get("threads"))
+		sockets = cpus;
+	if (cpus < 1 || cpus > 255 || sockets * cores * threads != cpus) {
+		hlog("cpus: %llu CPUs do not match sockets=%llu x cores=%llu x "
+		    "threads=%llu (use -c N or make the product equal N)",
+		    (unsigned long long)cpus, (unsigned long long)sockets,
+		    (unsigned long long)cores, (unsigned long long)threads);
+		return -EINVAL;
+	}
+	if (*mem < MEM_MIN || *mem > MEM_MAX) {
+		hlog("memory.size: %llu MiB is out of range (use -m between "
+		    "16M and 1T)", (unsigned long long)(*mem >> 20));
+		return -EINVAL;
+	}
+	vm->ncpus = cpus;
+	vm->sockets = sockets;
+	vm->cores = cores;
+	vm->threads = threads;
+	return 0;
+}
+
+static int
+build_acpi(struct vm *vm, uint64_t *rsdp)
+{
+	struct acpi_machine m;
+	int used[PCI_SLOTS], i, rc;
+	bool on;
+
+	*rsdp = 0;
+	if ((rc = config_get_bool("acpi_tables", true, &on)) < 0)
+		return rc;
+	if (!on)
+		return 0;
+	memset(&m, 0, sizeof(m));
+	m.ncpus = vm->ncpus;
+	m.ecam_base = PCI_ECAM_BASE;
+	m.mmio32_base = PCI_MMIO32_BASE;
+	m.mmio32_end = PCI_MMIO32_END;
+	m.mmio64_base = vm->mmio64_base;
+	m.mmio64_end = vm->mmio64_base + PCI_MMIO64_SIZE;
+	m.io_base = PCI_PIO_BASE;
+	m.io_end = PCI_PIO_END;
+	for (i = 0; i < 4; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "lpc.com%d.path", i + 1);
+		if (config_get(key) != NULL)
+			m.com_mask |= 1u << i;
+	}
+	pci_slots_used(used);
+	for (i = 0; i < PCI_SLOTS; i++)
+		m.pci_slots[i] = used[i];
+	rc = acpi_build(&m, vm_gpa(vm, ACPI_BASE, ACPI_SIZE), ACPI_SIZE,
+	    ACPI_BASE);
+	if (rc < 0) {
+		hlog("ACPI tables do not fit in %llu KiB",
+		    (unsigned long long)(ACPI_SIZE >> 10));
+		return rc;
+	}
+	*rsdp = ACPI_BASE;
+	return 0;
+}
+
+static int
+build_vm(struct vm *vm, struct boot_entry *entry)
+{
+	struct boot_spec spec;
+	uint64_t mem;
+	bool utc_local;
+	int rc;
+
+	if ((rc = machine_config(vm, &mem)) < 0)
+		return rc;
+	memset(&spec, 0, sizeof(spec));
+	spec.kernel = config_get("boot.kernel");
+	spec.initrd = config_get("boot.initrd");
+	spec.cmdline = config_get("boot.cmdline");
+	if (spec.kernel == NULL) {
+		hlog("no guest kernel: give one with -o boot.kernel=FILE "
+		    "(a PVH ELF such as build/testguest, or a bzImage)");
+		return -EINVAL;
+	}
+	{
+		int ncpus = vm->ncpus, s = vm->sockets, c = vm->cores,
+		    t = vm->threads;
+		bool sio = vm->strictio, smsr = vm->strictmsr;
+
+		if ((rc = vm_create(vm, config_get("name"), mem)) < 0)
+			return rc;
+		vm->ncpus = ncpus;
+		vm->sockets = s;
+		vm->cores = c;
+		vm->threads = t;
+		vm->strictio = sio;
+		vm->strictmsr = smsr;
+	}
+	if ((rc = pci_init(vm)) < 0)
+		return rc;
+	if (!lpc_present() && config_node_exists("lpc")) {
+		hlog("-l devices need an LPC bridge: add -s 31,lpc");
+		return -EINVAL;
+	}
+	if ((rc = config_get_bool("rtc.use_localtime", true, &utc_local)) < 0)
+		return rc;
+	if ((rc = rtc_init(vm, !utc_local)) < 0 || (rc = i8042_init(vm)) < 0 ||
+	    (rc = pm_init(vm)) < 0)
+		return rc;
+	if ((rc = build_acpi(vm, &spec.rsdp)) < 0)
+		return rc;
+	if ((rc = boot_load(vm, &spec, entry)) < 0)
+		return rc;
+	return vcpus_create(vm, entry);
+}
+
+/* Waits for the VM to end: an exit request, signals, halt detection. */
+static int
+run_vm(struct vm *vm, int sfd)
+{
+	struct itimerspec its = {
+		.it_interval = { 0, HALT_TICK_MS * 1000000L },
+		.it_value = { 0, HALT_TICK_MS * 1000000L },
+	};
+	struct pollfd pfd[3];
+	int tfd, halted_ticks = 0, terms = 0;
+	time_t deadline = 0;
+
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0) {
+		hlog("timerfd: %s", strerror(errno));
+		return -errno;
+	}
+	pfd[0] = (struct pollfd){ .fd = vm->exit_fd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pfd[2] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+
+	while (!__atomic_load_n(&vm->exiting, __ATOMIC_SEQ_CST)) {
+		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (++terms == 1) {
+					hlog("%s: signal %d: pressing the power "
+					    "button (again to force)", vm->name,
+					    si.ssi_signo);
+					pm_power_button(vm);
+					deadline = time(NULL) + 30;
+				} else {
+					vm_request_exit(vm, EXIT_POWEROFF,
+					    "forced power-off");
+				}
+			}
+		}
+		if (pfd[2].revents & POLLIN) {
+			uint64_t n;
+
+			if (read(tfd, &n, sizeof(n)) < 0)
+				continue;
+			if (vcpus_all_halted(vm)) {
+				/* Twice in a row, so a stale answer cannot end it. */
+				if (++halted_ticks >= 2)
+					vm_request_exit(vm, EXIT_HALT,
+					    "all vCPUs halted with interrupts off");
+			} else {
+				halted_ticks = 0;
+			}
+			if (deadline != 0 && time(NULL) >= deadline)
+				vm_request_exit(vm, EXIT_POWEROFF,
+				    "guest ignored the power button for 30 s");
+		}
+	}
+	close(tfd);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct boot_entry entry;
+	struct vm *vm = &the_vm;
+	sigset_t set;
+	char role[80];
+	const char *name;
+	bool dump;
+	int rc, sfd;
+
+	config_reset();
+	rc = cmdline_parse(argc, argv);
+	if (rc == 1)
+		return 0;
+	if (rc < 0)
+		return EXIT_ERROR;
+	if (config_get_bool("config.dump", false, &dump) < 0)
+		return EXIT_ERROR;
+	if (dump) {
+		config_dump(stdout);
+		return 0;
+	}
+	if (config_check_keys() < 0)
+		return EXIT_ERROR;
+	name = config_get("name");
+	snprintf(role, sizeof(role), "%s", name ? name : "vm");
+	log_set_role(role);
+	catch_fatal_signals();
+	/* A console reader that goes away must not kill the VM. */
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Signals go to the main loop only; vCPU threads inherit the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0) {
+		hlog("signalfd: %s", strerror(errno));
+		return EXIT_ERROR;
+	}
+
+	memset(vm, 0, sizeof(*vm));
+	vm->exit_fd = -1;
+	if ((rc = build_vm(vm, &entry)) < 0) {
+		uart_restore_tty();
+		return EXIT_ERROR;
+	}
+	if ((rc = vcpus_start(vm)) < 0) {
+		uart_restore_tty();
+		return EXIT_ERROR;
+	}
+	run_vm(vm, sfd);
+	vcpus_join(vm);
+	uart_fini(vm);
+	uart_restore_tty();
+	return vm->exit_code;
+}

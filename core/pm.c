@@ -1,0 +1,219 @@
+/*
+ * ACPI fixed hardware: PM1a event block (PM1_STS, PM1_EN), PM1a control
+ * block (PM1_CNT), the PM timer and the reset register, as the FADT
+ * describes them.  Like bhyve's pm.c, the machine is always in ACPI mode
+ * (SCI_EN reads 1) and only S5 is implemented.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/devices.h"
+#include "core/layout.h"
+#include "core/log.h"
+#include "core/vm.h"
+
+#define PM1_TMR_STS	0x0001
+#define PM1_BM_STS	0x0010
+#define PM1_GBL_STS	0x0020
+#define PM1_PWRBTN_STS	0x0100
+#define PM1_SLPBTN_STS	0x0200
+#define PM1_RTC_STS	0x0400
+#define PM1_WAK_STS	0x8000
+#define PM1_STS_CLEAR	(PM1_TMR_STS | PM1_BM_STS | PM1_GBL_STS | \
+			 PM1_PWRBTN_STS | PM1_SLPBTN_STS | PM1_RTC_STS | \
+			 PM1_WAK_STS)
+
+#define PM1_TMR_EN	0x0001
+#define PM1_GBL_EN	0x0020
+#define PM1_PWRBTN_EN	0x0100
+#define PM1_SLPBTN_EN	0x0200
+#define PM1_RTC_EN	0x0400
+/* ACPICA insists on setting GBL_EN although there is no global lock. */
+#define PM1_EN_MASK	(PM1_GBL_EN | PM1_PWRBTN_EN | PM1_RTC_EN)
+
+#define PM1_SCI_EN	0x0001
+#define PM1_SLP_TYP	0x1C00
+#define PM1_SLP_EN	0x2000
+#define PM1_CNT_ZERO	0xC003		/* write-only or reserved */
+
+#define PM_TMR_HZ	3579545ULL
+
+struct pm {
+	struct vm	*vm;
+	uint16_t	sts, en, cnt;
+	uint8_t		reset;
+	bool		sci;		/* level we drive on SCI_IRQ */
+	int		slp_once;
+	struct pm	*next;
+};
+
+/* Every instance, so none is lost: there is no teardown hook. */
+static struct pm *pms;
+
+static void
+pm_sci_update(struct pm *p)
+{
+	bool need;
+
+	need = (p->cnt & PM1_SCI_EN) && (p->sts & p->en &
+	    (PM1_GBL_STS | PM1_PWRBTN_STS | PM1_RTC_STS));
+	if (need != p->sci) {
+		p->sci = need;
+		vm_irq_line(p->vm, SCI_IRQ, need);
+	}
+}
+
+/* Byte lanes [off, off+size) of a little-endian register of width bytes. */
+static uint64_t
+lanes(uint64_t off, int size)
+{
+	return (size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1) << (off * 8);
+}
+
+static int
+pm1_evt_io(void *opaque, uint64_t off, int size, bool write, uint64_t *val)
+{
+	struct pm *p = opaque;
+	uint64_t m, v;
+
+	if (off + size > 4)
+		return 0;
+	m = lanes(off, size);
+	if (!write) {
+		v = p->sts | (uint32_t)p->en << 16;
+		*val = (v & m) >> (off * 8);
+		return 0;
+	}
+	v = (*val << (off * 8)) & m;
+	p->sts &= ~(v & PM1_STS_CLEAR);
+	if (m & 0xFFFF0000ULL)
+		p->en = (p->en & ~(m >> 16)) | ((v >> 16) & PM1_EN_MASK);
+	pm_sci_update(p);
+	return 0;
+}
+
+static void
+pm_sleep(struct pm *p, unsigned typ)
+{
+	if (typ == SLP_TYP_S5) {
+		vm_request_exit(p->vm, EXIT_POWEROFF, "ACPI S5");
+		return;
+	}
+	hlog_once(&p->slp_once, "pm: guest asked for sleep type %u, which "
+	    "hyve does not implement (only S5, power off); ignored", typ);
+}
+
+static int
+pm1_cnt_io(void *opaque, uint64_t off, int size, bool write, uint64_t *val)
+{
+	struct pm *p = opaque;
+	uint64_t m, v;
+
+	if (off + size > 2)
+		return 0;
+	m = lanes(off, size);
+	if (!write) {
+		*val = (p->cnt & m) >> (off * 8);
+		return 0;
+	}
+	v = (*val << (off * 8)) & m;
+	p->cnt = PM1_SCI_EN | (p->cnt & ~m) | (v & ~(PM1_SLP_EN | PM1_CNT_ZERO));
+	if (v & PM1_SLP_EN)
+		pm_sleep(p, (p->cnt & PM1_SLP_TYP) >> 10);
+	pm_sci_update(p);
+	return 0;
+}
+
+static uint32_t
+pm_timer(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)((uint64_t)ts.tv_sec * PM_TMR_HZ +
+	    (uint64_t)ts.tv_nsec * PM_TMR_HZ / 1000000000ULL);
+}
+
+static int
+pm_tmr_io(void *opaque, uint64_t off, int size, bool write, uint64_t *val)
+{
+	(void)opaque;
+	if (!write && off + size <= 4)
+		*val = pm_timer() >> (off * 8);
+	return 0;
+}
+
+static int
+pm_reset_io(void *opaque, uint64_t off, int size, bool write, uint64_t *val)
+{
+	struct pm *p = opaque;
+
+	(void)off;
+	(void)size;
+	if (!write) {
+		*val = p->reset;
+		return 0;
+	}
+	p->reset = *val & 0xFF;
+	/* Hard and soft reset alike, as bhyve. */
+	if (p->reset & 0x04)
+		vm_request_exit(p->vm, EXIT_REBOOT, "reset register");
+	return 0;
+}
+
+int
+pm_init(struct vm *vm)
+{
+	static const struct {
+		uint16_t	port, len;
+		bus_handler_t	fn;
+		const char	*name;
+	} regs[] = {
+		{ PORT_PM1A_EVT, 4, pm1_evt_io, "pm1a-evt" },
+		{ PORT_PM1A_CNT, 2, pm1_cnt_io, "pm1a-cnt" },
+		{ PORT_PM_TMR, 4, pm_tmr_io, "pm-timer" },
+		{ PORT_RESET, 1, pm_reset_io, "reset-reg" },
+	};
+	struct pm *p;
+	size_t i;
+	int rc;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return -ENOMEM;
+	p->vm = vm;
+	p->cnt = PM1_SCI_EN;
+	for (i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		rc = vm_register_pio(vm, regs[i].port, regs[i].len, regs[i].fn,
+		    p, regs[i].name);
+		if (rc < 0) {
+			hlog("pm: cannot claim port 0x%x for %s", regs[i].port,
+			    regs[i].name);
+			while (i-- > 0)
+				bus_unregister(&vm->pio, regs[i].port);
+			free(p);
+			return rc;
+		}
+	}
+	p->next = pms;
+	pms = p;
+	return 0;
+}
+
+void
+pm_power_button(struct vm *vm)
+{
+	const struct bus_range *r;
+	struct pm *p;
+
+	pthread_mutex_lock(&vm->dev_lock);
+	r = bus_find(&vm->pio, PORT_PM1A_EVT);
+	if (r == NULL || r->fn != pm1_evt_io) {
+		pthread_mutex_unlock(&vm->dev_lock);
+		return;
+	}
+	p = r->opaque;
+	p->sts |= PM1_PWRBTN_STS;
+	pm_sci_update(p);
+	pthread_mutex_unlock(&vm->dev_lock);
+}

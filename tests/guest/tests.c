@@ -1,0 +1,303 @@
+/* The device tests and the tests that end the VM. */
+#include "guest.h"
+
+int
+test_uart(char *why, size_t len)
+{
+	int i;
+
+	outb(PORT_COM1 + 7, 0x5a);
+	if (inb(PORT_COM1 + 7) != 0x5a) {
+		snprintf_(why, len, "COM1 scratch register (port 0x3ff) does "
+		    "not keep 0x5a");
+		return FAIL;
+	}
+	outb(PORT_COM1 + 7, 0xa5);
+	if (inb(PORT_COM1 + 7) != 0xa5) {
+		snprintf_(why, len, "COM1 scratch register (port 0x3ff) does "
+		    "not keep 0xa5");
+		return FAIL;
+	}
+	for (i = 0; i < 100000; i++)
+		if (inb(PORT_COM1 + 5) & 0x20)
+			break;
+	if (i == 100000) {
+		snprintf_(why, len, "COM1 LSR (port 0x3fd) never shows THRE");
+		return FAIL;
+	}
+	puts_("uart: write works\n");
+	return PASS;
+}
+
+int
+test_timer(char *why, size_t len)
+{
+	uint32_t before = irq_count[TIMER_VECTOR];
+	uint64_t end;
+
+	lapic_enable();
+	mmio_write32(LAPIC + 0x3E0, 0x3);		/* divide by 16 */
+	mmio_write32(LAPIC + 0x320, TIMER_VECTOR);	/* one-shot */
+	mmio_write32(LAPIC + 0x380, 100000);
+	syscall2(SYS_STI, 0, 0);
+	end = now_us() + 2000000;
+	while (irq_count[TIMER_VECTOR] == before && now_us() < end)
+		cpu_relax();
+	syscall2(SYS_CLI, 0, 0);
+	if (irq_count[TIMER_VECTOR] == before) {
+		snprintf_(why, len, "no LAPIC timer interrupt on vector 0x%x "
+		    "within 2 s (current count %u)", TIMER_VECTOR,
+		    mmio_read32(LAPIC + 0x390));
+		return FAIL;
+	}
+	return PASS;
+}
+
+static uint8_t
+cmos(uint8_t reg)
+{
+	outb(0x70, reg);
+	return inb(0x71);
+}
+
+static int
+bcd_ok(uint8_t v)
+{
+	return (v & 0xF) < 10 && (v >> 4) < 10;
+}
+
+struct rtc_time {
+	uint8_t sec, min, hour, day, mon, year;
+};
+
+static int
+rtc_read(struct rtc_time *t)
+{
+	struct rtc_time u;
+	uint64_t end = now_us() + 100000;
+
+	do {
+		while (cmos(0x0A) & 0x80)
+			if (now_us() > end)
+				return -1;
+		t->sec = cmos(0);
+		t->min = cmos(2);
+		t->hour = cmos(4);
+		t->day = cmos(7);
+		t->mon = cmos(8);
+		t->year = cmos(9);
+		while (cmos(0x0A) & 0x80)
+			if (now_us() > end)
+				return -1;
+		u.sec = cmos(0);
+		u.min = cmos(2);
+		u.hour = cmos(4);
+		if (now_us() > end)
+			return -1;
+	} while (u.sec != t->sec || u.min != t->min || u.hour != t->hour);
+	return 0;
+}
+
+static uint8_t
+bin(uint8_t v, int binary)
+{
+	return binary ? v : (uint8_t)((v >> 4) * 10 + (v & 0xF));
+}
+
+int
+test_rtc(char *why, size_t len)
+{
+	struct rtc_time t, t2;
+	uint8_t b, hour;
+	int binary, h24;
+	uint64_t end;
+
+	if (acpi.fadt && (acpi.boot_arch & (1u << 5))) {
+		snprintf_(why, len, "FADT says the CMOS RTC is not present");
+		return SKIP;
+	}
+	b = cmos(0x0B);
+	if (b == 0xFF && cmos(0x0A) == 0xFF && cmos(0x0D) == 0xFF) {
+		snprintf_(why, len, "no CMOS RTC at port 0x70 (reads 0xff)");
+		return SKIP;
+	}
+	binary = b & 0x04;
+	h24 = b & 0x02;
+	if (rtc_read(&t) < 0) {
+		snprintf_(why, len, "update-in-progress (register A bit 7) "
+		    "never clears");
+		return FAIL;
+	}
+	hour = t.hour & 0x7F;
+	if (!binary && !(bcd_ok(t.sec) && bcd_ok(t.min) && bcd_ok(hour) &&
+	    bcd_ok(t.day) && bcd_ok(t.mon) && bcd_ok(t.year))) {
+		snprintf_(why, len, "register B says BCD but the time reads "
+		    "%02x:%02x:%02x %02x-%02x-%02x", t.hour, t.min, t.sec,
+		    t.year, t.mon, t.day);
+		return FAIL;
+	}
+	hour = bin(hour, binary);
+	if (bin(t.sec, binary) > 59 || bin(t.min, binary) > 59 ||
+	    (h24 ? hour > 23 : (hour < 1 || hour > 12)) ||
+	    bin(t.day, binary) < 1 || bin(t.day, binary) > 31 ||
+	    bin(t.mon, binary) < 1 || bin(t.mon, binary) > 12 ||
+	    bin(t.year, binary) > 99) {
+		snprintf_(why, len, "implausible time (register B 0x%02x): "
+		    "%02x:%02x:%02x %02x-%02x-%02x", b, t.hour, t.min, t.sec,
+		    t.year, t.mon, t.day);
+		return FAIL;
+	}
+	end = now_us() + 2500000;
+	do {
+		udelay(20000);
+		if (rtc_read(&t2) < 0) {
+			snprintf_(why, len, "update-in-progress never clears");
+			return FAIL;
+		}
+	} while (t2.sec == t.sec && now_us() < end);
+	if (t2.sec == t.sec) {
+		snprintf_(why, len, "seconds stuck at 0x%02x for 2.5 s", t.sec);
+		return FAIL;
+	}
+	printf_("rtc: 20%02u-%02u-%02u %02u:%02u:%02u\n", bin(t2.year, binary),
+	    bin(t2.mon, binary), bin(t2.day, binary),
+	    bin(t2.hour & 0x7F, binary), bin(t2.min, binary),
+	    bin(t2.sec, binary));
+	return PASS;
+}
+
+static int
+acpi_pm_ok(char *why, size_t len)
+{
+	if (!acpi.fadt) {
+		snprintf_(why, len, "no FADT");
+		return 0;
+	}
+	if (!acpi.pm1a_cnt || !acpi.pm1a_evt) {
+		snprintf_(why, len, "FADT has no PM1a_EVT/PM1a_CNT block "
+		    "(hardware-reduced ACPI)");
+		return 0;
+	}
+	return 1;
+}
+
+static int
+s5(char *why, size_t len)
+{
+	uint64_t end;
+
+	if (acpi.slp_typ_s5 < 0) {
+		snprintf_(why, len, "no simple \\_S5 package in the DSDT");
+		return FAIL;
+	}
+	outw(acpi.pm1a_cnt, (uint16_t)((acpi.slp_typ_s5 & 7) << 10 | 1 << 13));
+	end = now_us() + 1000000;
+	while (now_us() < end)
+		cpu_relax();
+	snprintf_(why, len, "still running 1 s after writing SLP_TYP %d | "
+	    "SLP_EN to PM1a_CNT (port 0x%x)", acpi.slp_typ_s5, acpi.pm1a_cnt);
+	return FAIL;
+}
+
+static void
+acpi_enable_sci(void)
+{
+	uint64_t end;
+
+	if (inw(acpi.pm1a_cnt) & 1)
+		return;
+	if (!acpi.smi_cmd || !acpi.acpi_enable || acpi.smi_cmd > 0xFFFF)
+		return;
+	outb((uint16_t)acpi.smi_cmd, acpi.acpi_enable);
+	end = now_us() + 1000000;
+	while (!(inw(acpi.pm1a_cnt) & 1) && now_us() < end)
+		cpu_relax();
+}
+
+int
+test_idle(char *why, size_t len)
+{
+	uint16_t en = acpi.pm1a_evt + 2;
+
+	if (!acpi_pm_ok(why, len))
+		return SKIP;
+	acpi_enable_sci();
+	outw(en, inw(en) | 0x100);		/* PWRBTN_EN */
+	outw(acpi.pm1a_evt, 0x100);		/* clear a stale PWRBTN_STS */
+	puts_("idle: waiting for power button\n");
+	for (;;) {
+		if (inw(acpi.pm1a_evt) & 0x100)
+			break;
+		udelay(10000);
+	}
+	outw(acpi.pm1a_evt, 0x100);
+	puts_("idle: power button pressed, powering off\n");
+	return s5(why, len);
+}
+
+int
+test_poweroff(char *why, size_t len)
+{
+	if (!acpi_pm_ok(why, len))
+		return SKIP;
+	return s5(why, len);
+}
+
+int
+test_reboot(char *why, size_t len)
+{
+	uint64_t end;
+
+	if (acpi.reset_ok && acpi.reset_space == 1 && acpi.reset_addr < 0x10000)
+		outb((uint16_t)acpi.reset_addr, acpi.reset_val);
+	else if (acpi.reset_ok && acpi.reset_space == 0 &&
+	    acpi.reset_addr < 0x100000000ULL)
+		*(volatile uint8_t *)acpi.reset_addr = acpi.reset_val;
+	else
+		outb(0x64, 0xFE);
+	end = now_us() + 1000000;
+	while (now_us() < end)
+		cpu_relax();
+	snprintf_(why, len, "still running 1 s after the reset write");
+	return FAIL;
+}
+
+int
+test_halt(char *why, size_t len)
+{
+	puts_("halt: cli; hlt\n");
+	syscall2(SYS_HALT, 0, 0);
+	snprintf_(why, len, "came back from cli; hlt");
+	return FAIL;
+}
+
+int
+test_triplefault(char *why, size_t len)
+{
+	puts_("triplefault: empty IDT, then ud2\n");
+	syscall2(SYS_LIDT0, 0, 0);
+	__asm__ volatile("ud2");
+	snprintf_(why, len, "survived ud2 with an empty IDT");
+	return FAIL;
+}
+
+int
+test_tour(char *why, size_t len)
+{
+	unsigned int i;
+
+	(void)why;
+	(void)len;
+	printf_("tour: %u CPUs in the MADT, APIC ids", acpi.ncpus);
+	for (i = 0; i < acpi.ncpus && i < MAX_CPUS; i++)
+		printf_(" %u", acpi.apic_id[i]);
+	printf_("\ntour: memory map (%u entries)\n", memmap_count);
+	for (i = 0; i < memmap_count; i++)
+		printf_("  0x%010lx-0x%010lx type %u\n",
+		    (unsigned long)memmap[i].addr,
+		    (unsigned long)(memmap[i].addr + memmap[i].size - 1),
+		    memmap[i].type);
+	printf_("tour: PCI bus 0\n");
+	pci_list();
+	return PASS;
+}
