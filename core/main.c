@@ -18,6 +18,8 @@
 #include "core/cmdline.h"
 #include "core/config.h"
 #include "core/devices.h"
+#include "core/evloop.h"
+#include "core/irq.h"
 #include "core/layout.h"
 #include "core/log.h"
 #include "core/pci.h"
@@ -27,6 +29,7 @@
 #define MEM_MIN		MB(16)
 #define MEM_MAX		GB(1024)
 #define HALT_TICK_MS	200
+#define POWEROFF_TIMEOUT 30	/* seconds the guest has to obey the button */
 
 static struct vm the_vm;
 
@@ -163,6 +166,8 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 		vm->strictio = sio;
 		vm->strictmsr = smsr;
 	}
+	if ((rc = irq_init(vm)) < 0 || (rc = evloop_init()) < 0)
+		return rc;
 	if ((rc = pci_init(vm)) < 0)
 		return rc;
 	if (!lpc_present() && config_node_exists("lpc")) {
@@ -181,6 +186,58 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 	return vcpus_create(vm, entry);
 }
 
+static int halted_ticks, terms;
+static time_t deadline;
+
+static void
+on_exit_fd(int fd, void *arg)
+{
+	uint64_t n;
+
+	(void)arg;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		hlog("exit eventfd: %s", strerror(errno));
+}
+
+static void
+on_signal(int fd, void *arg)
+{
+	struct vm *vm = arg;
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (++terms == 1) {
+		hlog("%s: signal %d: pressing the power button (again to force)",
+		    vm->name, si.ssi_signo);
+		pm_power_button(vm);
+		deadline = time(NULL) + POWEROFF_TIMEOUT;
+	} else {
+		vm_request_exit(vm, EXIT_POWEROFF, "forced power-off");
+	}
+}
+
+static void
+on_tick(int fd, void *arg)
+{
+	struct vm *vm = arg;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;
+	if (vcpus_all_halted(vm)) {
+		/* Twice in a row, so a stale answer cannot end the VM. */
+		if (++halted_ticks >= 2)
+			vm_request_exit(vm, EXIT_HALT,
+			    "all vCPUs halted with interrupts off");
+	} else {
+		halted_ticks = 0;
+	}
+	if (deadline != 0 && time(NULL) >= deadline)
+		vm_request_exit(vm, EXIT_POWEROFF,
+		    "the guest ignored the power button; forced power-off");
+}
+
 /* Waits for the VM to end: an exit request, signals, halt detection. */
 static int
 run_vm(struct vm *vm, int sfd)
@@ -189,56 +246,24 @@ run_vm(struct vm *vm, int sfd)
 		.it_interval = { 0, HALT_TICK_MS * 1000000L },
 		.it_value = { 0, HALT_TICK_MS * 1000000L },
 	};
-	struct pollfd pfd[3];
-	int tfd, halted_ticks = 0, terms = 0;
-	time_t deadline = 0;
+	int tfd, rc;
 
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0) {
 		hlog("timerfd: %s", strerror(errno));
 		return -errno;
 	}
-	pfd[0] = (struct pollfd){ .fd = vm->exit_fd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	pfd[2] = (struct pollfd){ .fd = tfd, .events = POLLIN };
-
+	if ((rc = evloop_add(vm->exit_fd, on_exit_fd, vm)) < 0 ||
+	    (rc = evloop_add(sfd, on_signal, vm)) < 0 ||
+	    (rc = evloop_add(tfd, on_tick, vm)) < 0)
+		return rc;
 	while (!__atomic_load_n(&vm->exiting, __ATOMIC_SEQ_CST)) {
-		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
-			break;
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (++terms == 1) {
-					hlog("%s: signal %d: pressing the power "
-					    "button (again to force)", vm->name,
-					    si.ssi_signo);
-					pm_power_button(vm);
-					deadline = time(NULL) + 30;
-				} else {
-					vm_request_exit(vm, EXIT_POWEROFF,
-					    "forced power-off");
-				}
-			}
-		}
-		if (pfd[2].revents & POLLIN) {
-			uint64_t n;
-
-			if (read(tfd, &n, sizeof(n)) < 0)
-				continue;
-			if (vcpus_all_halted(vm)) {
-				/* Twice in a row, so a stale answer cannot end it. */
-				if (++halted_ticks >= 2)
-					vm_request_exit(vm, EXIT_HALT,
-					    "all vCPUs halted with interrupts off");
-			} else {
-				halted_ticks = 0;
-			}
-			if (deadline != 0 && time(NULL) >= deadline)
-				vm_request_exit(vm, EXIT_POWEROFF,
-				    "guest ignored the power button for 30 s");
+		if ((rc = evloop_run_once(-1)) < 0) {
+			hlog("event loop: %s", strerror(-rc));
+			vm_request_exit(vm, EXIT_ERROR, "event loop failed");
 		}
 	}
+	evloop_del(tfd);
 	close(tfd);
 	return 0;
 }

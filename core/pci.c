@@ -15,11 +15,19 @@
 
 extern const struct pci_devemu pci_de_hostbridge;
 extern const struct pci_devemu pci_de_lpc;
+extern const struct pci_devemu pci_de_virtio_blk;
+extern const struct pci_devemu pci_de_virtio_net;
+extern const struct pci_devemu pci_de_virtio_rnd;
+extern const struct pci_devemu pci_de_vhost_user;
 
 /* Every PCI emulation hyve knows.  A new one adds itself here. */
 static const struct pci_devemu *pci_devemus[] = {
 	&pci_de_hostbridge,
 	&pci_de_lpc,
+	&pci_de_virtio_blk,
+	&pci_de_virtio_net,
+	&pci_de_virtio_rnd,
+	&pci_de_vhost_user,
 };
 #define NDEVEMUS (int)(sizeof(pci_devemus) / sizeof(pci_devemus[0]))
 
@@ -161,6 +169,8 @@ bar_unmap(struct pci_dev *pd, int idx)
 	bus_unregister(b->type == PCIBAR_IO ? &pd->vm->pio : &pd->vm->mmio,
 	    b->addr);
 	b->mapped = false;
+	if (pd->pe->barmap != NULL)
+		pd->pe->barmap(pd, idx, false, b->addr);
 }
 
 static void
@@ -183,8 +193,11 @@ bar_map(struct pci_dev *pd, int idx)
 	else
 		rc = bus_register(&pd->vm->mmio, b->addr, b->size, bar_access, r,
 		    pd->name);
-	if (rc == 0)
+	if (rc == 0) {
 		b->mapped = true;
+		if (pd->pe->barmap != NULL)
+			pd->pe->barmap(pd, idx, true, b->addr);
+	}
 }
 
 static void

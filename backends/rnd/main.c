@@ -186,6 +186,7 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -194,7 +195,7 @@ main(int argc, char **argv)
 	int fd = -1, c, rc;
 
 	log_set_role("rnd");
-	while ((c = getopt_long(argc, argv, "s:f:r:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:f:r:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			path = optarg;
@@ -204,6 +205,9 @@ main(int argc, char **argv)
 			break;
 		case 'r':
 			rnd.rate = number("--rate", optarg, 1ll << 40);
+			break;
+		case 'n':
+			log_set_role(optarg);
 			break;
 		default:
 			usage();

@@ -49,7 +49,7 @@ ap_start32:
 	movl	%eax, %cr3
 	movl	$0xc0000080, %ecx	/* EFER.LME */
 	rdmsr
-	orl	$0x101, %eax		/* LME | SCE */
+	orl	$0x100, %eax		/* LME */
 	wrmsr
 	movl	%cr0, %eax
 	orl	$0x80000001, %eax	/* PG | PE */
@@ -100,18 +100,6 @@ start64:
 	movq	$0, 8(%rcx,%rdi)
 	leaq	SEL_TSS(%rdi), %rax
 	ltr	%ax
-	/* syscall: entry point, CS 0x08, clear IF, TF, DF */
-	movl	$0xc0000081, %ecx
-	xorl	%eax, %eax
-	movl	$0x00100008, %edx
-	wrmsr
-	movl	$0xc0000082, %ecx
-	leaq	syscall_entry(%rip), %rax
-	xorl	%edx, %edx
-	wrmsr
-	movl	$0xc0000084, %ecx
-	movl	$0x700, %eax
-	wrmsr
 	testl	%ebx, %ebx
 	jnz	1f
 	call	build_idt
@@ -184,7 +172,14 @@ isr_common:
 	pushq	%rcx
 	pushq	%rdx
 	movq	24(%rsp), %rax
-	cmpq	$0x80, %rax
+	cmpq	$6, %rax
+	jne	1f
+	leaq	syscall_ud2(%rip), %rcx
+	cmpq	%rcx, 40(%rsp)
+	jne	1f
+	addq	$2, 40(%rsp)
+	jmp	syscall
+1:	cmpq	$0x80, %rax
 	je	syscall
 	cmpq	$32, %rax
 	jb	fault
@@ -294,26 +289,6 @@ sys_out:
 	movq	%rax, 16(%rsp)
 	jmp	iret_out
 
-/*
- * syscall from CPL 3 (kvm_pvm turns int $0x80 there into #UD): build the
- * same frame as an interrupt gate would, on the caller's stack, which is
- * fine because IF stays clear and the guest is built without a red zone.
- */
-syscall_entry:
-	movq	%rsp, %r10
-	andq	$~15, %rsp
-	pushq	$SEL_UDATA
-	pushq	%r10
-	pushq	%r11
-	pushq	$SEL_UCODE
-	pushq	%rcx
-	pushq	$0
-	pushq	$0x80
-	pushq	%rax
-	pushq	%rcx
-	pushq	%rdx
-	jmp	syscall
-
 /* An exception: record it and return to fault_entry at CPL 3. */
 fault:
 	movq	%rax, fault_vec(%rip)
@@ -334,14 +309,21 @@ fault:
 	movq	$SEL_UDATA, 72(%rsp)
 	jmp	iret_out
 
-/* User side: long syscall2(nr, a, b) */
+/*
+ * User side: long syscall2(nr, a, b).  kvm_pvm turns int $0x80 at CPL 3
+ * into #UD and runs a syscall's target at CPL 3, but delivers exceptions
+ * properly; so the call is a ud2 at this one address, which the #UD
+ * handler recognises.  int $0x80 works too where the CPU is real.
+ */
 	.text
 	.globl syscall2
 syscall2:
 	movq	%rdi, %rax
 	movq	%rsi, %rdi
 	movq	%rdx, %rsi
-	syscall
+	.globl syscall_ud2
+syscall_ud2:
+	ud2
 	ret
 
 /* AP entry: copied to TRAMPOLINE (0x30000), started in real mode at CS=0x3000. */
@@ -399,6 +381,7 @@ fault_cs:	.quad 0
 fault_cr2:	.quad 0
 
 /* Identity map of 4 GiB, 2 MiB pages, user accessible; the PCI hole uncached. */
+	.globl pdpt
 	.balign 4096
 pml4:
 	.quad	pdpt + 0x7
@@ -431,3 +414,7 @@ kstacks:	.fill MAX_CPUS * KSTACK, 1, 0
 ustacks:	.fill MAX_CPUS * USTACK, 1, 0
 fault_stack:	.fill 8192, 1, 0
 fault_stack_top:
+/* Page directories for BARs above 4 GiB, filled by map_high() in pci.c. */
+	.globl pd_high
+	.balign 4096
+pd_high:	.fill 4 * 4096, 1, 0

@@ -115,7 +115,11 @@ static inline uint32_t inl(uint16_t p)
 	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(p));
 	return v;
 }
+static inline uint8_t mmio_read8(uint64_t a) { return *(volatile uint8_t *)a; }
+static inline uint16_t mmio_read16(uint64_t a) { return *(volatile uint16_t *)a; }
 static inline uint32_t mmio_read32(uint64_t a) { return *(volatile uint32_t *)a; }
+static inline void mmio_write8(uint64_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
+static inline void mmio_write16(uint64_t a, uint16_t v) { *(volatile uint16_t *)a = v; }
 static inline void mmio_write32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
 static inline uint64_t rdtsc(void)
 {
@@ -125,6 +129,8 @@ static inline uint64_t rdtsc(void)
 }
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 #define barrier() __asm__ volatile("" ::: "memory")
+/* A full barrier without SSE: orders stores before later loads. */
+#define mb() __asm__ volatile("lock; addl $0, (%%rsp)" ::: "memory", "cc")
 
 /* main.c */
 extern struct hvm_start_info start_info;
@@ -136,6 +142,7 @@ uint64_t now_us(void);
 void udelay(uint64_t us);
 void exit_vm(int value) __attribute__((noreturn));
 const char *cmdline_value(const char *key, char *buf, size_t len);
+extern int test_explicit;	/* the running test was named in test= */
 
 /* uart.c */
 int uart_init(void);
@@ -182,6 +189,11 @@ uint32_t pci_cf8_read(int bus, int slot, int fn, int off);
 uint32_t pci_ecam_read(int bus, int slot, int fn, int off);
 int pci_has_cf8(void);
 void pci_list(void);
+int pci_usable(void);
+uint32_t pci_cfg_read(int slot, int fn, int off);
+void pci_cfg_write16(int slot, int fn, int off, uint16_t v);
+void pci_cfg_write32(int slot, int fn, int off, uint32_t v);
+int map_high(uint64_t addr, uint64_t len);
 
 /* smp.c */
 extern volatile uint32_t cpus_done;
@@ -203,6 +215,11 @@ int test_poweroff(char *, size_t);
 int test_halt(char *, size_t);
 int test_triplefault(char *, size_t);
 int test_tour(char *, size_t);
+int test_idle_deaf(char *, size_t);
+int test_rng(char *, size_t);
+int test_blk(char *, size_t);
+int test_net(char *, size_t);
+int test_hostile(char *, size_t);
 void ap_main(uint32_t cpu) __attribute__((noreturn));
 void guest_main(void) __attribute__((noreturn));
 void fault_entry(void) __attribute__((noreturn));

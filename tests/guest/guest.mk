@@ -1,4 +1,5 @@
 # The test guest: a freestanding PVH kernel loaded at 1 MiB.
+GUEST_CC ?= gcc
 GUEST_SRC := $(wildcard tests/guest/*.c) $(wildcard tests/guest/*.S)
 GUEST_OBJ := $(patsubst tests/guest/%,$(B)/guest/%.o,$(GUEST_SRC))
 GUEST_CFLAGS := -m64 -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding \
@@ -8,12 +9,12 @@ GUEST_CFLAGS := -m64 -std=gnu11 -O2 -g -Wall -Wextra -Werror -ffreestanding \
 GUEST_LDFLAGS := -m64 -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -T tests/guest/guest.ld
 
-$(B)/guest/%.c.o: tests/guest/%.c tests/guest/guest.h
+$(B)/guest/%.c.o: tests/guest/%.c $(wildcard tests/guest/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -c -o $@ $<
+	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 $(B)/guest/%.S.o: tests/guest/%.S
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -c -o $@ $<
+	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
 
 $(B)/testguest: $(GUEST_OBJ) tests/guest/guest.ld
-	$(CC) $(GUEST_LDFLAGS) -o $@ $(GUEST_OBJ) -lgcc
+	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(GUEST_OBJ)

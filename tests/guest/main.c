@@ -245,8 +245,16 @@ guest_main(void)
 void
 fault_entry(void)
 {
+	static int nested;
 	char why[160];
 
+	/* A fault while reporting one: give up quietly rather than loop. */
+	if (nested++) {
+		if (nested == 2)
+			exit_vm(1);
+		for (;;)
+			;
+	}
 	snprintf_(why, sizeof(why), "exception %lu error 0x%lx at rip 0x%lx "
 	    "cs 0x%lx cr2 0x%lx", (unsigned long)fault_vec,
 	    (unsigned long)fault_err, (unsigned long)fault_rip,

@@ -161,3 +161,87 @@ pci_list(void)
 		}
 	}
 }
+
+/* Config access for the drivers: ECAM (plain MMIO from CPL 3) when usable. */
+int
+pci_usable(void)
+{
+	return ecam_usable() || pci_has_cf8();
+}
+
+uint32_t
+pci_cfg_read(int slot, int fn, int off)
+{
+	if (ecam_usable())
+		return pci_ecam_read(0, slot, fn, off);
+	return pci_cf8_read(0, slot, fn, off);
+}
+
+static uint64_t
+ecam_addr(int slot, int fn, int off)
+{
+	return acpi.ecam + ((uint64_t)slot << 15) + ((uint64_t)fn << 12) +
+	    (off & 0xFFF);
+}
+
+static void
+cf8_select(int slot, int fn, int off)
+{
+	outl(0xCF8, 0x80000000u | (uint32_t)slot << 11 | (uint32_t)fn << 8 |
+	    (off & 0xFC));
+}
+
+void
+pci_cfg_write16(int slot, int fn, int off, uint16_t v)
+{
+	if (ecam_usable()) {
+		mmio_write16(ecam_addr(slot, fn, off & ~1), v);
+		return;
+	}
+	cf8_select(slot, fn, off);
+	outw((uint16_t)(0xCFC + (off & 2)), v);
+}
+
+void
+pci_cfg_write32(int slot, int fn, int off, uint32_t v)
+{
+	if (ecam_usable()) {
+		mmio_write32(ecam_addr(slot, fn, off & ~3), v);
+		return;
+	}
+	cf8_select(slot, fn, off);
+	outl(0xCFC, v);
+}
+
+/*
+ * Maps [addr, addr + len) when it lies above 4 GiB: one page directory of
+ * 2 MiB uncached user pages per GiB, from the four spare ones in entry.S.
+ * A not-present PDPT entry is never cached, so no TLB flush is needed.
+ */
+extern uint64_t pdpt[512];
+extern uint64_t pd_high[4][512];
+
+int
+map_high(uint64_t addr, uint64_t len)
+{
+	static unsigned int used;
+	uint64_t g, i;
+
+	if (len == 0)
+		return 0;
+	for (g = addr >> 30; g <= (addr + len - 1) >> 30; g++) {
+		if (g >= 512)
+			return -1;
+		if (pdpt[g] & 1)
+			continue;
+		if (used >= 4)
+			return -1;
+		for (i = 0; i < 512; i++)
+			pd_high[used][i] = (g << 30) | (i << 21) | 0x9f;
+		barrier();
+		pdpt[g] = (uint64_t)(uintptr_t)pd_high[used] | 0x7;
+		used++;
+	}
+	barrier();
+	return 0;
+}

@@ -1,0 +1,628 @@
+/*
+ * virtio-blk request processing.  Every request is parsed from a copy of
+ * what the guest wrote, checked against the disk's capacity, and then
+ * handed to io_uring with iovecs that point into guest memory.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+
+#include "backends/blk/blk.h"
+#include "core/log.h"
+
+#define SECTOR	512ull
+
+static void blk_kick(struct vu_dev *d, struct vring_queue *vq);
+
+/* Copies up to len bytes at offset skip of the iovecs into buf. */
+static size_t
+iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf,
+    size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned i = 0; i < n && done < len; i++) {
+		size_t k = iov[i].iov_len;
+
+		if (skip >= k) {
+			skip -= k;
+			continue;
+		}
+		k -= skip;
+		if (k > len - done)
+			k = len - done;
+		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, k);
+		done += k;
+		skip = 0;
+	}
+	return done;
+}
+
+static size_t
+buf_to_iov(const struct iovec *iov, unsigned n, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned i = 0; i < n && done < len; i++) {
+		size_t k = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
+
+		memcpy(iov[i].iov_base, (const uint8_t *)buf + done, k);
+		done += k;
+	}
+	return done;
+}
+
+/* Drops the first skip bytes of *iov; the array is edited in place. */
+static void
+iov_skip(struct iovec **iov, unsigned *n, size_t skip)
+{
+	while (*n > 0 && skip >= (*iov)->iov_len) {
+		skip -= (*iov)->iov_len;
+		(*iov)++;
+		(*n)--;
+	}
+	if (*n > 0 && skip > 0) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + skip;
+		(*iov)->iov_len -= skip;
+	}
+}
+
+static bool
+iov_aligned(const struct iovec *iov, unsigned n, uint32_t align)
+{
+	for (unsigned i = 0; i < n; i++)
+		if ((uintptr_t)iov[i].iov_base % align || iov[i].iov_len % align)
+			return false;
+	return true;
+}
+
+/*
+ * Whether p..p+len still lies in the current memory table: the frontend may
+ * replace it while a request is in flight.
+ */
+static bool
+in_guest(const struct blk *b, const void *p, size_t len)
+{
+	const struct gmem *gm = &b->dev->mem;
+	const uint8_t *q = p;
+
+	for (unsigned i = 0; i < gm->n; i++) {
+		const struct gmem_region *r = &gm->r[i];
+
+		if (r->host != NULL && q >= r->host && len <= r->size &&
+		    (uint64_t)(q - r->host) <= r->size - len)
+			return true;
+	}
+	return false;
+}
+
+static struct io_uring_sqe *
+get_sqe(struct blk *b)
+{
+	struct io_uring_sqe *sqe;
+
+	int rc;
+
+	while ((sqe = io_uring_get_sqe(&b->ring)) == NULL) {
+		rc = io_uring_submit(&b->ring);
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
+			hlog("io_uring submit failed: %s; giving up", strerror(-rc));
+			exit(1);
+		}
+		b->queued = 0;
+	}
+	b->queued++;
+	return sqe;
+}
+
+static void
+submit(struct blk *b)
+{
+	int rc;
+
+	if (b->queued == 0)
+		return;
+	rc = io_uring_submit(&b->ring);
+	if (rc < 0)
+		hlog("io_uring submit failed: %s", strerror(-rc));
+	b->queued = 0;
+}
+
+static void
+release(struct blk *b, struct blk_req *r)
+{
+	struct blk_queue *q = r->q;
+
+	free(r->bounce);
+	r->bounce = NULL;
+	r->next = q->free;
+	q->free = r;
+	q->inflight--;
+	b->inflight--;
+}
+
+static void
+complete(struct blk *b, struct blk_req *r, uint8_t status)
+{
+	struct blk_queue *q = r->q;
+	struct vring_queue *vq = &b->dev->vq[q->index];
+
+	if (b->dropping) {
+		release(b, r);
+		return;
+	}
+	if (status == VIRTIO_BLK_S_OK && r->type == VIRTIO_BLK_T_IN &&
+	    r->bounce != NULL) {
+		for (unsigned i = 0; i < r->ngdata; i++)
+			if (!in_guest(b, r->gdata[i].iov_base, r->gdata[i].iov_len))
+				status = VIRTIO_BLK_S_IOERR;
+		if (status == VIRTIO_BLK_S_OK)
+			buf_to_iov(r->gdata, r->ngdata, r->bounce, r->used - 1);
+	}
+	if (in_guest(b, r->status, 1))
+		*r->status = status;
+	vring_push(vq, &r->vr, status == VIRTIO_BLK_S_OK ? r->used : 1);
+	q->touched = true;
+	release(b, r);
+}
+
+static void
+submit_rw(struct blk *b, struct blk_req *r)
+{
+	struct io_uring_sqe *sqe = get_sqe(b);
+
+	if (r->zeroing) {
+		r->biov.iov_base = b->zero;
+		r->biov.iov_len = r->left < BLK_ZERO_CHUNK ? r->left : BLK_ZERO_CHUNK;
+		io_uring_prep_writev2(sqe, b->fd, &r->biov, 1, r->off, b->rwflags);
+	} else if (r->type == VIRTIO_BLK_T_IN) {
+		io_uring_prep_readv(sqe, b->fd, r->data, r->ndata, r->off);
+	} else {
+		io_uring_prep_writev2(sqe, b->fd, r->data, r->ndata, r->off,
+		    b->rwflags);
+	}
+	io_uring_sqe_set_data(sqe, r);
+}
+
+/* Reads and writes bounce through an aligned buffer under O_DIRECT. */
+static int
+start_rw(struct blk *b, struct blk_req *r)
+{
+	if (r->left == 0)
+		return VIRTIO_BLK_S_OK;
+	if (b->nocache && !iov_aligned(r->data, r->ndata, b->align)) {
+		if (r->left > BLK_MAX_BOUNCE)
+			return VIRTIO_BLK_S_IOERR;
+		r->bounce = aligned_alloc(b->align, (r->left + b->align - 1) /
+		    b->align * b->align);
+		if (r->bounce == NULL)
+			return VIRTIO_BLK_S_IOERR;
+		if (r->type == VIRTIO_BLK_T_OUT)
+			iov_to_buf(r->data, r->ndata, 0, r->bounce, r->left);
+		r->biov.iov_base = r->bounce;
+		r->biov.iov_len = r->left;
+		r->data = &r->biov;
+		r->ndata = 1;
+	}
+	submit_rw(b, r);
+	return -1;
+}
+
+static int
+start_discard(struct blk *b, struct blk_req *r, const struct iovec *seg,
+    unsigned nseg, size_t len)
+{
+	struct virtio_blk_discard_write_zeroes dz;
+	uint64_t sector;
+	uint32_t num, flags;
+	int mode;
+	struct io_uring_sqe *sqe;
+
+	if (r->type == VIRTIO_BLK_T_DISCARD && b->nodelete)
+		return VIRTIO_BLK_S_UNSUPP;
+	if (b->ro)
+		return VIRTIO_BLK_S_IOERR;
+	/* max_discard_seg and max_write_zeroes_seg are 1. */
+	if (len != sizeof(dz))
+		return VIRTIO_BLK_S_IOERR;
+	iov_to_buf(seg, nseg, 0, &dz, sizeof(dz));
+	sector = le64toh(dz.sector);
+	num = le32toh(dz.num_sectors);
+	flags = le32toh(dz.flags);
+	if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+		return VIRTIO_BLK_S_UNSUPP;
+	if (r->type == VIRTIO_BLK_T_DISCARD && flags)
+		return VIRTIO_BLK_S_UNSUPP;
+	if (num > BLK_MAX_DISCARD || sector > b->sectors ||
+	    num > b->sectors - sector)
+		return VIRTIO_BLK_S_IOERR;
+	if (num == 0)
+		return VIRTIO_BLK_S_OK;
+	r->off = sector * SECTOR;
+	r->left = num * SECTOR;
+	if (r->type == VIRTIO_BLK_T_DISCARD || flags)
+		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	else
+		mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	sqe = get_sqe(b);
+	io_uring_prep_fallocate(sqe, b->fd, mode, r->off, r->left);
+	io_uring_sqe_set_data(sqe, r);
+	return -1;
+}
+
+static int
+get_id(struct blk *b, struct blk_req *r)
+{
+	char id[VIRTIO_BLK_ID_BYTES];
+	size_t n;
+
+	memcpy(id, b->serial, sizeof(id));
+	n = buf_to_iov(r->data, r->ndata, id, sizeof(id));
+	r->used = n + 1;
+	return VIRTIO_BLK_S_OK;
+}
+
+/*
+ * Parses a request and starts it.  Returns a status to complete it with
+ * now, or -1 when it went to io_uring.
+ */
+static int
+start(struct blk *b, struct blk_req *r)
+{
+	struct vring_req *vr = &r->vr;
+	struct virtio_blk_outhdr h;
+	struct iovec *in = r->iov + vr->nout, *out = r->iov;
+	unsigned nin = vr->nin, nout = vr->nout;
+	uint64_t sector, len;
+
+	if (vr->out_len < sizeof(h))
+		return VIRTIO_BLK_S_IOERR;
+	iov_to_buf(out, nout, 0, &h, sizeof(h));
+	r->type = le32toh(h.type);
+	sector = le64toh(h.sector);
+	r->used = 1;
+	r->zeroing = false;
+	/* The status byte is the chain's last; the data ends before it. */
+	if (--in[nin - 1].iov_len == 0)
+		nin--;
+	iov_skip(&out, &nout, sizeof(h));
+
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		if (r->type == VIRTIO_BLK_T_IN) {
+			r->data = in;
+			r->ndata = nin;
+			len = vr->in_len - 1;
+		} else {
+			if (b->ro)
+				return VIRTIO_BLK_S_IOERR;
+			r->data = out;
+			r->ndata = nout;
+			len = vr->out_len - sizeof(h);
+		}
+		if (len % SECTOR || sector > b->sectors ||
+		    len / SECTOR > b->sectors - sector)
+			return VIRTIO_BLK_S_IOERR;
+		r->gdata = r->data;
+		r->ngdata = r->ndata;
+		r->off = sector * SECTOR;
+		r->left = len;
+		if (r->type == VIRTIO_BLK_T_IN)
+			r->used = len + 1;
+		return start_rw(b, r);
+	case VIRTIO_BLK_T_FLUSH: {
+		struct io_uring_sqe *sqe = get_sqe(b);
+
+		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data(sqe, r);
+		return -1;
+	}
+	case VIRTIO_BLK_T_GET_ID:
+		r->data = in;
+		r->ndata = nin;
+		return get_id(b, r);
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return start_discard(b, r, out, nout, vr->out_len - sizeof(h));
+	}
+	return VIRTIO_BLK_S_UNSUPP;
+}
+
+/* One completion from io_uring. */
+static void
+io_done(struct blk *b, struct blk_req *r, int res)
+{
+	if (b->dropping) {
+		complete(b, r, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if (r->zeroing)
+			break;
+		if (res == -EOPNOTSUPP || res == -EINVAL) {
+			/* No fallocate mode for this file: write zeroes. */
+			r->zeroing = true;
+			submit_rw(b, r);
+			return;
+		}
+		/* FALLTHROUGH */
+	default:
+		/* Discard is a hint: a file that cannot punch holes keeps the data. */
+		if (r->type == VIRTIO_BLK_T_DISCARD && res == -EOPNOTSUPP)
+			res = 0;
+		complete(b, r, res < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
+		return;
+	}
+	if (res <= 0) {
+		complete(b, r, VIRTIO_BLK_S_IOERR);
+		return;
+	}
+	/* A short transfer: go on with the rest. */
+	if ((uint64_t)res > r->left)
+		res = r->left;
+	r->off += res;
+	r->left -= res;
+	if (r->left == 0) {
+		complete(b, r, VIRTIO_BLK_S_OK);
+		return;
+	}
+	if (!r->zeroing)
+		iov_skip(&r->data, &r->ndata, res);
+	submit_rw(b, r);
+}
+
+static void
+reap(struct blk *b)
+{
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
+		struct blk_req *r = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&b->ring, cqe);
+		if (r != NULL)
+			io_done(b, r, res);
+	}
+}
+
+static void
+blk_io_event(struct vu_dev *d, void *arg)
+{
+	struct blk *b = arg;
+	eventfd_t v;
+
+	(void)d;
+	eventfd_read(b->efd, &v);
+	reap(b);
+	submit(b);
+	for (unsigned i = 0; i < b->nqueues; i++) {
+		struct blk_queue *q = &b->q[i];
+		struct vring_queue *vq = &b->dev->vq[i];
+
+		if (q->touched) {
+			q->touched = false;
+			vring_flush(vq);
+		}
+		if (q->starved && q->free != NULL && vring_ready(vq))
+			blk_kick(b->dev, vq);
+	}
+}
+
+/* Gives the queue one request slot per ring entry. */
+static int
+queue_slots(struct blk_queue *q, unsigned num)
+{
+	if (q->nreqs == num || (q->inflight > 0 && q->nreqs > 0))
+		return 0;
+	free(q->reqs);
+	q->reqs = calloc(num, sizeof(*q->reqs));
+	q->nreqs = 0;
+	q->free = NULL;
+	if (q->reqs == NULL) {
+		hlog("queue %u: out of memory for %u requests", q->index, num);
+		return -ENOMEM;
+	}
+	q->nreqs = num;
+	for (unsigned i = num; i-- > 0;) {
+		q->reqs[i].q = q;
+		q->reqs[i].next = q->free;
+		q->free = &q->reqs[i];
+	}
+	return 0;
+}
+
+static void
+blk_kick(struct vu_dev *d, struct vring_queue *vq)
+{
+	struct blk *b = d->priv;
+	struct blk_queue *q = &b->q[vq->index];
+	struct blk_req *r;
+	int rc = 0, st;
+
+	if (vq->index >= b->nqueues || queue_slots(q, vq->num) < 0)
+		return;
+	do {
+		while ((r = q->free) != NULL) {
+			rc = vring_pop(vq, &d->mem, &r->vr, r->iov, BLK_IOV_MAX);
+			if (rc <= 0)
+				break;
+			q->free = r->next;
+			q->inflight++;
+			b->inflight++;
+			if (r->vr.nin == 0) {
+				release(b, r);
+				vring_fail(vq, -EINVAL, "request without a "
+				    "device-writable status byte");
+				rc = -EINVAL;
+				break;
+			}
+			r->status = (uint8_t *)r->iov[r->vr.nout + r->vr.nin - 1].iov_base +
+			    r->iov[r->vr.nout + r->vr.nin - 1].iov_len - 1;
+			st = start(b, r);
+			if (st >= 0)
+				complete(b, r, st);
+		}
+		submit(b);
+		q->starved = r == NULL;
+		if (q->touched) {
+			q->touched = false;
+			vring_flush(vq);
+		}
+		if (rc < 0 || r == NULL)
+			return;
+	} while (vring_enable_notify(vq));
+}
+
+/* Waits for every request in flight and forgets them. */
+static void
+blk_reset(struct vu_dev *d)
+{
+	struct blk *b = d->priv;
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	b->dropping = true;
+	submit(b);
+	while (b->inflight > 0) {
+		rc = io_uring_wait_cqe(&b->ring, &cqe);
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0) {
+			hlog("io_uring wait failed during reset: %s", strerror(-rc));
+			break;
+		}
+		reap(b);
+	}
+	b->dropping = false;
+	for (unsigned i = 0; i < b->nqueues; i++) {
+		b->q[i].starved = false;
+		b->q[i].touched = false;
+	}
+}
+
+static int
+blk_get_config(struct vu_dev *d, uint32_t off, void *buf, uint32_t len)
+{
+	struct blk *b = d->priv;
+	uint8_t cfg[VU_MAX_CONFIG] = { 0 };
+
+	if (off > sizeof(cfg) || len > sizeof(cfg) - off)
+		return -EINVAL;
+	memcpy(cfg, &b->cfg, sizeof(b->cfg));
+	memcpy(buf, cfg + off, len);
+	return 0;
+}
+
+static unsigned
+log2u(uint32_t v)
+{
+	unsigned n = 0;
+
+	while (v > 1) {
+		v >>= 1;
+		n++;
+	}
+	return n;
+}
+
+int
+blk_init(struct blk *b)
+{
+	struct virtio_blk_config *c = &b->cfg;
+	struct io_uring_params p = { 0 };
+	uint64_t f;
+	int rc;
+
+	_Static_assert(sizeof(struct virtio_blk_config) <= VU_MAX_CONFIG,
+	    "virtio-blk config larger than a vhost-user config message");
+	memset(c, 0, sizeof(*c));
+	c->capacity = htole64(b->sectors);
+	c->seg_max = htole32(BLK_SEG_MAX);
+	c->blk_size = htole32(b->blk_size);
+	c->physical_block_exp = log2u(b->phys_size / b->blk_size);
+	c->min_io_size = htole16(b->phys_size / b->blk_size);
+	c->num_queues = htole16(b->nqueues);
+	c->max_discard_sectors = htole32(BLK_MAX_DISCARD);
+	c->max_discard_seg = htole32(1);
+	c->discard_sector_alignment = htole32(b->blk_size / SECTOR);
+	c->max_write_zeroes_sectors = htole32(BLK_MAX_DISCARD);
+	c->max_write_zeroes_seg = htole32(1);
+	c->write_zeroes_may_unmap = 1;
+
+	f = 1ull << VIRTIO_BLK_F_SEG_MAX | 1ull << VIRTIO_BLK_F_BLK_SIZE |
+	    1ull << VIRTIO_BLK_F_TOPOLOGY | 1ull << VIRTIO_BLK_F_FLUSH |
+	    1ull << VIRTIO_BLK_F_WRITE_ZEROES | 1ull << VIRTIO_BLK_F_MQ;
+	if (!b->nodelete)
+		f |= 1ull << VIRTIO_BLK_F_DISCARD;
+	if (b->ro)
+		f |= 1ull << VIRTIO_BLK_F_RO;
+	b->be = (struct vu_backend){
+		.name = "virtio-blk",
+		.features = f,
+		.nqueues = b->nqueues,
+		.max_queue_size = BLK_QUEUE_SIZE,
+		.kick = blk_kick,
+		.get_config = blk_get_config,
+		.reset = blk_reset,
+	};
+	for (unsigned i = 0; i < BLK_MAX_QUEUES; i++)
+		b->q[i].index = i;
+
+	b->zero = aligned_alloc(4096, BLK_ZERO_CHUNK);
+	if (b->zero == NULL)
+		return -ENOMEM;
+	memset(b->zero, 0, BLK_ZERO_CHUNK);
+	/* Room for a completion from every request slot: none overflows. */
+	p.flags = IORING_SETUP_CQSIZE;
+	p.cq_entries = BLK_MAX_QUEUES * BLK_QUEUE_SIZE;
+	rc = io_uring_queue_init_params(BLK_RING_SIZE, &b->ring, &p);
+	if (rc < 0) {
+		hlog("cannot set up io_uring: %s; hyve-blk needs io_uring "
+		    "(Linux 5.6 or later, not disabled by kernel.io_uring_disabled)",
+		    strerror(-rc));
+		return rc;
+	}
+	b->ring_ok = true;
+	b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b->efd < 0)
+		return -errno;
+	rc = io_uring_register_eventfd(&b->ring, b->efd);
+	if (rc < 0) {
+		hlog("cannot register the io_uring eventfd: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int
+blk_attach(struct blk *b, struct vu_dev *d)
+{
+	b->dev = d;
+	return vu_watch(d, b->efd, blk_io_event, b);
+}
+
+void
+blk_free(struct blk *b)
+{
+	if (b->ring_ok)
+		io_uring_queue_exit(&b->ring);
+	b->ring_ok = false;
+	for (unsigned i = 0; i < BLK_MAX_QUEUES; i++) {
+		free(b->q[i].reqs);
+		b->q[i].reqs = NULL;
+		b->q[i].nreqs = 0;
+	}
+	free(b->zero);
+	b->zero = NULL;
+}

@@ -1,0 +1,90 @@
+#ifndef HYVE_BLK_H
+#define HYVE_BLK_H
+
+/*
+ * hyve-blk: virtio-blk (device type 2) over vhost-user.  Requests go to the
+ * disk through one io_uring, straight from and into the guest's buffers;
+ * completions arrive on the ring's eventfd.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <liburing.h>
+#include <linux/virtio_blk.h>
+
+#include "backends/runtime.h"
+
+#define BLK_MAX_QUEUES	16
+#define BLK_QUEUE_SIZE	1024
+#define BLK_SEG_MAX	126		/* data buffers per request */
+#define BLK_IOV_MAX	(BLK_SEG_MAX + 8)	/* plus header and status */
+#define BLK_RING_SIZE	256		/* io_uring submission entries */
+#define BLK_ZERO_CHUNK	(1u << 20)	/* write-zeroes fallback unit */
+#define BLK_MAX_DISCARD	(1u << 22)	/* sectors per discard/write-zeroes */
+#define BLK_MAX_BOUNCE	(64u << 20)	/* largest unaligned O_DIRECT request */
+
+struct blk_queue;
+
+struct blk_req {
+	struct blk_queue *q;
+	struct blk_req *next;		/* free list */
+	struct vring_req vr;
+	struct iovec iov[BLK_IOV_MAX];	/* the chain, trimmed to the data */
+	struct iovec *gdata;		/* the guest's data buffers */
+	unsigned ngdata;
+	struct iovec *data;		/* what the next I/O uses */
+	unsigned ndata;
+	struct iovec biov;		/* bounce or zero buffer */
+	void *bounce;
+	uint8_t *status;
+	uint32_t type;
+	uint64_t off;			/* byte offset of the next I/O */
+	uint64_t left;			/* bytes still to transfer */
+	uint32_t used;			/* used length on success */
+	bool zeroing;			/* writing zeroes after fallocate failed */
+};
+
+struct blk_queue {
+	unsigned index;
+	struct blk_req *reqs;
+	unsigned nreqs;
+	struct blk_req *free;
+	unsigned inflight;
+	bool starved;			/* stopped taking requests: no slot */
+	bool touched;			/* completions not yet flushed */
+};
+
+struct blk {
+	int fd;
+	bool ro;
+	bool nocache;
+	bool nodelete;
+	int rwflags;			/* RWF_SYNC for --sync */
+	uint32_t align;			/* O_DIRECT buffer alignment */
+	uint32_t blk_size;
+	uint32_t phys_size;
+	uint64_t sectors;		/* capacity in 512-byte sectors */
+	char serial[VIRTIO_BLK_ID_BYTES];
+	unsigned nqueues;
+	struct virtio_blk_config cfg;
+	struct io_uring ring;
+	bool ring_ok;
+	int efd;
+	unsigned inflight;
+	unsigned queued;		/* SQEs not yet submitted */
+	bool dropping;			/* reset: complete nothing to the guest */
+	void *zero;
+	struct vu_dev *dev;
+	struct vu_backend be;
+	struct blk_queue q[BLK_MAX_QUEUES];
+};
+
+/* Sets up config space, the io_uring and the backend description. */
+int blk_init(struct blk *b);
+void blk_free(struct blk *b);
+
+/* Starts watching the io_uring eventfd on d (after vu_dev_init). */
+int blk_attach(struct blk *b, struct vu_dev *d);
+
+#endif

@@ -1,0 +1,285 @@
+/*
+ * hyve-blk: virtio-blk over vhost-user, with bhyve's virtio-blk options.
+ *
+ *   hyve-blk --fd N --disk-fd M [options]	(spawned by the core)
+ *   hyve-blk --socket PATH --file IMG [options]	(standalone, behind QEMU)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/fs.h>
+
+#include "backends/blk/blk.h"
+#include "core/log.h"
+
+static struct blk blk = { .fd = -1, .efd = -1 };
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: hyve-blk --fd N --disk-fd M | --socket PATH "
+	    "--file IMG\n"
+	    "\t[--ro] [--nocache] [--sync|--direct] [--nodelete]\n"
+	    "\t[--sectorsize LOG[/PHYS]] [--ser SERIAL] [--queues N] "
+	    "[--name NAME]\n");
+	exit(2);
+}
+
+static long long
+number(const char *opt, const char *s, long long min, long long max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < min || v > max) {
+		hlog("%s %s: not a number in %lld..%lld", opt, s, min, max);
+		exit(2);
+	}
+	return v;
+}
+
+static bool
+sector_size_ok(long long v)
+{
+	return v >= 512 && v <= 4096 && (v & (v - 1)) == 0;
+}
+
+/* --sectorsize LOG[/PHYS], as bhyve's sectorsize=. */
+static void
+sectorsize(const char *s)
+{
+	char buf[32], *slash;
+	long long log, phys;
+
+	if (strlen(s) >= sizeof(buf)) {
+		hlog("--sectorsize %s: expected LOG or LOG/PHYS", s);
+		exit(2);
+	}
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash != NULL)
+		*slash++ = '\0';
+	log = number("--sectorsize", buf, 512, 4096);
+	phys = slash != NULL ? number("--sectorsize", slash, 512, 4096) : log;
+	if (!sector_size_ok(log) || !sector_size_ok(phys) || phys < log) {
+		hlog("--sectorsize %s: sizes must be powers of two in 512..4096, "
+		    "the physical one at least the logical one", s);
+		exit(2);
+	}
+	blk.blk_size = log;
+	blk.phys_size = phys;
+}
+
+static int
+open_file(const char *path, bool sync)
+{
+	int flags = (blk.ro ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	int fd;
+
+	if (blk.nocache)
+		flags |= O_DIRECT;
+	if (sync)
+		flags |= O_SYNC;
+	fd = open(path, flags);
+	if (fd < 0 && errno == EINVAL && blk.nocache) {
+		hlog("disk %s: its filesystem does not support O_DIRECT; "
+		    "drop --nocache", path);
+		exit(1);
+	}
+	if (fd < 0) {
+		hlog("disk %s: %s", path, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+/* Checks a disk fd passed by the core and adapts it to the options. */
+static void
+check_fd(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0) {
+		hlog("--disk-fd %d: not an open file descriptor; the core must "
+		    "pass the disk", fd);
+		exit(1);
+	}
+	if ((fl & O_ACCMODE) == O_RDONLY && !blk.ro) {
+		hlog("--disk-fd %d: opened read-only; exposing the disk read-only",
+		    fd);
+		blk.ro = true;
+	}
+	if (blk.nocache && !(fl & O_DIRECT) &&
+	    fcntl(fd, F_SETFL, fl | O_DIRECT) < 0) {
+		hlog("--disk-fd %d: cannot switch to O_DIRECT (%s); drop --nocache",
+		    fd, strerror(errno));
+		exit(1);
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* Size, alignment and default serial from the open disk. */
+static void
+probe(const char *name)
+{
+	struct stat st;
+	uint64_t size, h = 0xcbf29ce484222325ull;
+	uint64_t key[2];
+	int ssz;
+
+	if (fstat(blk.fd, &st) < 0) {
+		hlog("disk %s: %s", name, strerror(errno));
+		exit(1);
+	}
+	blk.align = 512;
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(blk.fd, BLKGETSIZE64, &size) < 0) {
+			hlog("disk %s: cannot read the block device's size: %s",
+			    name, strerror(errno));
+			exit(1);
+		}
+		if (ioctl(blk.fd, BLKSSZGET, &ssz) == 0 && ssz > 512 &&
+		    ssz <= 65536 && (ssz & (ssz - 1)) == 0)
+			blk.align = ssz;
+	} else if (S_ISREG(st.st_mode)) {
+		size = st.st_size;
+	} else {
+		hlog("disk %s: not a regular file or a block device", name);
+		exit(1);
+	}
+	blk.sectors = size / 512;
+	if (blk.sectors == 0)
+		hlog("disk %s: smaller than one sector; the guest sees an empty "
+		    "disk", name);
+	if (blk.serial[0] == '\0') {
+		/* FNV-1a of st_dev and st_ino: stable across restarts. */
+		key[0] = st.st_dev;
+		key[1] = st.st_ino;
+		for (size_t i = 0; i < sizeof(key); i++) {
+			h ^= ((const uint8_t *)key)[i];
+			h *= 0x100000001b3ull;
+		}
+		snprintf(blk.serial, sizeof(blk.serial), "HYVE-%04X-%04X-%04X",
+		    (unsigned)(h >> 32) & 0xffff, (unsigned)(h >> 16) & 0xffff,
+		    (unsigned)h & 0xffff);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "fd", required_argument, NULL, 'f' },
+		{ "file", required_argument, NULL, 'F' },
+		{ "disk-fd", required_argument, NULL, 'D' },
+		{ "ro", no_argument, NULL, 'r' },
+		{ "nocache", no_argument, NULL, 'n' },
+		{ "sync", no_argument, NULL, 'S' },
+		{ "direct", no_argument, NULL, 'S' },
+		{ "sectorsize", required_argument, NULL, 'z' },
+		{ "nodelete", no_argument, NULL, 'd' },
+		{ "ser", required_argument, NULL, 'i' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "name", required_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *file = NULL;
+	char dname[32];
+	struct vu_dev d;
+	int fd = -1, c, rc;
+	bool sync = false;
+
+	log_set_role("blk");
+	blk.blk_size = blk.phys_size = 512;
+	blk.nqueues = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			path = optarg;
+			break;
+		case 'f':
+			fd = number("--fd", optarg, 0, 1 << 20);
+			break;
+		case 'F':
+			file = optarg;
+			break;
+		case 'D':
+			blk.fd = number("--disk-fd", optarg, 0, 1 << 20);
+			break;
+		case 'r':
+			blk.ro = true;
+			break;
+		case 'n':
+			blk.nocache = true;
+			break;
+		case 'S':
+			sync = true;
+			break;
+		case 'z':
+			sectorsize(optarg);
+			break;
+		case 'd':
+			blk.nodelete = true;
+			break;
+		case 'i':
+			if (strlen(optarg) > VIRTIO_BLK_ID_BYTES) {
+				hlog("--ser %s: longer than %d bytes", optarg,
+				    VIRTIO_BLK_ID_BYTES);
+				exit(2);
+			}
+			/* Zero-padded, not terminated when 20 bytes long. */
+			strncpy(blk.serial, optarg, sizeof(blk.serial));
+			break;
+		case 'q':
+			blk.nqueues = number("--queues", optarg, 1, BLK_MAX_QUEUES);
+			break;
+		case 'N':
+			log_set_role(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || (path == NULL) == (fd < 0) ||
+	    (path == NULL) != (file == NULL) || (fd < 0) != (blk.fd < 0)) {
+		hlog("give either --fd and --disk-fd, or --socket and --file");
+		usage();
+	}
+	if (blk.fd >= 0 && fd >= 0 && blk.fd == fd) {
+		hlog("--fd and --disk-fd are both %d; pass two descriptors", fd);
+		exit(2);
+	}
+	if (file != NULL) {
+		blk.fd = open_file(file, sync);
+	} else {
+		check_fd(blk.fd);
+		snprintf(dname, sizeof(dname), "fd %d", blk.fd);
+		file = dname;
+	}
+	if (sync)
+		blk.rwflags = RWF_SYNC;
+	probe(file);
+	if ((rc = blk_init(&blk)) < 0)
+		return 1;
+	if (path != NULL && (fd = vu_listen(path)) < 0)
+		return 1;
+	if ((rc = vu_dev_init(&d, &blk.be, &blk)) < 0 ||
+	    (rc = blk_attach(&blk, &d)) < 0) {
+		hlog("cannot set up the device: %s", strerror(-rc));
+		return 1;
+	}
+	rc = vu_serve(&d, fd);
+	vu_dev_free(&d);
+	blk_free(&blk);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,161 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "core/backend.h"
+#include "core/log.h"
+
+#define FIRST_FD	3
+
+int
+backend_binary(const char *type, const char *override, char *out, size_t len)
+{
+	char self[4096];
+	ssize_t n;
+
+	if (override != NULL) {
+		snprintf(out, len, "%s", override);
+	} else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n < 0) {
+			hlog("cannot find the hyve binary: /proc/self/exe: %s",
+			    strerror(errno));
+			return -errno;
+		}
+		self[n] = '\0';
+		snprintf(out, len, "%s/hyve-%s", dirname(self), type);
+	}
+	if (access(out, X_OK) < 0) {
+		int e = errno;
+		hlog("backend %s: %s (build it with make, or give backend=PATH)",
+		    out, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* In the child: put fds in place, close the rest, exec. */
+static void
+child(const char *path, char *const argv[], int sock, const int *fds, int nfds)
+{
+	int tmp[8], i;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Move everything out of the way first, so dup2 cannot clobber. */
+	tmp[0] = fcntl(sock, F_DUPFD, 100);
+	for (i = 0; i < nfds; i++)
+		tmp[i + 1] = fcntl(fds[i], F_DUPFD, 100);
+	for (i = 0; i <= nfds; i++) {
+		if (tmp[i] < 0 || dup2(tmp[i], FIRST_FD + i) < 0)
+			_exit(127);
+	}
+	syscall(SYS_close_range, FIRST_FD + nfds + 1, ~0U, 0);
+	execv(path, argv);
+	fprintf(stderr, "hyve: exec %s: %s\n", path, strerror(errno));
+	_exit(127);
+}
+
+int
+backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
+    int nfds)
+{
+	sigset_t all, old;
+	int sv[2], rc;
+	pid_t pid;
+
+	if (nfds > 7)
+		return -EINVAL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		hlog("%s: socketpair: %s", bp->name, strerror(errno));
+		return -errno;
+	}
+	/* The child starts with no signal blocked, whatever the core blocks. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		signal(SIGPIPE, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		close(sv[0]);
+		child(bp->path, argv, sv[1], fds, nfds);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = -errno;
+	close(sv[1]);
+	if (pid < 0) {
+		hlog("%s: fork: %s", bp->name, strerror(-rc));
+		close(sv[0]);
+		return rc;
+	}
+	bp->pid = pid;
+	bp->sock = sv[0];
+	bp->pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (bp->pidfd < 0)
+		hlog("%s: pidfd_open: %s (exits will be noticed late)",
+		    bp->name, strerror(errno));
+	return 0;
+}
+
+int
+backend_reap(struct backend_proc *bp, char *buf, size_t len)
+{
+	int status;
+
+	if (bp->pid <= 0)
+		return -ECHILD;
+	if (waitpid(bp->pid, &status, WNOHANG) <= 0)
+		return -EAGAIN;
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(buf, len, "killed by seccomp (SIGSYS)");
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "ended (status 0x%x)", status);
+	if (bp->pidfd >= 0)
+		close(bp->pidfd);
+	bp->pidfd = -1;
+	bp->pid = 0;
+	return 0;
+}
+
+int
+backend_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		hlog("vhost-user socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		hlog("vhost-user socket %s: %s (is the backend running?)", path,
+		    strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}

@@ -1,0 +1,33 @@
+#ifndef HYVE_BACKEND_H
+#define HYVE_BACKEND_H
+
+#include <sys/types.h>
+
+/*
+ * Backend processes: the core starts each one with fork+exec, handing it
+ * one end of a socketpair (as fd 3) and the descriptors it serves (disk,
+ * tap) as fds 4, 5, ...  The backend opens nothing by path.
+ */
+struct backend_proc {
+	char	name[16];	/* "blk0" */
+	char	path[4096];	/* the binary */
+	pid_t	pid;
+	int	pidfd;		/* readable when the backend exits */
+	int	sock;		/* the core's end of the vhost-user socket */
+};
+
+/* The binary for type ("blk"): next to the running hyve, unless override. */
+int backend_binary(const char *type, const char *override, char *out,
+    size_t len);
+/*
+ * Starts path with argv (argv[0] is set here), fds[i] as fd 4+i.  On
+ * success fills bp->pid, bp->pidfd and bp->sock.
+ */
+int backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
+    int nfds);
+/* Reaps an exited backend; writes why it ended into buf. */
+int backend_reap(struct backend_proc *bp, char *buf, size_t len);
+/* Connects to a vhost-user backend someone else started. */
+int backend_connect(const char *path);
+
+#endif

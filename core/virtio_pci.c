@@ -1,0 +1,1072 @@
+/*
+ * virtio-pci modern transport for devices served by vhost-user backends:
+ * virtio-blk, virtio-net, virtio-rnd (each spawning its backend) and the
+ * generic vhost-user (connecting to a backend someone else started).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
+#include <linux/pci_regs.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_pci.h>
+
+#include "core/config.h"
+#include "core/evloop.h"
+#include "core/irq.h"
+#include "core/log.h"
+#include "core/pci.h"
+#include "core/virtio_pci.h"
+#include "core/vm.h"
+#include "ipc/vhost_user.h"
+
+#define QUEUE_MAX_SIZE	256
+/* Transport and ring features the core passes through, plus device bits. */
+#define FEATURES_MASK	(0xffffffull | 1ull << VIRTIO_RING_F_INDIRECT_DESC | \
+	1ull << VIRTIO_RING_F_EVENT_IDX | 1ull << VIRTIO_F_VERSION_1)
+
+static const struct vpci_type types[] = {
+	{ "virtio-blk", "blk", "blk", VIRTIO_ID_BLOCK, 0x01, 0x80,
+	  sizeof(struct virtio_blk_config), 0 },
+	{ "virtio-net", "net", "net", VIRTIO_ID_NET, 0x02, 0x00,
+	  sizeof(struct virtio_net_config), 2 },
+	{ "virtio-rnd", "rnd", "rnd", VIRTIO_ID_RNG, 0x00, 0xff, 0, 1 },
+};
+
+static int type_count[4];
+
+static const struct vpci_type *
+type_by_name(const char *emul)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(types[i].emul, emul) == 0)
+			return &types[i];
+	return NULL;
+}
+
+/* --- interrupts ------------------------------------------------------------ */
+
+static bool
+vec_usable(struct vpci *v, unsigned vec)
+{
+	return v->msix_on && !v->msix_fmask && vec < v->nvec &&
+	    !(v->vec[vec].ctrl & 1);
+}
+
+static void
+intx_watch(int fd, void *arg);
+
+/* Routes every queue's call eventfd to where it must go now. */
+static void
+update_irqs(struct vpci *v)
+{
+	unsigned i;
+
+	for (i = 0; i < v->nq; i++) {
+		struct vpci_queue *q = &v->q[i];
+		int want = -1, gsi = -1;
+
+		if (v->msix_on && vec_usable(v, q->vector)) {
+			struct vpci_vec *e = &v->vec[q->vector];
+
+			irq_set_msi(v->vm, e->gsi, e->addr, e->data);
+			want = q->call;
+			gsi = e->gsi;
+		}
+		if (q->irqfd >= 0 && (want != q->irqfd || gsi != q->irqfd_gsi)) {
+			irq_irqfd_deassign(v->vm, q->irqfd_gsi, q->irqfd);
+			q->irqfd = -1;
+		}
+		if (want >= 0 && q->irqfd < 0 &&
+		    irq_irqfd_assign(v->vm, gsi, want) == 0) {
+			q->irqfd = want;
+			q->irqfd_gsi = gsi;
+		}
+		/* Without MSI-X the core itself turns calls into INTx. */
+		evloop_del(q->call);
+		if (!v->msix_on && q->started)
+			evloop_add(q->call, intx_watch, v);
+	}
+}
+
+static void
+config_irq(struct vpci *v)
+{
+	if (!v->msix_on) {
+		v->isr |= VIRTIO_PCI_ISR_CONFIG;
+		pci_intx_assert(v->pd);
+		return;
+	}
+	if (v->config_vector >= v->nvec)
+		return;
+	if (!vec_usable(v, v->config_vector)) {
+		v->pba |= 1ull << v->config_vector;
+		v->config_pending = true;
+		return;
+	}
+	irq_signal_msi(v->vm, v->vec[v->config_vector].addr,
+	    v->vec[v->config_vector].data);
+}
+
+/* Delivers a config interrupt that waited for its vector's unmasking. */
+static void
+config_irq_pending(struct vpci *v)
+{
+	if (v->config_pending && vec_usable(v, v->config_vector)) {
+		v->config_pending = false;
+		v->pba &= ~(1ull << v->config_vector);
+		irq_signal_msi(v->vm, v->vec[v->config_vector].addr,
+		    v->vec[v->config_vector].data);
+	}
+}
+
+static void
+intx_watch(int fd, void *arg)
+{
+	struct vpci *v = arg;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	pthread_mutex_lock(&v->vm->dev_lock);
+	v->isr |= 1;
+	pci_intx_assert(v->pd);
+	pthread_mutex_unlock(&v->vm->dev_lock);
+}
+
+/* The device cannot go on: tell the driver, which must reset it. */
+static void
+needs_reset(struct vpci *v, const char *why)
+{
+	hlog("%s: %s; the guest must reset the device (DEVICE_NEEDS_RESET)",
+	    v->name, why);
+	if (v->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return;
+	v->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	if (v->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		config_irq(v);
+}
+
+static void
+on_queue_error(int fd, void *arg)
+{
+	struct vpci *v = arg;
+	uint64_t n;
+	unsigned i;
+	char why[64];
+
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	pthread_mutex_lock(&v->vm->dev_lock);
+	for (i = 0; i < v->nq && v->q[i].err != fd; i++)
+		;
+	snprintf(why, sizeof(why), "the backend put queue %u in error", i);
+	needs_reset(v, why);
+	pthread_mutex_unlock(&v->vm->dev_lock);
+}
+
+static void
+on_backend_exit(int fd, void *arg)
+{
+	struct vpci *v = arg;
+	char how[96], why[160];
+	pid_t pid = v->bp.pid;
+
+	evloop_del(fd);
+	if (backend_reap(&v->bp, how, sizeof(how)) < 0)
+		snprintf(how, sizeof(how), "went away");
+	pthread_mutex_lock(&v->vm->dev_lock);
+	v->failed = true;
+	vuf_close(&v->vu);
+	snprintf(why, sizeof(why), "backend %s (pid %d) %s", v->name, (int)pid,
+	    how);
+	needs_reset(v, why);
+	pthread_mutex_unlock(&v->vm->dev_lock);
+}
+
+/* --- life cycle --------------------------------------------------------------- */
+
+static void
+queues_stop(struct vpci *v)
+{
+	unsigned i;
+	uint16_t base;
+
+	for (i = 0; i < v->nq; i++) {
+		if (v->q[i].started && !v->failed)
+			vuf_ring_stop(&v->vu, i, &base);
+		v->q[i].started = false;
+	}
+}
+
+static void
+device_reset(struct vpci *v)
+{
+	unsigned i;
+
+	queues_stop(v);
+	if (!v->failed && v->status != 0)
+		vuf_reset(&v->vu);
+	v->status = 0;
+	v->drv_features = 0;
+	v->dfsel = v->gfsel = 0;
+	v->qsel = 0;
+	v->config_vector = VIRTIO_MSI_NO_VECTOR;
+	v->isr = 0;
+	pci_intx_deassert(v->pd);
+	for (i = 0; i < v->nq; i++) {
+		struct vpci_queue *q = &v->q[i];
+		uint64_t n;
+
+		q->size = QUEUE_MAX_SIZE;
+		q->vector = VIRTIO_MSI_NO_VECTOR;
+		q->enable = 0;
+		q->desc = q->avail = q->used = 0;
+		/* Stale kicks and calls belong to the old rings. */
+		while (read(q->kick, &n, sizeof(n)) == sizeof(n))
+			;
+		while (read(q->call, &n, sizeof(n)) == sizeof(n))
+			;
+	}
+	update_irqs(v);
+}
+
+static int
+features_ok(struct vpci *v)
+{
+	uint64_t f = v->drv_features;
+
+	if (f & ~v->dev_features) {
+		hlog("%s: the driver accepted features 0x%llx the device did "
+		    "not offer", v->name,
+		    (unsigned long long)(f & ~v->dev_features));
+		return -EINVAL;
+	}
+	if (!(f & (1ull << VIRTIO_F_VERSION_1))) {
+		hlog("%s: the driver did not accept VIRTIO_F_VERSION_1 "
+		    "(legacy drivers are not supported)", v->name);
+		return -EINVAL;
+	}
+	if (v->failed)
+		return -EIO;
+	return vuf_set_features(&v->vu, f | (1ull << VU_F_PROTOCOL_FEATURES));
+}
+
+static int
+driver_ok(struct vpci *v)
+{
+	unsigned i;
+	int rc;
+
+	if (v->failed)
+		return -EIO;
+	if ((rc = vuf_set_mem_table(&v->vu, v->vm)) < 0)
+		return rc;
+	for (i = 0; i < v->nq; i++) {
+		struct vpci_queue *q = &v->q[i];
+		struct vuf_ring r = {
+			.num = q->size, .desc = q->desc, .avail = q->avail,
+			.used = q->used, .base = 0, .kick = q->kick,
+			.call = q->call, .err = q->err,
+		};
+
+		if (!q->enable)
+			continue;
+		if ((rc = vuf_ring_start(&v->vu, v->vm, i, &r)) < 0)
+			return rc;
+		q->started = true;
+	}
+	update_irqs(v);
+	return 0;
+}
+
+static void
+status_write(struct vpci *v, uint8_t val)
+{
+	uint8_t old = v->status;
+
+	if (val == 0) {
+		device_reset(v);
+		return;
+	}
+	v->status = val | (old & VIRTIO_CONFIG_S_NEEDS_RESET);
+	if ((val & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    !(old & VIRTIO_CONFIG_S_FEATURES_OK) && features_ok(v) < 0)
+		v->status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+	if ((val & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    !(old & VIRTIO_CONFIG_S_DRIVER_OK) && driver_ok(v) < 0)
+		needs_reset(v, "the backend could not start the queues");
+}
+
+/* --- common configuration ------------------------------------------------- */
+
+static uint64_t
+common_read(struct vpci *v, uint64_t off, int size)
+{
+	uint8_t b[VPCI_COMMON_SIZE];
+	struct vpci_queue *q = v->qsel < v->nq ? &v->q[v->qsel] : NULL;
+	uint32_t u32;
+	uint16_t u16;
+	uint64_t val = 0;
+
+	memset(b, 0, sizeof(b));
+#define PUT32(o, x) do { u32 = (x); memcpy(&b[o], &u32, 4); } while (0)
+#define PUT16(o, x) do { u16 = (x); memcpy(&b[o], &u16, 2); } while (0)
+	PUT32(VIRTIO_PCI_COMMON_DFSELECT, v->dfsel);
+	PUT32(VIRTIO_PCI_COMMON_DF, v->dfsel < 2 ?
+	    (uint32_t)(v->dev_features >> (32 * v->dfsel)) : 0);
+	PUT32(VIRTIO_PCI_COMMON_GFSELECT, v->gfsel);
+	PUT32(VIRTIO_PCI_COMMON_GF, v->gfsel < 2 ?
+	    (uint32_t)(v->drv_features >> (32 * v->gfsel)) : 0);
+	PUT16(VIRTIO_PCI_COMMON_MSIX, v->config_vector);
+	PUT16(VIRTIO_PCI_COMMON_NUMQ, v->nq);
+	b[VIRTIO_PCI_COMMON_STATUS] = v->status;
+	b[VIRTIO_PCI_COMMON_CFGGENERATION] = v->cfg_gen;
+	PUT16(VIRTIO_PCI_COMMON_Q_SELECT, v->qsel);
+	if (q != NULL) {
+		PUT16(VIRTIO_PCI_COMMON_Q_SIZE, q->size);
+		PUT16(VIRTIO_PCI_COMMON_Q_MSIX, q->vector);
+		PUT16(VIRTIO_PCI_COMMON_Q_ENABLE, q->enable);
+		PUT16(VIRTIO_PCI_COMMON_Q_NOFF, v->qsel);
+		PUT32(VIRTIO_PCI_COMMON_Q_DESCLO, (uint32_t)q->desc);
+		PUT32(VIRTIO_PCI_COMMON_Q_DESCHI, q->desc >> 32);
+		PUT32(VIRTIO_PCI_COMMON_Q_AVAILLO, (uint32_t)q->avail);
+		PUT32(VIRTIO_PCI_COMMON_Q_AVAILHI, q->avail >> 32);
+		PUT32(VIRTIO_PCI_COMMON_Q_USEDLO, (uint32_t)q->used);
+		PUT32(VIRTIO_PCI_COMMON_Q_USEDHI, q->used >> 32);
+	}
+#undef PUT32
+#undef PUT16
+	if (off + size <= sizeof(b))
+		memcpy(&val, &b[off], size);
+	return val;
+}
+
+static void
+set_half(uint64_t *x, bool high, uint32_t val)
+{
+	if (high)
+		*x = (*x & 0xffffffffull) | ((uint64_t)val << 32);
+	else
+		*x = (*x & ~0xffffffffull) | val;
+}
+
+static void
+queue_write(struct vpci *v, uint64_t off, int size, uint64_t val)
+{
+	struct vpci_queue *q;
+
+	if (v->qsel >= v->nq)
+		return;
+	q = &v->q[v->qsel];
+	/* Queue fields are frozen once the queue runs. */
+	if (q->enable && off != VIRTIO_PCI_COMMON_Q_MSIX)
+		return;
+	switch (off) {
+	case VIRTIO_PCI_COMMON_Q_SIZE:
+		/* A power of two no larger than the maximum. */
+		if (val != 0 && val <= QUEUE_MAX_SIZE && !(val & (val - 1)))
+			q->size = val;
+		break;
+	case VIRTIO_PCI_COMMON_Q_MSIX:
+		q->vector = val < v->nvec ? val : VIRTIO_MSI_NO_VECTOR;
+		update_irqs(v);
+		break;
+	case VIRTIO_PCI_COMMON_Q_ENABLE:
+		if (val == 1)
+			q->enable = 1;
+		break;
+	case VIRTIO_PCI_COMMON_Q_DESCLO:
+	case VIRTIO_PCI_COMMON_Q_DESCHI:
+		if (size == 8)
+			q->desc = val;
+		else
+			set_half(&q->desc, off == VIRTIO_PCI_COMMON_Q_DESCHI, val);
+		break;
+	case VIRTIO_PCI_COMMON_Q_AVAILLO:
+	case VIRTIO_PCI_COMMON_Q_AVAILHI:
+		if (size == 8)
+			q->avail = val;
+		else
+			set_half(&q->avail, off == VIRTIO_PCI_COMMON_Q_AVAILHI, val);
+		break;
+	case VIRTIO_PCI_COMMON_Q_USEDLO:
+	case VIRTIO_PCI_COMMON_Q_USEDHI:
+		if (size == 8)
+			q->used = val;
+		else
+			set_half(&q->used, off == VIRTIO_PCI_COMMON_Q_USEDHI, val);
+		break;
+	}
+}
+
+static void
+common_write(struct vpci *v, uint64_t off, int size, uint64_t val)
+{
+	switch (off) {
+	case VIRTIO_PCI_COMMON_DFSELECT:
+		v->dfsel = val;
+		break;
+	case VIRTIO_PCI_COMMON_GFSELECT:
+		v->gfsel = val;
+		break;
+	case VIRTIO_PCI_COMMON_GF:
+		if (v->gfsel < 2 && !(v->status & VIRTIO_CONFIG_S_FEATURES_OK))
+			set_half(&v->drv_features, v->gfsel == 1, val);
+		break;
+	case VIRTIO_PCI_COMMON_MSIX:
+		v->config_vector = val < v->nvec ? val : VIRTIO_MSI_NO_VECTOR;
+		break;
+	case VIRTIO_PCI_COMMON_STATUS:
+		status_write(v, val);
+		break;
+	case VIRTIO_PCI_COMMON_Q_SELECT:
+		v->qsel = val;
+		break;
+	default:
+		if (off >= VIRTIO_PCI_COMMON_Q_SIZE)
+			queue_write(v, off, size, val);
+		break;
+	}
+}
+
+/* --- BARs ------------------------------------------------------------------ */
+
+static uint64_t
+devcfg_read(struct vpci *v, uint64_t off, int size)
+{
+	uint64_t val = 0;
+
+	if (off + size > v->t->cfg_len)
+		return 0;
+	/* Ask the backend each time: it owns the device's state. */
+	if (!v->failed)
+		vuf_get_config(&v->vu, 0, v->devcfg, v->t->cfg_len);
+	memcpy(&val, &v->devcfg[off], size);
+	return val;
+}
+
+static int
+msix_read(struct vpci *v, uint64_t off, int size, uint64_t *val)
+{
+	if (off >= VPCI_MSIX_PBA) {
+		uint64_t pba = v->pba;
+
+		off -= VPCI_MSIX_PBA;
+		*val = off < 8 ? pba >> (8 * off) : 0;
+		return 0;
+	}
+	if (off / 16 < v->nvec) {
+		struct vpci_vec *e = &v->vec[off / 16];
+		uint8_t b[16];
+
+		memcpy(b, &e->addr, 8);
+		memcpy(b + 8, &e->data, 4);
+		memcpy(b + 12, &e->ctrl, 4);
+		*val = 0;
+		if ((off % 16) + size <= 16)
+			memcpy(val, &b[off % 16], size);
+	}
+	return 0;
+}
+
+static void
+msix_write(struct vpci *v, uint64_t off, int size, uint64_t val)
+{
+	struct vpci_vec *e;
+	uint8_t b[16];
+
+	if (off >= VPCI_MSIX_PBA || off / 16 >= v->nvec || (off % 16) + size > 16)
+		return;
+	e = &v->vec[off / 16];
+	memcpy(b, &e->addr, 8);
+	memcpy(b + 8, &e->data, 4);
+	memcpy(b + 12, &e->ctrl, 4);
+	memcpy(&b[off % 16], &val, size);
+	memcpy(&e->addr, b, 8);
+	memcpy(&e->data, b + 8, 4);
+	memcpy(&e->ctrl, b + 12, 4);
+	e->ctrl &= 1;
+	update_irqs(v);
+	config_irq_pending(v);
+}
+
+static int
+vpci_barread(struct pci_dev *pd, int bar, uint64_t off, int size, uint64_t *val)
+{
+	struct vpci *v = pd->arg;
+
+	*val = 0;
+	if (bar == VPCI_MSIX_BAR)
+		return msix_read(v, off, size, val);
+	if (off < VPCI_COMMON_SIZE)
+		*val = common_read(v, off, size);
+	else if (off == VPCI_ISR) {
+		/* Reading the ISR acknowledges the interrupt. */
+		*val = v->isr;
+		v->isr = 0;
+		pci_intx_deassert(pd);
+	} else if (off >= VPCI_DEVCFG && off < VPCI_DEVCFG + VPCI_DEVCFG_SIZE)
+		*val = devcfg_read(v, off - VPCI_DEVCFG, size);
+	return 0;
+}
+
+static int
+vpci_barwrite(struct pci_dev *pd, int bar, uint64_t off, int size, uint64_t val)
+{
+	struct vpci *v = pd->arg;
+	static int cfgwarn;
+
+	if (bar == VPCI_MSIX_BAR) {
+		msix_write(v, off, size, val);
+	} else if (off < VPCI_COMMON_SIZE) {
+		common_write(v, off, size, val);
+	} else if (off >= VPCI_NOTIFY && off < VPCI_NOTIFY +
+	    VPCI_NOTIFY_MULT * v->nq) {
+		/* A notify the ioeventfd did not catch (odd size, say). */
+		uint64_t one = 1;
+		unsigned qi = (off - VPCI_NOTIFY) / VPCI_NOTIFY_MULT;
+
+		if (write(v->q[qi].kick, &one, sizeof(one)) < 0)
+			hlog("%s: kick queue %u: %s", v->name, qi, strerror(errno));
+	} else if (off >= VPCI_DEVCFG && off < VPCI_DEVCFG + VPCI_DEVCFG_SIZE) {
+		hlog_once(&cfgwarn, "%s: the guest wrote device config; "
+		    "ignored (read-only here)", v->name);
+	}
+	return 0;
+}
+
+static void
+ioeventfds(struct vpci *v, uint64_t base, bool assign)
+{
+	unsigned i;
+
+	if (v->vm->vm_fd < 0)
+		return;
+	for (i = 0; i < v->nq; i++) {
+		struct kvm_ioeventfd io = {
+			.addr = base + VPCI_NOTIFY + VPCI_NOTIFY_MULT * i,
+			.len = 2,
+			.fd = v->q[i].kick,
+			.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+		};
+
+		if (ioctl(v->vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+			hlog("%s: KVM_IOEVENTFD queue %u: %s", v->name, i,
+			    strerror(errno));
+	}
+}
+
+static void
+vpci_barmap(struct pci_dev *pd, int bar, bool mapped, uint64_t addr)
+{
+	struct vpci *v = pd->arg;
+
+	if (v == NULL || bar != VPCI_BAR)
+		return;
+	if (v->notify_base != 0)
+		ioeventfds(v, v->notify_base, false);
+	v->notify_base = 0;
+	if (mapped) {
+		ioeventfds(v, addr, true);
+		v->notify_base = addr;
+	}
+}
+
+/* --- config space hooks: MSI-X control, the PCI_CFG window ------------------ */
+
+static int
+vpci_cfgwrite(struct pci_dev *pd, int off, int size, uint32_t val)
+{
+	struct vpci *v = pd->arg;
+	int mc = v->msixcap;
+
+	if (mc != 0 && off <= mc + 3 && off + size > mc + 2) {
+		uint16_t ctrl = pci_get_cfg16(pd, mc + 2);
+		uint32_t w = val << (8 * (off - (mc + 2) > 0 ? off - (mc + 2) : 0));
+
+		if (off < mc + 2)
+			w = val >> (8 * (mc + 2 - off));
+		ctrl = (ctrl & 0x07ff) | (w & 0xc000);
+		pci_set_cfg16(pd, mc + 2, ctrl);
+		v->msix_on = ctrl & 0x8000;
+		v->msix_fmask = ctrl & 0x4000;
+		update_irqs(v);
+		config_irq_pending(v);
+		return 0;
+	}
+	if (v->cfgcap != 0 && off >= v->cfgcap + 4 && off + size <= v->cfgcap + 20) {
+		int c = v->cfgcap;
+
+		if (off >= c + 16) {
+			uint32_t boff = pci_get_cfg32(pd, c + 8);
+			uint32_t blen = pci_get_cfg32(pd, c + 12);
+
+			if (pd->cfg[c + 4] == VPCI_BAR && (blen == 1 ||
+			    blen == 2 || blen == 4))
+				vpci_barwrite(pd, VPCI_BAR, boff, blen, val);
+			return 0;
+		}
+		/* bar, offset and length are the driver's to set. */
+		memcpy(&pd->cfg[off], &val, size);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int
+vpci_cfgread(struct pci_dev *pd, int off, int size, uint32_t *val)
+{
+	struct vpci *v = pd->arg;
+	int c = v->cfgcap;
+	uint64_t x = 0;
+
+	if (c != 0 && off == c + 16 && size == 4) {
+		uint32_t boff = pci_get_cfg32(pd, c + 8);
+		uint32_t blen = pci_get_cfg32(pd, c + 12);
+
+		if (pd->cfg[c + 4] == VPCI_BAR && (blen == 1 || blen == 2 ||
+		    blen == 4))
+			vpci_barread(pd, VPCI_BAR, boff, blen, &x);
+		*val = x;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* --- setup ------------------------------------------------------------------ */
+
+static int
+add_vcap(struct pci_dev *pd, uint8_t type, uint32_t off, uint32_t len,
+    const void *extra, int elen)
+{
+	uint8_t c[24];
+	struct virtio_pci_cap cap = {
+		.cap_vndr = PCI_CAP_ID_VNDR,
+		.cap_len = sizeof(struct virtio_pci_cap) + elen,
+		.cfg_type = type,
+		.bar = VPCI_BAR,
+		.offset = off,
+		.length = len,
+	};
+
+	memcpy(c, &cap, sizeof(cap));
+	if (elen > 0)
+		memcpy(c + sizeof(cap), extra, elen);
+	return pci_add_cap(pd, c, sizeof(cap) + elen);
+}
+
+static int
+setup_pci(struct vpci *v)
+{
+	struct pci_dev *pd = v->pd;
+	uint32_t mult = VPCI_NOTIFY_MULT, zero = 0;
+	uint8_t msix[12];
+	uint16_t ctrl;
+	uint32_t tbl = VPCI_MSIX_BAR, pba = VPCI_MSIX_PBA | VPCI_MSIX_BAR;
+	int off, rc;
+
+	pci_set_cfg16(pd, PCI_VENDOR_ID, 0x1af4);
+	pci_set_cfg16(pd, PCI_DEVICE_ID, 0x1040 + v->t->virtio_id);
+	pci_set_cfg8(pd, PCI_REVISION_ID, 1);
+	pci_set_cfg8(pd, PCI_CLASS_DEVICE + 1, v->t->class);
+	pci_set_cfg8(pd, PCI_CLASS_DEVICE, v->t->subclass);
+	pci_set_cfg16(pd, PCI_SUBSYSTEM_VENDOR_ID, 0x1af4);
+	pci_set_cfg16(pd, PCI_SUBSYSTEM_ID, 0x40);
+	pci_set_cfg8(pd, PCI_HEADER_TYPE, PCI_HEADER_TYPE_NORMAL);
+
+	if (add_vcap(pd, VIRTIO_PCI_CAP_COMMON_CFG, VPCI_COMMON,
+	    VPCI_COMMON_SIZE, NULL, 0) < 0 ||
+	    add_vcap(pd, VIRTIO_PCI_CAP_NOTIFY_CFG, VPCI_NOTIFY,
+	    VPCI_NOTIFY_MULT * v->nq, &mult, 4) < 0 ||
+	    add_vcap(pd, VIRTIO_PCI_CAP_ISR_CFG, VPCI_ISR, 1, NULL, 0) < 0 ||
+	    (v->t->cfg_len > 0 && add_vcap(pd, VIRTIO_PCI_CAP_DEVICE_CFG,
+	    VPCI_DEVCFG, v->t->cfg_len, NULL, 0) < 0))
+		return -ENOSPC;
+	v->cfgcap = add_vcap(pd, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, &zero, 4);
+	if (v->cfgcap < 0)
+		return -ENOSPC;
+
+	ctrl = v->nvec - 1;
+	msix[0] = PCI_CAP_ID_MSIX;
+	msix[1] = 0;
+	memcpy(&msix[2], &ctrl, 2);
+	memcpy(&msix[4], &tbl, 4);
+	memcpy(&msix[8], &pba, 4);
+	off = pci_add_cap(pd, msix, sizeof(msix));
+	if (off < 0)
+		return off;
+	v->msixcap = off;
+
+	if ((rc = pci_alloc_bar(pd, VPCI_MSIX_BAR, PCIBAR_MEM32,
+	    VPCI_MSIX_BAR_SIZE)) < 0 ||
+	    (rc = pci_alloc_bar(pd, VPCI_BAR, PCIBAR_MEM32, VPCI_BAR_SIZE)) < 0)
+		return rc;
+	pci_intx_request(pd);
+	return 0;
+}
+
+static int
+setup_queues(struct vpci *v)
+{
+	unsigned i;
+	int gsi, rc;
+
+	for (i = 0; i < v->nq; i++) {
+		struct vpci_queue *q = &v->q[i];
+
+		q->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		q->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		q->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		q->irqfd = -1;
+		if (q->kick < 0 || q->call < 0 || q->err < 0)
+			return -errno;
+		if ((rc = evloop_add(q->err, on_queue_error, v)) < 0)
+			return rc;
+	}
+	v->nvec = v->nq + 1;
+	for (i = 0; i < v->nvec; i++) {
+		if ((gsi = irq_alloc_msi(v->vm)) < 0)
+			return gsi;
+		v->vec[i].gsi = gsi;
+		v->vec[i].ctrl = 1;	/* masked until the driver says */
+	}
+	return 0;
+}
+
+/* Device keys each emulation accepts (the rest is a typo to report). */
+static const char *const blk_keys[] = { "device", "path", "ro", "nocache",
+    "direct", "sync", "sectorsize", "nodelete", "ser", "queues", "binary",
+    "sandbox", NULL };
+static const char *const net_keys[] = { "device", "backend", "mac", "mtu",
+    "binary", "sandbox", NULL };
+static const char *const rnd_keys[] = { "device", "rate", "binary", "sandbox",
+    NULL };
+static const char *const vu_keys[] = { "device", "socket", "type", NULL };
+
+struct keycheck {
+	const char *const *keys;
+	const char *node;
+	int bad;
+};
+
+static int
+check_key(const char *path, const char *value, void *arg)
+{
+	struct keycheck *kc = arg;
+	const char *k = path + strlen(kc->node) + 1;
+	int i;
+
+	(void)value;
+	for (i = 0; kc->keys[i] != NULL; i++)
+		if (strcmp(kc->keys[i], k) == 0)
+			return 0;
+	if (kc->bad++ == 0)
+		hlog("%s: unknown option '%s' for this device", kc->node, k);
+	return 0;
+}
+
+static int
+check_keys(const char *node, const char *const *keys)
+{
+	struct keycheck kc = { keys, node, 0 };
+
+	config_foreach(node, check_key, &kc);
+	return kc.bad ? -EINVAL : 0;
+}
+
+static const char *
+key(const char *node, const char *k)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s.%s", node, k);
+	return config_get(path);
+}
+
+static bool
+key_on(const char *node, const char *k)
+{
+	char path[128];
+	bool b = false;
+
+	snprintf(path, sizeof(path), "%s.%s", node, k);
+	config_get_bool(path, false, &b);
+	return b;
+}
+
+struct spawn {
+	char	*argv[24];
+	int	argc;
+	int	fds[2];
+	int	nfds;
+};
+
+static void
+arg(struct spawn *s, const char *a)
+{
+	if (s->argc < 22)
+		s->argv[s->argc++] = strdup(a);
+	s->argv[s->argc] = NULL;
+}
+
+static void
+arg2(struct spawn *s, const char *a, const char *b)
+{
+	arg(s, a);
+	arg(s, b);
+}
+
+static int
+blk_prepare(struct vpci *v, const char *node, struct spawn *s)
+{
+	const char *path = key(node, "path"), *x;
+	bool ro = key_on(node, "ro");
+	int flags = O_CLOEXEC | (ro ? O_RDONLY : O_RDWR), fd;
+
+	if (path == NULL) {
+		hlog("%s (%s): no disk image (use -s SLOT,virtio-blk,PATH)",
+		    v->name, v->pd->name);
+		return -EINVAL;
+	}
+	if (key_on(node, "nocache"))
+		flags |= O_DIRECT;
+	if (key_on(node, "direct") || key_on(node, "sync"))
+		flags |= O_SYNC;
+	fd = open(path, flags);
+	if (fd < 0) {
+		int e = errno;
+		hlog("%s: %s: %s", v->name, path, strerror(e));
+		return -e;
+	}
+	s->fds[s->nfds++] = fd;
+	arg2(s, "--disk-fd", "4");
+	if (ro)
+		arg(s, "--ro");
+	if (key_on(node, "nodelete"))
+		arg(s, "--nodelete");
+	if ((x = key(node, "sectorsize")) != NULL)
+		arg2(s, "--sectorsize", x);
+	if ((x = key(node, "ser")) != NULL)
+		arg2(s, "--ser", x);
+	if ((x = key(node, "queues")) != NULL)
+		arg2(s, "--queues", x);
+	return 0;
+}
+
+static int
+net_prepare(struct vpci *v, const char *node, struct spawn *s)
+{
+	const char *tap = key(node, "backend"), *x;
+	struct ifreq ifr;
+	int fd;
+
+	if (tap == NULL) {
+		hlog("%s (%s): no tap device (use -s SLOT,virtio-net,TAPNAME)",
+		    v->name, v->pd->name);
+		return -EINVAL;
+	}
+	if (strlen(tap) >= IFNAMSIZ) {
+		hlog("%s: tap name '%s' is too long", v->name, tap);
+		return -EINVAL;
+	}
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		hlog("%s: /dev/net/tun: %s", v->name, strerror(e));
+		return -e;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+		hlog("%s: tap %s: %s", v->name, tap, strerror(e));
+		close(fd);
+		return -e;
+	}
+	s->fds[s->nfds++] = fd;
+	arg2(s, "--tap-fd", "4");
+	if ((x = key(node, "mac")) != NULL)
+		arg2(s, "--mac", x);
+	if ((x = key(node, "mtu")) != NULL)
+		arg2(s, "--mtu", x);
+	return 0;
+}
+
+static int
+rnd_prepare(struct vpci *v, const char *node, struct spawn *s)
+{
+	const char *x;
+
+	(void)v;
+	if ((x = key(node, "rate")) != NULL)
+		arg2(s, "--rate", x);
+	return 0;
+}
+
+static int
+spawn_backend(struct vpci *v, const char *node)
+{
+	struct spawn s;
+	int rc, i;
+
+	memset(&s, 0, sizeof(s));
+	arg(&s, "");
+	arg2(&s, "--fd", "3");
+	arg2(&s, "--name", v->name);
+	if (v->t->virtio_id == VIRTIO_ID_BLOCK)
+		rc = blk_prepare(v, node, &s);
+	else if (v->t->virtio_id == VIRTIO_ID_NET)
+		rc = net_prepare(v, node, &s);
+	else
+		rc = rnd_prepare(v, node, &s);
+	if (rc == 0)
+		rc = backend_binary(v->t->binary, key(node, "binary"),
+		    v->bp.path, sizeof(v->bp.path));
+	if (rc == 0) {
+		free(s.argv[0]);
+		s.argv[0] = strdup(v->bp.path);
+		snprintf(v->bp.name, sizeof(v->bp.name), "%s", v->name);
+		rc = backend_spawn(&v->bp, s.argv, s.fds, s.nfds);
+	}
+	for (i = 0; i < s.nfds; i++)
+		close(s.fds[i]);
+	for (i = 0; i < s.argc; i++)
+		free(s.argv[i]);
+	if (rc < 0)
+		return rc;
+	v->spawned = true;
+	if (v->bp.pidfd >= 0)
+		evloop_add(v->bp.pidfd, on_backend_exit, v);
+	return v->bp.sock;
+}
+
+static int
+vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
+    const struct vpci_type *t, int sock)
+{
+	struct vpci *v;
+	int rc;
+
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	v->vm = vm;
+	v->pd = pd;
+	v->t = t;
+	v->bp.pidfd = -1;
+	snprintf(v->name, sizeof(v->name), "%s%d", t->prefix,
+	    type_count[t->virtio_id & 3]++);
+	pd->arg = v;
+	if (sock < 0 && (sock = spawn_backend(v, node)) < 0)
+		return sock;
+	if ((rc = vuf_open(&v->vu, sock, v->name)) < 0) {
+		hlog("%s (%s): the backend did not complete the vhost-user "
+		    "handshake", v->name, pd->name);
+		return rc;
+	}
+	v->dev_features = v->vu.features & FEATURES_MASK;
+	if (!(v->dev_features & (1ull << VIRTIO_F_VERSION_1))) {
+		hlog("%s: the backend does not offer VIRTIO_F_VERSION_1", v->name);
+		return -ENOTSUP;
+	}
+	v->nq = t->nqueues ? t->nqueues : (v->vu.nqueues ? v->vu.nqueues : 1);
+	if (v->nq > VPCI_MAX_QUEUES) {
+		hlog("%s: the backend has %u queues; at most %d are supported",
+		    v->name, v->nq, VPCI_MAX_QUEUES);
+		return -ENOTSUP;
+	}
+	if (t->cfg_len > 0 && (rc = vuf_get_config(&v->vu, 0, v->devcfg,
+	    t->cfg_len)) < 0) {
+		hlog("%s: cannot read the device config from the backend",
+		    v->name);
+		return rc;
+	}
+	if ((rc = setup_queues(v)) < 0 || (rc = setup_pci(v)) < 0)
+		return rc;
+	device_reset(v);
+	hlog("%s: %s at %s, backend pid %d, %u queue(s)", v->name, t->emul,
+	    pd->name, v->spawned ? (int)v->bp.pid : -1, v->nq);
+	return 0;
+}
+
+static int
+vpci_init(struct vm *vm, struct pci_dev *pd, const char *node)
+{
+	const struct vpci_type *t;
+	const char *emul;
+	char k[64];
+	int rc;
+
+	snprintf(k, sizeof(k), "%s.device", node);
+	emul = config_get(k);
+	t = type_by_name(emul);
+	if (t == NULL)
+		return -ENOENT;
+	if ((rc = check_keys(node, t->virtio_id == VIRTIO_ID_BLOCK ? blk_keys :
+	    t->virtio_id == VIRTIO_ID_NET ? net_keys : rnd_keys)) < 0)
+		return rc;
+	return vpci_init_type(vm, pd, node, t, -1);
+}
+
+/* -s N,vhost-user,socket=PATH,type=blk|net|rng */
+static int
+vhost_user_init(struct vm *vm, struct pci_dev *pd, const char *node)
+{
+	const char *path = key(node, "socket"), *type = key(node, "type");
+	const struct vpci_type *t;
+	int rc, sock;
+
+	if ((rc = check_keys(node, vu_keys)) < 0)
+		return rc;
+	if (path == NULL || type == NULL) {
+		hlog("%s: vhost-user needs socket=PATH and type=blk|net|rng",
+		    pd->name);
+		return -EINVAL;
+	}
+	if (strcmp(type, "blk") == 0)
+		t = &types[0];
+	else if (strcmp(type, "net") == 0)
+		t = &types[1];
+	else if (strcmp(type, "rng") == 0 || strcmp(type, "rnd") == 0)
+		t = &types[2];
+	else {
+		hlog("%s: vhost-user type '%s' is not blk, net or rng", pd->name,
+		    type);
+		return -EINVAL;
+	}
+	if ((sock = backend_connect(path)) < 0)
+		return sock;
+	return vpci_init_type(vm, pd, node, t, sock);
+}
+
+#define VPCI_EMUL(var, nm, use, initfn)					\
+const struct pci_devemu var = {						\
+	.name = nm, .usage = use, .init = initfn,			\
+	.cfgread = vpci_cfgread, .cfgwrite = vpci_cfgwrite,		\
+	.barread = vpci_barread, .barwrite = vpci_barwrite,		\
+	.barmap = vpci_barmap,						\
+}
+
+VPCI_EMUL(pci_de_virtio_blk, "virtio-blk",
+    "PATH[,ro][,nocache][,direct][,sectorsize=N][,nodelete][,ser=S]"
+    "[,queues=N]  (backend hyve-blk)", vpci_init);
+VPCI_EMUL(pci_de_virtio_net, "virtio-net",
+    "TAPNAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]  (backend hyve-net)", vpci_init);
+VPCI_EMUL(pci_de_virtio_rnd, "virtio-rnd", "[rate=BYTES_PER_SEC]  "
+    "(backend hyve-rnd)", vpci_init);
+VPCI_EMUL(pci_de_vhost_user, "vhost-user",
+    "socket=PATH,type=blk|net|rng  (a backend you started)",
+    vhost_user_init);

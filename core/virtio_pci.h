@@ -1,0 +1,99 @@
+#ifndef HYVE_VIRTIO_PCI_H
+#define HYVE_VIRTIO_PCI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/backend.h"
+#include "core/vu_frontend.h"
+
+struct vm;
+struct pci_dev;
+
+/*
+ * A virtio-pci modern (1.x) device whose device model is a vhost-user
+ * backend in another process.  The core handles configuration only:
+ * common config, MSI-X (routes and irqfds), feature negotiation and the
+ * backend's life cycle; queue notifications go guest -> ioeventfd ->
+ * backend and completions backend -> irqfd -> guest.
+ */
+
+#define VPCI_MAX_QUEUES	16
+#define VPCI_MAX_VEC	(VPCI_MAX_QUEUES + 1)
+
+/* BAR 0: MSI-X table and PBA.  BAR 4: the virtio structures. */
+#define VPCI_MSIX_BAR		0
+#define VPCI_MSIX_BAR_SIZE	0x1000
+#define VPCI_MSIX_PBA		0x800
+#define VPCI_BAR		4
+#define VPCI_BAR_SIZE		0x4000
+#define VPCI_COMMON		0x0000
+#define VPCI_COMMON_SIZE	0x38
+#define VPCI_ISR		0x1000
+#define VPCI_DEVCFG		0x2000
+#define VPCI_DEVCFG_SIZE	0x100
+#define VPCI_NOTIFY		0x3000
+#define VPCI_NOTIFY_MULT	4
+
+struct vpci_type {
+	const char	*emul;		/* "virtio-blk" */
+	const char	*prefix;	/* "blk": device names blk0, blk1... */
+	const char	*binary;	/* "blk": hyve-blk */
+	uint16_t	virtio_id;
+	uint8_t		class, subclass;
+	unsigned	cfg_len;	/* bytes of device config */
+	unsigned	nqueues;	/* fixed count, or 0: ask the backend */
+};
+
+struct vpci_queue {
+	uint16_t	size;
+	uint16_t	vector;
+	uint16_t	enable;
+	uint64_t	desc, avail, used;
+	int		kick, call, err;	/* eventfds */
+	int		irqfd;			/* call fd assigned as irqfd, or -1 */
+	int		irqfd_gsi;
+	bool		started;
+};
+
+struct vpci_vec {
+	uint64_t	addr;
+	uint32_t	data;
+	uint32_t	ctrl;		/* bit 0: masked */
+	int		gsi;
+};
+
+struct vpci {
+	struct vm	*vm;
+	struct pci_dev	*pd;
+	const struct vpci_type *t;
+	char		name[16];
+	struct vu_front	vu;
+	struct backend_proc bp;
+	bool		spawned;
+
+	uint64_t	dev_features, drv_features;
+	uint32_t	dfsel, gfsel;
+	uint8_t		status;
+	uint8_t		isr;
+	uint8_t		cfg_gen;
+	uint16_t	config_vector;
+	uint16_t	qsel;
+	unsigned	nq;
+	struct vpci_queue q[VPCI_MAX_QUEUES];
+
+	bool		msix_on, msix_fmask;
+	unsigned	nvec;
+	struct vpci_vec	vec[VPCI_MAX_VEC];
+	uint64_t	pba;
+	bool		config_pending;	/* config interrupt owed while masked */
+
+	uint64_t	notify_base;	/* guest-physical, 0 while unmapped */
+	uint8_t		devcfg[VPCI_DEVCFG_SIZE];
+	int		cfgcap;		/* offset of the PCI_CFG capability */
+	int		msixcap;	/* offset of the MSI-X capability */
+	bool		failed;
+};
+
+#endif

@@ -1,0 +1,43 @@
+#ifndef HYVE_VU_FRONTEND_H
+#define HYVE_VU_FRONTEND_H
+
+#include <stdint.h>
+
+struct vm;
+
+/*
+ * The core's side of vhost-user: one connection to one backend.  Every
+ * reply is checked (a compromised backend must not be able to take over
+ * the core) and every call is bounded in time.
+ */
+struct vu_front {
+	int		sock;
+	const char	*name;		/* device name, for messages */
+	uint64_t	features;	/* offered by the backend */
+	uint64_t	pfeatures;	/* protocol features in use */
+	unsigned	nqueues;	/* from GET_QUEUE_NUM, or 0 */
+};
+
+/* Takes sock; handshake: features, protocol features, owner, queue count. */
+int vuf_open(struct vu_front *f, int sock, const char *name);
+void vuf_close(struct vu_front *f);
+int vuf_get_config(struct vu_front *f, uint32_t off, void *buf, uint32_t len);
+int vuf_set_features(struct vu_front *f, uint64_t features);
+int vuf_set_mem_table(struct vu_front *f, struct vm *vm);
+struct vuf_ring {
+	unsigned	num;
+	uint64_t	desc, avail, used;	/* guest-physical */
+	uint16_t	base;
+	int		kick, call, err;	/* eventfds; call may be -1 */
+};
+int vuf_ring_start(struct vu_front *f, struct vm *vm, unsigned idx,
+    const struct vuf_ring *r);
+/* Stops ring idx; *base gets the next avail index the backend would use. */
+int vuf_ring_stop(struct vu_front *f, unsigned idx, uint16_t *base);
+int vuf_set_call(struct vu_front *f, unsigned idx, int fd);
+int vuf_reset(struct vu_front *f);
+
+/* How long a backend may take to answer, in milliseconds. */
+#define VUF_TIMEOUT_MS	5000
+
+#endif

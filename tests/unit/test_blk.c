@@ -1,0 +1,965 @@
+/*
+ * Frontend test for hyve-blk: fork the real binary with a socketpair and a
+ * temporary image, set it up over vhost-user like the core does, and drive
+ * virtio-blk requests through virtqueues in a memfd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <linux/virtio_blk.h>
+
+#include "ipc/vhost_user.h"
+#include "ipc/virtq.h"
+
+#define MEMSZ	(2u << 20)
+#define UVA	0x7f0000000000ull
+#define NUM	128
+#define MAXQ	2
+#define RING(q)	(0x1000 + (q) * 0x4000)
+#define HDR	0x10000		/* request headers, 16 bytes each */
+#define STATUS	0x11000		/* status bytes */
+#define INDIR	0x12000		/* indirect tables */
+#define DATA	0x20000		/* 32 x 4 KiB */
+#define RBUF	0x60000		/* 32 x 4 KiB read back */
+#define SECT	512
+
+static char bin[PATH_MAX];
+static char img[64] = "";
+static char sockpath[108] = "";
+static pid_t pid = -1;
+static int sock = -1, memfd = -1;
+static int kick[MAXQ], call[MAXQ], err[MAXQ];
+static uint8_t *mem;
+static int dflags;		/* how the test opens the disk it passes */
+static struct vring_desc *desc[MAXQ];
+static struct vring_avail *avail[MAXQ];
+static struct vring_used *used[MAXQ];
+
+struct seg {
+	uint64_t gpa;
+	uint32_t len;
+	bool w;
+};
+
+static bool
+find_binary(void)
+{
+	static const char *const rel[] = { "/../hyve-blk", "/../../hyve-blk" };
+	char self[PATH_MAX - 32];
+	ssize_t n;
+
+	if (getenv("HYVE_BLK") != NULL) {
+		snprintf(bin, sizeof(bin), "%s", getenv("HYVE_BLK"));
+		return access(bin, X_OK) == 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return false;
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(bin, sizeof(bin), "%s%s", self, rel[i]);
+		if (access(bin, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+make_image(uint64_t size)
+{
+	int fd;
+
+	snprintf(img, sizeof(img), "/tmp/hyve-blk-test.XXXXXX");
+	fd = mkstemp(img);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, size), 0);
+	close(fd);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	dflags = O_RDWR;
+	memfd = memfd_create("blk-guest", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, MEMSZ) < 0)
+		return -1;
+	mem = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (mem == MAP_FAILED)
+		return -1;
+	for (int q = 0; q < MAXQ; q++) {
+		kick[q] = eventfd(0, EFD_CLOEXEC);
+		call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		err[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	}
+	make_image(1 << 20);
+	return 0;
+}
+
+/* Waits for the backend to exit; returns its wait status or -1. */
+static int
+reap(int secs)
+{
+	int st;
+
+	for (int i = 0; i < secs * 100; i++) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid) {
+			pid = -1;
+			return st;
+		}
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	pid = -1;
+	return -1;
+}
+
+/* Closes the frontend; the backend must exit 0 on its own. */
+static void
+stop(void)
+{
+	int st;
+
+	if (sock >= 0)
+		close(sock);
+	sock = -1;
+	if (pid < 0)
+		return;
+	st = reap(5);
+	assert_true(st != -1 && WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (sock >= 0)
+		close(sock);
+	sock = -1;
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	munmap(mem, MEMSZ);
+	close(memfd);
+	for (int q = 0; q < MAXQ; q++) {
+		close(kick[q]);
+		close(call[q]);
+		close(err[q]);
+	}
+	if (img[0])
+		unlink(img);
+	if (sockpath[0])
+		unlink(sockpath);
+	img[0] = sockpath[0] = '\0';
+	return 0;
+}
+
+/* Starts hyve-blk --fd 3 --disk-fd 4 with extra options (NULL-terminated). */
+static void
+spawn(const char *opt, ...)
+{
+	const char *argv[24] = { bin, "--fd", "3", "--disk-fd", "4" };
+	int sv[2], dfd, n = 5;
+	va_list ap;
+
+	va_start(ap, opt);
+	for (; opt != NULL && n < 22; opt = va_arg(ap, const char *))
+		argv[n++] = opt;
+	va_end(ap);
+	argv[n] = NULL;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	dfd = open(img, dflags | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(sv[1], 3);		/* dup2 clears close-on-exec */
+		dup2(dfd, 4);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	close(dfd);
+	sock = sv[0];
+}
+
+static void
+call_ok(struct vu_msg *m, struct vu_msg *r)
+{
+	assert_int_equal(vu_call(sock, m, r), 0);
+}
+
+static uint64_t
+get_features(void)
+{
+	struct vu_msg m, r;
+
+	vu_msg_init(&m, VU_GET_FEATURES, 0);
+	call_ok(&m, &r);
+	return r.p.u64;
+}
+
+static void
+get_config(struct virtio_blk_config *c)
+{
+	struct vu_msg m, r;
+
+	vu_msg_init(&m, VU_GET_CONFIG, VU_CONFIG_HDR + sizeof(*c));
+	m.p.config.offset = 0;
+	m.p.config.size = sizeof(*c);
+	call_ok(&m, &r);
+	assert_int_equal(r.hdr.size, VU_CONFIG_HDR + sizeof(*c));
+	memcpy(c, r.p.config.data, sizeof(*c));
+}
+
+static void
+configure(int nq)
+{
+	struct virtq_layout l;
+	struct vu_msg m, r;
+	uint64_t f = get_features();
+
+	assert_true(f & (1ull << 32));
+	assert_true(f & (1ull << VU_F_PROTOCOL_FEATURES));
+	assert_true(f & (1ull << VIRTIO_RING_F_INDIRECT_DESC));
+	/* No EVENT_IDX: every flush interrupts, which keeps waiting simple. */
+	f &= ~(1ull << VIRTIO_RING_F_EVENT_IDX);
+	vu_msg_u64(&m, VU_SET_FEATURES, f);
+	call_ok(&m, &r);
+	vu_msg_init(&m, VU_GET_PROTOCOL_FEATURES, 0);
+	call_ok(&m, &r);
+	assert_true(r.p.u64 & (1ull << VU_PF_REPLY_ACK));
+	vu_msg_u64(&m, VU_SET_PROTOCOL_FEATURES, 1ull << VU_PF_REPLY_ACK |
+	    1ull << VU_PF_MQ | 1ull << VU_PF_CONFIG);
+	call_ok(&m, &r);
+	vu_msg_init(&m, VU_SET_OWNER, 0);
+	call_ok(&m, &r);
+
+	memset(mem, 0, MEMSZ);
+	vu_msg_init(&m, VU_SET_MEM_TABLE, 8 + sizeof(struct vu_region));
+	m.hdr.flags |= VU_FLAG_NEED_REPLY;
+	m.p.mem.nregions = 1;
+	m.p.mem.regions[0] = (struct vu_region){ 0, MEMSZ, UVA, 0 };
+	vu_msg_add_fd(&m, memfd);
+	call_ok(&m, &r);
+	assert_int_equal(r.p.u64, 0);
+
+	virtq_layout(NUM, 4096, &l);
+	for (int q = 0; q < nq; q++) {
+		desc[q] = (void *)(mem + RING(q) + l.desc);
+		avail[q] = (void *)(mem + RING(q) + l.avail);
+		used[q] = (void *)(mem + RING(q) + l.used);
+		vu_msg_state(&m, VU_SET_VRING_NUM, q, NUM);
+		call_ok(&m, &r);
+		vu_msg_state(&m, VU_SET_VRING_BASE, q, 0);
+		call_ok(&m, &r);
+		vu_msg_init(&m, VU_SET_VRING_ADDR, sizeof(struct vhost_vring_addr));
+		m.p.addr.index = q;
+		m.p.addr.desc_user_addr = UVA + RING(q) + l.desc;
+		m.p.addr.avail_user_addr = UVA + RING(q) + l.avail;
+		m.p.addr.used_user_addr = UVA + RING(q) + l.used;
+		call_ok(&m, &r);
+		vu_msg_vring_fd(&m, VU_SET_VRING_CALL, q, call[q]);
+		call_ok(&m, &r);
+		vu_msg_vring_fd(&m, VU_SET_VRING_ERR, q, err[q]);
+		call_ok(&m, &r);
+		vu_msg_vring_fd(&m, VU_SET_VRING_KICK, q, kick[q]);
+		call_ok(&m, &r);
+		vu_msg_state(&m, VU_SET_VRING_ENABLE, q, 1);
+		m.hdr.flags |= VU_FLAG_NEED_REPLY;
+		call_ok(&m, &r);
+		assert_int_equal(r.p.u64, 0);
+	}
+}
+
+/* Writes a chain at descriptors head.. and makes it available (no kick). */
+static void
+post(int q, uint16_t head, const struct seg *s, int n)
+{
+	uint16_t idx = avail[q]->idx;
+
+	for (int i = 0; i < n; i++)
+		desc[q][head + i] = (struct vring_desc){ s[i].gpa, s[i].len,
+		    (s[i].w ? VRING_DESC_F_WRITE : 0) |
+		    (i + 1 < n ? VRING_DESC_F_NEXT : 0), head + i + 1 };
+	avail[q]->ring[idx % NUM] = head;
+	__atomic_store_n(&avail[q]->idx, idx + 1, __ATOMIC_RELEASE);
+}
+
+static void
+kick_q(int q)
+{
+	eventfd_write(kick[q], 1);
+}
+
+/* Waits until the used index reaches want. */
+static void
+wait_used(int q, uint16_t want)
+{
+	struct pollfd p = { .fd = call[q], .events = POLLIN };
+	eventfd_t v;
+
+	for (int i = 0; i < 500; i++) {
+		if (__atomic_load_n(&used[q]->idx, __ATOMIC_ACQUIRE) == want)
+			return;
+		if (poll(&p, 1, 10) == 1)
+			eventfd_read(call[q], &v);
+	}
+	fail_msg("queue %d: used index %u, want %u", q, used[q]->idx, want);
+}
+
+static bool
+wait_err(int q)
+{
+	struct pollfd p = { .fd = err[q], .events = POLLIN };
+	eventfd_t v;
+
+	if (poll(&p, 1, 5000) != 1)
+		return false;
+	return eventfd_read(err[q], &v) == 0;
+}
+
+static void
+set_hdr(uint64_t gpa, uint32_t type, uint64_t sector)
+{
+	struct virtio_blk_outhdr h = { .type = type, .sector = sector };
+
+	memcpy(mem + gpa, &h, sizeof(h));
+}
+
+/* Runs one chain on queue q and returns its status byte and used length. */
+static uint8_t
+run(int q, const struct seg *s, int n, uint32_t *ulen)
+{
+	uint16_t idx = used[q]->idx;
+	const struct seg *st = &s[n - 1];
+
+	mem[st->gpa + st->len - 1] = 0xee;
+	post(q, 0, s, n);
+	kick_q(q);
+	wait_used(q, idx + 1);
+	assert_int_equal(used[q]->ring[idx % NUM].id, 0);
+	if (ulen)
+		*ulen = used[q]->ring[idx % NUM].len;
+	return mem[st->gpa + st->len - 1];
+}
+
+/* A plain request: header, one data buffer (if len), status. */
+static uint8_t
+rw(uint32_t type, uint64_t sector, uint64_t gpa, uint32_t len)
+{
+	struct seg s[3];
+	int n = 0;
+
+	set_hdr(HDR, type, sector);
+	s[n++] = (struct seg){ HDR, 16, false };
+	if (len)
+		s[n++] = (struct seg){ gpa, len, type == VIRTIO_BLK_T_IN ||
+		    type == VIRTIO_BLK_T_GET_ID };
+	s[n++] = (struct seg){ STATUS, 1, true };
+	return run(0, s, n, NULL);
+}
+
+static uint8_t
+discard(uint32_t type, uint64_t sector, uint32_t num, uint32_t flags)
+{
+	struct virtio_blk_discard_write_zeroes dz = { sector, num, flags };
+
+	memcpy(mem + DATA, &dz, sizeof(dz));
+	return rw(type, 0, DATA, sizeof(dz));
+}
+
+static void
+pattern(uint8_t *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 8));
+}
+
+static void
+file_has(uint64_t off, const void *want, size_t len)
+{
+	uint8_t buf[8192];
+	int fd = open(img, O_RDONLY);
+
+	assert_true(fd >= 0 && len <= sizeof(buf));
+	assert_int_equal(pread(fd, buf, len, off), len);
+	close(fd);
+	assert_memory_equal(buf, want, len);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+test_features_config(void **state)
+{
+	struct virtio_blk_config c;
+	struct vu_msg m, r;
+	uint64_t f;
+
+	(void)state;
+	spawn(NULL);
+	f = get_features();
+	assert_true(f & (1ull << VIRTIO_BLK_F_SEG_MAX));
+	assert_true(f & (1ull << VIRTIO_BLK_F_BLK_SIZE));
+	assert_true(f & (1ull << VIRTIO_BLK_F_TOPOLOGY));
+	assert_true(f & (1ull << VIRTIO_BLK_F_FLUSH));
+	assert_true(f & (1ull << VIRTIO_BLK_F_DISCARD));
+	assert_true(f & (1ull << VIRTIO_BLK_F_WRITE_ZEROES));
+	assert_true(f & (1ull << VIRTIO_BLK_F_MQ));
+	assert_false(f & (1ull << VIRTIO_BLK_F_RO));
+	assert_true(f & (1ull << VIRTIO_RING_F_EVENT_IDX));
+	get_config(&c);
+	assert_int_equal(c.capacity, 2048);
+	assert_int_equal(c.blk_size, 512);
+	assert_int_equal(c.physical_block_exp, 0);
+	assert_int_equal(c.num_queues, 1);
+	assert_true(c.seg_max >= 1);
+	assert_int_equal(c.max_discard_seg, 1);
+	assert_int_equal(c.max_write_zeroes_seg, 1);
+	assert_true(c.max_discard_sectors > 0);
+	assert_int_equal(c.write_zeroes_may_unmap, 1);
+	/* A partial read at an offset. */
+	vu_msg_init(&m, VU_GET_CONFIG, VU_CONFIG_HDR + 4);
+	m.p.config.offset = offsetof(struct virtio_blk_config, blk_size);
+	m.p.config.size = 4;
+	call_ok(&m, &r);
+	assert_int_equal(r.hdr.size, VU_CONFIG_HDR + 4);
+	assert_int_equal(*(uint32_t *)r.p.config.data, 512);
+	vu_msg_init(&m, VU_GET_QUEUE_NUM, 0);
+	call_ok(&m, &r);
+	assert_int_equal(r.p.u64, 1);
+	stop();
+
+	/* 3 MiB + 512, 4 KiB sectors over 4 KiB... and four queues. */
+	unlink(img);
+	make_image((3 << 20) + 512);
+	spawn("--sectorsize", "4096", "--queues", "4", "--nodelete", "--ro", NULL);
+	f = get_features();
+	assert_false(f & (1ull << VIRTIO_BLK_F_DISCARD));
+	assert_true(f & (1ull << VIRTIO_BLK_F_RO));
+	get_config(&c);
+	assert_int_equal(c.capacity, 6145);
+	assert_int_equal(c.blk_size, 4096);
+	assert_int_equal(c.num_queues, 4);
+	vu_msg_init(&m, VU_GET_QUEUE_NUM, 0);
+	call_ok(&m, &r);
+	assert_int_equal(r.p.u64, 4);
+	stop();
+
+	spawn("--sectorsize", "512/4096", NULL);
+	get_config(&c);
+	assert_int_equal(c.blk_size, 512);
+	assert_int_equal(c.physical_block_exp, 3);
+	assert_int_equal(c.min_io_size, 8);
+	stop();
+}
+
+static void
+test_write_read(void **state)
+{
+	uint8_t want[1024];
+
+	(void)state;
+	spawn(NULL);
+	configure(1);
+	pattern(want, sizeof(want), 1);
+	memcpy(mem + DATA, want, sizeof(want));
+	assert_int_equal(rw(VIRTIO_BLK_T_OUT, 7, DATA, 1024), VIRTIO_BLK_S_OK);
+	file_has(7 * SECT, want, sizeof(want));
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 7, RBUF, 1024), VIRTIO_BLK_S_OK);
+	assert_memory_equal(mem + RBUF, want, sizeof(want));
+	assert_int_equal(used[0]->ring[1].len, 1025);
+	/* The last sector is in range. */
+	assert_int_equal(rw(VIRTIO_BLK_T_OUT, 2047, DATA, 512), VIRTIO_BLK_S_OK);
+	file_has(2047 * SECT, want, 512);
+	stop();
+}
+
+static void
+test_multi_buffer(void **state)
+{
+	uint8_t want[2048];
+	struct vring_desc *t = (void *)(mem + INDIR);
+	struct seg s[6];
+	uint32_t ulen;
+
+	(void)state;
+	spawn(NULL);
+	configure(1);
+	pattern(want, sizeof(want), 2);
+	/* Header split 5 + 11, data in three buffers, status alone. */
+	set_hdr(HDR, VIRTIO_BLK_T_OUT, 100);
+	memcpy(mem + DATA, want, 512);
+	memcpy(mem + DATA + 0x1000, want + 512, 1024);
+	memcpy(mem + DATA + 0x3000, want + 1536, 512);
+	s[0] = (struct seg){ HDR, 5, false };
+	s[1] = (struct seg){ HDR + 5, 11, false };
+	s[2] = (struct seg){ DATA, 512, false };
+	s[3] = (struct seg){ DATA + 0x1000, 1024, false };
+	s[4] = (struct seg){ DATA + 0x3000, 512, false };
+	s[5] = (struct seg){ STATUS, 1, true };
+	assert_int_equal(run(0, s, 6, &ulen), VIRTIO_BLK_S_OK);
+	assert_int_equal(ulen, 1);
+	file_has(100 * SECT, want, sizeof(want));
+
+	/* Read back into 1000 bytes, then 1048 with the status after them. */
+	set_hdr(HDR, VIRTIO_BLK_T_IN, 100);
+	s[0] = (struct seg){ HDR, 16, false };
+	s[1] = (struct seg){ RBUF, 1000, true };
+	s[2] = (struct seg){ RBUF + 0x1000, 1049, true };
+	assert_int_equal(run(0, s, 3, &ulen), VIRTIO_BLK_S_OK);
+	assert_int_equal(ulen, 2049);
+	assert_memory_equal(mem + RBUF, want, 1000);
+	assert_memory_equal(mem + RBUF + 0x1000, want + 1000, 1048);
+
+	/* The same read through an indirect table. */
+	memset(mem + RBUF, 0, 0x3000);
+	t[0] = (struct vring_desc){ HDR, 16, VRING_DESC_F_NEXT, 1 };
+	t[1] = (struct vring_desc){ RBUF, 2048, VRING_DESC_F_WRITE |
+	    VRING_DESC_F_NEXT, 2 };
+	t[2] = (struct vring_desc){ STATUS, 1, VRING_DESC_F_WRITE, 0 };
+	mem[STATUS] = 0xee;
+	desc[0][5] = (struct vring_desc){ INDIR, 3 * sizeof(*t),
+	    VRING_DESC_F_INDIRECT, 0 };
+	avail[0]->ring[avail[0]->idx % NUM] = 5;
+	__atomic_store_n(&avail[0]->idx, avail[0]->idx + 1, __ATOMIC_RELEASE);
+	kick_q(0);
+	wait_used(0, 3);
+	assert_int_equal(used[0]->ring[2].id, 5);
+	assert_int_equal(mem[STATUS], VIRTIO_BLK_S_OK);
+	assert_memory_equal(mem + RBUF, want, sizeof(want));
+	stop();
+}
+
+static void
+test_inflight(void **state)
+{
+	uint8_t want[4096];
+	bool seen[32] = { false };
+
+	(void)state;
+	spawn(NULL);
+	configure(1);
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t type = pass ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
+		uint16_t base = used[0]->idx;
+
+		for (int i = 0; i < 32; i++) {
+			uint64_t buf = (pass ? RBUF : DATA) + i * 4096;
+			struct seg s[3] = {
+				{ HDR + 16 * i, 16, false },
+				{ buf, 4096, pass == 1 },
+				{ STATUS + i, 1, true },
+			};
+
+			if (!pass)
+				pattern(mem + buf, 4096, 100 + i);
+			set_hdr(HDR + 16 * i, type, 8 * i);
+			mem[STATUS + i] = 0xee;
+			post(0, 3 * i, s, 3);
+		}
+		kick_q(0);
+		wait_used(0, base + 32);
+		memset(seen, 0, sizeof(seen));
+		for (int i = 0; i < 32; i++) {
+			unsigned id = used[0]->ring[(base + i) % NUM].id;
+
+			assert_true(id % 3 == 0 && id / 3 < 32);
+			assert_false(seen[id / 3]);
+			seen[id / 3] = true;
+			assert_int_equal(mem[STATUS + id / 3], VIRTIO_BLK_S_OK);
+		}
+	}
+	for (int i = 0; i < 32; i++) {
+		pattern(want, sizeof(want), 100 + i);
+		file_has(i * 4096ull, want, sizeof(want));
+		assert_memory_equal(mem + RBUF + i * 4096, want, sizeof(want));
+	}
+	stop();
+}
+
+static void
+test_flush_id(void **state)
+{
+	char id[VIRTIO_BLK_ID_BYTES + 1] = { 0 }, id2[sizeof(id)] = { 0 };
+
+	(void)state;
+	spawn("--ser", "disk-serial-42", NULL);
+	configure(1);
+	assert_int_equal(rw(VIRTIO_BLK_T_FLUSH, 0, 0, 0), VIRTIO_BLK_S_OK);
+	memset(mem + RBUF, 0xaa, 64);
+	assert_int_equal(rw(VIRTIO_BLK_T_GET_ID, 0, RBUF, VIRTIO_BLK_ID_BYTES),
+	    VIRTIO_BLK_S_OK);
+	assert_memory_equal(mem + RBUF, "disk-serial-42\0\0\0\0\0\0", 20);
+	assert_int_equal(mem[RBUF + 20], 0xaa);
+	stop();
+
+	/* The default id is derived from the file and stable. */
+	for (int i = 0; i < 2; i++) {
+		spawn(NULL);
+		configure(1);
+		assert_int_equal(rw(VIRTIO_BLK_T_GET_ID, 0, RBUF,
+		    VIRTIO_BLK_ID_BYTES), VIRTIO_BLK_S_OK);
+		memcpy(i ? id2 : id, mem + RBUF, VIRTIO_BLK_ID_BYTES);
+		stop();
+	}
+	assert_true(strlen(id) > 4);
+	assert_string_equal(id, id2);
+}
+
+static void
+test_discard_zeroes(void **state)
+{
+	uint8_t want[4096], zero[4096] = { 0 };
+	struct stat st0, st1;
+
+	(void)state;
+	spawn(NULL);
+	configure(1);
+	pattern(want, sizeof(want), 3);
+	for (int i = 0; i < 3; i++) {
+		memcpy(mem + DATA, want, sizeof(want));
+		assert_int_equal(rw(VIRTIO_BLK_T_OUT, 64 + 8 * i, DATA, 4096),
+		    VIRTIO_BLK_S_OK);
+	}
+	assert_int_equal(rw(VIRTIO_BLK_T_FLUSH, 0, 0, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(stat(img, &st0), 0);
+
+	assert_int_equal(discard(VIRTIO_BLK_T_DISCARD, 64, 8, 0), VIRTIO_BLK_S_OK);
+	memset(mem + RBUF, 0xaa, 4096);
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 64, RBUF, 4096), VIRTIO_BLK_S_OK);
+	assert_memory_equal(mem + RBUF, zero, 4096);
+	file_has(64 * SECT, zero, 4096);
+	assert_int_equal(stat(img, &st1), 0);
+	assert_true(st1.st_blocks < st0.st_blocks);	/* a hole */
+	assert_int_equal(st1.st_size, 1 << 20);
+
+	assert_int_equal(discard(VIRTIO_BLK_T_WRITE_ZEROES, 72, 8, 0),
+	    VIRTIO_BLK_S_OK);
+	file_has(72 * SECT, zero, 4096);
+	assert_int_equal(discard(VIRTIO_BLK_T_WRITE_ZEROES, 80, 8,
+	    VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP), VIRTIO_BLK_S_OK);
+	file_has(80 * SECT, zero, 4096);
+
+	/* Bad segments. */
+	assert_int_equal(discard(VIRTIO_BLK_T_DISCARD, 2040, 9, 0),
+	    VIRTIO_BLK_S_IOERR);
+	assert_int_equal(discard(VIRTIO_BLK_T_WRITE_ZEROES, UINT64_MAX - 2, 8, 0),
+	    VIRTIO_BLK_S_IOERR);
+	assert_int_equal(discard(VIRTIO_BLK_T_DISCARD, 0, 8,
+	    VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP), VIRTIO_BLK_S_UNSUPP);
+	assert_int_equal(rw(VIRTIO_BLK_T_DISCARD, 0, DATA, 8), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rw(VIRTIO_BLK_T_DISCARD, 0, DATA, 32), VIRTIO_BLK_S_IOERR);
+	stop();
+
+	spawn("--nodelete", NULL);
+	configure(1);
+	assert_int_equal(discard(VIRTIO_BLK_T_DISCARD, 0, 8, 0),
+	    VIRTIO_BLK_S_UNSUPP);
+	stop();
+}
+
+static void
+test_read_only(void **state)
+{
+	uint8_t zero[4096] = { 0 }, want[512];
+
+	(void)state;
+	spawn("--ro", NULL);
+	configure(1);
+	pattern(mem + DATA, 4096, 4);
+	assert_int_equal(rw(VIRTIO_BLK_T_OUT, 0, DATA, 4096), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(discard(VIRTIO_BLK_T_WRITE_ZEROES, 0, 8, 0),
+	    VIRTIO_BLK_S_IOERR);
+	assert_int_equal(discard(VIRTIO_BLK_T_DISCARD, 0, 8, 0),
+	    VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 0, RBUF, 4096), VIRTIO_BLK_S_OK);
+	assert_int_equal(rw(VIRTIO_BLK_T_FLUSH, 0, 0, 0), VIRTIO_BLK_S_OK);
+	stop();
+	file_has(0, zero, sizeof(zero));
+
+	/* A read-only disk fd makes the device read-only too. */
+	{
+		int fd = open(img, O_WRONLY);
+
+		pattern(want, sizeof(want), 5);
+		assert_int_equal(pwrite(fd, want, sizeof(want), 0), sizeof(want));
+		close(fd);
+	}
+	dflags = O_RDONLY;
+	spawn(NULL);
+	assert_true(get_features() & (1ull << VIRTIO_BLK_F_RO));
+	configure(1);
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 0, RBUF, 512), VIRTIO_BLK_S_OK);
+	assert_memory_equal(mem + RBUF, want, 512);
+	assert_int_equal(rw(VIRTIO_BLK_T_OUT, 0, DATA, 512), VIRTIO_BLK_S_IOERR);
+	stop();
+	file_has(0, want, sizeof(want));
+}
+
+static void
+test_bad_requests(void **state)
+{
+	struct seg s[3];
+	uint32_t ulen;
+
+	(void)state;
+	spawn(NULL);
+	configure(1);
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 2048, RBUF, 512), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rw(VIRTIO_BLK_T_OUT, 2048, DATA, 512), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 2047, RBUF, 1024), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, UINT64_MAX, RBUF, 512),
+	    VIRTIO_BLK_S_IOERR);
+	/* sector * 512 would wrap to 0. */
+	assert_int_equal(rw(VIRTIO_BLK_T_OUT, 1ull << 55, DATA, 512),
+	    VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, UINT64_MAX - 1, RBUF, 1024),
+	    VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 0, RBUF, 100), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rw(VIRTIO_BLK_T_OUT, 0, DATA, 513), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(rw(99, 0, RBUF, 512), VIRTIO_BLK_S_UNSUPP);
+	assert_int_equal(rw(VIRTIO_BLK_T_SCSI_CMD, 0, RBUF, 512),
+	    VIRTIO_BLK_S_UNSUPP);
+	/* A header shorter than 16 bytes. */
+	s[0] = (struct seg){ HDR, 8, false };
+	s[1] = (struct seg){ STATUS, 1, true };
+	assert_int_equal(run(0, s, 2, &ulen), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(ulen, 1);
+	/* Still serving. */
+	pattern(mem + DATA, 512, 6);
+	assert_int_equal(rw(VIRTIO_BLK_T_OUT, 1, DATA, 512), VIRTIO_BLK_S_OK);
+	file_has(SECT, mem + DATA, 512);
+	stop();
+}
+
+static void
+test_no_status(void **state)
+{
+	struct seg s[3];
+	struct vu_msg m, r;
+
+	(void)state;
+	for (int v = 0; v < 2; v++) {
+		spawn(NULL);
+		configure(1);
+		set_hdr(HDR, VIRTIO_BLK_T_IN, 0);
+		s[0] = (struct seg){ HDR, 16, false };
+		s[1] = (struct seg){ DATA, 512, false };
+		s[2] = (struct seg){ STATUS, 1, false };
+		/* v 0: the status byte is not writable; v 1: there is none. */
+		post(0, 0, s, v ? 1 : 3);
+		kick_q(0);
+		assert_true(wait_err(0));
+		assert_int_equal(used[0]->idx, 0);
+		/* The backend survives and still answers. */
+		vu_msg_init(&m, VU_GET_QUEUE_NUM, 0);
+		call_ok(&m, &r);
+		assert_int_equal(r.p.u64, 1);
+		assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+		stop();
+	}
+}
+
+static void
+test_multiqueue_nocache(void **state)
+{
+	uint8_t want[1024];
+	struct seg s[3];
+
+	(void)state;
+	spawn("--queues", "2", "--nocache", "--sync", "--name", "blk-t", NULL);
+	configure(2);
+	pattern(want, sizeof(want), 7);
+	/* Unaligned guest buffers go through a bounce buffer. */
+	memcpy(mem + DATA + 1, want, sizeof(want));
+	set_hdr(HDR, VIRTIO_BLK_T_OUT, 9);
+	s[0] = (struct seg){ HDR, 16, false };
+	s[1] = (struct seg){ DATA + 1, 1024, false };
+	s[2] = (struct seg){ STATUS, 1, true };
+	assert_int_equal(run(1, s, 3, NULL), VIRTIO_BLK_S_OK);
+	file_has(9 * SECT, want, sizeof(want));
+	set_hdr(HDR, VIRTIO_BLK_T_IN, 9);
+	s[1] = (struct seg){ RBUF + 3, 1024, true };
+	assert_int_equal(run(0, s, 3, NULL), VIRTIO_BLK_S_OK);
+	assert_memory_equal(mem + RBUF + 3, want, sizeof(want));
+	/* Aligned buffers go straight to the disk. */
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 9, RBUF + 0x1000, 1024),
+	    VIRTIO_BLK_S_OK);
+	assert_memory_equal(mem + RBUF + 0x1000, want, sizeof(want));
+	stop();
+}
+
+/* Standalone: --socket and --file; frontends one after another. */
+static int
+connect_sock(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	strcpy(sa.sun_path, sockpath);
+	for (int i = 0; i < 500; i++) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		close(fd);
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void
+test_second_frontend(void **state)
+{
+	uint8_t want[512];
+	struct vu_hdr h = { VU_SET_FEATURES, VU_VERSION, 4 };
+	int st;
+
+	(void)state;
+	snprintf(sockpath, sizeof(sockpath), "%s.sock", img);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(bin, bin, "--socket", sockpath, "--file", img, (char *)NULL);
+		_exit(127);
+	}
+	assert_true((sock = connect_sock()) >= 0);
+	configure(1);
+	pattern(want, sizeof(want), 8);
+	memcpy(mem + DATA, want, sizeof(want));
+	assert_int_equal(rw(VIRTIO_BLK_T_OUT, 3, DATA, 512), VIRTIO_BLK_S_OK);
+	close(sock);			/* the first frontend dies */
+
+	/* One that sends garbage is dropped. */
+	assert_true((sock = connect_sock()) >= 0);
+	assert_int_equal(write(sock, &h, sizeof(h)), sizeof(h));
+	assert_int_equal(write(sock, "abcd", 4), 4);
+	assert_int_equal(read(sock, &h, sizeof(h)), 0);
+	close(sock);
+
+	assert_true((sock = connect_sock()) >= 0);
+	configure(1);
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 3, RBUF, 512), VIRTIO_BLK_S_OK);
+	assert_memory_equal(mem + RBUF, want, sizeof(want));
+	close(sock);
+	sock = -1;
+	assert_int_equal(waitpid(pid, &st, WNOHANG), 0);	/* still serving */
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	pid = -1;
+}
+
+/* Runs hyve-blk with args; returns its exit status, stderr in out. */
+static int
+run_bad(char *out, size_t outsz, const char *const *args)
+{
+	const char *argv[16] = { bin };
+	int p[2], st, n = 1;
+	ssize_t k, got = 0;
+
+	for (; *args != NULL; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 2);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while ((k = read(p[0], out + got, outsz - 1 - got)) > 0)
+		got += k;
+	out[got] = '\0';
+	close(p[0]);
+	st = reap(5);
+	assert_true(st != -1 && WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static void
+test_bad_options(void **state)
+{
+	static const struct {
+		int status;
+		const char *names;
+		const char *args[8];
+	} cases[] = {
+		{ 2, "--sectorsize", { "--fd", "0", "--disk-fd", "0",
+		    "--sectorsize", "1000" } },
+		{ 2, "--sectorsize", { "--fd", "0", "--disk-fd", "0",
+		    "--sectorsize", "4096/512" } },
+		{ 2, "--queues", { "--fd", "0", "--disk-fd", "1", "--queues",
+		    "17" } },
+		{ 2, "--ser", { "--fd", "0", "--disk-fd", "1", "--ser",
+		    "123456789012345678901" } },
+		{ 2, "usage", { "--fd", "0", "--bogus" } },
+		{ 2, "--socket", { "--fd", "0", "--file", "x" } },
+		{ 1, "/nonexistent/disk.img", { "--socket", "/tmp/hyve-blk-x.sock",
+		    "--file", "/nonexistent/disk.img" } },
+		{ 1, "--disk-fd 77", { "--fd", "0", "--disk-fd", "77" } },
+	};
+	char out[4096];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int st = run_bad(out, sizeof(out), cases[i].args);
+
+		if (st != cases[i].status || strstr(out, cases[i].names) == NULL)
+			fail_msg("case %zu: exit %d, stderr: %s", i, st, out);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_features_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_multi_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discard_zeroes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_multiqueue_nocache, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_second_frontend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
+	};
+
+	if (!find_binary()) {
+		fprintf(stderr, "test_blk: hyve-blk not found next to the test "
+		    "binary; run make build/hyve-blk (or set HYVE_BLK)\n");
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
