@@ -86,6 +86,8 @@ pci_reset_all(void)
 
 	for (s = 0; s < PCI_SLOTS; s++)
 		for (f = 0; f < PCI_FUNCS; f++) {
+			if (slots[s][f] != NULL && slots[s][f]->pe->fini != NULL)
+				slots[s][f]->pe->fini(slots[s][f]);
 			free(slots[s][f]);
 			slots[s][f] = NULL;
 		}

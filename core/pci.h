@@ -34,6 +34,8 @@ struct pci_devemu {
 		    uint64_t *val);
 	int	(*barwrite)(struct pci_dev *pd, int bar, uint64_t off, int size,
 		    uint64_t val);
+	/* Frees the emulation's state (pd->arg); may be NULL. */
+	void	(*fini)(struct pci_dev *pd);
 	/* BAR bar starts (mapped) or stops being decoded at addr. */
 	void	(*barmap)(struct pci_dev *pd, int bar, bool mapped, uint64_t addr);
 };

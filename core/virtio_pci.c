@@ -1052,12 +1052,40 @@ vhost_user_init(struct vm *vm, struct pci_dev *pd, const char *node)
 	return vpci_init_type(vm, pd, node, t, sock);
 }
 
+static void
+vpci_fini(struct pci_dev *pd)
+{
+	struct vpci *v = pd->arg;
+	unsigned i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < v->nq; i++) {
+		struct vpci_queue *q = &v->q[i];
+
+		if (q->irqfd >= 0)
+			irq_irqfd_deassign(v->vm, q->irqfd_gsi, q->irqfd);
+		evloop_del(q->call);
+		evloop_del(q->err);
+		close(q->kick);
+		close(q->call);
+		close(q->err);
+	}
+	if (v->bp.pidfd >= 0) {
+		evloop_del(v->bp.pidfd);
+		close(v->bp.pidfd);
+	}
+	vuf_close(&v->vu);
+	free(v);
+	pd->arg = NULL;
+}
+
 #define VPCI_EMUL(var, nm, use, initfn)					\
 const struct pci_devemu var = {						\
 	.name = nm, .usage = use, .init = initfn,			\
 	.cfgread = vpci_cfgread, .cfgwrite = vpci_cfgwrite,		\
 	.barread = vpci_barread, .barwrite = vpci_barwrite,		\
-	.barmap = vpci_barmap,						\
+	.barmap = vpci_barmap, .fini = vpci_fini,			\
 }
 
 VPCI_EMUL(pci_de_virtio_blk, "virtio-blk",
