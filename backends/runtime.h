@@ -29,6 +29,10 @@ struct vu_backend {
 	int (*get_config)(struct vu_dev *d, uint32_t off, void *buf, uint32_t len);
 	/* The frontend reset the device or went away. */
 	void (*reset)(struct vu_dev *d);
+	/* Finish every request of the queue in flight (complete it into the
+	 * used ring): called before its base is reported, before the memory
+	 * table changes, and before a reset.  May be NULL. */
+	void (*drain)(struct vu_dev *d, struct vring_queue *vq);
 };
 
 #define VU_MAX_WATCH	4

@@ -95,8 +95,16 @@ vu_listen(const char *path)
 }
 
 static void
+drain_ring(struct vu_dev *d, struct vring_queue *vq)
+{
+	if (vq->started && d->be->drain)
+		d->be->drain(d, vq);
+}
+
+static void
 stop_ring(struct vu_dev *d, struct vring_queue *vq)
 {
+	drain_ring(d, vq);
 	if (vq->kickfd >= 0) {
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, vq->kickfd, NULL);
 		close(vq->kickfd);
@@ -131,6 +139,8 @@ vu_disconnect(struct vu_dev *d)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->cfd, NULL);
 		close(d->cfd);
 		d->cfd = -1;
+		if (d->lfd >= 0)
+			hlog("vhost-user: frontend gone; waiting for the next one");
 	}
 }
 
@@ -167,6 +177,9 @@ set_mem_table(struct vu_dev *d, struct vu_msg *m)
 {
 	int rc;
 
+	/* Requests in flight point into the old mappings. */
+	for (unsigned i = 0; i < d->be->nqueues; i++)
+		drain_ring(d, &d->vq[i]);
 	rc = gmem_set_table(&d->mem, &m->p.mem, m->fds);
 	if (rc < 0)
 		return rc;
@@ -370,6 +383,7 @@ accept_one(struct vu_dev *d)
 		return 0;
 	}
 	d->cfd = fd;
+	hlog("vhost-user: frontend connected");
 	return ep_add(d, fd, TAG_CONN);
 }
 

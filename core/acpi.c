@@ -197,8 +197,10 @@ build_facs(struct out *o)
 }
 
 static uint8_t *
-build_madt(struct out *o, int ncpus)
+build_madt(struct out *o, int ncpus, const uint8_t *ids)
 {
+	int maxid = ncpus - 1;
+
 	size_t len = HDR_LEN + 8 + 8 * (size_t)ncpus + 12 + 2 * 10 + 6;
 	uint8_t *t, *p;
 
@@ -212,12 +214,14 @@ build_madt(struct out *o, int ncpus)
 		put8(p, MADT_LAPIC);
 		put8(p + 1, 8);
 		put8(p + 2, (uint8_t)i);	/* processor uid */
-		put8(p + 3, (uint8_t)i);	/* APIC id */
+		put8(p + 3, ids ? ids[i] : (uint8_t)i);	/* APIC id */
+		if (ids && ids[i] > maxid)
+			maxid = ids[i];
 		put32(p + 4, 1);		/* enabled */
 	}
 	put8(p, MADT_IOAPIC);
 	put8(p + 1, 12);
-	put8(p + 2, (uint8_t)ncpus);		/* id: after the LAPIC ids */
+	put8(p + 2, (uint8_t)(maxid + 1));	/* id: after the LAPIC ids */
 	put32(p + 4, (uint32_t)IOAPIC_BASE);
 	put32(p + 8, 0);			/* GSI base */
 	p += 12;
@@ -470,7 +474,7 @@ acpi_build(const struct acpi_machine *m, uint8_t *buf, size_t len,
 	    (xsdt = take(&o, HDR_LEN + 3 * 8, 8)) == NULL ||
 	    (rsdt = take(&o, HDR_LEN + 3 * 4, 8)) == NULL ||
 	    (facs = build_facs(&o)) == NULL ||
-	    (madt = build_madt(&o, m->ncpus)) == NULL ||
+	    (madt = build_madt(&o, m->ncpus, m->apic_ids)) == NULL ||
 	    (mcfg = build_mcfg(&o, m->ecam_base)) == NULL ||
 	    (dsdt = build_dsdt(&o, m)) == NULL ||
 	    (fadt = build_fadt(&o, gpa_of(&o, facs), gpa_of(&o, dsdt))) == NULL) {

@@ -6,7 +6,8 @@
 
 /* What the ACPI tables describe; filled from the VM's configuration. */
 struct acpi_machine {
-	int		ncpus;		/* LAPIC ids 0..ncpus-1 */
+	int		ncpus;
+	const uint8_t	*apic_ids;	/* per CPU; NULL means 0..ncpus-1 */
 	uint64_t	ecam_base;	/* MCFG: segment 0, buses 0..0 */
 	uint64_t	mmio32_base, mmio32_end;	/* _CRS windows */
 	uint64_t	mmio64_base, mmio64_end;	/* end exclusive; 0 = none */

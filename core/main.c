@@ -95,6 +95,7 @@ static int
 build_acpi(struct vm *vm, uint64_t *rsdp)
 {
 	struct acpi_machine m;
+	uint8_t apic_ids[256];
 	int used[PCI_SLOTS], i, rc;
 	bool on;
 
@@ -105,6 +106,9 @@ build_acpi(struct vm *vm, uint64_t *rsdp)
 		return 0;
 	memset(&m, 0, sizeof(m));
 	m.ncpus = vm->ncpus;
+	for (i = 0; i < vm->ncpus; i++)
+		apic_ids[i] = vcpu_apic_id(vm, i);
+	m.apic_ids = apic_ids;
 	m.ecam_base = PCI_ECAM_BASE;
 	m.mmio32_base = PCI_MMIO32_BASE;
 	m.mmio32_end = PCI_MMIO32_END;

@@ -434,6 +434,7 @@ queue_slots(struct blk_queue *q, unsigned num)
 		return -ENOMEM;
 	}
 	q->nreqs = num;
+	hlog("queue %u: started, %u entries", q->index, num);
 	for (unsigned i = num; i-- > 0;) {
 		q->reqs[i].q = q;
 		q->reqs[i].next = q->free;
@@ -511,6 +512,37 @@ blk_reset(struct vu_dev *d)
 	}
 }
 
+/* Completes every request of vq in flight, so its used ring is final. */
+static void
+blk_drain(struct vu_dev *d, struct vring_queue *vq)
+{
+	struct blk *b = d->priv;
+	struct blk_queue *q;
+	struct io_uring_cqe *cqe;
+	int rc;
+
+	if (vq->index >= b->nqueues)
+		return;
+	q = &b->q[vq->index];
+	submit(b);
+	while (q->inflight > 0) {
+		rc = io_uring_wait_cqe(&b->ring, &cqe);
+		if (rc == -EINTR)
+			continue;
+		if (rc < 0) {
+			hlog("io_uring wait failed while draining queue %u: %s",
+			    vq->index, strerror(-rc));
+			break;
+		}
+		reap(b);
+		submit(b);
+	}
+	if (q->touched) {
+		q->touched = false;
+		vring_flush(vq);
+	}
+}
+
 static int
 blk_get_config(struct vu_dev *d, uint32_t off, void *buf, uint32_t len)
 {
@@ -575,6 +607,7 @@ blk_init(struct blk *b)
 		.kick = blk_kick,
 		.get_config = blk_get_config,
 		.reset = blk_reset,
+		.drain = blk_drain,
 	};
 	for (unsigned i = 0; i < BLK_MAX_QUEUES; i++)
 		b->q[i].index = i;

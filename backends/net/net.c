@@ -68,13 +68,24 @@ iov_write(const struct iovec *v, unsigned n, const void *buf, size_t len)
 	return done;
 }
 
-/* Log the 1st, 2nd, 4th, 8th... drop: visible, but a guest cannot flood. */
+/*
+ * Counts a dropped frame and logs the first drop for each reason, then
+ * only the 2nd, 4th, 8th... drop: visible, but a guest cannot flood.
+ */
 static void
 count_drop(uint64_t *counter, const char *dir, const char *why)
 {
+	static const char *seen[32];
+	static unsigned nseen;
 	uint64_t c = ++*counter;
+	bool first = nseen < sizeof(seen) / sizeof(seen[0]);
 
-	if ((c & (c - 1)) == 0)
+	for (unsigned i = 0; i < nseen && first; i++)
+		if (seen[i] == why)
+			first = false;
+	if (first)
+		seen[nseen++] = why;
+	if (first || (c & (c - 1)) == 0)
 		hlog("%s: dropped a frame: %s (%llu dropped so far)", dir, why,
 		    (unsigned long long)c);
 }
@@ -307,6 +318,10 @@ rx_fix_header(struct net *n, uint64_t f)
 	return true;
 }
 
+/*
+ * Gives back chains taken but not used.  Nothing was published for them,
+ * so the guest sees no difference; they are checked again when taken next.
+ */
 static void
 rx_unpop(struct vring_queue *vq, unsigned k)
 {
@@ -412,9 +427,13 @@ rx_run(struct vu_dev *d)
 		if (n->rxlen == 0) {
 			rc = rx_read(n);
 			if (rc < 0) {
-				hlog("tap %s: read: %s; receiving stops until "
-				    "the guest posts buffers again", n->ifname,
-				    strerror(-rc));
+				uint64_t c = ++n->st.rx_errors;
+
+				if ((c & (c - 1)) == 0)
+					hlog("tap %s: read: %s; receiving stops "
+					    "until the guest posts buffers again "
+					    "(%llu errors so far)", n->ifname,
+					    strerror(-rc), (unsigned long long)c);
 				tap_watch(n, false);
 				break;
 			}
@@ -482,6 +501,15 @@ net_reset(struct vu_dev *d)
 {
 	struct net *n = d->priv;
 
+	if (n->st.tx_frames + n->st.tx_dropped + n->st.rx_frames +
+	    n->st.rx_dropped > 0)
+		hlog("tap %s: device reset; tx %llu frames (%llu dropped), "
+		    "rx %llu frames (%llu dropped)", n->ifname,
+		    (unsigned long long)n->st.tx_frames,
+		    (unsigned long long)n->st.tx_dropped,
+		    (unsigned long long)n->st.rx_frames,
+		    (unsigned long long)n->st.rx_dropped);
+	memset(&n->st, 0, sizeof(n->st));
 	tap_watch(n, false);
 	n->rxlen = 0;
 	/* Until the next guest negotiates, the tap sends plain frames. */

@@ -25,6 +25,7 @@ struct net_stats {
 	uint64_t tx_dropped;
 	uint64_t rx_frames;
 	uint64_t rx_dropped;
+	uint64_t rx_errors;
 };
 
 struct net {

@@ -1,5 +1,5 @@
 /* The device tests and the tests that end the VM. */
-#include "guest.h"
+#include "virtio.h"
 
 int
 test_uart(char *why, size_t len)
@@ -235,6 +235,30 @@ test_idle(char *why, size_t len)
 	return s5(why, len);
 }
 
+/* Like idle, but ignores the power button: only a forced stop ends it. */
+int
+test_idle_deaf(char *why, size_t len)
+{
+	uint16_t en = acpi.pm1a_evt + 2;
+	int said = 0;
+
+	if (!acpi_pm_ok(why, len))
+		return SKIP;
+	acpi_enable_sci();
+	outw(en, inw(en) | 0x100);		/* PWRBTN_EN */
+	outw(acpi.pm1a_evt, 0x100);
+	puts_("idle: waiting for power button\n");
+	for (;;) {
+		if (inw(acpi.pm1a_evt) & 0x100) {
+			outw(acpi.pm1a_evt, 0x100);
+			if (!said++)
+				puts_("idle-deaf: power button pressed, "
+				    "ignoring it\n");
+		}
+		udelay(10000);
+	}
+}
+
 int
 test_poweroff(char *why, size_t len)
 {
@@ -299,5 +323,7 @@ test_tour(char *why, size_t len)
 		    memmap[i].type);
 	printf_("tour: PCI bus 0\n");
 	pci_list();
+	printf_("tour: virtio devices\n");
+	virtio_list();
 	return PASS;
 }

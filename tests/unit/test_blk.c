@@ -256,7 +256,7 @@ configure(int nq)
 	call_ok(&m, &r);
 	assert_true(r.p.u64 & (1ull << VU_PF_REPLY_ACK));
 	vu_msg_u64(&m, VU_SET_PROTOCOL_FEATURES, 1ull << VU_PF_REPLY_ACK |
-	    1ull << VU_PF_MQ | 1ull << VU_PF_CONFIG);
+	    1ull << VU_PF_MQ | 1ull << VU_PF_CONFIG | 1ull << VU_PF_RESET_DEVICE);
 	call_ok(&m, &r);
 	vu_msg_init(&m, VU_SET_OWNER, 0);
 	call_ok(&m, &r);
@@ -602,6 +602,31 @@ test_inflight(void **state)
 		file_has(i * 4096ull, want, sizeof(want));
 		assert_memory_equal(mem + RBUF + i * 4096, want, sizeof(want));
 	}
+
+	/* A reset with requests in flight drains them; the device goes on. */
+	for (int i = 0; i < 32; i++) {
+		struct seg s[3] = {
+			{ HDR + 16 * i, 16, false },
+			{ RBUF + i * 4096, 4096, true },
+			{ STATUS + i, 1, true },
+		};
+
+		set_hdr(HDR + 16 * i, VIRTIO_BLK_T_IN, 8 * i);
+		post(0, 3 * i, s, 3);
+	}
+	kick_q(0);
+	{
+		struct vu_msg m, r;
+
+		vu_msg_init(&m, VU_RESET_DEVICE, 0);
+		m.hdr.flags |= VU_FLAG_NEED_REPLY;
+		call_ok(&m, &r);
+		assert_int_equal(r.p.u64, 0);
+	}
+	configure(1);
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 8, RBUF, 4096), VIRTIO_BLK_S_OK);
+	pattern(want, sizeof(want), 101);
+	assert_memory_equal(mem + RBUF, want, sizeof(want));
 	stop();
 }
 
@@ -684,6 +709,37 @@ test_discard_zeroes(void **state)
 	assert_int_equal(discard(VIRTIO_BLK_T_DISCARD, 0, 8, 0),
 	    VIRTIO_BLK_S_UNSUPP);
 	stop();
+}
+
+/* tmpfs has no FALLOC_FL_ZERO_RANGE: write-zeroes falls back to writes. */
+static void
+test_zeroes_fallback(void **state)
+{
+	uint8_t want[4096], zero[4096] = { 0 };
+	int fd;
+
+	(void)state;
+	unlink(img);
+	snprintf(img, sizeof(img), "/dev/shm/hyve-blk-test.XXXXXX");
+	if ((fd = mkstemp(img)) < 0) {
+		img[0] = '\0';
+		skip();
+	}
+	pattern(want, sizeof(want), 9);
+	for (int i = 0; i < 1024; i++)
+		assert_int_equal(pwrite(fd, want, sizeof(want), i * 4096ull),
+		    sizeof(want));
+	close(fd);
+	spawn(NULL);
+	configure(1);
+	/* 2.5 MiB from sector 8: three chunks of the fallback. */
+	assert_int_equal(discard(VIRTIO_BLK_T_WRITE_ZEROES, 8, 5120, 0),
+	    VIRTIO_BLK_S_OK);
+	stop();
+	file_has(0, want, 4096);
+	for (uint64_t off = 4096; off < 4096 + (5120 * SECT); off += 4096)
+		file_has(off, zero, 4096);
+	file_has(4096 + 5120 * SECT, want, 4096);
 }
 
 static void
@@ -947,6 +1003,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_inflight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard_zeroes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zeroes_fallback, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_status, setup, teardown),

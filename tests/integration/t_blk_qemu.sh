@@ -1,0 +1,52 @@
+#!/bin/sh
+# hyve-blk standalone behind QEMU's vhost-user-blk-pci: QEMU connects,
+# negotiates and reads the config without a vhost error, the firmware sets
+# up a ring, the test guest runs to its debug exit, and hyve-blk goes on
+# serving the next QEMU.
+. "$(dirname "$0")/lib.sh"
+need_cmd qemu-system-x86_64
+[ -x "$ROOT/build/hyve-blk" ] || make -C "$ROOT" build/hyve-blk >/dev/null ||
+    fail "cannot build build/hyve-blk"
+[ -f "$GUEST" ] || make -C "$ROOT" build/testguest >/dev/null || fail "cannot build $GUEST"
+
+SOCK=$TMP/blk.sock
+IMG=$TMP/disk.img
+truncate -s 8M "$IMG" || fail "cannot create $IMG"
+"$ROOT/build/hyve-blk" --socket "$SOCK" --file "$IMG" --name blk-qemu \
+    2>"$TMP/blk.log" &
+BLK=$!
+trap 'kill $BLK 2>/dev/null; rm -rf "$TMP"' EXIT
+i=0
+while [ ! -S "$SOCK" ]; do
+	i=$((i + 1))
+	[ $i -le 100 ] || fail "hyve-blk did not create $SOCK: $(cat "$TMP/blk.log")"
+	sleep 0.05
+done
+
+# run LOG: boots the guest with the disk, returns QEMU's exit status.
+run() {
+	timeout -k 5 120 qemu-system-x86_64 -M q35 -accel tcg -m 128M \
+	    -object memory-backend-memfd,id=mem,size=128M,share=on \
+	    -numa node,memdev=mem -chardev socket,id=c,path="$SOCK" \
+	    -device vhost-user-blk-pci,chardev=c -kernel "$GUEST" \
+	    -append test=pci -nographic -serial stdio -monitor none \
+	    -device isa-debug-exit,iobase=0x501,iosize=2 -no-reboot \
+	    </dev/null >"$1" 2>&1
+}
+
+for n in 1 2; do
+	run "$TMP/qemu$n.log"; rc=$?
+	if grep -a -i -E 'vhost|blk' "$TMP/qemu$n.log" | grep -a -v '^PASS'; then
+		fail "run $n: QEMU reported a vhost-user-blk problem (above)"
+	fi
+	[ $rc -eq 1 ] || fail "run $n: QEMU exited $rc, want 1 (debug exit 0); \
+log: $(tail -5 "$TMP/qemu$n.log")"
+	kill -0 $BLK 2>/dev/null || fail "hyve-blk died: $(cat "$TMP/blk.log")"
+done
+# SeaBIOS drives the disk while it looks for a boot device.
+grep -q 'hyve\[blk-qemu\]: queue 0: started' "$TMP/blk.log" ||
+    fail "hyve-blk never set up a ring: $(cat "$TMP/blk.log")"
+if grep -a -v -E 'queue [0-9]+: started' "$TMP/blk.log"; then
+	fail "hyve-blk logged errors (above)"
+fi
+echo "blk qemu: ok"
