@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,22 @@ backend_reap(struct backend_proc *bp, char *buf, size_t len)
 	bp->pidfd = -1;
 	bp->pid = 0;
 	return 0;
+}
+
+void
+backend_stop(struct backend_proc *bp)
+{
+	struct pollfd p = { .fd = bp->pidfd, .events = POLLIN };
+	if (bp->pid <= 0)
+		return;
+	/* A backend exits when its frontend goes away; give it 500 ms. */
+	if (bp->pidfd < 0 || poll(&p, 1, 500) <= 0)
+		kill(bp->pid, SIGKILL);
+	waitpid(bp->pid, NULL, 0);
+	bp->pid = 0;
+	if (bp->pidfd >= 0)
+		close(bp->pidfd);
+	bp->pidfd = -1;
 }
 
 int

@@ -27,6 +27,9 @@ int backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
     int nfds);
 /* Reaps an exited backend; writes why it ended into buf. */
 int backend_reap(struct backend_proc *bp, char *buf, size_t len);
+/* Ends a backend whose socket the core has closed: it has a moment to
+ * exit by itself, then it is killed; either way it is reaped. */
+void backend_stop(struct backend_proc *bp);
 /* Connects to a vhost-user backend someone else started. */
 int backend_connect(const char *path);
 

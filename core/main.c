@@ -328,6 +328,7 @@ main(int argc, char **argv)
 	}
 	run_vm(vm, sfd);
 	vcpus_join(vm);
+	pci_reset_all();	/* stops and reaps the backends */
 	uart_fini(vm);
 	uart_restore_tty();
 	return vm->exit_code;

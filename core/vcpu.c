@@ -120,7 +120,8 @@ vcpu_init(struct vm *vm, struct vcpu *v, struct kvm_cpuid2 *cpuid,
 {
 	int rc;
 
-	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, v->id);
+	/* On x86 the vCPU id is its initial APIC id. */
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, v->apic_id);
 	if (v->fd < 0) {
 		rc = -errno;
 		hlog("vcpu %d: KVM_CREATE_VCPU: %s", v->id, strerror(errno));

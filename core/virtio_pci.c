@@ -1071,11 +1071,10 @@ vpci_fini(struct pci_dev *pd)
 		close(q->call);
 		close(q->err);
 	}
-	if (v->bp.pidfd >= 0) {
-		evloop_del(v->bp.pidfd);
-		close(v->bp.pidfd);
-	}
 	vuf_close(&v->vu);
+	if (v->bp.pidfd >= 0)
+		evloop_del(v->bp.pidfd);
+	backend_stop(&v->bp);
 	free(v);
 	pd->arg = NULL;
 }

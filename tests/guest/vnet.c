@@ -22,6 +22,8 @@ static uint8_t rxbuf[NRX][BUFSZ] __attribute__((aligned(4096)));
 static uint8_t txbuf[NTX][128] __attribute__((aligned(4096)));
 static uint8_t mac[6];
 
+static int rx_of[VQ_MAX];	/* the rx buffer each head id holds */
+
 static int
 post_rx(int i)
 {
@@ -30,24 +32,18 @@ post_rx(int i)
 
 	if ((id = vq_add(&net.vq[RXQ], &b, 1)) < 0)
 		return -1;
+	rx_of[id] = i;
 	return 0;
 }
-
-/* Which rx buffer a head id stands for: we post one descriptor each. */
-static int rx_of[VQ_MAX];
 
 static int
 fill_rx(void)
 {
-	struct vbuf b;
-	int i, id;
+	int i;
 
-	for (i = 0; i < NRX; i++) {
-		b = (struct vbuf){ rxbuf[i], BUFSZ, 1 };
-		if ((id = vq_add(&net.vq[RXQ], &b, 1)) < 0)
+	for (i = 0; i < NRX; i++)
+		if (post_rx(i) < 0)
 			return -1;
-		rx_of[id] = i;
-	}
 	vq_kick(&net.vq[RXQ]);
 	return 0;
 }
@@ -132,12 +128,6 @@ take_rx(char *why, size_t len)
 	return hit;
 }
 
-static void
-fix_rx_ids(void)
-{
-	/* post_rx re-uses the freed head: note which buffer it now holds. */
-}
-
 int
 test_net(char *why, size_t len)
 {
@@ -164,7 +154,6 @@ test_net(char *why, size_t len)
 		snprintf_(why, len, "virtio-net: cannot post rx buffers");
 		return FAIL;
 	}
-	fix_rx_ids();
 	if (send_frames(why, len) < 0)
 		return FAIL;
 	printf_("net: sent %d frames\n", NTX);

@@ -1,0 +1,105 @@
+#ifndef HYVE_IPC_CONTROL_H
+#define HYVE_IPC_CONTROL_H
+
+/*
+ * The control protocol between hyvectl and a running hyve, over the unix
+ * stream socket /run/hyve/NAME.sock (or -o control.path=PATH).
+ *
+ * One JSON object per line, each line ending in '\n' and at most
+ * CTL_MAX_LINE bytes long, the newline included.  A longer request line is
+ * answered with an error and the connection is closed.  Requests:
+ *
+ *	{"version":1,"cmd":"status","vm":"vm0"}
+ *	{"version":1,"cmd":"audit","vm":"vm0"}
+ *	{"version":1,"cmd":"poweroff","vm":"vm0","force":true}
+ *
+ *	version	integer, must be 1 (required)
+ *	cmd	"status", "audit" or "poweroff" (required)
+ *	vm	string, the VM's name; if given it must be the name of the VM
+ *		behind the socket (optional)
+ *	force	boolean, poweroff only: end the VM at once instead of
+ *		pressing the ACPI power button (optional, default false)
+ *
+ * Any other field is an error.  Every request gets exactly one response
+ * line, in order:
+ *
+ *	{"version":1,"ok":true,"result":{...}}
+ *	{"version":1,"ok":false,"error":"what is wrong, and what to do"}
+ *
+ * status result: name, pid, uptime (seconds), cpus, memory (bytes), state
+ * ("running" or "stopping"), devices: [{name, emulation, slot "B:S:F",
+ * pid (backend pid or null), state "running"|"failed"|"needs-reset"}].
+ * audit result: processes: [{role, name, pid, audit {...} or null,
+ * verdict "OK"|"FAIL"|"UNKNOWN", reason}].
+ * poweroff result: {action: "power button pressed"|"forced off"}.
+ *
+ * Only processes with the core's uid (or root) may connect.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+
+#define CTL_VERSION	1
+#define CTL_MAX_LINE	(64 * 1024)
+#define CTL_DIR		"/run/hyve"
+
+enum ctl_cmd {
+	CTL_NONE = 0,
+	CTL_STATUS,
+	CTL_AUDIT,
+	CTL_POWEROFF,
+};
+
+struct ctl_req {
+	int		version;
+	enum ctl_cmd	cmd;
+	char		vm[64];		/* "" when not given */
+	bool		force;
+};
+
+const char *ctl_cmd_name(enum ctl_cmd cmd);
+/* CTL_NONE if name is not a command. */
+enum ctl_cmd ctl_cmd_lookup(const char *name);
+
+/*
+ * Parses one request line of len bytes (without its newline).  -EINVAL,
+ * -EMSGSIZE or -EPROTO with a message for the client in err.
+ */
+int ctl_parse_request(const char *line, size_t len, struct ctl_req *req,
+    char *err, size_t errlen);
+/* The request as one line ending in '\n' (malloc'd), or NULL. */
+char *ctl_build_request(const struct ctl_req *req);
+
+/* Response lines ending in '\n' (malloc'd), or NULL.  ctl_build_ok takes
+ * the reference to result; NULL means an empty object. */
+char *ctl_build_ok(json_object *result);
+char *ctl_build_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/*
+ * Parses a response line: 0 and *result (the caller's reference) when ok;
+ * 1 and the VM's message in err when the VM reports an error; -EPROTO and
+ * what is wrong in err when the line is not a valid response.
+ */
+int ctl_parse_response(const char *line, size_t len, json_object **result,
+    char *err, size_t errlen);
+
+/* Splits a byte stream into lines of at most CTL_MAX_LINE bytes. */
+struct ctl_lines {
+	char	buf[CTL_MAX_LINE];
+	size_t	len;		/* bytes held */
+	size_t	used;		/* bytes of the line last returned */
+};
+
+void ctl_lines_init(struct ctl_lines *l);
+/* Where to put more bytes, and how many fit (0: the buffer is full). */
+char *ctl_lines_space(struct ctl_lines *l, size_t *room);
+void ctl_lines_added(struct ctl_lines *l, size_t n);
+/*
+ * 1 and the next line (NUL-terminated in place, without its newline; valid
+ * until the next call), 0 if no complete line is held yet, -EMSGSIZE if a
+ * line is longer than CTL_MAX_LINE.
+ */
+int ctl_lines_next(struct ctl_lines *l, char **line, size_t *len);
+
+#endif
