@@ -78,6 +78,8 @@
 #define FIFOSZ		16
 #define OUT_WAIT_MS	100	/* longest a guest write waits for the sink */
 
+#define UART_BACKLOG	16384
+
 struct uart {
 	struct vm	*vm;
 	char		name[8];	/* "com1" */
@@ -97,6 +99,9 @@ struct uart {
 	int		out_fd;		/* -1: no output */
 	int		listen_fd;	/* unix: listening socket */
 	int		conn_fd;	/* unix: the client; under dev_lock */
+	/* unix: output kept while no client is connected, for the next one */
+	uint8_t		backlog[UART_BACKLOG];
+	size_t		bl_start, bl_len;
 	bool		is_sock;
 	bool		stuck;		/* sink did not drain in time */
 	int		stuck_once, err_once;
@@ -227,6 +232,15 @@ uart_output(struct uart *u, uint8_t c)
 	int fd;
 
 	fd = u->is_sock ? u->conn_fd : u->out_fd;
+	if (fd < 0 && u->is_sock) {
+		/* Nobody is listening yet: keep the newest bytes. */
+		u->backlog[(u->bl_start + u->bl_len) % UART_BACKLOG] = c;
+		if (u->bl_len < UART_BACKLOG)
+			u->bl_len++;
+		else
+			u->bl_start = (u->bl_start + 1) % UART_BACKLOG;
+		return;
+	}
 	if (fd < 0)
 		return;
 	p.fd = fd;
@@ -429,6 +443,20 @@ uart_accept(struct uart *u)
 	pthread_mutex_lock(&u->vm->dev_lock);
 	u->conn_fd = fd;
 	u->stuck = false;
+	/* What the guest printed before anyone connected; a fresh socket's
+	 * buffer holds it, and what does not fit is dropped. */
+	while (u->bl_len > 0) {
+		size_t n = UART_BACKLOG - u->bl_start;
+
+		if (n > u->bl_len)
+			n = u->bl_len;
+		if (send(fd, u->backlog + u->bl_start, n, MSG_NOSIGNAL |
+		    MSG_DONTWAIT) <= 0)
+			break;
+		u->bl_start = (u->bl_start + n) % UART_BACKLOG;
+		u->bl_len -= n;
+	}
+	u->bl_start = u->bl_len = 0;
 	pthread_mutex_unlock(&u->vm->dev_lock);
 }
 

@@ -461,10 +461,15 @@ blk_kick(struct vu_dev *d, struct vring_queue *vq)
 			q->free = r->next;
 			q->inflight++;
 			b->inflight++;
-			if (r->vr.nin == 0) {
+			/* No status byte to write, or no header to read: the
+			 * chain itself is malformed (a short header is only a
+			 * bad request, answered with IOERR). */
+			if (r->vr.nin == 0 || r->vr.nout == 0) {
 				release(b, r);
-				vring_fail(vq, -EINVAL, "request without a "
-				    "device-writable status byte");
+				vring_fail(vq, -EINVAL, r->vr.nin == 0 ?
+				    "request without a device-writable status "
+				    "byte" : "request without a "
+				    "device-readable header");
 				rc = -EINVAL;
 				break;
 			}

@@ -1,0 +1,25 @@
+#ifndef HYVE_CONTROL_H
+#define HYVE_CONTROL_H
+
+/*
+ * The core's control socket (protocol in ipc/control.h), served from the
+ * main loop: non-blocking, one buffer per connection, at most
+ * CONTROL_MAX_CONN clients, each of the core's uid or root.
+ */
+
+#define CONTROL_MAX_CONN	16
+
+struct vm;
+
+/*
+ * Listens on path, or on /run/hyve/NAME.sock when path is NULL (creating
+ * /run/hyve 0700).  The socket is mode 0600.  Refuses a path where another
+ * hyve is listening; replaces a stale socket.  Needs evloop_init() first.
+ */
+int control_init(struct vm *vm, const char *path);
+/* Closes every connection and removes the socket. */
+void control_fini(void);
+/* The path being served, or NULL. */
+const char *control_path(void);
+
+#endif

@@ -1,0 +1,699 @@
+/*
+ * The control socket server (protocol: ipc/control.h).  Runs on the main
+ * loop, so nothing here may block: sockets are non-blocking, each client has
+ * its own input and output buffers, a client that stops reading its replies
+ * is dropped after OUT_TIMEOUT seconds, and at most CONTROL_MAX_CONN clients
+ * are served at once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <linux/virtio_config.h>
+
+#include "core/control.h"
+#include "core/evloop.h"
+#include "core/devices.h"
+#include "core/log.h"
+#include "core/pci.h"
+#include "core/virtio_pci.h"
+#include "core/vm.h"
+#include "ipc/control.h"
+
+#define OUT_TIMEOUT	10	/* seconds a client has to read a reply */
+#define FLUSH_MS	50	/* retry interval for unsent replies */
+
+struct conn {
+	int		fd;
+	bool		in_loop;	/* registered for input */
+	bool		closing;	/* close once out is sent */
+	char		*out;
+	size_t		outlen, outoff;
+	time_t		deadline;	/* for out; 0 when nothing is pending */
+	struct ctl_lines in;
+};
+
+static struct {
+	struct vm	*vm;
+	int		lfd, tfd;
+	bool		timer_on;
+	char		path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t		dev;
+	ino_t		ino;
+	struct timespec	start;
+	struct conn	*conns[CONTROL_MAX_CONN];
+} ctl = { .lfd = -1, .tfd = -1 };
+
+static time_t
+now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* --- status and audit ------------------------------------------------------ */
+
+/* The struct vpci behind pd, if pd is a virtio device served by a backend. */
+static struct vpci *
+pd_vpci(struct pci_dev *pd)
+{
+	struct vpci *v;
+
+	if (pd->pe == NULL || pd->arg == NULL ||
+	    (strncmp(pd->pe->name, "virtio-", 7) != 0 &&
+	    strcmp(pd->pe->name, "vhost-user") != 0))
+		return NULL;
+	v = pd->arg;
+	return v->pd == pd ? v : NULL;
+}
+
+static const char *
+vpci_state(const struct vpci *v)
+{
+	if (v->failed)
+		return "failed";
+	if (v->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return "needs-reset";
+	return "running";
+}
+
+static json_object *
+device_json(struct pci_dev *pd)
+{
+	json_object *d;
+	struct vpci *v = pd_vpci(pd);
+	char slot[16];
+
+	if ((d = json_object_new_object()) == NULL)
+		return NULL;
+	snprintf(slot, sizeof(slot), "%d:%d:%d", pd->bus, pd->slot, pd->func);
+	json_object_object_add(d, "name",
+	    json_object_new_string(v ? v->name : pd->pe->name));
+	json_object_object_add(d, "emulation",
+	    json_object_new_string(pd->pe->name));
+	json_object_object_add(d, "slot", json_object_new_string(slot));
+	json_object_object_add(d, "pid", v && v->bp.pid > 0 ?
+	    json_object_new_int(v->bp.pid) : NULL);
+	json_object_object_add(d, "state",
+	    json_object_new_string(v ? vpci_state(v) : "running"));
+	if (v != NULL)
+		json_object_object_add(d, "queues", json_object_new_int(v->nq));
+	return d;
+}
+
+static json_object *
+cmd_status(struct vm *vm)
+{
+	json_object *r, *devs;
+	struct pci_dev *pd;
+	struct timespec now;
+	int s, f;
+
+	if ((r = json_object_new_object()) == NULL)
+		return NULL;
+	if ((devs = json_object_new_array()) == NULL) {
+		json_object_put(r);
+		return NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	json_object_object_add(r, "name", json_object_new_string(vm->name));
+	json_object_object_add(r, "pid", json_object_new_int(getpid()));
+	json_object_object_add(r, "uptime",
+	    json_object_new_int64(now.tv_sec - ctl.start.tv_sec));
+	json_object_object_add(r, "cpus", json_object_new_int(vm->ncpus));
+	json_object_object_add(r, "memory",
+	    json_object_new_int64((int64_t)vm->mem_size));
+	json_object_object_add(r, "state", json_object_new_string(
+	    __atomic_load_n(&vm->exiting, __ATOMIC_SEQ_CST) ?
+	    "stopping" : "running"));
+	pthread_mutex_lock(&vm->dev_lock);
+	for (s = 0; s < PCI_SLOTS; s++)
+		for (f = 0; f < PCI_FUNCS; f++)
+			if ((pd = pci_find(0, s, f)) != NULL && pd->pe != NULL)
+				json_object_array_add(devs, device_json(pd));
+	pthread_mutex_unlock(&vm->dev_lock);
+	json_object_object_add(r, "devices", devs);
+	return r;
+}
+
+/*
+ * One process's audit entry.
+ * TODO(lead): when sandbox/audit.c lands, fill "audit" and the verdict with
+ *	struct sandbox_audit a;
+ *	sandbox_audit_pid(pid, &a);
+ *	sandbox_audit_json(&a, &audit);
+ *	ok = sandbox_audit_verdict(&a, role, why, sizeof(why)) == 0;
+ * (role: SANDBOX_CORE for "core", SANDBOX_BLK/NET/RND by the device
+ * prefix).  Until then every process is reported as UNKNOWN.
+ */
+static json_object *
+audit_one(const char *role, const char *name, pid_t pid)
+{
+	json_object *p;
+
+	if ((p = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_add(p, "role", json_object_new_string(role));
+	json_object_object_add(p, "name", json_object_new_string(name));
+	json_object_object_add(p, "pid", json_object_new_int(pid));
+	json_object_object_add(p, "audit", NULL);
+	json_object_object_add(p, "verdict", json_object_new_string("UNKNOWN"));
+	json_object_object_add(p, "reason", json_object_new_string(
+	    "this hyve was built without the sandbox audit"));
+	return p;
+}
+
+static json_object *
+cmd_audit(struct vm *vm)
+{
+	struct {
+		char	role[16], name[16];
+		pid_t	pid;
+	} procs[PCI_SLOTS * PCI_FUNCS + 1];
+	json_object *r, *list;
+	struct pci_dev *pd;
+	struct vpci *v;
+	int n = 0, s, f, i;
+
+	snprintf(procs[n].role, sizeof(procs[n].role), "core");
+	snprintf(procs[n].name, sizeof(procs[n].name), "%s", vm->name);
+	procs[n++].pid = getpid();
+	/* Collect under the lock; read /proc without it. */
+	pthread_mutex_lock(&vm->dev_lock);
+	for (s = 0; s < PCI_SLOTS; s++) {
+		for (f = 0; f < PCI_FUNCS; f++) {
+			if ((pd = pci_find(0, s, f)) == NULL ||
+			    (v = pd_vpci(pd)) == NULL || v->bp.pid <= 0)
+				continue;
+			snprintf(procs[n].role, sizeof(procs[n].role), "%s",
+			    v->t ? v->t->prefix : "vhost-user");
+			snprintf(procs[n].name, sizeof(procs[n].name), "%s",
+			    v->name);
+			procs[n++].pid = v->bp.pid;
+		}
+	}
+	pthread_mutex_unlock(&vm->dev_lock);
+	if ((r = json_object_new_object()) == NULL)
+		return NULL;
+	if ((list = json_object_new_array()) == NULL) {
+		json_object_put(r);
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		json_object_array_add(list, audit_one(procs[i].role,
+		    procs[i].name, procs[i].pid));
+	json_object_object_add(r, "name", json_object_new_string(vm->name));
+	json_object_object_add(r, "processes", list);
+	return r;
+}
+
+static json_object *
+cmd_poweroff(struct vm *vm, bool force)
+{
+	json_object *r;
+
+	if ((r = json_object_new_object()) == NULL)
+		return NULL;
+	if (force) {
+		hlog("%s: hyvectl: forced power-off", vm->name);
+		vm_request_exit(vm, EXIT_POWEROFF, "forced by hyvectl");
+		json_object_object_add(r, "action",
+		    json_object_new_string("forced off"));
+	} else {
+		hlog("%s: hyvectl: pressing the power button", vm->name);
+		pm_power_button(vm);
+		json_object_object_add(r, "action",
+		    json_object_new_string("power button pressed"));
+	}
+	return r;
+}
+
+/* The response line to one request line (malloc'd), NULL if out of memory. */
+static char *
+handle(const char *line, size_t len)
+{
+	struct vm *vm = ctl.vm;
+	struct ctl_req req;
+	json_object *r = NULL;
+	char err[512];
+
+	if (ctl_parse_request(line, len, &req, err, sizeof(err)) < 0)
+		return ctl_build_error("%s", err);
+	if (req.vm[0] != '\0' && strcmp(req.vm, vm->name) != 0)
+		return ctl_build_error("this socket serves VM \"%s\", not "
+		    "\"%s\" (check the socket path)", vm->name, req.vm);
+	switch (req.cmd) {
+	case CTL_STATUS:
+		r = cmd_status(vm);
+		break;
+	case CTL_AUDIT:
+		r = cmd_audit(vm);
+		break;
+	case CTL_POWEROFF:
+		r = cmd_poweroff(vm, req.force);
+		break;
+	default:
+		return ctl_build_error("cmd %s is not served here",
+		    ctl_cmd_name(req.cmd));
+	}
+	if (r == NULL)
+		return ctl_build_error("%s: out of memory", ctl_cmd_name(req.cmd));
+	return ctl_build_ok(r);
+}
+
+/* --- connections ----------------------------------------------------------- */
+
+static void
+timer_set(bool on)
+{
+	struct itimerspec its;
+
+	if (on == ctl.timer_on || ctl.tfd < 0)
+		return;
+	memset(&its, 0, sizeof(its));
+	if (on) {
+		its.it_value.tv_nsec = FLUSH_MS * 1000000L;
+		its.it_interval.tv_nsec = FLUSH_MS * 1000000L;
+	}
+	if (timerfd_settime(ctl.tfd, 0, &its, NULL) == 0)
+		ctl.timer_on = on;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	int i;
+
+	for (i = 0; i < CONTROL_MAX_CONN; i++)
+		if (ctl.conns[i] == c)
+			ctl.conns[i] = NULL;
+	if (c->in_loop)
+		evloop_del(c->fd);
+	close(c->fd);
+	free(c->out);
+	free(c);
+}
+
+/* Stops reading from c; the timer sends what is left, then closes it. */
+static void
+conn_stop_input(struct conn *c)
+{
+	if (c->in_loop)
+		evloop_del(c->fd);
+	c->in_loop = false;
+	c->closing = true;
+}
+
+/* 0 when all is sent, 1 when some is left, -errno when c is dead. */
+static int
+conn_flush(struct conn *c)
+{
+	ssize_t n;
+
+	while (c->outoff < c->outlen) {
+		n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 1;
+		if (n < 0)
+			return -errno;
+		c->outoff += n;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->outlen = c->outoff = 0;
+	c->deadline = 0;
+	return 0;
+}
+
+/* Queues line (taken) for c.  -errno when c must be closed. */
+static int
+conn_send(struct conn *c, char *line)
+{
+	size_t n;
+	char *p;
+	int rc;
+
+	if (line == NULL)
+		return -ENOMEM;
+	n = strlen(line);
+	if ((p = realloc(c->out, c->outlen + n)) == NULL) {
+		free(line);
+		return -ENOMEM;
+	}
+	memcpy(p + c->outlen, line, n);
+	free(line);
+	c->out = p;
+	c->outlen += n;
+	if ((rc = conn_flush(c)) < 0)
+		return rc;
+	if (rc > 0) {
+		if (c->deadline == 0)
+			c->deadline = now_sec() + OUT_TIMEOUT;
+		timer_set(true);
+	}
+	return 0;
+}
+
+/* Serves the complete lines c holds, while its replies are being read. */
+static int
+conn_serve(struct conn *c)
+{
+	char *line;
+	size_t len;
+	int rc;
+
+	while (c->out == NULL && (rc = ctl_lines_next(&c->in, &line, &len)) != 0) {
+		if (rc == -EMSGSIZE) {
+			conn_stop_input(c);
+			ctl_lines_init(&c->in);
+			return conn_send(c, ctl_build_error("request line longer "
+			    "than %d bytes; closing the connection",
+			    CTL_MAX_LINE - 1));
+		}
+		if ((rc = conn_send(c, handle(line, len))) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+on_conn(int fd, void *arg)
+{
+	struct conn *c = arg;
+	size_t room;
+	ssize_t n;
+	char *p;
+
+	if (c->out != NULL && conn_flush(c) < 0) {
+		conn_close(c);
+		return;
+	}
+	p = ctl_lines_space(&c->in, &room);
+	if (room == 0) {
+		/* Its replies are unread and its requests fill the buffer. */
+		conn_close(c);
+		return;
+	}
+	n = recv(fd, p, room, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* End of input: answer what came, then close. */
+		conn_stop_input(c);
+		if (conn_serve(c) < 0 || c->out == NULL)
+			conn_close(c);
+		return;
+	}
+	ctl_lines_added(&c->in, n);
+	if (conn_serve(c) < 0 || (c->closing && c->out == NULL))
+		conn_close(c);
+}
+
+static void
+on_timer(int fd, void *arg)
+{
+	time_t now = now_sec();
+	bool pending = false;
+	struct conn *c;
+	uint64_t n;
+	int i, rc;
+
+	(void)arg;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	for (i = 0; i < CONTROL_MAX_CONN; i++) {
+		if ((c = ctl.conns[i]) == NULL || c->out == NULL)
+			continue;
+		rc = conn_flush(c);
+		if (rc > 0 && now >= c->deadline) {
+			hlog("%s: control client on fd %d did not read its "
+			    "reply in %d s; dropping it", ctl.vm->name, c->fd,
+			    OUT_TIMEOUT);
+			rc = -ETIMEDOUT;
+		}
+		if (rc == 0)
+			rc = conn_serve(c);	/* requests held back */
+		if (rc < 0 || (c->out == NULL && c->closing))
+			conn_close(c);
+		else if (c->out != NULL)
+			pending = true;
+	}
+	timer_set(pending);
+}
+
+/* Best effort: a refused client gets one error line. */
+static void
+refuse(int fd, const char *msg)
+{
+	char *line = ctl_build_error("%s", msg);
+
+	if (line != NULL && send(fd, line, strlen(line),
+	    MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* nothing more to do for it */
+	}
+	free(line);
+	close(fd);
+}
+
+static bool
+peer_allowed(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return false;
+	if (cr.uid == 0 || cr.uid == geteuid())
+		return true;
+	hlog("%s: control socket %s: refusing pid %d of uid %d (only uid %d "
+	    "and root may connect)", ctl.vm->name, ctl.path, (int)cr.pid,
+	    (int)cr.uid, (int)geteuid());
+	return false;
+}
+
+static void
+on_accept(int fd, void *arg)
+{
+	static int full_once;
+	struct conn *c;
+	int cfd, i;
+
+	(void)arg;
+	while ((cfd = accept4(fd, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (!peer_allowed(cfd)) {
+			refuse(cfd, "permission denied: only the VM's owner "
+			    "and root may use its control socket");
+			continue;
+		}
+		for (i = 0; i < CONTROL_MAX_CONN && ctl.conns[i] != NULL; i++)
+			;
+		if (i == CONTROL_MAX_CONN) {
+			hlog_once(&full_once, "%s: control socket %s: more "
+			    "than %d clients", ctl.vm->name, ctl.path,
+			    CONTROL_MAX_CONN);
+			refuse(cfd, "too many control connections; close some "
+			    "and retry");
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(cfd);
+			continue;
+		}
+		c->fd = cfd;
+		ctl_lines_init(&c->in);
+		if (evloop_add(cfd, on_conn, c) < 0) {
+			free(c);
+			refuse(cfd, "the VM's event loop is full; retry later");
+			continue;
+		}
+		c->in_loop = true;
+		ctl.conns[i] = c;
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+	    errno != ECONNABORTED)
+		hlog("%s: control socket %s: accept: %s", ctl.vm->name,
+		    ctl.path, strerror(errno));
+}
+
+/* --- setup ----------------------------------------------------------------- */
+
+static int
+default_path(struct vm *vm, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (strchr(vm->name, '/') != NULL || vm->name[0] == '.') {
+		hlog("%s: a VM name with '/' or a leading '.' cannot name a "
+		    "control socket; give one with -o control.path=PATH",
+		    vm->name);
+		return -EINVAL;
+	}
+	if (mkdir(CTL_DIR, 0700) < 0 && errno != EEXIST) {
+		hlog("%s: cannot create %s: %s (run as root, or give "
+		    "-o control.path=PATH)", vm->name, CTL_DIR, strerror(errno));
+		return -errno;
+	}
+	if (stat(CTL_DIR, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		hlog("%s: %s is not a directory (remove it, or give "
+		    "-o control.path=PATH)", vm->name, CTL_DIR);
+		return -ENOTDIR;
+	}
+	if ((size_t)snprintf(buf, len, "%s/%s.sock", CTL_DIR, vm->name) >= len) {
+		hlog("%s: the VM name is too long for a control socket path; "
+		    "give -o control.path=PATH", vm->name);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* Removes a stale socket at path; -EADDRINUSE if someone listens there. */
+static int
+clear_path(struct vm *vm, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		hlog("%s: control socket %s exists and is not a socket "
+		    "(remove it, or choose another -o control.path)", vm->name,
+		    path);
+		return -EEXIST;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0) {
+		hlog("%s: control socket %s is in use by another hyve (stop "
+		    "it, or choose another -o control.path)", vm->name, path);
+		return -EADDRINUSE;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		hlog("%s: cannot remove the stale control socket %s: %s",
+		    vm->name, path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int
+listen_on(struct vm *vm, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, e;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		e = errno;
+		hlog("%s: control socket: %s", vm->name, strerror(e));
+		return -e;
+	}
+	/* Nobody can connect before listen(), so chmod in between is safe. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0600) < 0 || stat(path, &st) < 0 ||
+	    listen(fd, CONTROL_MAX_CONN) < 0) {
+		e = errno;
+		hlog("%s: control socket %s: %s (check the directory, or "
+		    "choose another -o control.path)", vm->name, path,
+		    strerror(e));
+		close(fd);
+		return -e;
+	}
+	ctl.dev = st.st_dev;
+	ctl.ino = st.st_ino;
+	return fd;
+}
+
+int
+control_init(struct vm *vm, const char *path)
+{
+	char buf[sizeof(ctl.path)];
+	int rc;
+
+	if (ctl.lfd >= 0) {
+		hlog("%s: the control socket %s is already open", vm->name,
+		    ctl.path);
+		return -EBUSY;
+	}
+	if (path == NULL) {
+		if ((rc = default_path(vm, buf, sizeof(buf))) < 0)
+			return rc;
+		path = buf;
+	}
+	if (path[0] == '\0' || strlen(path) >= sizeof(ctl.path)) {
+		hlog("%s: control.path '%s' must be 1 to %zu bytes long",
+		    vm->name, path, sizeof(ctl.path) - 1);
+		return -ENAMETOOLONG;
+	}
+	if ((rc = clear_path(vm, path)) < 0)
+		return rc;
+	if ((rc = listen_on(vm, path)) < 0)
+		return rc;
+	ctl.lfd = rc;
+	ctl.vm = vm;
+	snprintf(ctl.path, sizeof(ctl.path), "%s", path);
+	clock_gettime(CLOCK_MONOTONIC, &ctl.start);
+	ctl.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ctl.tfd < 0) {
+		rc = -errno;
+		hlog("%s: control socket: timerfd: %s", vm->name, strerror(-rc));
+		control_fini();
+		return rc;
+	}
+	if ((rc = evloop_add(ctl.lfd, on_accept, NULL)) < 0 ||
+	    (rc = evloop_add(ctl.tfd, on_timer, NULL)) < 0) {
+		control_fini();
+		return rc;
+	}
+	return 0;
+}
+
+void
+control_fini(void)
+{
+	struct stat st;
+	int i;
+
+	for (i = 0; i < CONTROL_MAX_CONN; i++)
+		if (ctl.conns[i] != NULL)
+			conn_close(ctl.conns[i]);
+	if (ctl.tfd >= 0) {
+		evloop_del(ctl.tfd);
+		close(ctl.tfd);
+	}
+	if (ctl.lfd >= 0) {
+		evloop_del(ctl.lfd);
+		close(ctl.lfd);
+		/* Only our own socket: another hyve may have replaced it. */
+		if (lstat(ctl.path, &st) == 0 && st.st_dev == ctl.dev &&
+		    st.st_ino == ctl.ino)
+			unlink(ctl.path);
+	}
+	ctl.lfd = ctl.tfd = -1;
+	ctl.timer_on = false;
+	ctl.path[0] = '\0';
+}
+
+const char *
+control_path(void)
+{
+	return ctl.lfd >= 0 ? ctl.path : NULL;
+}
