@@ -1,21 +1,51 @@
 #!/bin/sh
-# make demo: boots the test guest on hyve and lets it show what it found.
+# make demo: boots the test guest on hyve with all three virtio devices, each
+# served by its own backend process, and lets it show what it found.  The
+# network device's tap lives in a private network namespace made for the
+# demo, with a small peer on the host side that answers the guest.
 cd "$(dirname "$0")/.." || exit 1
 if [ ! -w /dev/kvm ]; then
 	echo "demo: /dev/kvm is missing or not writable; hyve needs KVM." >&2
 	echo "demo: (on a VM, enable nested virtualization; or run as a user in group kvm)" >&2
 	exit 1
 fi
-cmd="build/hyve -c 2 -m 256M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit
- -o boot.kernel=build/testguest -o boot.cmdline=test=tour,uart,pci,acpi,smp,timer,rtc demo"
+TMP=$(mktemp -d /tmp/hyve-demo.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+truncate -s 64M "$TMP/disk.img"
+tests="tour,uart,pci,acpi,smp,timer,rtc,rng,blk"
+net=""
+if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && unshare -n true 2>/dev/null; then
+	tests="$tests,net"
+	net="-s 2,virtio-net,demotap0"
+else
+	echo "demo: no private network namespace here (needs root); leaving out virtio-net"
+fi
+cmd="build/hyve -c 2 -m 256M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit"
+cmd="$cmd $net -s 3,virtio-blk,$TMP/disk.img -s 4,virtio-rnd"
+cmd="$cmd -o boot.kernel=build/testguest -o boot.cmdline=test=$tests demo"
 echo "demo: $cmd"
-echo "demo: the test guest prints what it finds on COM1, runs its tests and exits"
+echo "demo: the test guest prints what it finds on COM1, runs its tests and powers off"
 echo
-# shellcheck disable=SC2086
+if [ -n "$net" ]; then
+	cat >"$TMP/run.sh" <<SCRIPT
+ip link set lo up
+ip tuntap add dev demotap0 mode tap vnet_hdr
+ip link set demotap0 up
+python3 tests/integration/netpeer.py demotap0 60 "$TMP/done" >/dev/null 2>&1 &
 $cmd
+rc=\$?
+touch "$TMP/done"
+wait
+exit \$rc
+SCRIPT
+	unshare -n sh "$TMP/run.sh"
+else
+	# shellcheck disable=SC2086
+	$cmd
+fi
 rc=$?
 echo
 case $rc in
-1) echo "demo: the guest powered off after its tests passed (exit status 1)" ;;
+1) echo "demo: the guest's tests passed and it powered off (exit status 1)" ;;
 *) echo "demo: hyve exited with status $rc (see the README's exit codes)"; exit 1 ;;
 esac

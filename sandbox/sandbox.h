@@ -1,0 +1,115 @@
+#ifndef HYVE_SANDBOX_H
+#define HYVE_SANDBOX_H
+
+/*
+ * A process confines itself once it holds every descriptor it will ever
+ * need and before it reads one byte the guest controls.
+ *
+ * Backend roles (blk, net, rnd): drop to an unprivileged uid/gid if started
+ * as root, new user, mount, pid, ipc, uts, cgroup and network namespaces,
+ * an empty read-only tmpfs as root (no /proc, no /dev), every descriptor
+ * closed but the kept ones, rlimits (no core, no processes, few files, no
+ * file growth except for blk), no capabilities in any set, locked
+ * securebits, no_new_privs, not dumpable, and last a seccomp allowlist for
+ * the role whose default action names the syscall on stderr and kills the
+ * process with SIGSYS.
+ *
+ * SANDBOX_CORE: the core owns KVM, vCPU threads and spawns backends, so it
+ * cannot take namespaces or drop to nobody; it gets no_new_privs, no core
+ * dumps, not dumpable and a seccomp denylist applied to all its threads.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum sandbox_role {
+	SANDBOX_BLK,
+	SANDBOX_NET,
+	SANDBOX_RND,
+	SANDBOX_CORE,
+};
+
+struct sandbox_opts {
+	/*
+	 * sandbox=off.  A zeroed struct (or NULL opts) means fully sandboxed,
+	 * so forgetting to fill it in can never disable the sandbox.
+	 */
+	bool off;
+	const char *name;	/* "blk0" for messages; NULL: the role name */
+	uid_t uid;		/* run as this when started as root; 0: 65534 */
+	gid_t gid;		/* likewise; 0: 65534 */
+	unsigned nofile;	/* RLIMIT_NOFILE; 0: the role's default */
+	bool keep_stdio;	/* leave fds 0 and 1; else they become /dev/null */
+	/*
+	 * Called after every step but the seccomp filter, in the confined
+	 * process: for tests, and for a last setup call the allowlist forbids.
+	 */
+	void (*pre_filter)(void *arg);
+	void *arg;
+};
+
+/* Exit status-like names for messages: "blk", "net", "rnd", "core". */
+const char *sandbox_role_name(enum sandbox_role role);
+
+/*
+ * Confines the calling process as role.  keep_fds are the descriptors the
+ * process keeps (besides fd 2, always kept for logs).  Must be called
+ * single-threaded for the backend roles.  Returns 0, or -errno after
+ * logging what failed; the caller must then exit, never run unconfined.
+ */
+int sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
+    const struct sandbox_opts *o);
+
+/* --- audit: read back what a running process may do ------------------- */
+
+#define SANDBOX_AUDIT_MAXFD	256
+#define SANDBOX_AUDIT_NNS	8
+#define SANDBOX_AUDIT_NRLIM	16	/* RLIMIT_CPU .. RLIMIT_RTTIME */
+#define SANDBOX_RLIM_INF	(-1LL)	/* "unlimited" */
+
+struct sandbox_audit_ns {
+	char name[24];		/* "user", "mnt", ..., "pid_for_children" */
+	char id[48];		/* "net:[4026531840]"; "" if unreadable */
+	bool same_as_host;	/* same as the auditing process's own */
+};
+
+struct sandbox_audit_fd {
+	int fd;
+	char target[256];	/* readlink of /proc/PID/fd/N */
+};
+
+struct sandbox_audit {
+	pid_t pid;
+	long uid[4], gid[4];	/* real, effective, saved, filesystem */
+	int seccomp;		/* 0 off, 1 strict, 2 filter; -1 unknown */
+	int seccomp_filters;	/* -1 if the kernel does not say */
+	int no_new_privs;	/* -1 unknown */
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	int nns;
+	struct sandbox_audit_ns ns[SANDBOX_AUDIT_NNS];
+	/* Indexed by RLIMIT_*; SANDBOX_RLIM_INF for unlimited. */
+	long long rlim_soft[SANDBOX_AUDIT_NRLIM], rlim_hard[SANDBOX_AUDIT_NRLIM];
+	char root[256];		/* readlink of /proc/PID/root */
+	bool root_is_host;	/* same directory as the auditor's "/" */
+	int nfd;
+	bool fd_truncated;	/* more than SANDBOX_AUDIT_MAXFD fds */
+	struct sandbox_audit_fd fd[SANDBOX_AUDIT_MAXFD];
+};
+
+/* Reads /proc/PID/{status,ns,limits,root,fd}.  Returns 0 or -errno. */
+int sandbox_audit_pid(pid_t pid, struct sandbox_audit *out);
+
+struct json_object;
+/* The audit as a new JSON object (the caller puts it).  0 or -errno. */
+int sandbox_audit_json(const struct sandbox_audit *a, struct json_object **out);
+
+/*
+ * 0 if the process is confined as role requires; -EPERM otherwise, with the
+ * first reason written to why ("seccomp is off (mode 0)").
+ */
+int sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
+    char *why, size_t len);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * Seccomp plumbing shared by the roles: building the filter, the datapath
+ * every backend needs, and the SIGSYS report.  The default action traps;
+ * the handler writes "hyve[blk0]: killed by seccomp: socket (nr 41)" and
+ * then makes the one syscall whose action is to kill the process, so the
+ * core sees a death by SIGSYS and the log says which call it was.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include "core/log.h"
+#include "sandbox/seccomp_impl.h"
+
+#define SC_NNAMES	512
+/* Obsolete and unused by glibc: the handler's way to die. */
+#define SC_DEATH	SYS_tkill
+
+static char sc_names[SC_NNAMES][24];
+static char sc_prefix[96];
+
+static size_t
+put(char *buf, size_t n, size_t cap, const char *s)
+{
+	while (*s != '\0' && n < cap)
+		buf[n++] = *s++;
+	return n;
+}
+
+/* Async-signal-safe: no allocation, no stdio, only write(2). */
+static void
+on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	char buf[192], num[24], *p = num + sizeof(num);
+	const char *name = "unknown";
+	int nr = si->si_syscall;
+	unsigned v = nr < 0 ? 0 : nr;
+	size_t n = 0;
+
+	(void)sig;
+	(void)uc;
+	if (nr >= 0 && nr < SC_NNAMES && sc_names[nr][0] != '\0')
+		name = sc_names[nr];
+	*--p = '\0';
+	do
+		*--p = '0' + v % 10;
+	while ((v /= 10) != 0);
+	n = put(buf, n, sizeof(buf), sc_prefix);
+	n = put(buf, n, sizeof(buf), name);
+	n = put(buf, n, sizeof(buf), " (nr ");
+	n = put(buf, n, sizeof(buf), p);
+	n = put(buf, n, sizeof(buf), ")\n");
+	if (write(2, buf, n) < 0)
+		buf[0] = '\0';
+	syscall(SC_DEATH, 0, 0);
+	_exit(128 + SIGSYS);
+}
+
+int
+sc_allow(scmp_filter_ctx c, const int *nrs, size_t n)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, nrs[i], 0)) < 0)
+			return rc;
+	return 0;
+}
+
+int
+sc_backend_base(scmp_filter_ctx c)
+{
+	static const int plain[] = {
+		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv),
+		SCMP_SYS(writev), SCMP_SYS(close),
+		/* vhost-user: messages and SCM_RIGHTS from the inherited socket */
+		SCMP_SYS(recvmsg), SCMP_SYS(recvfrom), SCMP_SYS(sendmsg),
+		SCMP_SYS(sendto), SCMP_SYS(accept4),
+		SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+		/* guest memory regions and malloc */
+		SCMP_SYS(munmap), SCMP_SYS(brk), SCMP_SYS(madvise),
+		SCMP_SYS(fstat), SCMP_SYS(clock_gettime),
+		SCMP_SYS(restart_syscall),
+	};
+	static const int fcntls[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD };
+	int rc;
+
+	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)
+		return rc;
+	/* Nothing executable: no new code in a process the guest feeds. */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
+	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0)
+		return rc;
+	/* fstat(fd) as glibc does it; the root is empty anyway. */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
+	    SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH))) < 0)
+		return rc;
+	/* vu_serve asks whether its socket listens. */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,
+	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
+	    SCMP_A2(SCMP_CMP_EQ, SO_ACCEPTCONN))) < 0)
+		return rc;
+	for (size_t i = 0; i < NELEM(fcntls); i++)
+		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, fcntls[i]))) < 0)
+			return rc;
+	return 0;
+}
+
+static void
+resolve_names(void)
+{
+	char *s;
+
+	if (sc_names[0][0] != '\0')
+		return;
+	for (int nr = 0; nr < SC_NNAMES; nr++) {
+		s = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
+		if (s != NULL)
+			snprintf(sc_names[nr], sizeof(sc_names[nr]), "%s", s);
+		free(s);
+	}
+}
+
+scmp_filter_ctx
+sc_build(enum sandbox_role role, const char *name)
+{
+	static const int always[] = {
+		SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
+	};
+	bool core = role == SANDBOX_CORE;
+	scmp_filter_ctx c;
+	int rc;
+
+	if (seccomp_arch_native() != SCMP_ARCH_X86_64) {
+		hlog("%s: seccomp profiles exist for x86-64 only; run with "
+		    "sandbox=off on this machine", name);
+		return NULL;
+	}
+	resolve_names();
+	if (strchr(name, '[') != NULL)
+		snprintf(sc_prefix, sizeof(sc_prefix), "%s: killed by seccomp: ",
+		    name);
+	else
+		snprintf(sc_prefix, sizeof(sc_prefix),
+		    "hyve[%s]: killed by seccomp: ", name);
+	c = seccomp_init(core ? SCMP_ACT_ALLOW : SCMP_ACT_TRAP);
+	if (c == NULL) {
+		hlog("%s: seccomp_init failed; out of memory?", name);
+		return NULL;
+	}
+	/* Other ABIs (i386 via int 0x80, x32) are killed outright. */
+	rc = seccomp_attr_set(c, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (rc == 0 && core)
+		rc = seccomp_attr_set(c, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (rc == 0 && !core)
+		rc = sc_allow(c, always, NELEM(always));
+	if (rc == 0)
+		rc = seccomp_rule_add(c, SCMP_ACT_KILL_PROCESS, SC_DEATH, 0);
+	if (rc == 0) {
+		switch (role) {
+		case SANDBOX_BLK:
+			rc = sc_rules_blk(c);
+			break;
+		case SANDBOX_NET:
+			rc = sc_rules_net(c);
+			break;
+		case SANDBOX_RND:
+			rc = sc_rules_rnd(c);
+			break;
+		case SANDBOX_CORE:
+			rc = sc_rules_core(c);
+			break;
+		default:
+			rc = -EINVAL;
+		}
+	}
+	if (rc < 0) {
+		hlog("%s: cannot build the seccomp filter: %s", name,
+		    strerror(-rc));
+		seccomp_release(c);
+		return NULL;
+	}
+	return c;
+}
+
+int
+sc_load(scmp_filter_ctx c, const char *name)
+{
+	struct sigaction sa;
+	sigset_t set;
+	int rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigfillset(&sa.sa_mask);
+	sigemptyset(&set);
+	sigaddset(&set, SIGSYS);
+	if (sigaction(SIGSYS, &sa, NULL) < 0 ||
+	    sigprocmask(SIG_UNBLOCK, &set, NULL) < 0) {
+		rc = -errno;
+		hlog("%s: cannot install the SIGSYS handler: %s", name,
+		    strerror(errno));
+		seccomp_release(c);
+		return rc;
+	}
+	rc = seccomp_load(c);
+	seccomp_release(c);
+	if (rc < 0)
+		hlog("%s: cannot load the seccomp filter: %s", name,
+		    strerror(-rc));
+	return rc;
+}

@@ -1,0 +1,30 @@
+#ifndef HYVE_SECCOMP_IMPL_H
+#define HYVE_SECCOMP_IMPL_H
+
+/* Inside the sandbox library: the per-role seccomp lists. */
+
+#include <seccomp.h>
+
+#include "sandbox/sandbox.h"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Allows every syscall in nrs without looking at arguments. */
+int sc_allow(scmp_filter_ctx c, const int *nrs, size_t n);
+/* The datapath every backend shares: vhost-user, eventfds, memory. */
+int sc_backend_base(scmp_filter_ctx c);
+
+int sc_rules_blk(scmp_filter_ctx c);
+int sc_rules_net(scmp_filter_ctx c);
+int sc_rules_rnd(scmp_filter_ctx c);
+int sc_rules_core(scmp_filter_ctx c);
+
+/*
+ * Builds the filter for role (not loaded yet) and prepares the SIGSYS
+ * report, which needs the syscall names resolved before confinement.
+ */
+scmp_filter_ctx sc_build(enum sandbox_role role, const char *name);
+/* Installs the SIGSYS handler and loads the filter; releases c. */
+int sc_load(scmp_filter_ctx c, const char *name);
+
+#endif
