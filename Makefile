@@ -70,6 +70,8 @@ $(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(B)/asan/libhyve.a
 	$(CC) $(CFLAGS) $(ASAN) -o $@ $^ -lcmocka $(LDLIBS)
 
 -include tests/guest/guest.mk
+-include tests/fuzz/fuzz.mk
+-include bench/bench.mk
 
 # --- tests ---------------------------------------------------------------
 
@@ -95,4 +97,4 @@ clean:
 
 .PHONY: all deps unit unit-asan integration check demo clean
 .SECONDARY:
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/asan -name '*.d' -type f 2>/dev/null)

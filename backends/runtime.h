@@ -55,6 +55,12 @@ struct vu_dev {
 	struct vring_queue vq[VU_MAX_QUEUES];
 	struct vu_watch watch[VU_MAX_WATCH];
 	unsigned nwatch;
+	/* The inflight region (GET/SET_INFLIGHT_FD), or NULL. */
+	uint8_t *infl;
+	size_t infl_len;
+	size_t infl_stride;		/* bytes per queue */
+	unsigned infl_nq;
+	unsigned infl_qsize;
 };
 
 /* Features every backend offers on top of the device's own. */
@@ -62,7 +68,8 @@ struct vu_dev {
 	1ull << VIRTIO_RING_F_INDIRECT_DESC | 1ull << VIRTIO_RING_F_EVENT_IDX | \
 	1ull << VU_F_PROTOCOL_FEATURES)
 #define VU_RUNTIME_PFEATURES	(1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK | \
-	1ull << VU_PF_CONFIG | 1ull << VU_PF_RESET_DEVICE)
+	1ull << VU_PF_CONFIG | 1ull << VU_PF_RESET_DEVICE | \
+	1ull << VU_PF_INFLIGHT_SHMFD)
 
 int vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv);
 void vu_dev_free(struct vu_dev *d);

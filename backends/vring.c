@@ -4,6 +4,7 @@
  * copy is checked and used.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@ vring_reset(struct vring_queue *vq)
 {
 	unsigned index = vq->index;
 
+	free(vq->resubmit);
+	free(vq->batch_heads);
 	if (vq->kickfd >= 0)
 		close(vq->kickfd);
 	if (vq->callfd >= 0)
@@ -68,6 +71,7 @@ vring_map(struct vring_queue *vq, const struct gmem *gm, uint64_t features)
 	vq->event_idx = (features >> VIRTIO_RING_F_EVENT_IDX) & 1;
 	vq->indirect = (features >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
 	vq->used_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_RELAXED);
+	vq->published = vq->used_idx;
 	vq->signalled = vq->used_idx;
 	vq->batch = 0;
 	return 0;
@@ -121,15 +125,24 @@ vring_pop(struct vring_queue *vq, const struct gmem *gm,
 	struct vring_desc d;
 	void *buf;
 
+	bool again = false;
+
 	if (!vring_ready(vq))
 		return vq->broken ? -EIO : 0;
-	aidx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
-	if ((uint16_t)(aidx - vq->last_avail) > vq->num)
-		return bad(vq, -EINVAL, "avail index moved by more than the queue size");
-	if (aidx == vq->last_avail)
-		return 0;
-	head = __atomic_load_n(&vq->avail->ring[vq->last_avail & (vq->num - 1)],
-	    __ATOMIC_RELAXED);
+	if (vq->resubmit_pos < vq->nresubmit) {
+		/* A chain a previous backend took but did not complete. */
+		head = vq->resubmit[vq->resubmit_pos];
+		again = true;
+	} else {
+		aidx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+		if ((uint16_t)(aidx - vq->last_avail) > vq->num)
+			return bad(vq, -EINVAL, "avail index moved by more than "
+			    "the queue size");
+		if (aidx == vq->last_avail)
+			return 0;
+		head = __atomic_load_n(&vq->avail->ring[vq->last_avail &
+		    (vq->num - 1)], __ATOMIC_RELAXED);
+	}
 	if (head >= vq->num)
 		return bad(vq, -EINVAL, "avail ring head index out of range");
 	memset(req, 0, sizeof(*req));
@@ -194,7 +207,16 @@ vring_pop(struct vring_queue *vq, const struct gmem *gm,
 	}
 	req->out_len = out;
 	req->in_len = in;
+	if (again) {
+		vq->resubmit_pos++;
+		return 1;
+	}
 	vq->last_avail++;
+	if (vq->infl != NULL) {
+		vq->infl->desc[head].counter = vq->counter++;
+		__atomic_store_n(&vq->infl->desc[head].inflight, 1,
+		    __ATOMIC_RELEASE);
+	}
 	return 1;
 }
 
@@ -210,6 +232,11 @@ vring_push(struct vring_queue *vq, const struct vring_req *req, uint32_t len)
 	e = &vq->used->ring[vq->used_idx & (vq->num - 1)];
 	__atomic_store_n(&e->id, req->head, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
+	/* Our own copy: the guest may scribble on its used ring. */
+	if (vq->infl != NULL) {
+		vq->batch_heads[vq->used_idx & (vq->num - 1)] = req->head;
+		vq->infl->last_batch_head = req->head;
+	}
 	vq->used_idx++;
 	vq->batch++;
 }
@@ -228,6 +255,22 @@ need_notify(struct vring_queue *vq)
 	return vring_need_event(event, vq->used_idx, old);
 }
 
+/*
+ * The chains now in the used ring are done: clear their flags, then record
+ * the used index the flags agree with.  A crash between the two is repaired
+ * by vring_inflight_start from the used ring itself.
+ */
+static void
+inflight_published(struct vring_queue *vq)
+{
+	uint16_t i;
+
+	for (i = vq->published; i != vq->used_idx; i++)
+		__atomic_store_n(&vq->infl->desc[vq->batch_heads[i &
+		    (vq->num - 1)]].inflight, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&vq->infl->used_idx, vq->used_idx, __ATOMIC_RELEASE);
+}
+
 int
 vring_flush(struct vring_queue *vq)
 {
@@ -237,6 +280,9 @@ vring_flush(struct vring_queue *vq)
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
 	/* The used index must be visible before we read used_event/flags. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vq->infl != NULL)
+		inflight_published(vq);
+	vq->published = vq->used_idx;
 	if (!need_notify(vq))
 		return 0;
 	if (vq->callfd >= 0)
@@ -254,4 +300,82 @@ vring_enable_notify(struct vring_queue *vq)
 		    vq->last_avail, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
+}
+
+static int
+by_counter(const void *a, const void *b, void *arg)
+{
+	const struct inflight_queue *q = arg;
+	uint64_t x = q->desc[*(const uint16_t *)a].counter;
+	uint64_t y = q->desc[*(const uint16_t *)b].counter;
+
+	return x < y ? -1 : x > y;
+}
+
+int
+vring_inflight_start(struct vring_queue *vq)
+{
+	struct inflight_queue *q = vq->infl;
+	uint16_t uidx, i, n = 0;
+	uint64_t maxc = 0;
+
+	free(vq->resubmit);
+	vq->resubmit = NULL;
+	vq->nresubmit = vq->resubmit_pos = 0;
+	free(vq->batch_heads);
+	vq->batch_heads = calloc(vq->num, sizeof(uint16_t));
+	if (vq->batch_heads == NULL)
+		return bad(vq, -ENOMEM, "out of memory for inflight tracking");
+	if (q == NULL)
+		return 0;
+	uidx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+	if (q->version != INFLIGHT_VERSION || q->desc_num != vq->num) {
+		/* A fresh region, or one for another ring: start clean. */
+		memset(q, 0, inflight_queue_size(vq->num));
+		q->version = INFLIGHT_VERSION;
+		q->desc_num = vq->num;
+		q->used_idx = uidx;
+		vq->counter = 0;
+		return 0;
+	}
+	/* Completions published after the flags were last brought up to
+	 * date: the used ring names them. */
+	if ((uint16_t)(uidx - q->used_idx) > vq->num)
+		return bad(vq, -EINVAL, "inflight region disagrees with the used "
+		    "ring by more than the queue size");
+	for (i = q->used_idx; i != uidx; i++) {
+		uint32_t id = __atomic_load_n(&vq->used->ring[i & (vq->num - 1)].id,
+		    __ATOMIC_RELAXED);
+
+		if (id < vq->num)
+			q->desc[id].inflight = 0;
+	}
+	q->used_idx = uidx;
+	vq->resubmit = calloc(vq->num, sizeof(uint16_t));
+	if (vq->resubmit == NULL)
+		return bad(vq, -ENOMEM, "out of memory for inflight tracking");
+	for (i = 0; i < vq->num; i++) {
+		if (q->desc[i].inflight != 1)
+			continue;
+		vq->resubmit[n++] = i;
+		if (q->desc[i].counter >= maxc)
+			maxc = q->desc[i].counter + 1;
+	}
+	qsort_r(vq->resubmit, n, sizeof(uint16_t), by_counter, q);
+	vq->nresubmit = n;
+	vq->counter = maxc;
+	/* The avail entries of the resubmitted chains are behind us. */
+	vq->last_avail = uidx + n;
+	vq->used_idx = vq->published = vq->signalled = uidx;
+	return n;
+}
+
+void
+vring_inflight_clear(struct vring_queue *vq)
+{
+	if (vq->infl != NULL && vq->num != 0)
+		memset(vq->infl, 0, inflight_queue_size(vq->num));
+	free(vq->resubmit);
+	vq->resubmit = NULL;
+	vq->nresubmit = vq->resubmit_pos = 0;
 }

@@ -17,6 +17,7 @@
 #include <linux/virtio_ring.h>
 
 #include "backends/guestmem.h"
+#include "backends/inflight.h"
 
 struct vring_queue {
 	unsigned index;
@@ -38,6 +39,13 @@ struct vring_queue {
 	int kickfd;
 	int callfd;
 	int errfd;
+	/* Inflight tracking, when the frontend gave a region (else NULL). */
+	struct inflight_queue *infl;
+	uint64_t counter;		/* next chain's order number */
+	uint16_t published;		/* used idx last written to the ring */
+	uint16_t *resubmit;		/* heads to run again, oldest first */
+	uint16_t *batch_heads;		/* heads pushed, by used ring slot */
+	unsigned nresubmit, resubmit_pos;
 };
 
 /* One descriptor chain: nout device-readable buffers, then nin writable. */
@@ -87,6 +95,16 @@ int vring_flush(struct vring_queue *vq);
  * Returns true if more entries arrived meanwhile, so the caller goes on.
  */
 bool vring_enable_notify(struct vring_queue *vq);
+
+/*
+ * With an inflight region: after the ring is mapped, reconciles the region
+ * with the used ring and queues the chains a previous backend left
+ * unfinished, so the next vring_pop calls return them first.  Returns the
+ * number of chains to resubmit, or -errno after putting the queue in error.
+ */
+int vring_inflight_start(struct vring_queue *vq);
+/* Forgets the queue's inflight state (the guest reset the device). */
+void vring_inflight_clear(struct vring_queue *vq);
 
 /* Puts the queue in error: stop it, log why, write the err eventfd. */
 void vring_fail(struct vring_queue *vq, int err, const char *why);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -120,11 +121,14 @@ reset_rings(struct vu_dev *d)
 {
 	for (unsigned i = 0; i < d->be->nqueues; i++) {
 		stop_ring(d, &d->vq[i]);
+		vring_inflight_clear(&d->vq[i]);
 		vring_reset(&d->vq[i]);
 	}
 	if (d->be->reset)
 		d->be->reset(d);
 }
+
+static void inflight_unmap(struct vu_dev *d);
 
 void
 vu_disconnect(struct vu_dev *d)
@@ -133,6 +137,7 @@ vu_disconnect(struct vu_dev *d)
 		return;
 	reset_rings(d);
 	gmem_free(&d->mem);
+	inflight_unmap(d);
 	d->features = 0;
 	d->pfeatures = 0;
 	if (d->cfd >= 0) {
@@ -162,14 +167,122 @@ reply(struct vu_dev *d, struct vu_msg *m, uint32_t size)
 static void
 start_ring(struct vu_dev *d, struct vring_queue *vq)
 {
+	int n;
+
 	if (vring_map(vq, &d->mem, d->features) < 0) {
 		vring_fail(vq, -EINVAL, "ring addresses are not in guest memory");
 		return;
 	}
+	vq->infl = NULL;
+	if (d->infl != NULL && vq->index < d->infl_nq && vq->num <= d->infl_qsize)
+		vq->infl = (struct inflight_queue *)(d->infl +
+		    vq->index * d->infl_stride);
+	if ((n = vring_inflight_start(vq)) < 0)
+		return;
+	if (n > 0)
+		hlog("queue %u: resubmitting %d request(s) a previous backend "
+		    "left unfinished", vq->index, n);
 	vq->started = true;
 	if (!(d->features & (1ull << VU_F_PROTOCOL_FEATURES)))
 		vq->enabled = true;
 	run_queue(d, vq);
+}
+
+static void
+inflight_unmap(struct vu_dev *d)
+{
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+		d->vq[i].infl = NULL;
+	if (d->infl != NULL)
+		munmap(d->infl, d->infl_len);
+	d->infl = NULL;
+	d->infl_len = 0;
+	d->infl_nq = 0;
+}
+
+static int
+inflight_check(struct vu_dev *d, const struct vu_inflight *in)
+{
+	unsigned qs = in->queue_size;
+
+	if (in->num_queues == 0 || in->num_queues > d->be->nqueues ||
+	    qs == 0 || (qs & (qs - 1)) != 0 || qs > d->be->max_queue_size) {
+		hlog("vhost-user: inflight region for %u queues of %u entries: "
+		    "not a valid ring set for this device", in->num_queues, qs);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+inflight_map(struct vu_dev *d, int fd, uint64_t off, const struct vu_inflight *in)
+{
+	size_t stride = inflight_queue_size(in->queue_size);
+	size_t len = stride * in->num_queues;
+	struct stat st;
+	void *p;
+
+	if (in->mmap_size < len || fstat(fd, &st) < 0 ||
+	    off > (uint64_t)st.st_size || len > (uint64_t)st.st_size - off) {
+		hlog("vhost-user: inflight region is smaller than %zu bytes", len);
+		return -EINVAL;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	if (p == MAP_FAILED)
+		return -errno;
+	inflight_unmap(d);
+	d->infl = p;
+	d->infl_len = len;
+	d->infl_stride = stride;
+	d->infl_nq = in->num_queues;
+	d->infl_qsize = in->queue_size;
+	return 0;
+}
+
+/* GET_INFLIGHT_FD: the backend makes the region; the frontend keeps it. */
+static int
+get_inflight(struct vu_dev *d, struct vu_msg *m)
+{
+	struct vu_inflight in = m->p.inflight;
+	size_t len;
+	int fd, rc;
+
+	if ((rc = inflight_check(d, &in)) < 0)
+		return rc;
+	len = inflight_queue_size(in.queue_size) * in.num_queues;
+	fd = memfd_create("hyve-inflight", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, len) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	in.mmap_size = len;
+	in.mmap_offset = 0;
+	if ((rc = inflight_map(d, fd, 0, &in)) < 0) {
+		close(fd);
+		return rc;
+	}
+	m->p.inflight = in;
+	m->nfds = 0;
+	vu_msg_add_fd(m, fd);
+	rc = reply(d, m, sizeof(m->p.inflight));
+	close(fd);
+	m->fds[0] = -1;
+	m->nfds = 0;
+	return rc;
+}
+
+static int
+set_inflight(struct vu_dev *d, struct vu_msg *m)
+{
+	int rc;
+
+	if ((rc = inflight_check(d, &m->p.inflight)) < 0)
+		return rc;
+	return inflight_map(d, m->fds[0], m->p.inflight.mmap_offset,
+	    &m->p.inflight);
 }
 
 static int
@@ -311,6 +424,10 @@ dispatch(struct vu_dev *d, struct vu_msg *m)
 		return 0;
 	case VU_GET_CONFIG:
 		return get_config(d, m);
+	case VU_GET_INFLIGHT_FD:
+		return get_inflight(d, m);
+	case VU_SET_INFLIGHT_FD:
+		return set_inflight(d, m);
 	}
 	return -ENOTSUP;
 }

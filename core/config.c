@@ -709,3 +709,21 @@ config_check_keys(void)
 	config_foreach("", check_one, &bad);
 	return bad ? -EINVAL : 0;
 }
+
+const char *
+config_node_get(const char *node, const char *k)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s.%s", node, k);
+	return config_get(path);
+}
+
+bool
+config_node_bool(const char *node, const char *k)
+{
+	const char *v = config_node_get(node, k);
+	bool b = false;
+
+	return v != NULL && parse_bool(v, &b) == 0 && b;
+}

@@ -35,6 +35,10 @@ int config_foreach(const char *prefix,
 /* Immediate children node names of prefix, e.g. for "pci.0": "3", "31". */
 int config_foreach_child(const char *prefix,
     int (*fn)(const char *name, void *arg), void *arg);
+/* node.k (e.g. "pci.0.3.0" and "path"): its value, or NULL. */
+const char *config_node_get(const char *node, const char *k);
+/* node.k as a boolean; false if unset or not a boolean. */
+bool config_node_bool(const char *node, const char *k);
 /* -k: key=value lines, '#' comments, blank lines.  Errors name file:line. */
 int config_load_file(const char *file);
 /* config.dump=1: every key=value, sorted, one per line. */

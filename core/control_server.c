@@ -25,6 +25,7 @@
 #include "core/virtio_pci.h"
 #include "core/vm.h"
 #include "ipc/control.h"
+#include "sandbox/sandbox.h"
 
 #define OUT_TIMEOUT	10	/* seconds a client has to read a reply */
 #define FLUSH_MS	50	/* retry interval for unsent replies */
@@ -144,30 +145,51 @@ cmd_status(struct vm *vm)
 	return r;
 }
 
-/*
- * One process's audit entry.
- * TODO(lead): when sandbox/audit.c lands, fill "audit" and the verdict with
- *	struct sandbox_audit a;
- *	sandbox_audit_pid(pid, &a);
- *	sandbox_audit_json(&a, &audit);
- *	ok = sandbox_audit_verdict(&a, role, why, sizeof(why)) == 0;
- * (role: SANDBOX_CORE for "core", SANDBOX_BLK/NET/RND by the device
- * prefix).  Until then every process is reported as UNKNOWN.
- */
+static enum sandbox_role
+role_of(const char *role)
+{
+	if (strcmp(role, "blk") == 0)
+		return SANDBOX_BLK;
+	if (strcmp(role, "net") == 0)
+		return SANDBOX_NET;
+	if (strcmp(role, "rnd") == 0 || strcmp(role, "rng") == 0)
+		return SANDBOX_RND;
+	return SANDBOX_CORE;
+}
+
+/* One process's audit entry: what it may do, and whether that is enough. */
 static json_object *
 audit_one(const char *role, const char *name, pid_t pid)
 {
-	json_object *p;
+	struct sandbox_audit *a;
+	json_object *p, *aj = NULL;
+	const char *verdict = "FAIL";
+	char why[256];
+	int rc;
 
 	if ((p = json_object_new_object()) == NULL)
 		return NULL;
 	json_object_object_add(p, "role", json_object_new_string(role));
 	json_object_object_add(p, "name", json_object_new_string(name));
 	json_object_object_add(p, "pid", json_object_new_int(pid));
-	json_object_object_add(p, "audit", NULL);
-	json_object_object_add(p, "verdict", json_object_new_string("UNKNOWN"));
-	json_object_object_add(p, "reason", json_object_new_string(
-	    "this hyve was built without the sandbox audit"));
+	if ((a = malloc(sizeof(*a))) == NULL) {
+		rc = -ENOMEM;
+	} else if ((rc = sandbox_audit_pid(pid, a)) == 0 &&
+	    (rc = sandbox_audit_json(a, &aj)) == 0) {
+		if (sandbox_audit_verdict(a, role_of(role), why,
+		    sizeof(why)) == 0) {
+			verdict = "OK";
+			why[0] = '\0';
+		}
+	}
+	free(a);
+	if (rc < 0)
+		snprintf(why, sizeof(why), "cannot audit pid %d: %s", (int)pid,
+		    strerror(-rc));
+	json_object_object_add(p, "audit", aj);
+	json_object_object_add(p, "verdict", json_object_new_string(verdict));
+	json_object_object_add(p, "reason", why[0] ? json_object_new_string(why) :
+	    NULL);
 	return p;
 }
 

@@ -27,6 +27,7 @@
 #include "core/irq.h"
 #include "core/log.h"
 #include "core/pci.h"
+#include "core/supervisor.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
 #include "ipc/vhost_user.h"
@@ -150,8 +151,23 @@ intx_watch(int fd, void *arg)
 }
 
 /* The device cannot go on: tell the driver, which must reset it. */
-static void
-needs_reset(struct vpci *v, const char *why)
+bool
+vpci_backend_ok(const struct vpci *v)
+{
+	return !v->failed && !v->down && v->vu.sock >= 0;
+}
+
+/* The device config changed (a new disk size): tell the driver. */
+void
+vpci_config_changed(struct vpci *v)
+{
+	v->cfg_gen++;
+	if (v->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		config_irq(v);
+}
+
+void
+vpci_needs_reset(struct vpci *v, const char *why)
 {
 	hlog("%s: %s; the guest must reset the device (DEVICE_NEEDS_RESET)",
 	    v->name, why);
@@ -176,26 +192,7 @@ on_queue_error(int fd, void *arg)
 	for (i = 0; i < v->nq && v->q[i].err != fd; i++)
 		;
 	snprintf(why, sizeof(why), "the backend put queue %u in error", i);
-	needs_reset(v, why);
-	pthread_mutex_unlock(&v->vm->dev_lock);
-}
-
-static void
-on_backend_exit(int fd, void *arg)
-{
-	struct vpci *v = arg;
-	char how[96], why[160];
-	pid_t pid = v->bp.pid;
-
-	evloop_del(fd);
-	if (backend_reap(&v->bp, how, sizeof(how)) < 0)
-		snprintf(how, sizeof(how), "went away");
-	pthread_mutex_lock(&v->vm->dev_lock);
-	v->failed = true;
-	vuf_close(&v->vu);
-	snprintf(why, sizeof(why), "backend %s (pid %d) %s", v->name, (int)pid,
-	    how);
-	needs_reset(v, why);
+	vpci_needs_reset(v, why);
 	pthread_mutex_unlock(&v->vm->dev_lock);
 }
 
@@ -208,7 +205,7 @@ queues_stop(struct vpci *v)
 	uint16_t base;
 
 	for (i = 0; i < v->nq; i++) {
-		if (v->q[i].started && !v->failed)
+		if (v->q[i].started && vpci_backend_ok(v))
 			vuf_ring_stop(&v->vu, i, &base);
 		v->q[i].started = false;
 	}
@@ -220,7 +217,7 @@ device_reset(struct vpci *v)
 	unsigned i;
 
 	queues_stop(v);
-	if (!v->failed && v->status != 0)
+	if (vpci_backend_ok(v) && v->status != 0)
 		vuf_reset(&v->vu);
 	v->status = 0;
 	v->drv_features = 0;
@@ -264,35 +261,105 @@ features_ok(struct vpci *v)
 	}
 	if (v->failed)
 		return -EIO;
+	/* A backend being restarted gets the features when it is back. */
+	if (v->down)
+		return 0;
 	return vuf_set_features(&v->vu, f | (1ull << VU_F_PROTOCOL_FEATURES));
 }
 
-static int
-driver_ok(struct vpci *v)
+/* The guest-physical used index of queue i, as the guest last saw it. */
+static uint16_t
+used_idx(struct vpci *v, unsigned i)
+{
+	uint16_t *p = vm_gpa(v->vm, v->q[i].used + 2, 2);
+
+	return p ? __atomic_load_n(p, __ATOMIC_ACQUIRE) : 0;
+}
+
+/*
+ * Gives the backend the running device: memory, inflight region, rings.
+ * Used when the driver sets DRIVER_OK, and again for a backend that
+ * replaces one (restart, swap) with the bases the old one stopped at, or
+ * with NULL: the used indexes, when the old one died (its inflight
+ * region then says which requests to run again).
+ */
+int
+vpci_start_rings(struct vpci *v, const uint16_t *bases)
 {
 	unsigned i;
 	int rc;
 
-	if (v->failed)
-		return -EIO;
 	if ((rc = vuf_set_mem_table(&v->vu, v->vm)) < 0)
 		return rc;
+	if (v->vu.pfeatures & (1ull << VU_PF_INFLIGHT_SHMFD)) {
+		if (v->infl.fd < 0 && (rc = vuf_get_inflight(&v->vu, v->nq,
+		    QUEUE_MAX_SIZE, &v->infl)) < 0)
+			return rc;
+		if ((rc = vuf_set_inflight(&v->vu, &v->infl)) < 0)
+			return rc;
+	}
 	for (i = 0; i < v->nq; i++) {
 		struct vpci_queue *q = &v->q[i];
 		struct vuf_ring r = {
 			.num = q->size, .desc = q->desc, .avail = q->avail,
-			.used = q->used, .base = 0, .kick = q->kick,
-			.call = q->call, .err = q->err,
+			.used = q->used, .kick = q->kick, .call = q->call,
+			.err = q->err,
 		};
 
 		if (!q->enable)
 			continue;
+		r.base = bases ? bases[i] : used_idx(v, i);
 		if ((rc = vuf_ring_start(&v->vu, v->vm, i, &r)) < 0)
 			return rc;
 		q->started = true;
 	}
 	update_irqs(v);
 	return 0;
+}
+
+/* Replays the whole vhost-user setup on a new backend connection. */
+int
+vpci_replay(struct vpci *v, const uint16_t *bases)
+{
+	int rc;
+
+	if (!(v->status & VIRTIO_CONFIG_S_FEATURES_OK))
+		return 0;
+	if ((rc = vuf_set_features(&v->vu, v->drv_features |
+	    (1ull << VU_F_PROTOCOL_FEATURES))) < 0)
+		return rc;
+	if (!(v->status & VIRTIO_CONFIG_S_DRIVER_OK))
+		return 0;
+	return vpci_start_rings(v, bases);
+}
+
+/* Stops every running ring at a consistent point; bases get where. */
+int
+vpci_stop_rings(struct vpci *v, uint16_t *bases)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < v->nq; i++) {
+		bases[i] = 0;
+		if (!v->q[i].started)
+			continue;
+		if ((rc = vuf_ring_stop(&v->vu, i, &bases[i])) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+driver_ok(struct vpci *v)
+{
+	if (v->failed)
+		return -EIO;
+	if (v->down) {
+		/* The restarted backend gets the rings then. */
+		return 0;
+	}
+	return vpci_start_rings(v, NULL);
 }
 
 static void
@@ -310,7 +377,7 @@ status_write(struct vpci *v, uint8_t val)
 		v->status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 	if ((val & VIRTIO_CONFIG_S_DRIVER_OK) &&
 	    !(old & VIRTIO_CONFIG_S_DRIVER_OK) && driver_ok(v) < 0)
-		needs_reset(v, "the backend could not start the queues");
+		vpci_needs_reset(v, "the backend could not start the queues");
 }
 
 /* --- common configuration ------------------------------------------------- */
@@ -455,7 +522,7 @@ devcfg_read(struct vpci *v, uint64_t off, int size)
 	if (off + size > v->t->cfg_len)
 		return 0;
 	/* Ask the backend each time: it owns the device's state. */
-	if (!v->failed)
+	if (vpci_backend_ok(v))
 		vuf_get_config(&v->vu, 0, v->devcfg, v->t->cfg_len);
 	memcpy(&val, &v->devcfg[off], size);
 	return val;
@@ -790,186 +857,6 @@ check_keys(const char *node, const char *const *keys)
 	return kc.bad ? -EINVAL : 0;
 }
 
-static const char *
-key(const char *node, const char *k)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s.%s", node, k);
-	return config_get(path);
-}
-
-static bool
-key_on(const char *node, const char *k)
-{
-	char path[128];
-	bool b = false;
-
-	snprintf(path, sizeof(path), "%s.%s", node, k);
-	config_get_bool(path, false, &b);
-	return b;
-}
-
-struct spawn {
-	char	*argv[24];
-	int	argc;
-	int	fds[2];
-	int	nfds;
-};
-
-static void
-arg(struct spawn *s, const char *a)
-{
-	if (s->argc < 22)
-		s->argv[s->argc++] = strdup(a);
-	s->argv[s->argc] = NULL;
-}
-
-static void
-arg2(struct spawn *s, const char *a, const char *b)
-{
-	arg(s, a);
-	arg(s, b);
-}
-
-static int
-blk_prepare(struct vpci *v, const char *node, struct spawn *s)
-{
-	const char *path = key(node, "path"), *x;
-	bool ro = key_on(node, "ro");
-	int flags = O_CLOEXEC | (ro ? O_RDONLY : O_RDWR), fd;
-
-	if (path == NULL) {
-		hlog("%s (%s): no disk image (use -s SLOT,virtio-blk,PATH)",
-		    v->name, v->pd->name);
-		return -EINVAL;
-	}
-	if (key_on(node, "nocache"))
-		flags |= O_DIRECT;
-	if (key_on(node, "direct") || key_on(node, "sync"))
-		flags |= O_SYNC;
-	fd = open(path, flags);
-	if (fd < 0) {
-		int e = errno;
-		hlog("%s: %s: %s", v->name, path, strerror(e));
-		return -e;
-	}
-	s->fds[s->nfds++] = fd;
-	arg2(s, "--disk-fd", "4");
-	if (ro)
-		arg(s, "--ro");
-	if (key_on(node, "nodelete"))
-		arg(s, "--nodelete");
-	if ((x = key(node, "sectorsize")) != NULL)
-		arg2(s, "--sectorsize", x);
-	if ((x = key(node, "ser")) != NULL)
-		arg2(s, "--ser", x);
-	if ((x = key(node, "queues")) != NULL)
-		arg2(s, "--queues", x);
-	return 0;
-}
-
-static int
-net_prepare(struct vpci *v, const char *node, struct spawn *s)
-{
-	const char *tap = key(node, "backend"), *x;
-	struct ifreq ifr;
-	int fd;
-
-	if (tap == NULL) {
-		hlog("%s (%s): no tap device (use -s SLOT,virtio-net,TAPNAME)",
-		    v->name, v->pd->name);
-		return -EINVAL;
-	}
-	if (strlen(tap) >= IFNAMSIZ) {
-		hlog("%s: tap name '%s' is too long", v->name, tap);
-		return -EINVAL;
-	}
-	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		hlog("%s: /dev/net/tun: %s", v->name, strerror(e));
-		return -e;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int e = errno;
-		hlog("%s: tap %s: %s", v->name, tap, strerror(e));
-		close(fd);
-		return -e;
-	}
-	s->fds[s->nfds++] = fd;
-	arg2(s, "--tap-fd", "4");
-	if ((x = key(node, "mac")) != NULL)
-		arg2(s, "--mac", x);
-	if ((x = key(node, "mtu")) != NULL) {
-		/* The sandboxed backend cannot change the tap; the core does. */
-		int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		ifr.ifr_mtu = atoi(x);
-		if (sk < 0 || ioctl(sk, SIOCSIFMTU, &ifr) < 0) {
-			int e = errno;
-			hlog("%s: setting the MTU of tap %s to %s: %s", v->name,
-			    tap, x, strerror(e));
-			if (sk >= 0)
-				close(sk);
-			return -e;
-		}
-		close(sk);
-		arg2(s, "--mtu", x);
-	}
-	return 0;
-}
-
-static int
-rnd_prepare(struct vpci *v, const char *node, struct spawn *s)
-{
-	const char *x;
-
-	(void)v;
-	if ((x = key(node, "rate")) != NULL)
-		arg2(s, "--rate", x);
-	return 0;
-}
-
-static int
-spawn_backend(struct vpci *v, const char *node)
-{
-	struct spawn s;
-	int rc, i;
-
-	memset(&s, 0, sizeof(s));
-	arg(&s, "");
-	arg2(&s, "--fd", "3");
-	arg2(&s, "--name", v->name);
-	if (v->t->virtio_id == VIRTIO_ID_BLOCK)
-		rc = blk_prepare(v, node, &s);
-	else if (v->t->virtio_id == VIRTIO_ID_NET)
-		rc = net_prepare(v, node, &s);
-	else
-		rc = rnd_prepare(v, node, &s);
-	if (rc == 0)
-		rc = backend_binary(v->t->binary, key(node, "binary"),
-		    v->bp.path, sizeof(v->bp.path));
-	if (rc == 0) {
-		free(s.argv[0]);
-		s.argv[0] = strdup(v->bp.path);
-		snprintf(v->bp.name, sizeof(v->bp.name), "%s", v->name);
-		rc = backend_spawn(&v->bp, s.argv, s.fds, s.nfds);
-	}
-	for (i = 0; i < s.nfds; i++)
-		close(s.fds[i]);
-	for (i = 0; i < s.argc; i++)
-		free(s.argv[i]);
-	if (rc < 0)
-		return rc;
-	v->spawned = true;
-	if (v->bp.pidfd >= 0)
-		evloop_add(v->bp.pidfd, on_backend_exit, v);
-	return v->bp.sock;
-}
 
 static int
 vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
@@ -985,16 +872,15 @@ vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
 	v->pd = pd;
 	v->t = t;
 	v->bp.pidfd = -1;
+	v->bp.sock = -1;
+	v->vu.sock = -1;
+	v->infl.fd = -1;
+	v->devfd = -1;
 	snprintf(v->name, sizeof(v->name), "%s%d", t->prefix,
 	    type_count[t->virtio_id & 3]++);
 	pd->arg = v;
-	if (sock < 0 && (sock = spawn_backend(v, node)) < 0)
-		return sock;
-	if ((rc = vuf_open(&v->vu, sock, v->name)) < 0) {
-		hlog("%s (%s): the backend did not complete the vhost-user "
-		    "handshake", v->name, pd->name);
+	if ((rc = sup_attach(v, node, sock)) < 0)
 		return rc;
-	}
 	v->dev_features = v->vu.features & FEATURES_MASK;
 	if (!(v->dev_features & (1ull << VIRTIO_F_VERSION_1))) {
 		hlog("%s: the backend does not offer VIRTIO_F_VERSION_1", v->name);
@@ -1015,8 +901,12 @@ vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
 	if ((rc = setup_queues(v)) < 0 || (rc = setup_pci(v)) < 0)
 		return rc;
 	device_reset(v);
-	hlog("%s: %s at %s, backend pid %d, %u queue(s)", v->name, t->emul,
-	    pd->name, v->spawned ? (int)v->bp.pid : -1, v->nq);
+	if (v->spawned)
+		hlog("%s: %s at %s, backend %s pid %d, %u queue(s)", v->name,
+		    t->emul, pd->name, v->bp.path, (int)v->bp.pid, v->nq);
+	else
+		hlog("%s: %s at %s, vhost-user backend at %s, %u queue(s)",
+		    v->name, t->emul, pd->name, config_node_get(node, "socket"), v->nq);
 	return 0;
 }
 
@@ -1043,7 +933,7 @@ vpci_init(struct vm *vm, struct pci_dev *pd, const char *node)
 static int
 vhost_user_init(struct vm *vm, struct pci_dev *pd, const char *node)
 {
-	const char *path = key(node, "socket"), *type = key(node, "type");
+	const char *path = config_node_get(node, "socket"), *type = config_node_get(node, "type");
 	const struct vpci_type *t;
 	int rc, sock;
 
@@ -1089,10 +979,11 @@ vpci_fini(struct pci_dev *pd)
 		close(q->call);
 		close(q->err);
 	}
-	vuf_close(&v->vu);
-	if (v->bp.pidfd >= 0)
-		evloop_del(v->bp.pidfd);
-	backend_stop(&v->bp);
+	sup_detach(v);
+	if (v->infl.fd >= 0)
+		close(v->infl.fd);
+	if (v->devfd >= 0)
+		close(v->devfd);
 	free(v);
 	pd->arg = NULL;
 }

@@ -90,10 +90,32 @@ struct vpci {
 	bool		config_pending;	/* config interrupt owed while masked */
 
 	uint64_t	notify_base;	/* guest-physical, 0 while unmapped */
+
+	/* The backend's life (core/supervisor.c). */
+	char		*argv[24];	/* how it is started, argv[0] the binary */
+	int		argc;
+	int		devfd;		/* disk or tap the core opened, or -1 */
+	int		devflags;	/* how the disk was opened */
+	struct vuf_inflight infl;	/* kept across backends */
+	bool		down;		/* dead, a new one is on its way */
+	int		restarts;	/* in all */
+	int		recent;		/* crashes in the current window */
+	long long	window_start;	/* ms, CLOCK_MONOTONIC */
+	int		timer;		/* timerfd for a delayed restart */
+	char		last_exit[96];
+	char		node[32];	/* its config node, "pci.0.3.0" */
 	uint8_t		devcfg[VPCI_DEVCFG_SIZE];
 	int		cfgcap;		/* offset of the PCI_CFG capability */
 	int		msixcap;	/* offset of the MSI-X capability */
 	bool		failed;
 };
+
+/* virtio_pci.c, for the supervisor. */
+bool vpci_backend_ok(const struct vpci *v);
+void vpci_needs_reset(struct vpci *v, const char *why);
+void vpci_config_changed(struct vpci *v);
+int vpci_start_rings(struct vpci *v, const uint16_t *bases);
+int vpci_replay(struct vpci *v, const uint16_t *bases);
+int vpci_stop_rings(struct vpci *v, uint16_t *bases);
 
 #endif

@@ -13,7 +13,8 @@
 
 /* Protocol features the core uses when the backend offers them. */
 #define VUF_PFEATURES	(1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK | \
-	1ull << VU_PF_CONFIG | 1ull << VU_PF_RESET_DEVICE)
+	1ull << VU_PF_CONFIG | 1ull << VU_PF_RESET_DEVICE | \
+	1ull << VU_PF_INFLIGHT_SHMFD)
 
 static int
 call(struct vu_front *f, struct vu_msg *m, struct vu_msg *reply)
@@ -268,4 +269,59 @@ vuf_reset(struct vu_front *f)
 	else
 		vu_msg_init(&m, VU_RESET_OWNER, 0);
 	return call(f, &m, NULL);
+}
+
+int
+vuf_get_inflight(struct vu_front *f, unsigned nq, unsigned qsize,
+    struct vuf_inflight *in)
+{
+	struct vu_msg m, r;
+	int rc;
+
+	in->fd = -1;
+	if (!(f->pfeatures & (1ull << VU_PF_INFLIGHT_SHMFD)))
+		return -ENOTSUP;
+	vu_msg_init(&m, VU_GET_INFLIGHT_FD, sizeof(struct vu_inflight));
+	m.p.inflight.num_queues = nq;
+	m.p.inflight.queue_size = qsize;
+	if ((rc = call(f, &m, &r)) < 0)
+		return rc;
+	if (r.nfds != 1 || r.p.inflight.mmap_size == 0 ||
+	    r.p.inflight.num_queues != nq || r.p.inflight.queue_size != qsize) {
+		hlog("%s: GET_INFLIGHT_FD reply does not match the request",
+		    f->name);
+		vu_msg_close_fds(&r);
+		return -EPROTO;
+	}
+	in->fd = r.fds[0];
+	in->size = r.p.inflight.mmap_size;
+	in->offset = r.p.inflight.mmap_offset;
+	in->nqueues = nq;
+	in->qsize = qsize;
+	return 0;
+}
+
+int
+vuf_set_inflight(struct vu_front *f, const struct vuf_inflight *in)
+{
+	struct vu_msg m;
+
+	vu_msg_init(&m, VU_SET_INFLIGHT_FD, sizeof(struct vu_inflight));
+	m.p.inflight.mmap_size = in->size;
+	m.p.inflight.mmap_offset = in->offset;
+	m.p.inflight.num_queues = in->nqueues;
+	m.p.inflight.queue_size = in->qsize;
+	vu_msg_add_fd(&m, in->fd);
+	return call(f, &m, NULL);
+}
+
+int
+vuf_ping(struct vu_front *f)
+{
+	uint64_t feat;
+	int rc;
+
+	if ((rc = get_u64(f, VU_GET_FEATURES, &feat)) < 0)
+		return rc;
+	return feat == f->features ? 0 : -EPROTO;
 }

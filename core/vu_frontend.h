@@ -35,7 +35,19 @@ int vuf_ring_start(struct vu_front *f, struct vm *vm, unsigned idx,
 /* Stops ring idx; *base gets the next avail index the backend would use. */
 int vuf_ring_stop(struct vu_front *f, unsigned idx, uint16_t *base);
 int vuf_set_call(struct vu_front *f, unsigned idx, int fd);
+/* The inflight region: the backend makes it (GET), the core keeps it and
+ * hands it to every backend that serves the device after (SET). */
+struct vuf_inflight {
+	int		fd;
+	uint64_t	size, offset;
+	uint16_t	nqueues, qsize;
+};
+int vuf_get_inflight(struct vu_front *f, unsigned nq, unsigned qsize,
+    struct vuf_inflight *in);
+int vuf_set_inflight(struct vu_front *f, const struct vuf_inflight *in);
 int vuf_reset(struct vu_front *f);
+/* A sign of life: GET_FEATURES answered, with the same features. */
+int vuf_ping(struct vu_front *f);
 
 /* How long a backend may take to answer, in milliseconds. */
 #define VUF_TIMEOUT_MS	5000

@@ -77,6 +77,12 @@ parse_json(const char *s, size_t len, const char *what, char *err,
 	o = json_tokener_parse_ex(tok, s, (int)len);
 	je = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
+	if (je == json_tokener_continue) {
+		/* A bare number ends only at the next byte: give it one. */
+		o = json_tokener_parse_ex(tok, " ", 1);
+		je = json_tokener_get_error(tok);
+		end = len;
+	}
 	json_tokener_free(tok);
 	if (je == json_tokener_continue) {
 		snprintf(err, errlen, "%s is not valid JSON: it ends early",

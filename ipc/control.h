@@ -5,9 +5,10 @@
  * The control protocol between hyvectl and a running hyve, over the unix
  * stream socket /run/hyve/NAME.sock (or -o control.path=PATH).
  *
- * One JSON object per line, each line ending in '\n' and at most
- * CTL_MAX_LINE bytes long, the newline included.  A longer request line is
- * answered with an error and the connection is closed.  Requests:
+ * One JSON object per line, each line ending in '\n'.  A request line is
+ * at most CTL_MAX_LINE bytes, the newline included; a longer one is
+ * answered with an error and the connection is closed.  Responses may be
+ * longer (an audit lists every open fd).  Requests:
  *
  *	{"version":1,"cmd":"status","vm":"vm0"}
  *	{"version":1,"cmd":"audit","vm":"vm0"}
@@ -29,8 +30,9 @@
  * status result: name, pid, uptime (seconds), cpus, memory (bytes), state
  * ("running" or "stopping"), devices: [{name, emulation, slot "B:S:F",
  * pid (backend pid or null), state "running"|"failed"|"needs-reset"}].
- * audit result: processes: [{role, name, pid, audit {...} or null,
- * verdict "OK"|"FAIL"|"UNKNOWN", reason}].
+ * audit result: name, processes: [{role ("core", "blk", ...), name, pid,
+ * audit (sandbox_audit_json()'s object, null if unreadable), verdict "OK" or
+ * "FAIL", reason (why not OK, else null)}].
  * poweroff result: {action: "power button pressed"|"forced off"}.
  *
  * Only processes with the core's uid (or root) may connect.

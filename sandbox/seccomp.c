@@ -100,6 +100,12 @@ sc_backend_base(scmp_filter_ctx c)
 	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0)
 		return rc;
+	/* The vhost-user inflight region: a fresh memfd, sized once. */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(memfd_create), 1,
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, ~(MFD_CLOEXEC | MFD_ALLOW_SEALING),
+	    0))) < 0 ||
+	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ftruncate), 0)) < 0)
+		return rc;
 	/* fstat(fd) as glibc does it; the root is empty anyway. */
 	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
 	    SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH))) < 0)
@@ -132,7 +138,7 @@ resolve_names(void)
 }
 
 scmp_filter_ctx
-sc_build(enum sandbox_role role, const char *name)
+sc_build(enum sandbox_role role, const char *name, const char *prefix)
 {
 	static const int always[] = {
 		SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
@@ -147,12 +153,8 @@ sc_build(enum sandbox_role role, const char *name)
 		return NULL;
 	}
 	resolve_names();
-	if (strchr(name, '[') != NULL)
-		snprintf(sc_prefix, sizeof(sc_prefix), "%s: killed by seccomp: ",
-		    name);
-	else
-		snprintf(sc_prefix, sizeof(sc_prefix),
-		    "hyve[%s]: killed by seccomp: ", name);
+	snprintf(sc_prefix, sizeof(sc_prefix), "%s: killed by seccomp: ",
+	    prefix);
 	c = seccomp_init(core ? SCMP_ACT_ALLOW : SCMP_ACT_TRAP);
 	if (c == NULL) {
 		hlog("%s: seccomp_init failed; out of memory?", name);

@@ -21,9 +21,11 @@ int sc_rules_core(scmp_filter_ctx c);
 
 /*
  * Builds the filter for role (not loaded yet) and prepares the SIGSYS
- * report, which needs the syscall names resolved before confinement.
+ * report "PREFIX: killed by seccomp: NAME (nr N)", which needs the syscall
+ * names resolved before confinement.
  */
-scmp_filter_ctx sc_build(enum sandbox_role role, const char *name);
+scmp_filter_ctx sc_build(enum sandbox_role role, const char *name,
+    const char *prefix);
 /* Installs the SIGSYS handler and loads the filter; releases c. */
 int sc_load(scmp_filter_ctx c, const char *name);
 

@@ -65,12 +65,13 @@ data_desc(void)
 static void
 bad_chain(struct vq *q, int c)
 {
-	uint16_t n = good_chain(q), d = data_desc(), i, jump = 1;
+	uint16_t d = data_desc(), i, jump = 1;
 
+	good_chain(q);
 	switch (c) {
-	case 0:		/* loop: the last descriptor points back to the first */
-		q->desc[n - 1].flags |= VRING_DESC_F_NEXT;
-		q->desc[n - 1].next = 0;
+	case 0:		/* loop: the first descriptor links to itself */
+		q->desc[0].flags |= VRING_DESC_F_NEXT;
+		q->desc[0].next = 0;
 		break;
 	case 1:
 		q->desc[d].addr = BAD_ADDR;

@@ -25,6 +25,7 @@
 #include "core/irq.h"
 #include "core/layout.h"
 #include "core/pci.h"
+#include "core/supervisor.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
 
@@ -294,21 +295,127 @@ test_bad_features_refused(void **state)
 	    VIRTIO_CONFIG_S_FEATURES_OK);
 }
 
+/* Posts buffer i (64 writable bytes) as the next avail entry. */
 static void
-test_backend_death_needs_reset(void **state)
+post(int i)
+{
+	struct vring_desc *d = vm_gpa(&vm, RING, 16 * QSZ);
+	struct vring_avail *a = vm_gpa(&vm, RING + 16 * QSZ, 6 + 2 * QSZ);
+
+	d[i] = (struct vring_desc){ BUF + 0x1000 * i, 64, VRING_DESC_F_WRITE, 0 };
+	a->ring[a->idx % QSZ] = i;
+	__atomic_store_n(&a->idx, a->idx + 1, __ATOMIC_RELEASE);
+}
+
+static void
+wait_restart(struct vpci *v, pid_t old)
+{
+	int i;
+
+	for (i = 0; i < 300 && (v->bp.pid == old || v->down); i++)
+		evloop_run_once(10);
+}
+
+static void
+test_backend_restart(void **state)
 {
 	struct pci_dev *pd = pci_find(0, SLOT, 0);
 	struct vpci *v = pd->arg;
-	int i;
+	struct vring_used *u = vm_gpa(&vm, RING + 0x800, 6 + 8 * QSZ);
+	uint8_t *b2 = vm_gpa(&vm, BUF + 0x2000, 64), zero[64] = { 0 };
+	pid_t old;
+
+	(void)state;
+	driver_init(2);
+	kick();
+	assert_true(wait_used(2));
+	/* Kill the backend: a new one takes over the running device. */
+	old = v->bp.pid;
+	kill(old, SIGKILL);
+	wait_restart(v, old);
+	assert_int_not_equal(v->bp.pid, old);
+	assert_false(v->down);
+	assert_false(v->failed);
+	assert_int_equal(v->restarts, 1);
+	assert_int_equal(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
+	    VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	/* The guest goes on: a new buffer, a kick, random bytes. */
+	post(2);
+	kick();
+	assert_true(wait_used(3));
+	assert_int_equal(u->ring[2].id, 2);
+	assert_memory_not_equal(b2, zero, 64);
+}
+
+static void
+test_kick_while_down_not_lost(void **state)
+{
+	struct pci_dev *pd = pci_find(0, SLOT, 0);
+	struct vpci *v = pd->arg;
+	pid_t old;
+
+	(void)state;
+	driver_init(1);
+	kick();
+	assert_true(wait_used(1));
+	old = v->bp.pid;
+	kill(old, SIGKILL);
+	usleep(20000);
+	/* The guest submits and kicks while no backend runs. */
+	post(1);
+	kick();
+	wait_restart(v, old);
+	assert_true(wait_used(2));
+}
+
+static void
+test_repeated_deaths_fail(void **state)
+{
+	struct pci_dev *pd = pci_find(0, SLOT, 0);
+	struct vpci *v = pd->arg;
+	int n, i;
 
 	(void)state;
 	driver_init(0);
-	kill(v->bp.pid, SIGKILL);
-	for (i = 0; i < 200 && !v->failed; i++)
-		evloop_run_once(10);
+	for (n = 0; n <= SUP_RESTART_MAX && !v->failed; n++) {
+		pid_t old = v->bp.pid;
+
+		kill(old, SIGKILL);
+		for (i = 0; i < 500 && !v->failed &&
+		    (v->bp.pid == old || v->down); i++)
+			evloop_run_once(10);
+	}
 	assert_true(v->failed);
+	assert_int_equal(n, SUP_RESTART_MAX + 1);
+	assert_string_equal(sup_state(v), "failed");
 	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
 	    VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+static void
+test_swap_backend(void **state)
+{
+	struct pci_dev *pd = pci_find(0, SLOT, 0);
+	struct vpci *v = pd->arg;
+	struct sup_swap sw = { .binary = "build/hyve-rnd" };
+	char err[128];
+	pid_t old;
+
+	(void)state;
+	driver_init(1);
+	kick();
+	assert_true(wait_used(1));
+	old = v->bp.pid;
+	assert_int_equal(sup_swap("rnd9", &sw, err, sizeof(err)), -ENOENT);
+	assert_int_equal(sup_swap(v->name, &sw, err, sizeof(err)), 0);
+	assert_int_not_equal(v->bp.pid, old);
+	assert_int_equal(kill(old, 0), -1);	/* the old one is gone */
+	post(1);
+	kick();
+	assert_true(wait_used(2));
+	sw.path = "/tmp/x";
+	assert_int_equal(sup_swap(v->name, &sw, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a disk"));
 }
 
 int
@@ -320,7 +427,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_ring_then_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msix_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_features_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backend_death_needs_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kick_while_down_not_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repeated_deaths_fail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_swap_backend, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,16 @@
+# Benchmarks: `make bench` runs every part (bounded) and rewrites the
+# results section of docs/PERFORMANCE.md.  Included by the top Makefile.
+
+BENCH_BINS := $(B)/bench/exitpath $(B)/bench/vublk $(B)/bench/launch
+
+$(B)/bench/%: $(B)/obj/bench/%.o $(B)/libhyve.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-bins: $(BENCH_BINS)
+
+bench: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory all bench-bins
+	@timeout -k 10 900 sh bench/run.sh
+
+.PHONY: bench bench-bins

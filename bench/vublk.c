@@ -1,0 +1,410 @@
+/*
+ * vublk: a minimal vhost-user-blk frontend that measures a backend alone.
+ *
+ * It connects to a backend's socket (hyve-blk --socket, or
+ * qemu-storage-daemon's vhost-user-blk export), gives it a memfd as "guest
+ * memory" and one split virtqueue, then keeps DEPTH requests in flight for
+ * SECS seconds: each completion is taken from the used ring after a wait on
+ * the call eventfd and a new request is posted in its slot, with one kick
+ * per batch, as a guest driver does.
+ *
+ * Output (one line):
+ *   vublk LABEL RW BS DEPTH iops=N mbps=N p50_us=N p99_us=N ios=N
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+
+#include "core/log.h"
+#include "ipc/vhost_user.h"
+#include "ipc/virtq.h"
+
+#define UVA		0x7f0000000000ull	/* the "guest" address we claim */
+#define NUM		256			/* ring size */
+#define MAXDEPTH	64
+#define MAXBS		(1u << 20)
+#define RING		0x1000
+#define HDR		0x10000			/* 16 bytes per slot */
+#define STATUS		0x11000			/* 1 byte per slot */
+#define DATA		0x100000		/* MAXBS per slot */
+#define MEMSZ		(DATA + (uint64_t)MAXDEPTH * MAXBS)
+
+enum { RANDREAD, RANDWRITE, SEQREAD };
+
+struct slot {
+	uint64_t	t0;		/* submit time, ns */
+	int		busy;
+};
+
+static int sock = -1, memfd = -1, kickfd, callfd, errfd;
+static uint8_t *mem;
+static struct vring_desc *desc;
+static struct vring_avail *avail;
+static struct vring_used *used;
+static uint16_t last_used;
+static struct slot slots[MAXDEPTH];
+static uint64_t *lat;		/* completion latencies, ns */
+static size_t nlat, caplat;
+static uint64_t rng = 88172645463325252ull;
+static uint64_t seqoff;
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+static uint64_t
+xorshift(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static int
+call(struct vu_msg *m, struct vu_msg *r, const char *what)
+{
+	int rc = vu_call(sock, m, r);
+
+	if (rc < 0)
+		hlog("backend: %s failed: %s", what, strerror(-rc));
+	return rc;
+}
+
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int i;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		hlog("socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	/* The backend may still be starting: retry for 5 s. */
+	for (i = 0; i < 500; i++) {
+		if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return 0;
+		usleep(10000);
+	}
+	hlog("socket %s: cannot connect: %s (is the backend running?)", path,
+	    strerror(errno));
+	return -errno;
+}
+
+/* Negotiates, shares memory and sets up queue 0; returns capacity in bytes. */
+static int
+setup(uint64_t *capacity)
+{
+	struct virtq_layout l;
+	struct vu_msg m, r;
+	uint64_t f, want;
+
+	vu_msg_init(&m, VU_GET_FEATURES, 0);
+	if (call(&m, &r, "GET_FEATURES") < 0)
+		return -EIO;
+	f = r.p.u64;
+	if (!(f & (1ull << VIRTIO_F_VERSION_1)) ||
+	    !(f & (1ull << VU_F_PROTOCOL_FEATURES))) {
+		hlog("backend: lacks VERSION_1 or PROTOCOL_FEATURES (0x%llx)",
+		    (unsigned long long)f);
+		return -ENOTSUP;
+	}
+	/* No EVENT_IDX: every completion batch signals the call eventfd. */
+	want = f & ((1ull << VIRTIO_F_VERSION_1) |
+	    (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
+	    (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH));
+	vu_msg_u64(&m, VU_SET_FEATURES, want);
+	if (call(&m, &r, "SET_FEATURES") < 0)
+		return -EIO;
+	vu_msg_init(&m, VU_GET_PROTOCOL_FEATURES, 0);
+	if (call(&m, &r, "GET_PROTOCOL_FEATURES") < 0)
+		return -EIO;
+	want = r.p.u64 & ((1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIG));
+	vu_msg_u64(&m, VU_SET_PROTOCOL_FEATURES, want);
+	if (call(&m, &r, "SET_PROTOCOL_FEATURES") < 0)
+		return -EIO;
+	vu_msg_init(&m, VU_SET_OWNER, 0);
+	if (call(&m, &r, "SET_OWNER") < 0)
+		return -EIO;
+
+	*capacity = 0;
+	if (want & (1ull << VU_PF_CONFIG)) {
+		/* Only the capacity: qsd refuses a config longer than its own. */
+		vu_msg_init(&m, VU_GET_CONFIG, VU_CONFIG_HDR + 8);
+		m.p.config.offset = 0;
+		m.p.config.size = 8;
+		if (call(&m, &r, "GET_CONFIG") < 0)
+			return -EIO;
+		memcpy(capacity, r.p.config.data, 8);
+		*capacity *= 512;
+	}
+
+	vu_msg_init(&m, VU_SET_MEM_TABLE, 8 + sizeof(struct vu_region));
+	m.p.mem.nregions = 1;
+	m.p.mem.regions[0] = (struct vu_region){ 0, MEMSZ, UVA, 0 };
+	vu_msg_add_fd(&m, memfd);
+	if (want & (1ull << VU_PF_REPLY_ACK))
+		m.hdr.flags |= VU_FLAG_NEED_REPLY;
+	if (call(&m, &r, "SET_MEM_TABLE") < 0)
+		return -EIO;
+
+	virtq_layout(NUM, 4096, &l);
+	desc = (void *)(mem + RING + l.desc);
+	avail = (void *)(mem + RING + l.avail);
+	used = (void *)(mem + RING + l.used);
+	vu_msg_state(&m, VU_SET_VRING_NUM, 0, NUM);
+	if (call(&m, &r, "SET_VRING_NUM") < 0)
+		return -EIO;
+	vu_msg_state(&m, VU_SET_VRING_BASE, 0, 0);
+	if (call(&m, &r, "SET_VRING_BASE") < 0)
+		return -EIO;
+	vu_msg_init(&m, VU_SET_VRING_ADDR, sizeof(struct vhost_vring_addr));
+	m.p.addr.index = 0;
+	m.p.addr.desc_user_addr = UVA + RING + l.desc;
+	m.p.addr.avail_user_addr = UVA + RING + l.avail;
+	m.p.addr.used_user_addr = UVA + RING + l.used;
+	if (call(&m, &r, "SET_VRING_ADDR") < 0)
+		return -EIO;
+	vu_msg_vring_fd(&m, VU_SET_VRING_CALL, 0, callfd);
+	if (call(&m, &r, "SET_VRING_CALL") < 0)
+		return -EIO;
+	vu_msg_vring_fd(&m, VU_SET_VRING_ERR, 0, errfd);
+	if (call(&m, &r, "SET_VRING_ERR") < 0)
+		return -EIO;
+	vu_msg_vring_fd(&m, VU_SET_VRING_KICK, 0, kickfd);
+	if (call(&m, &r, "SET_VRING_KICK") < 0)
+		return -EIO;
+	vu_msg_state(&m, VU_SET_VRING_ENABLE, 0, 1);
+	if (call(&m, &r, "SET_VRING_ENABLE") < 0)
+		return -EIO;
+	return 0;
+}
+
+/* Posts the request of slot s: header, data, status (descs 3s..3s+2). */
+static void
+post(int s, int rw, uint32_t bs, uint64_t size)
+{
+	struct virtio_blk_outhdr *h = (void *)(mem + HDR + 16 * s);
+	uint16_t d = 3 * s, idx = avail->idx;
+	uint64_t off;
+
+	if (rw == SEQREAD) {
+		if (seqoff + bs > size)
+			seqoff = 0;
+		off = seqoff;
+		seqoff += bs;
+	} else {
+		off = (xorshift() % (size / bs)) * bs;
+	}
+	h->type = rw == RANDWRITE ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+	h->ioprio = 0;
+	h->sector = off / 512;
+	mem[STATUS + s] = 0xff;
+	desc[d] = (struct vring_desc){ HDR + 16 * s, 16,
+	    VRING_DESC_F_NEXT, d + 1 };
+	desc[d + 1] = (struct vring_desc){ DATA + (uint64_t)s * MAXBS, bs,
+	    VRING_DESC_F_NEXT | (rw == RANDWRITE ? 0 : VRING_DESC_F_WRITE),
+	    d + 2 };
+	desc[d + 2] = (struct vring_desc){ STATUS + s, 1,
+	    VRING_DESC_F_WRITE, 0 };
+	avail->ring[idx % NUM] = d;
+	slots[s].t0 = now_ns();
+	slots[s].busy = 1;
+	__atomic_store_n(&avail->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
+}
+
+static void
+record(uint64_t ns)
+{
+	if (nlat == caplat) {
+		size_t n = caplat ? caplat * 2 : 1 << 16;
+		uint64_t *p = realloc(lat, n * sizeof(*p));
+
+		if (p == NULL)
+			return;
+		lat = p;
+		caplat = n;
+	}
+	lat[nlat++] = ns;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: vublk --socket PATH [--label L] "
+	    "[--rw randread|randwrite|read] [--bs BYTES] [--depth N] "
+	    "[--time SECS] [--size BYTES]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", 1, NULL, 's' }, { "label", 1, NULL, 'l' },
+		{ "rw", 1, NULL, 'r' }, { "bs", 1, NULL, 'b' },
+		{ "depth", 1, NULL, 'd' }, { "time", 1, NULL, 't' },
+		{ "size", 1, NULL, 'z' }, { NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL, *label = "backend", *rwname = "randread";
+	uint64_t size = 0, cap, t0, tend, tstart, now, ios = 0, bytes = 0;
+	uint32_t bs = 4096;
+	double secs = 5, warm = 0.5, el;
+	int depth = 1, rw = RANDREAD, c, i, errors = 0;
+	struct pollfd pf[2];
+	eventfd_t ev;
+
+	log_set_role("vublk");
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': path = optarg; break;
+		case 'l': label = optarg; break;
+		case 'r': rwname = optarg; break;
+		case 'b': bs = strtoul(optarg, NULL, 0); break;
+		case 'd': depth = atoi(optarg); break;
+		case 't': secs = atof(optarg); break;
+		case 'z': size = strtoull(optarg, NULL, 0); break;
+		default: usage();
+		}
+	}
+	if (!strcmp(rwname, "randread"))
+		rw = RANDREAD;
+	else if (!strcmp(rwname, "randwrite"))
+		rw = RANDWRITE;
+	else if (!strcmp(rwname, "read"))
+		rw = SEQREAD;
+	else
+		usage();
+	if (path == NULL || depth < 1 || depth > MAXDEPTH || bs < 512 ||
+	    bs > MAXBS || bs % 512 || secs <= 0)
+		usage();
+
+	memfd = memfd_create("vublk-guest", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, MEMSZ) < 0) {
+		hlog("guest memory memfd: %s", strerror(errno));
+		return 1;
+	}
+	mem = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (mem == MAP_FAILED) {
+		hlog("guest memory mmap: %s", strerror(errno));
+		return 1;
+	}
+	memset(mem + DATA, 0x5a, MEMSZ - DATA);
+	kickfd = eventfd(0, EFD_CLOEXEC);
+	callfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	errfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (kickfd < 0 || callfd < 0 || errfd < 0)
+		return 1;
+	if (connect_to(path) < 0 || setup(&cap) < 0)
+		return 1;
+	if (size == 0 || (cap != 0 && size > cap))
+		size = cap;
+	if (size < bs) {
+		hlog("socket %s: disk of %llu bytes is smaller than one %u-byte "
+		    "request (give --size)", path, (unsigned long long)size, bs);
+		return 1;
+	}
+
+	for (i = 0; i < depth; i++)
+		post(i, rw, bs, size);
+	eventfd_write(kickfd, 1);
+	t0 = now_ns();
+	tstart = t0 + (uint64_t)(warm * 1e9);
+	tend = tstart + (uint64_t)(secs * 1e9);
+	pf[0] = (struct pollfd){ .fd = callfd, .events = POLLIN };
+	pf[1] = (struct pollfd){ .fd = errfd, .events = POLLIN };
+	for (;;) {
+		uint16_t u = __atomic_load_n(&used->idx, __ATOMIC_ACQUIRE);
+		int posted = 0;
+
+		if (u == last_used) {
+			if (poll(pf, 2, 5000) <= 0) {
+				hlog("socket %s: no completion in 5 s", path);
+				return 1;
+			}
+			if (pf[1].revents) {
+				hlog("socket %s: the backend put the queue in error",
+				    path);
+				return 1;
+			}
+			eventfd_read(callfd, &ev);
+			continue;
+		}
+		now = now_ns();
+		for (; last_used != u; last_used++) {
+			uint32_t id = used->ring[last_used % NUM].id;
+			int s = id / 3;
+
+			if (id % 3 || s >= depth || !slots[s].busy) {
+				hlog("socket %s: used ring names head %u, "
+				    "which is not in flight", path, id);
+				return 1;
+			}
+			slots[s].busy = 0;
+			if (mem[STATUS + s] != VIRTIO_BLK_S_OK)
+				errors++;
+			if (now >= tstart) {
+				record(now - slots[s].t0);
+				ios++;
+				bytes += bs;
+			}
+			if (now < tend) {
+				post(s, rw, bs, size);
+				posted = 1;
+			}
+		}
+		if (errors) {
+			hlog("socket %s: %d requests failed (status byte not OK)",
+			    path, errors);
+			return 1;
+		}
+		if (posted)
+			eventfd_write(kickfd, 1);
+		for (i = 0; i < depth && !slots[i].busy; i++)
+			;
+		if (now >= tend && i == depth)
+			break;
+	}
+	el = (double)(now_ns() - tstart) / 1e9;
+	if (nlat == 0) {
+		hlog("socket %s: no request completed", path);
+		return 1;
+	}
+	qsort(lat, nlat, sizeof(lat[0]), cmp_u64);
+	printf("vublk %s %s %u %d iops=%.0f mbps=%.1f p50_us=%.1f p99_us=%.1f "
+	    "ios=%llu\n", label, rwname, bs, depth, ios / el, bytes / el / 1e6,
+	    lat[nlat / 2] / 1e3, lat[nlat * 99 / 100] / 1e3,
+	    (unsigned long long)ios);
+	close(sock);
+	return 0;
+}

@@ -1,0 +1,536 @@
+/*
+ * Backend supervision: start, watch, restart with replay, back off, give
+ * up, swap.  Everything here runs on the main thread (event loop
+ * callbacks, the control socket) and takes the VM's device lock before it
+ * touches a device.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <linux/fs.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+
+#include "core/config.h"
+#include "core/evloop.h"
+#include "core/log.h"
+#include "core/pci.h"
+#include "core/supervisor.h"
+#include "core/virtio_pci.h"
+#include "core/vm.h"
+
+#define MAX_DEVS	64
+
+static struct vpci *devs[MAX_DEVS];
+static int ndevs;
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void
+arg(struct vpci *v, const char *a)
+{
+	if (v->argc < 22) {
+		v->argv[v->argc++] = strdup(a);
+		v->argv[v->argc] = NULL;
+	}
+}
+
+static void
+arg2(struct vpci *v, const char *a, const char *b)
+{
+	arg(v, a);
+	arg(v, b);
+}
+
+/* --- what each device's backend is given -------------------------------- */
+
+static int
+blk_open(struct vpci *v, const char *path)
+{
+	int fd = open(path, v->devflags);
+
+	if (fd < 0) {
+		int e = errno;
+		hlog("%s: %s: %s", v->name, path, strerror(e));
+		return -e;
+	}
+	return fd;
+}
+
+static int
+blk_prepare(struct vpci *v, const char *node)
+{
+	const char *path = config_node_get(node, "path"), *x;
+	bool ro = config_node_bool(node, "ro");
+
+	if (path == NULL) {
+		hlog("%s (%s): no disk image (use -s SLOT,virtio-blk,PATH)",
+		    v->name, v->pd->name);
+		return -EINVAL;
+	}
+	v->devflags = O_CLOEXEC | (ro ? O_RDONLY : O_RDWR);
+	if (config_node_bool(node, "nocache"))
+		v->devflags |= O_DIRECT;
+	if (config_node_bool(node, "direct") || config_node_bool(node, "sync"))
+		v->devflags |= O_SYNC;
+	if ((v->devfd = blk_open(v, path)) < 0)
+		return v->devfd;
+	arg2(v, "--disk-fd", "4");
+	if (ro)
+		arg(v, "--ro");
+	if (config_node_bool(node, "nodelete"))
+		arg(v, "--nodelete");
+	if ((x = config_node_get(node, "sectorsize")) != NULL)
+		arg2(v, "--sectorsize", x);
+	if ((x = config_node_get(node, "ser")) != NULL)
+		arg2(v, "--ser", x);
+	if ((x = config_node_get(node, "queues")) != NULL)
+		arg2(v, "--queues", x);
+	return 0;
+}
+
+static int
+tap_open(struct vpci *v, const char *tap)
+{
+	struct ifreq ifr;
+	int fd;
+
+	if (strlen(tap) >= IFNAMSIZ) {
+		hlog("%s: tap name '%s' is too long", v->name, tap);
+		return -EINVAL;
+	}
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		hlog("%s: /dev/net/tun: %s", v->name, strerror(e));
+		return -e;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+		hlog("%s: tap %s: %s", v->name, tap, strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int
+tap_mtu(struct vpci *v, const char *tap, const char *mtu)
+{
+	struct ifreq ifr;
+	int sk, e;
+
+	/* The sandboxed backend cannot change the tap; the core does. */
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
+	ifr.ifr_mtu = atoi(mtu);
+	sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sk >= 0 && ioctl(sk, SIOCSIFMTU, &ifr) == 0) {
+		close(sk);
+		return 0;
+	}
+	e = errno;
+	hlog("%s: setting the MTU of tap %s to %s: %s", v->name, tap, mtu,
+	    strerror(e));
+	if (sk >= 0)
+		close(sk);
+	return -e;
+}
+
+static int
+net_prepare(struct vpci *v, const char *node)
+{
+	const char *tap = config_node_get(node, "backend"), *x;
+	int rc;
+
+	if (tap == NULL) {
+		hlog("%s (%s): no tap device (use -s SLOT,virtio-net,TAPNAME)",
+		    v->name, v->pd->name);
+		return -EINVAL;
+	}
+	if ((v->devfd = tap_open(v, tap)) < 0)
+		return v->devfd;
+	arg2(v, "--tap-fd", "4");
+	if ((x = config_node_get(node, "mac")) != NULL)
+		arg2(v, "--mac", x);
+	if ((x = config_node_get(node, "mtu")) != NULL) {
+		if ((rc = tap_mtu(v, tap, x)) < 0)
+			return rc;
+		arg2(v, "--mtu", x);
+	}
+	return 0;
+}
+
+static int
+rnd_prepare(struct vpci *v, const char *node)
+{
+	const char *x;
+
+	if ((x = config_node_get(node, "rate")) != NULL)
+		arg2(v, "--rate", x);
+	return 0;
+}
+
+/* --- starting and watching -------------------------------------------- */
+
+static void on_exit_fd(int fd, void *arg);
+
+/* Spawns the backend and does the handshake; on failure it is killed. */
+static int
+start(struct vpci *v)
+{
+	int rc;
+
+	rc = backend_spawn(&v->bp, v->argv, &v->devfd, v->devfd >= 0 ? 1 : 0);
+	if (rc < 0)
+		return rc;
+	if (v->bp.pidfd >= 0)
+		evloop_add(v->bp.pidfd, on_exit_fd, v);
+	rc = vuf_open(&v->vu, v->bp.sock, v->name);
+	v->bp.sock = -1;		/* the frontend owns it now */
+	if (rc < 0) {
+		hlog("%s: backend pid %d did not complete the vhost-user "
+		    "handshake", v->name, (int)v->bp.pid);
+		kill(v->bp.pid, SIGKILL);
+	}
+	return rc;
+}
+
+int
+sup_attach(struct vpci *v, const char *node, int sock)
+{
+	int rc;
+
+	if (ndevs == MAX_DEVS)
+		return -ENOSPC;
+	snprintf(v->node, sizeof(v->node), "%s", node);
+	v->timer = -1;
+	if (sock >= 0) {
+		rc = vuf_open(&v->vu, sock, v->name);
+		if (rc < 0)
+			hlog("%s (%s): the backend did not complete the "
+			    "vhost-user handshake", v->name, v->pd->name);
+	} else {
+		arg(v, "");
+		arg2(v, "--fd", "3");
+		arg2(v, "--name", v->name);
+		if (v->t->virtio_id == VIRTIO_ID_BLOCK)
+			rc = blk_prepare(v, node);
+		else if (v->t->virtio_id == VIRTIO_ID_NET)
+			rc = net_prepare(v, node);
+		else
+			rc = rnd_prepare(v, node);
+		if (rc == 0)
+			rc = backend_binary(v->t->binary,
+			    config_node_get(node, "binary"), v->bp.path,
+			    sizeof(v->bp.path));
+		if (rc < 0)
+			return rc;
+		free(v->argv[0]);
+		v->argv[0] = strdup(v->bp.path);
+		snprintf(v->bp.name, sizeof(v->bp.name), "%s", v->name);
+		v->spawned = true;
+		rc = start(v);
+	}
+	if (rc == 0)
+		devs[ndevs++] = v;
+	return rc;
+}
+
+void
+sup_detach(struct vpci *v)
+{
+	int i;
+
+	for (i = 0; i < ndevs; i++) {
+		if (devs[i] == v) {
+			devs[i] = devs[--ndevs];
+			break;
+		}
+	}
+	vuf_close(&v->vu);
+	if (v->bp.pidfd >= 0)
+		evloop_del(v->bp.pidfd);
+	backend_stop(&v->bp);
+	if (v->timer >= 0) {
+		evloop_del(v->timer);
+		close(v->timer);
+		v->timer = -1;
+	}
+	for (i = 0; i < v->argc; i++)
+		free(v->argv[i]);
+	v->argc = 0;
+}
+
+/* With the device lock held: a new backend, given the running device. */
+static void
+restart(struct vpci *v)
+{
+	long long t0 = now_ms();
+	int rc;
+
+	if ((rc = start(v)) < 0)
+		return;			/* its death is counted when reaped */
+	if ((rc = vpci_replay(v, NULL)) < 0) {
+		hlog("%s: the new backend (pid %d) refused the device's state; "
+		    "killing it", v->name, (int)v->bp.pid);
+		kill(v->bp.pid, SIGKILL);
+		return;
+	}
+	v->down = false;
+	v->restarts++;
+	hlog("%s: backend restarted: pid %d, %lld ms, restart %d", v->name,
+	    (int)v->bp.pid, now_ms() - t0, v->restarts);
+}
+
+static void
+on_timer(int fd, void *arg)
+{
+	struct vpci *v = arg;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;
+	pthread_mutex_lock(&v->vm->dev_lock);
+	if (v->down && !v->failed)
+		restart(v);
+	pthread_mutex_unlock(&v->vm->dev_lock);
+}
+
+static void
+restart_later(struct vpci *v, int ms)
+{
+	struct itimerspec it = { .it_value = { ms / 1000, (ms % 1000) * 1000000L } };
+
+	if (v->timer < 0) {
+		v->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC |
+		    TFD_NONBLOCK);
+		if (v->timer < 0 || evloop_add(v->timer, on_timer, v) < 0) {
+			hlog("%s: no timer for a delayed restart: %s", v->name,
+			    strerror(errno));
+			restart(v);
+			return;
+		}
+	}
+	timerfd_settime(v->timer, 0, &it, NULL);
+}
+
+static void
+on_exit_fd(int fd, void *arg)
+{
+	struct vpci *v = arg;
+	long long now = now_ms();
+	pid_t pid = v->bp.pid;
+	char why[200];
+	int delay;
+
+	evloop_del(fd);
+	if (backend_reap(&v->bp, v->last_exit, sizeof(v->last_exit)) < 0)
+		snprintf(v->last_exit, sizeof(v->last_exit), "went away");
+	pthread_mutex_lock(&v->vm->dev_lock);
+	vuf_close(&v->vu);
+	v->down = true;
+	hlog("%s: backend pid %d %s", v->name, (int)pid, v->last_exit);
+	if (now - v->window_start > SUP_WINDOW_MS) {
+		v->window_start = now;
+		v->recent = 0;
+	}
+	if (++v->recent > SUP_RESTART_MAX) {
+		v->failed = true;
+		snprintf(why, sizeof(why), "backend died %d times in %d s; "
+		    "giving up (device failed)", v->recent,
+		    SUP_WINDOW_MS / 1000);
+		vpci_needs_reset(v, why);
+		pthread_mutex_unlock(&v->vm->dev_lock);
+		return;
+	}
+	/* The first death restarts at once; repeated ones back off. */
+	delay = v->recent == 1 ? 0 : SUP_BACKOFF_MS << (v->recent - 2);
+	if (delay > SUP_BACKOFF_MAX_MS)
+		delay = SUP_BACKOFF_MAX_MS;
+	if (delay == 0)
+		restart(v);
+	else {
+		hlog("%s: restarting in %d ms", v->name, delay);
+		restart_later(v, delay);
+	}
+	pthread_mutex_unlock(&v->vm->dev_lock);
+}
+
+/* --- on request ----------------------------------------------------------- */
+
+static struct vpci *
+find(const char *name)
+{
+	int i;
+
+	for (i = 0; i < ndevs; i++)
+		if (strcmp(devs[i]->name, name) == 0)
+			return devs[i];
+	return NULL;
+}
+
+static uint64_t
+capacity(struct vpci *v)
+{
+	uint64_t c;
+
+	memcpy(&c, v->devcfg, sizeof(c));
+	return c;
+}
+
+/* With the lock held: replace fd and binary, then start and replay. */
+static int
+swap_locked(struct vpci *v, const struct sup_swap *sw, char *err, size_t len)
+{
+	uint16_t bases[VPCI_MAX_QUEUES];
+	bool stopped = false;
+	uint64_t cap = capacity(v);
+	int fd = -1, rc;
+
+	if (!v->spawned) {
+		snprintf(err, len, "%s is served by a backend hyve did not "
+		    "start; it cannot be swapped", v->name);
+		return -EINVAL;
+	}
+	if (sw->path && v->t->virtio_id != VIRTIO_ID_BLOCK) {
+		snprintf(err, len, "%s is not a disk: --path is for virtio-blk",
+		    v->name);
+		return -EINVAL;
+	}
+	if (sw->tap && v->t->virtio_id != VIRTIO_ID_NET) {
+		snprintf(err, len, "%s is not a NIC: --tap is for virtio-net",
+		    v->name);
+		return -EINVAL;
+	}
+	if (sw->binary && access(sw->binary, X_OK) < 0) {
+		snprintf(err, len, "%s: %s", sw->binary, strerror(errno));
+		return -ENOENT;
+	}
+	if (sw->path && (fd = blk_open(v, sw->path)) < 0) {
+		snprintf(err, len, "%s: %s", sw->path, strerror(-fd));
+		return fd;
+	}
+	if (sw->tap && (fd = tap_open(v, sw->tap)) < 0) {
+		snprintf(err, len, "tap %s: %s", sw->tap, strerror(-fd));
+		return fd;
+	}
+	/* Stop the rings where the old backend is; it finishes what it has. */
+	if (vpci_backend_ok(v) && vpci_stop_rings(v, bases) == 0)
+		stopped = true;
+	vuf_close(&v->vu);
+	if (v->bp.pidfd >= 0)
+		evloop_del(v->bp.pidfd);
+	backend_stop(&v->bp);
+	if (fd >= 0) {
+		close(v->devfd);
+		v->devfd = fd;
+	}
+	if (sw->binary) {
+		snprintf(v->bp.path, sizeof(v->bp.path), "%s", sw->binary);
+		free(v->argv[0]);
+		v->argv[0] = strdup(sw->binary);
+	}
+	v->down = true;
+	v->failed = false;
+	v->recent = 0;
+	if ((rc = start(v)) < 0 || (rc = vpci_replay(v, stopped ? bases :
+	    NULL)) < 0) {
+		snprintf(err, len, "%s: the new backend did not take over (%s); "
+		    "see the log", v->name, strerror(-rc));
+		return rc;
+	}
+	v->down = false;
+	v->restarts++;
+	if (v->t->cfg_len > 0 && vuf_get_config(&v->vu, 0, v->devcfg,
+	    v->t->cfg_len) == 0 && v->t->virtio_id == VIRTIO_ID_BLOCK &&
+	    capacity(v) != cap) {
+		hlog("%s: disk size changed from %llu to %llu sectors; "
+		    "config interrupt sent", v->name, (unsigned long long)cap,
+		    (unsigned long long)capacity(v));
+		vpci_config_changed(v);
+	}
+	hlog("%s: backend swapped: pid %d, %s%s%s", v->name, (int)v->bp.pid,
+	    v->bp.path, sw->path ? ", disk " : sw->tap ? ", tap " : "",
+	    sw->path ? sw->path : sw->tap ? sw->tap : "");
+	return 0;
+}
+
+int
+sup_swap(const char *name, const struct sup_swap *sw, char *err, size_t len)
+{
+	struct vpci *v = find(name);
+	int rc;
+
+	if (v == NULL) {
+		snprintf(err, len, "no device named %s", name);
+		return -ENOENT;
+	}
+	pthread_mutex_lock(&v->vm->dev_lock);
+	rc = swap_locked(v, sw, err, len);
+	pthread_mutex_unlock(&v->vm->dev_lock);
+	return rc;
+}
+
+void
+sup_heartbeat(void)
+{
+	int i;
+
+	for (i = 0; i < ndevs; i++) {
+		struct vpci *v = devs[i];
+		int rc = 0;
+
+		pthread_mutex_lock(&v->vm->dev_lock);
+		if (v->spawned && vpci_backend_ok(v))
+			rc = vuf_ping(&v->vu);
+		if (rc < 0 && v->bp.pid > 0) {
+			hlog("%s: backend pid %d does not answer (%s); killing it",
+			    v->name, (int)v->bp.pid, strerror(-rc));
+			kill(v->bp.pid, SIGKILL);
+		}
+		pthread_mutex_unlock(&v->vm->dev_lock);
+	}
+}
+
+void
+sup_foreach(void (*fn)(struct vpci *v, void *arg), void *arg)
+{
+	int i;
+
+	for (i = 0; i < ndevs; i++)
+		fn(devs[i], arg);
+}
+
+const char *
+sup_state(const struct vpci *v)
+{
+	if (v->failed)
+		return "failed";
+	if (v->down)
+		return "restarting";
+	if (v->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return "needs-reset";
+	return "running";
+}

@@ -1,0 +1,43 @@
+#ifndef HYVE_SUPERVISOR_H
+#define HYVE_SUPERVISOR_H
+
+#include <stdbool.h>
+
+struct vpci;
+
+/*
+ * The supervisor starts each device's backend, watches it (pidfd in the
+ * event loop, and a heartbeat for hangs), restarts it when it dies — with
+ * the same sandbox and descriptors, its vhost-user setup replayed and its
+ * unfinished requests run again from the inflight region — backs off when
+ * it keeps dying, and gives up (DEVICE_NEEDS_RESET, state "failed") after
+ * too many deaths in a window.  It also swaps a device's backend on
+ * request.
+ */
+
+#define SUP_RESTART_MAX		5	/* deaths within the window, then failed */
+#define SUP_WINDOW_MS		60000
+#define SUP_BACKOFF_MS		10	/* first delay; doubles, capped */
+#define SUP_BACKOFF_MAX_MS	2000
+
+/* Starts (or, with sock >= 0, connects) the backend of v; the handshake. */
+int sup_attach(struct vpci *v, const char *node, int sock);
+/* Stops and reaps the backend of v. */
+void sup_detach(struct vpci *v);
+
+struct sup_swap {
+	const char	*binary;	/* a new backend binary, or NULL */
+	const char	*path;		/* blk: a new disk image, or NULL */
+	const char	*tap;		/* net: a new tap, or NULL */
+};
+/* Replaces the backend of device name ("blk0") at a consistent point.
+ * Errors go to err. */
+int sup_swap(const char *name, const struct sup_swap *sw, char *err,
+    size_t len);
+/* Asks every backend for a sign of life; kills the ones that hang. */
+void sup_heartbeat(void);
+/* Calls fn for each device with a vhost-user backend. */
+void sup_foreach(void (*fn)(struct vpci *v, void *arg), void *arg);
+const char *sup_state(const struct vpci *v);
+
+#endif

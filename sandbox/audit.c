@@ -1,0 +1,410 @@
+/*
+ * The audit: what a running process may do, read back from /proc the way
+ * an auditor would check it by hand, and a verdict per role.  The auditor
+ * needs ptrace read access to the process (root, or the same uid and a
+ * dumpable target), since /proc/PID/{fd,ns,root} are guarded by it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <json-c/json.h>
+
+#include "sandbox/sandbox.h"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const char *const ns_names[SANDBOX_AUDIT_NNS] = {
+	"user", "mnt", "net", "ipc", "uts", "cgroup", "pid", "pid_for_children",
+};
+
+/* /proc/PID/limits lines, in RLIMIT_* order, and short names for JSON. */
+static const struct {
+	const char *proc, *key;
+} rlims[SANDBOX_AUDIT_NRLIM] = {
+	{ "Max cpu time", "cpu" }, { "Max file size", "fsize" },
+	{ "Max data size", "data" }, { "Max stack size", "stack" },
+	{ "Max core file size", "core" }, { "Max resident set", "rss" },
+	{ "Max processes", "nproc" }, { "Max open files", "nofile" },
+	{ "Max locked memory", "memlock" }, { "Max address space", "as" },
+	{ "Max file locks", "locks" }, { "Max pending signals", "sigpending" },
+	{ "Max msgqueue size", "msgqueue" }, { "Max nice priority", "nice" },
+	{ "Max realtime priority", "rtprio" },
+	{ "Max realtime timeout", "rttime" },
+};
+
+static int
+read_status(pid_t pid, struct sandbox_audit *a)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		long *ids = NULL;
+		uint64_t *cap = NULL;
+		char *v = strchr(line, ':');
+
+		if (v == NULL)
+			continue;
+		*v++ = '\0';
+		if (strcmp(line, "Uid") == 0)
+			ids = a->uid;
+		else if (strcmp(line, "Gid") == 0)
+			ids = a->gid;
+		else if (strcmp(line, "CapInh") == 0)
+			cap = &a->cap_inh;
+		else if (strcmp(line, "CapPrm") == 0)
+			cap = &a->cap_prm;
+		else if (strcmp(line, "CapEff") == 0)
+			cap = &a->cap_eff;
+		else if (strcmp(line, "CapBnd") == 0)
+			cap = &a->cap_bnd;
+		else if (strcmp(line, "CapAmb") == 0)
+			cap = &a->cap_amb;
+		else if (strcmp(line, "Seccomp") == 0)
+			a->seccomp = atoi(v);
+		else if (strcmp(line, "Seccomp_filters") == 0)
+			a->seccomp_filters = atoi(v);
+		else if (strcmp(line, "NoNewPrivs") == 0)
+			a->no_new_privs = atoi(v);
+		if (ids != NULL)
+			sscanf(v, "%ld %ld %ld %ld", &ids[0], &ids[1], &ids[2],
+			    &ids[3]);
+		if (cap != NULL)
+			*cap = strtoull(v, NULL, 16);
+	}
+	fclose(f);
+	return 0;
+}
+
+static void
+read_link(const char *path, char *buf, size_t len)
+{
+	ssize_t n = readlink(path, buf, len - 1);
+
+	buf[n < 0 ? 0 : n] = '\0';
+}
+
+static void
+read_ns(pid_t pid, struct sandbox_audit *a)
+{
+	char path[96], mine[sizeof(a->ns[0].id)];
+
+	for (size_t i = 0; i < NELEM(ns_names); i++) {
+		struct sandbox_audit_ns *ns = &a->ns[i];
+
+		snprintf(ns->name, sizeof(ns->name), "%s", ns_names[i]);
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid,
+		    ns_names[i]);
+		read_link(path, ns->id, sizeof(ns->id));
+		/*
+		 * After unshare(CLONE_NEWPID) and before a first child, the
+		 * kernel has no namespace to show: a new one all the same.
+		 */
+		if (ns->id[0] == '\0' && errno == ENOENT &&
+		    strcmp(ns_names[i], "pid_for_children") == 0) {
+			snprintf(ns->id, sizeof(ns->id), "pid:[new, empty]");
+			ns->same_as_host = false;
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns_names[i]);
+		read_link(path, mine, sizeof(mine));
+		/* Unreadable counts as shared: the audit cannot vouch for it. */
+		ns->same_as_host = ns->id[0] == '\0' || strcmp(ns->id, mine) == 0;
+	}
+	a->nns = NELEM(ns_names);
+}
+
+static long long
+rlim_value(const char *s)
+{
+	return strcmp(s, "unlimited") == 0 ? SANDBOX_RLIM_INF : atoll(s);
+}
+
+static int
+read_limits(pid_t pid, struct sandbox_audit *a)
+{
+	char path[64], line[256], soft[32], hard[32];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		for (size_t i = 0; i < NELEM(rlims); i++) {
+			size_t n = strlen(rlims[i].proc);
+
+			/* The names are padded with spaces to column 26. */
+			if (strncmp(line, rlims[i].proc, n) != 0 ||
+			    line[n] != ' ' || strlen(line) < 27 ||
+			    sscanf(line + 26, "%31s %31s", soft, hard) != 2)
+				continue;
+			a->rlim_soft[i] = rlim_value(soft);
+			a->rlim_hard[i] = rlim_value(hard);
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static int
+by_fd(const void *x, const void *y)
+{
+	const struct sandbox_audit_fd *a = x, *b = y;
+
+	return (a->fd > b->fd) - (a->fd < b->fd);
+}
+
+static int
+read_fds(pid_t pid, struct sandbox_audit *a)
+{
+	char path[64], link[96];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+
+		if (*end != '\0' || end == de->d_name || fd < 0 || fd > INT_MAX)
+			continue;
+		if (a->nfd == SANDBOX_AUDIT_MAXFD) {
+			a->fd_truncated = true;
+			break;
+		}
+		snprintf(link, sizeof(link), "%s/%ld", path, fd);
+		a->fd[a->nfd].fd = fd;
+		read_link(link, a->fd[a->nfd].target,
+		    sizeof(a->fd[a->nfd].target));
+		a->nfd++;
+	}
+	closedir(d);
+	qsort(a->fd, a->nfd, sizeof(a->fd[0]), by_fd);
+	return 0;
+}
+
+int
+sandbox_audit_pid(pid_t pid, struct sandbox_audit *a)
+{
+	struct stat host, st;
+	char path[64];
+	int rc;
+
+	if (pid <= 0)
+		return -EINVAL;
+	memset(a, 0, sizeof(*a));
+	a->pid = pid;
+	a->seccomp = a->seccomp_filters = a->no_new_privs = -1;
+	for (int i = 0; i < 4; i++)
+		a->uid[i] = a->gid[i] = -1;
+	for (int i = 0; i < SANDBOX_AUDIT_NRLIM; i++)
+		a->rlim_soft[i] = a->rlim_hard[i] = SANDBOX_RLIM_INF;
+	if ((rc = read_status(pid, a)) < 0)
+		return rc;
+	read_ns(pid, a);
+	if ((rc = read_limits(pid, a)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	read_link(path, a->root, sizeof(a->root));
+	/* The link text is relative to our root; the inode is not. */
+	snprintf(path, sizeof(path), "/proc/%d/root/", (int)pid);
+	a->root_is_host = stat(path, &st) < 0 || stat("/", &host) < 0 ||
+	    (st.st_dev == host.st_dev && st.st_ino == host.st_ino);
+	return read_fds(pid, a);
+}
+
+static json_object *
+rlim_json(long long v)
+{
+	return v == SANDBOX_RLIM_INF ? json_object_new_string("unlimited") :
+	    json_object_new_int64(v);
+}
+
+static json_object *
+cap_json(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%016" PRIx64, v);
+	return json_object_new_string(buf);
+}
+
+int
+sandbox_audit_json(const struct sandbox_audit *a, json_object **out)
+{
+	json_object *o, *uid, *gid, *caps, *ns, *rl, *root, *fds;
+
+	o = json_object_new_object();
+	if (o == NULL)
+		return -ENOMEM;
+	uid = json_object_new_array();
+	gid = json_object_new_array();
+	for (int i = 0; i < 4; i++) {
+		json_object_array_add(uid, json_object_new_int64(a->uid[i]));
+		json_object_array_add(gid, json_object_new_int64(a->gid[i]));
+	}
+	caps = json_object_new_object();
+	json_object_object_add(caps, "inheritable", cap_json(a->cap_inh));
+	json_object_object_add(caps, "permitted", cap_json(a->cap_prm));
+	json_object_object_add(caps, "effective", cap_json(a->cap_eff));
+	json_object_object_add(caps, "bounding", cap_json(a->cap_bnd));
+	json_object_object_add(caps, "ambient", cap_json(a->cap_amb));
+	ns = json_object_new_object();
+	for (int i = 0; i < a->nns && i < SANDBOX_AUDIT_NNS; i++) {
+		json_object *n = json_object_new_object();
+
+		json_object_object_add(n, "id",
+		    json_object_new_string(a->ns[i].id));
+		json_object_object_add(n, "shared_with_host",
+		    json_object_new_boolean(a->ns[i].same_as_host));
+		json_object_object_add(ns, a->ns[i].name, n);
+	}
+	rl = json_object_new_object();
+	for (size_t i = 0; i < NELEM(rlims); i++) {
+		json_object *l = json_object_new_object();
+
+		json_object_object_add(l, "soft", rlim_json(a->rlim_soft[i]));
+		json_object_object_add(l, "hard", rlim_json(a->rlim_hard[i]));
+		json_object_object_add(rl, rlims[i].key, l);
+	}
+	root = json_object_new_object();
+	json_object_object_add(root, "path", json_object_new_string(a->root));
+	json_object_object_add(root, "host", json_object_new_boolean(a->root_is_host));
+	fds = json_object_new_array();
+	for (int i = 0; i < a->nfd && i < SANDBOX_AUDIT_MAXFD; i++) {
+		json_object *f = json_object_new_object();
+
+		json_object_object_add(f, "fd", json_object_new_int(a->fd[i].fd));
+		json_object_object_add(f, "target",
+		    json_object_new_string(a->fd[i].target));
+		json_object_array_add(fds, f);
+	}
+	json_object_object_add(o, "pid", json_object_new_int(a->pid));
+	json_object_object_add(o, "uid", uid);
+	json_object_object_add(o, "gid", gid);
+	json_object_object_add(o, "seccomp", json_object_new_int(a->seccomp));
+	json_object_object_add(o, "seccomp_filters",
+	    json_object_new_int(a->seccomp_filters));
+	json_object_object_add(o, "no_new_privs",
+	    json_object_new_int(a->no_new_privs));
+	json_object_object_add(o, "capabilities", caps);
+	json_object_object_add(o, "namespaces", ns);
+	json_object_object_add(o, "rlimits", rl);
+	json_object_object_add(o, "root", root);
+	json_object_object_add(o, "fds", fds);
+	json_object_object_add(o, "fds_truncated",
+	    json_object_new_boolean(a->fd_truncated));
+	*out = o;
+	return 0;
+}
+
+static int
+why_not(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return -EPERM;
+}
+
+static bool
+starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Sockets, pipes, eventfds, io_uring, memfds and /dev/null are harmless. */
+static int
+check_fds(const struct sandbox_audit *a, enum sandbox_role role, char *why,
+    size_t len)
+{
+	int paths = 0;
+
+	if (a->fd_truncated)
+		return why_not(why, len, "more than %d open fds",
+		    SANDBOX_AUDIT_MAXFD);
+	for (int i = 0; i < a->nfd; i++) {
+		const char *t = a->fd[i].target;
+
+		if (starts(t, "socket:[") || starts(t, "pipe:[") ||
+		    starts(t, "anon_inode:") || starts(t, "/memfd:") ||
+		    strcmp(t, "/dev/null") == 0)
+			continue;
+		if (role == SANDBOX_NET && strcmp(t, "/dev/net/tun") == 0)
+			continue;
+		/* blk holds exactly one file: its disk */
+		if (role == SANDBOX_BLK && t[0] == '/' && paths++ == 0)
+			continue;
+		return why_not(why, len, "fd %d points to %s, outside what "
+		    "a %s backend needs", a->fd[i].fd, t[0] ? t : "(unreadable)",
+		    sandbox_role_name(role));
+	}
+	return 0;
+}
+
+int
+sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
+    char *why, size_t len)
+{
+	static const char *const capname[] = {
+		"inheritable", "permitted", "effective", "bounding", "ambient",
+	};
+	const uint64_t caps[] = {
+		a->cap_inh, a->cap_prm, a->cap_eff, a->cap_bnd, a->cap_amb,
+	};
+
+	if (why != NULL && len > 0)
+		why[0] = '\0';
+	if (a->seccomp != 2)
+		return why_not(why, len, "seccomp is %s (mode %d), not filtering",
+		    a->seccomp == 0 ? "off" : "not a filter", a->seccomp);
+	if (a->seccomp_filters == 0)
+		return why_not(why, len, "no seccomp filter is loaded");
+	if (a->no_new_privs != 1)
+		return why_not(why, len, "no_new_privs is not set");
+	if (a->rlim_soft[RLIMIT_CORE] != 0 || a->rlim_hard[RLIMIT_CORE] != 0)
+		return why_not(why, len, "core dumps are allowed (RLIMIT_CORE)");
+	if (role == SANDBOX_CORE)
+		return 0;
+	for (size_t i = 0; i < NELEM(caps); i++)
+		if (caps[i] != 0)
+			return why_not(why, len, "%s capability set is %#" PRIx64
+			    ", not empty", capname[i], caps[i]);
+	for (int i = 0; i < 4; i++)
+		if (a->uid[i] <= 0 || a->gid[i] <= 0)
+			return why_not(why, len, "runs as uid %ld gid %ld",
+			    a->uid[i], a->gid[i]);
+	/* The process stays in the host's pid namespace; its children not. */
+	for (int i = 0; i < a->nns; i++)
+		if (strcmp(a->ns[i].name, "pid") != 0 && a->ns[i].same_as_host)
+			return why_not(why, len, "shares the host's %s namespace",
+			    a->ns[i].name);
+	if (a->nns < SANDBOX_AUDIT_NNS)
+		return why_not(why, len, "namespaces were not read");
+	if (a->rlim_soft[RLIMIT_NPROC] != 0 || a->rlim_hard[RLIMIT_NPROC] != 0)
+		return why_not(why, len, "may create processes (RLIMIT_NPROC)");
+	if (role != SANDBOX_BLK && (a->rlim_soft[RLIMIT_FSIZE] != 0 ||
+	    a->rlim_hard[RLIMIT_FSIZE] != 0))
+		return why_not(why, len, "may write files (RLIMIT_FSIZE)");
+	if (a->root_is_host)
+		return why_not(why, len, "its root is the host's / (%s)",
+		    a->root[0] ? a->root : "unreadable");
+	return check_fds(a, role, why, len);
+}

@@ -1,0 +1,343 @@
+/*
+ * sandbox_enter: the steps, in the only order that works.
+ *
+ * 1. build the seccomp filter (allocates; nothing is changed yet)
+ * 2. as root: drop supplementary groups, then gid, then uid to nobody
+ * 3. dumpable again (a uid change cleared it, and /proc/self/uid_map of a
+ *    non-dumpable process belongs to the real root, which the new user
+ *    namespace cannot see), then unshare every namespace at once
+ * 4. uid_map/gid_map: our own ids mapped to themselves, setgroups denied
+ * 5. an empty read-only tmpfs becomes "/" by pivot_root; the old root is
+ *    detached, so there is no /proc, /dev or anything else by path
+ * 6. fds 0 and 1 on /dev/null (opened before step 2), every other
+ *    descriptor but the kept ones closed
+ * 7. rlimits
+ * 8. securebits locked, then every capability set emptied (this needs
+ *    CAP_SETPCAP, which the new user namespace gave us until now)
+ * 9. no_new_privs, not dumpable, and last the seccomp filter
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <cap-ng.h>
+#include <linux/securebits.h>
+
+#include "core/log.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/seccomp_impl.h"
+
+#define NOBODY		65534
+#define MAX_KEEP	256
+
+const char *
+sandbox_role_name(enum sandbox_role role)
+{
+	switch (role) {
+	case SANDBOX_BLK:
+		return "blk";
+	case SANDBOX_NET:
+		return "net";
+	case SANDBOX_RND:
+		return "rnd";
+	case SANDBOX_CORE:
+		return "core";
+	}
+	return "unknown";
+}
+
+static int
+fail(const char *name, const char *what, int err)
+{
+	hlog("%s: sandbox: %s: %s", name, what, strerror(err));
+	return -err;
+}
+
+static int
+drop_ids(const char *name, const struct sandbox_opts *o)
+{
+	uid_t uid = o->uid ? o->uid : NOBODY;
+	gid_t gid = o->gid ? o->gid : NOBODY;
+
+	if (getuid() != 0 && geteuid() != 0)
+		return 0;
+	if (setgroups(0, NULL) < 0)
+		return fail(name, "setgroups", errno);
+	if (setresgid(gid, gid, gid) < 0)
+		return fail(name, "setresgid to the sandbox gid", errno);
+	if (setresuid(uid, uid, uid) < 0)
+		return fail(name, "setresuid to the sandbox uid", errno);
+	return 0;
+}
+
+static int
+write_file(const char *path, const char *s)
+{
+	size_t len = strlen(s);
+	int fd, rc = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, len) != (ssize_t)len)
+		rc = errno ? -errno : -EIO;
+	close(fd);
+	return rc;
+}
+
+static int
+namespaces(const char *name)
+{
+	char map[64];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	int rc;
+
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+	    CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWNET) < 0) {
+		int e = errno;
+
+		hlog("%s: sandbox: cannot create namespaces: %s; the kernel must "
+		    "allow unprivileged user namespaces (sysctl "
+		    "user.max_user_namespaces > 0, "
+		    "kernel.unprivileged_userns_clone=1) and the process must "
+		    "be single-threaded, or run the device with sandbox=off",
+		    name, strerror(e));
+		return -e;
+	}
+	snprintf(map, sizeof(map), "%u %u 1\n", uid, uid);
+	if ((rc = write_file("/proc/self/uid_map", map)) < 0)
+		return fail(name, "writing /proc/self/uid_map", -rc);
+	if ((rc = write_file("/proc/self/setgroups", "deny")) < 0)
+		return fail(name, "writing /proc/self/setgroups", -rc);
+	snprintf(map, sizeof(map), "%u %u 1\n", gid, gid);
+	if ((rc = write_file("/proc/self/gid_map", map)) < 0)
+		return fail(name, "writing /proc/self/gid_map", -rc);
+	return 0;
+}
+
+/* Any directory will do as a mount point: the mount is ours alone. */
+static const char *
+mount_point(void)
+{
+	static const char *const dirs[] = { "/tmp", "/mnt", "/var/tmp", "/dev" };
+	struct stat st;
+
+	for (size_t i = 0; i < NELEM(dirs); i++)
+		if (stat(dirs[i], &st) == 0 && S_ISDIR(st.st_mode))
+			return dirs[i];
+	return "/";
+}
+
+static int
+empty_root(const char *name)
+{
+	const char *dir = mount_point();
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail(name, "making / private", errno);
+	if (mount("hyve-empty", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
+	    MS_NOEXEC, "size=4k,nr_inodes=2,mode=0555") < 0)
+		return fail(name, "mounting an empty tmpfs", errno);
+	if (chdir(dir) < 0)
+		return fail(name, "chdir to the new root", errno);
+	/* new and old root on the same directory; then drop the old one */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return fail(name, "pivot_root", errno);
+	if (umount2(".", MNT_DETACH) < 0)
+		return fail(name, "detaching the old root", errno);
+	if (chdir("/") < 0)
+		return fail(name, "chdir /", errno);
+	return 0;
+}
+
+static bool
+kept(int fd, const int *keep, int nkeep)
+{
+	for (int i = 0; i < nkeep; i++)
+		if (keep[i] == fd)
+			return true;
+	return false;
+}
+
+/* Closes every fd that is not kept, by ranges between the kept ones. */
+static int
+close_fds(const char *name, const int *keep, int nkeep, int nul, bool stdio)
+{
+	int sorted[MAX_KEEP + 3], n = 0, lo = 0;
+
+	for (int fd = 0; fd <= 2; fd++) {
+		if (kept(fd, keep, nkeep) || fd == 2 || stdio)
+			continue;
+		if (nul >= 0 ? dup2(nul, fd) < 0 : close(fd) < 0 && errno != EBADF)
+			return fail(name, "redirecting stdio to /dev/null", errno);
+	}
+	sorted[n++] = 0;
+	sorted[n++] = 1;
+	sorted[n++] = 2;
+	for (int i = 0; i < nkeep; i++)
+		if (keep[i] > 2)
+			sorted[n++] = keep[i];
+	/* insertion sort: a handful of fds */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			int t = sorted[j];
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		if (sorted[i] > lo &&
+		    syscall(SYS_close_range, lo, sorted[i] - 1, 0) < 0)
+			return fail(name, "close_range", errno);
+		lo = sorted[i] + 1;
+	}
+	if (syscall(SYS_close_range, lo, ~0U, 0) < 0)
+		return fail(name, "close_range", errno);
+	return 0;
+}
+
+static unsigned
+default_nofile(enum sandbox_role role)
+{
+	/* kick, call, err per queue for up to 64 queues, regions, slack */
+	return role == SANDBOX_RND ? 64 : 256;
+}
+
+static int
+limits(const char *name, enum sandbox_role role, const int *keep, int nkeep,
+    const struct sandbox_opts *o)
+{
+	struct rlimit zero = { 0, 0 }, nf;
+	unsigned nofile = o->nofile ? o->nofile : default_nofile(role);
+
+	for (int i = 0; i < nkeep; i++)
+		if (keep[i] >= 0 && (unsigned)keep[i] >= nofile)
+			nofile = keep[i] + 1;
+	nf.rlim_cur = nf.rlim_max = nofile;
+	if (setrlimit(RLIMIT_CORE, &zero) < 0)
+		return fail(name, "RLIMIT_CORE", errno);
+	if (setrlimit(RLIMIT_NOFILE, &nf) < 0)
+		return fail(name, "RLIMIT_NOFILE", errno);
+	if (setrlimit(RLIMIT_NPROC, &zero) < 0)
+		return fail(name, "RLIMIT_NPROC", errno);
+	/* blk writes its disk, and FSIZE limits writes through any fd. */
+	if (role != SANDBOX_BLK && setrlimit(RLIMIT_FSIZE, &zero) < 0)
+		return fail(name, "RLIMIT_FSIZE", errno);
+	return 0;
+}
+
+static int
+drop_caps(const char *name)
+{
+	int bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+	    SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+	    SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+	    SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+
+	if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
+		return fail(name, "locking securebits", errno);
+	capng_clear(CAPNG_SELECT_ALL);
+	if (capng_apply(CAPNG_SELECT_ALL) < 0)
+		return fail(name, "dropping capabilities", EPERM);
+	capng_get_caps_process();
+	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE ||
+	    capng_have_capabilities(CAPNG_SELECT_BOUNDS) != CAPNG_NONE)
+		return fail(name, "capabilities still held after dropping",
+		    EPERM);
+	return 0;
+}
+
+static int
+backend_enter(enum sandbox_role role, const int *keep, int nkeep,
+    const struct sandbox_opts *o, const char *name, const char *prefix)
+{
+	scmp_filter_ctx c;
+	int rc, nul;
+
+	if ((c = sc_build(role, name, prefix)) == NULL)
+		return -EINVAL;
+	nul = o->keep_stdio ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);
+	if ((rc = drop_ids(name, o)) < 0 || (rc = namespaces(name)) < 0 ||
+	    (rc = empty_root(name)) < 0 ||
+	    (rc = close_fds(name, keep, nkeep, nul, o->keep_stdio)) < 0 ||
+	    (nul = -1, rc = limits(name, role, keep, nkeep, o)) < 0 ||
+	    (rc = drop_caps(name)) < 0)
+		goto out;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		rc = fail(name, "no_new_privs", errno);
+		goto out;
+	}
+	if (o->pre_filter != NULL)
+		o->pre_filter(o->arg);
+	rc = sc_load(c, name);
+	c = NULL;
+out:
+	if (c != NULL)
+		seccomp_release(c);
+	if (nul >= 0)
+		close(nul);
+	return rc;
+}
+
+/* See seccomp_core.c for why the core keeps its ids and namespaces. */
+static int
+core_enter(const struct sandbox_opts *o, const char *name, const char *prefix)
+{
+	struct rlimit zero = { 0, 0 };
+	scmp_filter_ctx c;
+
+	if ((c = sc_build(SANDBOX_CORE, name, prefix)) == NULL)
+		return -EINVAL;
+	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		seccomp_release(c);
+		return fail(name, "no_new_privs and limits", errno);
+	}
+	if (o->pre_filter != NULL)
+		o->pre_filter(o->arg);
+	return sc_load(c, name);
+}
+
+int
+sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
+    const struct sandbox_opts *o)
+{
+	static const struct sandbox_opts def;
+	char name[64], prefix[80];
+
+	if (o == NULL)
+		o = &def;
+	if (o->name != NULL) {
+		snprintf(name, sizeof(name), "%s", o->name);
+		snprintf(prefix, sizeof(prefix), "hyve[%s]", o->name);
+	} else {
+		snprintf(name, sizeof(name), "%s", sandbox_role_name(role));
+		snprintf(prefix, sizeof(prefix), "%s", log_role());
+	}
+	if (o->off) {
+		hlog("SANDBOX DISABLED for %s: the device runs with all of "
+		    "hyve's privileges", name);
+		return 0;
+	}
+	if ((unsigned)role > SANDBOX_CORE || nkeep < 0 || nkeep > MAX_KEEP ||
+	    (nkeep > 0 && keep_fds == NULL)) {
+		hlog("%s: sandbox: bad role or kept fds (at most %d)", name,
+		    MAX_KEEP);
+		return -EINVAL;
+	}
+	if (role == SANDBOX_CORE)
+		return core_enter(o, name, prefix);
+	return backend_enter(role, keep_fds, nkeep, o, name, prefix);
+}

@@ -1,0 +1,24 @@
+/*
+ * hyve-net: the shared datapath plus the two tap ioctls that follow the
+ * features the guest negotiates.  Every other ioctl (TUNSETIFF, SIOC*) is
+ * done by the core or before confinement.
+ */
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
+
+#include "sandbox/seccomp_impl.h"
+
+int
+sc_rules_net(scmp_filter_ctx c)
+{
+	static const unsigned long ioctls[] = { TUNSETOFFLOAD, TUNSETVNETHDRSZ };
+	int rc;
+
+	if ((rc = sc_backend_base(c)) < 0)
+		return rc;
+	for (size_t i = 0; i < NELEM(ioctls); i++)
+		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, ioctls[i]))) < 0)
+			return rc;
+	return 0;
+}

@@ -1,0 +1,155 @@
+/*
+ * Surface 2: the backend's vhost-user message handling, fed by a hostile
+ * frontend: any message sequence, with any number and kind of fds.
+ *
+ * Input: u16 length and the guest memory image, then messages, each
+ *   u8 request, u8 header flags, u8 fd count, u8 fd kinds (2 bits per fd:
+ *   memfd of guest memory, eventfd, eventfd, pipe), u16 payload size as the
+ *   header claims it, then up to that many payload bytes.
+ * The bytes go through a socketpair to vu_handle() as a frontend would
+ * write them.  Afterwards no fd may be left open: a frontend must not be
+ * able to exhaust the backend's descriptors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backends/runtime.h"
+#include "tests/fuzz/fake_backend.h"
+#include "tests/fuzz/fuzz.h"
+
+#define MEMSZ	(64u << 10)
+
+static int memfd = -1;
+static struct vu_dev dev;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	memfd = memfd_create("fuzz-guest", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, MEMSZ) < 0)
+		abort();
+	if (vu_dev_init(&dev, &fake_backend, NULL) < 0)
+		abort();
+	return 0;
+}
+
+static int
+make_fd(unsigned kind)
+{
+	int p[2];
+
+	switch (kind) {
+	case 0:
+		return dup(memfd);
+	case 1:
+	case 2:
+		return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	close(p[1]);
+	return p[0];
+}
+
+/* Writes one message; returns false when the socket takes no more. */
+static bool
+put_msg(int s, struct fz *f)
+{
+	union {
+		char buf[CMSG_SPACE(16 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct vu_hdr h;
+	uint8_t payload[VU_MAX_PAYLOAD + 64];
+	struct iovec iov[2];
+	struct msghdr mh;
+	int fds[16];
+	unsigned nfds, kinds;
+	size_t plen;
+	ssize_t n;
+
+	h.request = fz_u8(f);
+	h.flags = fz_u8(f);
+	nfds = fz_u8(f) % 12;
+	kinds = fz_u8(f);
+	h.size = fz_u16(f);
+	plen = fz_take(f, payload, h.size < sizeof(payload) ? h.size :
+	    sizeof(payload));
+	memset(&mh, 0, sizeof(mh));
+	iov[0] = (struct iovec){ &h, sizeof(h) };
+	iov[1] = (struct iovec){ payload, plen };
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	for (unsigned i = 0; i < nfds; i++)
+		if ((fds[i] = make_fd((kinds >> (2 * (i % 4))) & 3)) < 0)
+			abort();
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	n = sendmsg(s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	return n == (ssize_t)(sizeof(h) + plen);
+}
+
+/* Reads and drops whatever the backend answered. */
+static void
+drain(int s)
+{
+	char buf[4096];
+
+	while (recv(s, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fz f = { data, size };
+	uint8_t img[MEMSZ];
+	size_t ilen;
+	int sv[2], nfd0 = fz_nfds();
+
+	ilen = fz_take(&f, img, fz_u16(&f));
+	if (pwrite(memfd, img, ilen, 0) < 0)
+		abort();
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		abort();
+	while (f.n > 0 && put_msg(sv[0], &f))
+		;
+	shutdown(sv[0], SHUT_WR);
+
+	dev.cfd = sv[1];
+	for (int i = 0; i < 256; i++) {
+		if (vu_handle(&dev) < 0)
+			break;
+		drain(sv[0]);
+		/* What a kick on each ring's eventfd would do. */
+		for (unsigned q = 0; q < fake_backend.nqueues; q++)
+			if (vring_ready(&dev.vq[q]))
+				fake_backend.kick(&dev, &dev.vq[q]);
+	}
+	vu_disconnect(&dev);
+	FZ_CHECK(dev.cfd == -1 && dev.mem.n == 0);
+	close(sv[0]);
+	FZ_CHECK(fz_nfds() == nfd0);
+	return 0;
+}

@@ -1,0 +1,61 @@
+#!/bin/sh
+# Runs the fuzz targets.
+#   run.sh fuzz SECONDS TARGET...	each target for SECONDS, growing a
+#					working corpus in build/fuzz/corpus
+#   run.sh check RUNS TARGET...		replay the regressions, then RUNS
+#					executions from the seeds
+# Prints one line per target; exits 1 if any target found something.
+FZ=${FZ:-build/fuzz}
+mode=$1
+n=$2
+shift 2
+fail=0
+mkdir -p $FZ/artifacts $FZ/logs
+
+summary() {	# target log
+	execs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$2" | tail -1 |
+	    awk '{ print $2, $5 }')
+	cov=$(grep -o 'cov: [0-9]*' "$2" | tail -1 | awk '{ print $2 }')
+	set -- "$1" "$2" $execs
+	secs=${4:-0}
+	rate=0
+	[ "$secs" -gt 0 ] 2>/dev/null && rate=$(( ${3:-0} / secs ))
+	printf 'fuzz_%-12s execs %-10s %6s/s  cov %-6s ' "$1" "${3:-?}" \
+	    "$rate" "${cov:-?}"
+}
+
+for t in "$@"; do
+	bin=$FZ/fuzz_$t
+	log=$FZ/logs/$t.log
+	seeds=tests/fuzz/corpus/$t
+	regs=tests/fuzz/regressions/$t
+	mkdir -p $seeds
+	opts="-timeout=10 -rss_limit_mb=2048 -close_fd_mask=1 -artifact_prefix=$FZ/artifacts/$t-"
+	[ -f tests/fuzz/$t.dict ] && opts="$opts -dict=tests/fuzz/$t.dict"
+	if [ "$mode" = check ]; then
+		if [ -d $regs ] && [ -n "$(ls $regs)" ]; then
+			if ! $bin $opts $regs/* >$log 2>&1; then
+				echo "fuzz_$t: a regression input fails again:"
+				tail -30 $log
+				fail=1
+				continue
+			fi
+		fi
+		$bin $opts -runs=$n -seed=1 $seeds >$log 2>&1
+	else
+		work=$FZ/corpus/$t
+		mkdir -p $work
+		$bin $opts -max_total_time=$n -print_final_stats=1 \
+		    $work $seeds >$log 2>&1
+	fi
+	rc=$?
+	summary $t $log
+	if [ $rc -ne 0 ]; then
+		echo "FAILED (exit $rc; log $log)"
+		grep -m3 -E 'ERROR|invariant|SUMMARY|Test unit written' $log
+		fail=1
+	else
+		echo "ok"
+	fi
+done
+exit $fail

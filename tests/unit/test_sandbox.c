@@ -1,0 +1,863 @@
+/*
+ * sandbox_enter and the audit.  Every case forks a child that confines
+ * itself, tries things, and reports "FAIL ..." lines and a final "DONE"
+ * through a pipe it keeps; its stderr comes back through another pipe so
+ * the SIGSYS report can be checked.  Checks that need syscalls the filter
+ * forbids run in the pre_filter hook, after every other step.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <liburing.h>
+#include <linux/capability.h>
+#include <linux/if_tun.h>
+#include <linux/securebits.h>
+
+#include "sandbox/sandbox.h"
+
+#define NOBODY	65534
+
+struct run {
+	pid_t pid;
+	int rep, err, ctl;	/* parent ends: report, stderr, control */
+	int status;
+	char out[4096];
+	char errs[8192];
+	size_t nout, nerr;
+};
+
+/* What the child does; fds[] were opened in the child before entering. */
+struct spec {
+	enum sandbox_role role;
+	struct sandbox_opts o;
+	void (*setup)(int *fds, int *nfds);	/* before sandbox_enter */
+	void (*pre)(void);			/* before the filter */
+	void (*body)(void);			/* confined */
+	bool wait_ctl;				/* block until the parent says */
+};
+
+/* The child's state: one child per fork, so globals are fine there. */
+static int rep = -1, ctl = -1;
+static int cfds[8], ncfds;
+
+/* exit_group directly: ASan's _exit would call sigaltstack, forbidden. */
+static __attribute__((noreturn)) void
+quit(int code)
+{
+	for (;;)
+		syscall(SYS_exit_group, code);
+}
+
+static void
+say(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 1)
+		n = sizeof(buf) - 1;
+	if (write(rep, buf, n) < 0)
+		quit(4);
+}
+
+#define CHECK(c) do { \
+	if (!(c)) \
+		say("FAIL line %d: %s (errno %d %s)\n", __LINE__, #c, errno, \
+		    strerror(errno)); \
+} while (0)
+
+static void
+pre_hook(void *arg)
+{
+	void (*pre)(void) = (void (*)(void))(uintptr_t)arg;
+
+	pre();
+}
+
+static __attribute__((noreturn)) void
+child(const struct spec *s, int repw, int errw, int ctlr)
+{
+	struct sandbox_opts o = s->o;
+	int keep[12], n = 0, rc;
+
+	rep = repw;
+	ctl = ctlr;
+	if (dup2(errw, 2) < 0)
+		quit(5);
+	close(errw);
+	keep[n++] = rep;
+	keep[n++] = ctl;
+	ncfds = 0;
+	if (s->setup != NULL)
+		s->setup(cfds, &ncfds);
+	for (int i = 0; i < ncfds; i++)
+		keep[n++] = cfds[i];
+	if (s->pre != NULL) {
+		o.pre_filter = pre_hook;
+		o.arg = (void *)(uintptr_t)s->pre;
+	}
+	rc = sandbox_enter(s->role, keep, n, &o);
+	if (rc < 0) {
+		say("FAIL sandbox_enter: %d\n", rc);
+		quit(3);
+	}
+	if (s->wait_ctl) {
+		char c;
+
+		say("READY\n");
+		while (read(ctl, &c, 1) > 0)
+			;
+	}
+	if (s->body != NULL)
+		s->body();
+	say("DONE\n");
+	quit(0);
+}
+
+static void
+start(const struct spec *s, struct run *r)
+{
+	int rp[2], ep[2], cp[2];
+
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(pipe2(rp, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(ep, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(cp, O_CLOEXEC), 0);
+	fflush(NULL);
+	r->pid = fork();
+	assert_true(r->pid >= 0);
+	if (r->pid == 0) {
+		close(rp[0]);
+		close(ep[0]);
+		close(cp[1]);
+		child(s, rp[1], ep[1], cp[0]);
+	}
+	close(rp[1]);
+	close(ep[1]);
+	close(cp[0]);
+	r->rep = rp[0];
+	r->err = ep[0];
+	r->ctl = cp[1];
+}
+
+/* Reads both pipes until the report has `until` in it, or both end. */
+static void
+collect(struct run *r, const char *until)
+{
+	struct pollfd p[2] = { { r->rep, POLLIN, 0 }, { r->err, POLLIN, 0 } };
+	int open = 2;
+
+	while (open > 0) {
+		if (until != NULL && strstr(r->out, until) != NULL)
+			return;
+		assert_true(poll(p, 2, 20000) > 0);
+		for (int i = 0; i < 2; i++) {
+			char *buf = i == 0 ? r->out : r->errs;
+			size_t *n = i == 0 ? &r->nout : &r->nerr;
+			size_t cap = i == 0 ? sizeof(r->out) : sizeof(r->errs);
+			ssize_t k;
+
+			if (p[i].fd < 0 || p[i].revents == 0)
+				continue;
+			k = read(p[i].fd, buf + *n, cap - 1 - *n);
+			if (k <= 0) {
+				p[i].fd = -1;
+				open--;
+				continue;
+			}
+			*n += k;
+			buf[*n] = '\0';
+		}
+	}
+}
+
+static void
+finish(struct run *r)
+{
+	close(r->ctl);
+	collect(r, NULL);
+	assert_int_equal(waitpid(r->pid, &r->status, 0), r->pid);
+	close(r->rep);
+	close(r->err);
+}
+
+static void
+run(const struct spec *s, struct run *r)
+{
+	start(s, r);
+	finish(r);
+}
+
+static void
+expect_clean(const struct run *r)
+{
+	if (strstr(r->out, "FAIL") != NULL || strstr(r->out, "DONE") == NULL ||
+	    !WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
+		fail_msg("child status %#x\nreport:\n%s\nstderr:\n%s", r->status,
+		    r->out, r->errs);
+}
+
+static void
+expect_killed(const struct run *r, const char *name)
+{
+	char want[96];
+
+	snprintf(want, sizeof(want), "hyve[t0]: killed by seccomp: %s (nr ",
+	    name);
+	if (!WIFSIGNALED(r->status) || WTERMSIG(r->status) != SIGSYS ||
+	    strstr(r->errs, want) == NULL || strstr(r->out, "BEFORE") == NULL ||
+	    strstr(r->out, "AFTER") != NULL || strstr(r->out, "FAIL") != NULL)
+		fail_msg("expected death by SIGSYS naming %s; status %#x\n"
+		    "report:\n%s\nstderr:\n%s", name, r->status, r->out, r->errs);
+}
+
+/*
+ * The sandbox needs unprivileged user namespaces.  If the kernel forbids
+ * them, say so and skip, visibly.
+ */
+static void
+need_userns(void)
+{
+	int st;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (getuid() == 0 && (setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+		    setresuid(NOBODY, NOBODY, NOBODY) < 0))
+			_exit(100);
+		_exit(unshare(CLONE_NEWUSER) < 0 ? errno : 0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) != 0) {
+		print_message("SKIPPED: unprivileged user namespaces are not "
+		    "available here (%s); enable them (sysctl "
+		    "user.max_user_namespaces, kernel.unprivileged_userns_clone) "
+		    "to test the sandbox\n", strerror(WEXITSTATUS(st)));
+		skip();
+	}
+}
+
+static const struct sandbox_opts named = { .name = "t0" };
+
+/* --- a confined rnd backend: what it cannot and can still do ---------- */
+
+static void
+setup_datapath(int *fds, int *n)
+{
+	char pattern[4096];
+	int efd = eventfd(0, EFD_CLOEXEC);
+	int mfd = memfd_create("guest", MFD_CLOEXEC);
+
+	memset(pattern, 0x5a, sizeof(pattern));
+	if (efd < 0 || mfd < 0 || write(mfd, pattern, sizeof(pattern)) != 4096)
+		_exit(6);
+	fds[(*n)++] = efd;
+	fds[(*n)++] = mfd;
+	/* a file the sandbox must not let us grow (RLIMIT_FSIZE) */
+	fds[(*n)++] = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	signal(SIGXFSZ, SIG_IGN);
+}
+
+static void
+pre_confined(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	struct rlimit rl;
+	struct stat st;
+	gid_t groups[4];
+	int bits;
+	pid_t pid;
+
+	/* an empty root: nothing by path */
+	CHECK(open("/etc/passwd", O_RDONLY) < 0 && errno == ENOENT);
+	CHECK(access("/proc/self/status", F_OK) < 0 && errno == ENOENT);
+	CHECK(access("/dev/null", F_OK) < 0 && errno == ENOENT);
+	CHECK(mkdir("/x", 0700) < 0);
+	/* nobody, no groups, no way back to root */
+	CHECK(getuid() == NOBODY && geteuid() == NOBODY);
+	CHECK(getgid() == NOBODY && getegid() == NOBODY);
+	CHECK(getgroups(4, groups) == 0);
+	CHECK(setuid(0) < 0);
+	CHECK(setgid(0) < 0);
+	/* no capability in any set */
+	memset(d, 0xff, sizeof(d));
+	CHECK(syscall(SYS_capget, &h, d) == 0);
+	CHECK(d[0].effective == 0 && d[0].permitted == 0 &&
+	    d[0].inheritable == 0 && d[1].effective == 0 &&
+	    d[1].permitted == 0 && d[1].inheritable == 0);
+	CHECK(prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) == 0);
+	CHECK(prctl(PR_CAPBSET_READ, CAP_NET_RAW, 0, 0, 0) == 0);
+	CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SYS_ADMIN, 0,
+	    0) == 0);
+	bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	CHECK(bits >= 0 && (bits & SECBIT_NOROOT_LOCKED) &&
+	    (bits & SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED));
+	CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1);
+	CHECK(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0);
+	/* rlimits */
+	CHECK(getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur == 0 &&
+	    rl.rlim_max == 0);
+	CHECK(getrlimit(RLIMIT_CORE, &rl) == 0 && rl.rlim_cur == 0 &&
+	    rl.rlim_max == 0);
+	CHECK(getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur == 0);
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == 64 &&
+	    rl.rlim_max == 64);
+	/* no processes even before seccomp */
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	CHECK(pid < 0 && errno == EAGAIN);
+	/* stdin and stdout are /dev/null, nothing else is open */
+	CHECK(fstat(0, &st) == 0 && S_ISCHR(st.st_mode) &&
+	    st.st_rdev == makedev(1, 3));
+	CHECK(fstat(1, &st) == 0 && S_ISCHR(st.st_mode));
+	for (int fd = 3; fd < 64; fd++) {
+		bool kept = fd == rep || fd == ctl;
+
+		for (int i = 0; i < ncfds; i++)
+			kept |= fd == cfds[i];
+		if (!kept)
+			CHECK(fcntl(fd, F_GETFD) < 0 && errno == EBADF);
+	}
+}
+
+static void
+body_datapath(void)
+{
+	uint64_t v = 0;
+	uint8_t rnd[32], *m;
+	char c = 'x';
+	void *big;
+
+	/* eventfd kick/call */
+	CHECK(write(cfds[0], &(uint64_t){ 5 }, 8) == 8);
+	CHECK(read(cfds[0], &v, 8) == 8 && v == 5);
+	/* guest memory: a memfd passed in, mapped shared */
+	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, cfds[1], 0);
+	CHECK(m != MAP_FAILED);
+	if (m != MAP_FAILED) {
+		CHECK(m[0] == 0x5a && m[4095] == 0x5a);
+		m[0] = 0xa5;
+		CHECK(munmap(m, 4096) == 0);
+	}
+	CHECK(getrandom(rnd, sizeof(rnd), 0) == sizeof(rnd));
+	/* malloc still works, big blocks come from mmap */
+	big = malloc(1 << 20);
+	CHECK(big != NULL);
+	if (big != NULL)
+		memset(big, 1, 1 << 20);
+	free(big);
+	/* RLIMIT_FSIZE 0: a regular file cannot grow */
+	CHECK(write(cfds[2], &c, 1) < 0 && errno == EFBIG);
+}
+
+static void
+test_rnd_confined(void **state)
+{
+	struct spec s = { SANDBOX_RND, named, setup_datapath, pre_confined,
+	    body_datapath, false };
+	struct run r;
+
+	(void)state;
+	need_userns();
+	run(&s, &r);
+	expect_clean(&r);
+}
+
+/* --- blk: io_uring on the disk fd, and the file may grow -------------- */
+
+static struct io_uring ring;
+
+static void
+setup_blk(int *fds, int *n)
+{
+	char pattern[8192];
+
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = i * 7;
+	fds[0] = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fds[0] < 0 || pwrite(fds[0], pattern, sizeof(pattern), 0) != 8192 ||
+	    io_uring_queue_init(4, &ring, 0) < 0)
+		_exit(6);
+	fds[1] = ring.ring_fd;
+	*n = 2;
+}
+
+static void
+pre_blk(void)
+{
+	struct rlimit rl;
+
+	CHECK(getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY);
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == 256);
+}
+
+static void
+body_blk(void)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	char buf[4096], w[512];
+	bool same = true;
+
+	memset(buf, 0, sizeof(buf));
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_read(sqe, cfds[0], buf, sizeof(buf), 4096);
+	CHECK(io_uring_submit(&ring) == 1);
+	CHECK(io_uring_wait_cqe(&ring, &cqe) == 0);
+	CHECK(cqe->res == 4096);
+	io_uring_cqe_seen(&ring, cqe);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		same &= buf[i] == (char)((i + 4096) * 7);
+	CHECK(same);
+	/* the disk grows past its end: blk keeps RLIMIT_FSIZE */
+	memset(w, 3, sizeof(w));
+	CHECK(pwrite(cfds[0], w, sizeof(w), 8192) == sizeof(w));
+	CHECK(preadv(cfds[0], &(struct iovec){ buf, 512 }, 1, 8192) == 512 &&
+	    buf[511] == 3);
+	CHECK(fdatasync(cfds[0]) == 0);
+	CHECK(fallocate(cfds[0], 0, 0, 16384) == 0);
+}
+
+static void
+test_blk_io_uring(void **state)
+{
+	struct spec s = { SANDBOX_BLK, named, setup_blk, pre_blk, body_blk,
+	    false };
+	struct run r;
+
+	(void)state;
+	need_userns();
+	run(&s, &r);
+	expect_clean(&r);
+}
+
+/* --- net: only the tap ioctls pass the filter -------------------------- */
+
+static void
+body_net(void)
+{
+	unsigned hdr = 12;
+
+	/* allowed requests reach the kernel (a pipe is no tap: ENOTTY) */
+	CHECK(ioctl(rep, TUNSETOFFLOAD, 0) < 0 && errno == ENOTTY);
+	CHECK(ioctl(rep, TUNSETVNETHDRSZ, &hdr) < 0 && errno == ENOTTY);
+	CHECK(fcntl(rep, F_SETFL, O_NONBLOCK) == 0);
+	CHECK(fcntl(rep, F_GETFL) & O_NONBLOCK);
+}
+
+static void
+test_net_ioctls(void **state)
+{
+	struct spec s = { SANDBOX_NET, named, NULL, NULL, body_net, false };
+	struct run r;
+
+	(void)state;
+	need_userns();
+	run(&s, &r);
+	expect_clean(&r);
+}
+
+/* --- forbidden calls kill with SIGSYS and name themselves ------------- */
+
+static void
+do_socket(void)
+{
+	say("BEFORE\n");
+	socket(AF_UNIX, SOCK_STREAM, 0);
+	say("AFTER\n");
+}
+
+static void
+do_mmap_exec(void)
+{
+	say("BEFORE\n");
+	mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
+	say("AFTER\n");
+}
+
+static void
+do_mprotect_exec(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	CHECK(p != MAP_FAILED);
+	say("BEFORE\n");
+	mprotect(p, 4096, PROT_READ | PROT_EXEC);
+	say("AFTER\n");
+}
+
+static void
+do_ioctl(void)
+{
+	int n;
+
+	say("BEFORE\n");
+	ioctl(rep, FIONREAD, &n);
+	say("AFTER\n");
+}
+
+static void
+do_tunsetiff(void)
+{
+	struct ifreq { char name[16]; short flags; char pad[22]; } ifr = { 0 };
+
+	say("BEFORE\n");
+	ioctl(rep, TUNSETIFF, &ifr);
+	say("AFTER\n");
+}
+
+static void
+do_fork(void)
+{
+	say("BEFORE\n");
+	if (fork() == 0)
+		_exit(0);
+	say("AFTER\n");
+}
+
+static void
+do_open(void)
+{
+	say("BEFORE\n");
+	open("/etc/passwd", O_RDONLY);
+	say("AFTER\n");
+}
+
+static void
+do_execve(void)
+{
+	char *argv[] = { "/bin/true", NULL };
+
+	say("BEFORE\n");
+	execve(argv[0], argv, argv + 1);
+	say("AFTER\n");
+}
+
+static void
+do_ptrace(void)
+{
+	say("BEFORE\n");
+	syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
+	say("AFTER\n");
+}
+
+static void
+do_fcntl_dup(void)
+{
+	say("BEFORE\n");
+	fcntl(rep, F_DUPFD, 0);
+	say("AFTER\n");
+}
+
+static void
+do_getrandom(void)
+{
+	char b[8];
+
+	say("BEFORE\n");
+	if (getrandom(b, sizeof(b), 0) < 0)
+		say("FAIL getrandom errno %d\n", errno);
+	say("AFTER\n");
+}
+
+static void
+do_io_uring_setup(void)
+{
+	struct io_uring_params p = { 0 };
+
+	say("BEFORE\n");
+	syscall(SYS_io_uring_setup, 4, &p);
+	say("AFTER\n");
+}
+
+static const struct kill_case {
+	enum sandbox_role role;
+	void (*body)(void);
+	const char *name;
+} kills[] = {
+	{ SANDBOX_RND, do_socket, "socket" },
+	{ SANDBOX_BLK, do_socket, "socket" },
+	{ SANDBOX_NET, do_socket, "socket" },
+	{ SANDBOX_RND, do_mmap_exec, "mmap" },
+	{ SANDBOX_BLK, do_mprotect_exec, "mprotect" },
+	{ SANDBOX_NET, do_ioctl, "ioctl" },
+	{ SANDBOX_NET, do_tunsetiff, "ioctl" },
+	{ SANDBOX_BLK, do_ioctl, "ioctl" },
+	{ SANDBOX_RND, do_fork, "clone" },
+	{ SANDBOX_BLK, do_open, "openat" },
+	{ SANDBOX_NET, do_execve, "execve" },
+	{ SANDBOX_RND, do_ptrace, "ptrace" },
+	{ SANDBOX_NET, do_fcntl_dup, "fcntl" },
+	{ SANDBOX_BLK, do_getrandom, "getrandom" },
+	{ SANDBOX_RND, do_io_uring_setup, "io_uring_setup" },
+	{ SANDBOX_CORE, do_ptrace, "ptrace" },
+};
+
+static void
+test_forbidden_kills(void **state)
+{
+	(void)state;
+	need_userns();
+	for (size_t i = 0; i < sizeof(kills) / sizeof(kills[0]); i++) {
+		struct spec s = { kills[i].role, named, NULL, NULL,
+		    kills[i].body, false };
+		struct run r;
+
+		run(&s, &r);
+		expect_killed(&r, kills[i].name);
+	}
+}
+
+/* --- the audit ---------------------------------------------------------- */
+
+static bool
+has_fd(const struct sandbox_audit *a, int fd, const char *prefix)
+{
+	for (int i = 0; i < a->nfd; i++)
+		if (a->fd[i].fd == fd &&
+		    strncmp(a->fd[i].target, prefix, strlen(prefix)) == 0)
+			return true;
+	return false;
+}
+
+static int
+count_fds(const struct sandbox_audit *a, const char *prefix)
+{
+	int n = 0;
+
+	for (int i = 0; i < a->nfd; i++)
+		n += strncmp(a->fd[i].target, prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+static void
+test_audit_confined(void **state)
+{
+	struct spec s = { SANDBOX_RND, named, NULL, NULL, NULL, true };
+	struct sandbox_audit *a = malloc(sizeof(*a));
+	json_object *j, *v;
+	char why[256];
+	struct run r;
+
+	(void)state;
+	need_userns();
+	assert_non_null(a);
+	start(&s, &r);
+	collect(&r, "READY");
+	assert_non_null(strstr(r.out, "READY"));
+	assert_int_equal(sandbox_audit_pid(r.pid, a), 0);
+	if (sandbox_audit_verdict(a, SANDBOX_RND, why, sizeof(why)) != 0)
+		fail_msg("confined child not accepted: %s", why);
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	    sizeof(why)), 0);
+	assert_int_equal(a->seccomp, 2);
+	assert_true(a->seccomp_filters >= 1);
+	assert_int_equal(a->no_new_privs, 1);
+	assert_true(a->cap_bnd == 0 && a->cap_eff == 0 && a->cap_prm == 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(a->uid[i], NOBODY);
+	assert_int_equal(a->rlim_soft[RLIMIT_NPROC], 0);
+	assert_int_equal(a->rlim_hard[RLIMIT_CORE], 0);
+	assert_int_equal(a->rlim_soft[RLIMIT_NOFILE], 64);
+	assert_false(a->root_is_host);
+	for (int i = 0; i < a->nns; i++)
+		if (strcmp(a->ns[i].name, "pid") != 0)
+			assert_false(a->ns[i].same_as_host);
+	/* fds 0 and 1 on /dev/null, 2 and the report are pipes, no more */
+	assert_true(has_fd(a, 0, "/dev/null") && has_fd(a, 1, "/dev/null"));
+	assert_true(has_fd(a, 2, "pipe:["));
+	assert_int_equal(count_fds(a, "pipe:["), 3);
+	assert_int_equal(a->nfd, 5);
+	assert_int_equal(sandbox_audit_json(a, &j), 0);
+	assert_true(json_object_object_get_ex(j, "seccomp", &v));
+	assert_int_equal(json_object_get_int(v), 2);
+	assert_true(json_object_object_get_ex(j, "fds", &v));
+	assert_int_equal(json_object_array_length(v), a->nfd);
+	assert_true(json_object_object_get_ex(j, "rlimits", &v));
+	assert_true(json_object_object_get_ex(v, "nproc", &v));
+	assert_true(json_object_object_get_ex(v, "hard", &v));
+	assert_int_equal(json_object_get_int(v), 0);
+	json_object_put(j);
+	finish(&r);
+	expect_clean(&r);
+
+	/* this test process is not confined */
+	assert_int_equal(sandbox_audit_pid(getpid(), a), 0);
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_RND, why,
+	    sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "seccomp"));
+	free(a);
+}
+
+static void
+setup_stray(int *fds, int *n)
+{
+	fds[(*n)++] = open("/etc/group", O_RDONLY | O_CLOEXEC);
+	fds[(*n)++] = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+}
+
+/* A path fd is fine for blk (its disk), not for rnd, and two are too many. */
+static void
+test_audit_stray_fd(void **state)
+{
+	struct spec s = { SANDBOX_RND, named, setup_stray, NULL, NULL, true };
+	struct sandbox_audit *a = malloc(sizeof(*a));
+	char why[256];
+	struct run r;
+
+	(void)state;
+	need_userns();
+	assert_non_null(a);
+	start(&s, &r);
+	collect(&r, "READY");
+	assert_int_equal(sandbox_audit_pid(r.pid, a), 0);
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_RND, why,
+	    sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "/etc/group"));
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_BLK, why,
+	    sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "/etc/passwd"));
+	finish(&r);
+	expect_clean(&r);
+	free(a);
+}
+
+static void
+body_off(void)
+{
+	int fd = open("/etc/passwd", O_RDONLY);
+
+	CHECK(fd >= 0);
+	close(fd);
+}
+
+/* sandbox=off does nothing but say so loudly, and the audit fails it. */
+static void
+test_sandbox_off(void **state)
+{
+	struct spec s = { SANDBOX_BLK, { .off = true, .name = "blk0" }, NULL,
+	    NULL, body_off, true };
+	struct sandbox_audit *a = malloc(sizeof(*a));
+	char why[256];
+	struct run r;
+
+	(void)state;
+	assert_non_null(a);
+	start(&s, &r);
+	collect(&r, "READY");
+	assert_int_equal(sandbox_audit_pid(r.pid, a), 0);
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_BLK, why,
+	    sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "seccomp is off"));
+	assert_int_equal(a->seccomp, 0);
+	assert_true(a->root_is_host);
+	finish(&r);
+	expect_clean(&r);
+	assert_non_null(strstr(r.errs, "SANDBOX DISABLED for blk0: the device "
+	    "runs with all of hyve's privileges"));
+	free(a);
+}
+
+/* --- the core role: no_new_privs and a denylist, all else still works -- */
+
+static void
+body_core(void)
+{
+	int fd = open("/etc/passwd", O_RDONLY);
+	struct rlimit rl;
+
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1);
+	CHECK(getrlimit(RLIMIT_CORE, &rl) == 0 && rl.rlim_max == 0);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(fd >= 0);
+	close(fd);
+}
+
+static void
+test_core(void **state)
+{
+	struct spec s = { SANDBOX_CORE, named, NULL, NULL, body_core, true };
+	struct sandbox_audit *a = malloc(sizeof(*a));
+	char why[256];
+	struct run r;
+
+	(void)state;
+	assert_non_null(a);
+	start(&s, &r);
+	collect(&r, "READY");
+	assert_int_equal(sandbox_audit_pid(r.pid, a), 0);
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	    sizeof(why)), 0);
+	/* not enough for a backend */
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_RND, why,
+	    sizeof(why)), -EPERM);
+	finish(&r);
+	expect_clean(&r);
+	free(a);
+}
+
+static void
+test_bad_args(void **state)
+{
+	int fd = 0;
+
+	(void)state;
+	assert_int_equal(sandbox_enter(SANDBOX_RND, &fd, -1, &named), -EINVAL);
+	assert_int_equal(sandbox_enter(SANDBOX_RND, NULL, 1, &named), -EINVAL);
+	assert_int_equal(sandbox_enter((enum sandbox_role)9, NULL, 0, &named),
+	    -EINVAL);
+	assert_int_equal(sandbox_audit_pid(0, NULL), -EINVAL);
+	assert_string_equal(sandbox_role_name(SANDBOX_NET), "net");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_rnd_confined),
+		cmocka_unit_test(test_blk_io_uring),
+		cmocka_unit_test(test_net_ioctls),
+		cmocka_unit_test(test_forbidden_kills),
+		cmocka_unit_test(test_audit_confined),
+		cmocka_unit_test(test_audit_stray_fd),
+		cmocka_unit_test(test_sandbox_off),
+		cmocka_unit_test(test_core),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,595 @@
+/*
+ * hyvectl: talks to running hyve processes over their control sockets, in
+ * the manner of bhyvectl.
+ *
+ * Exit status: 0 success, 1 the VM reported a failure (or an audit found a
+ * process not confined as it should be), 2 usage error, 3 the VM cannot be
+ * reached.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include "ipc/control.h"
+
+#define EX_OK		0
+#define EX_FAIL		1
+#define EX_USAGE	2
+#define EX_UNREACH	3
+
+#define TIMEOUT_SEC	10
+#define MAX_REPLY	(16 << 20)
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: hyvectl [--socket PATH] list\n"
+	    "       hyvectl [--socket PATH] status VM [--json]\n"
+	    "       hyvectl [--socket PATH] audit VM [--json]\n"
+	    "       hyvectl [--socket PATH] poweroff VM [--force]\n"
+	    "The socket is %s/VM.sock unless --socket is given.\n"
+	    "Exit status: 0 ok, 1 the VM reported a failure, 2 usage, "
+	    "3 the VM cannot be reached.\n", CTL_DIR);
+}
+
+static int
+connect_to(const char *path, int *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = TIMEOUT_SEC };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		*err = ENAMETOOLONG;
+		return -1;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		*err = errno;
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		*err = errno;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads one line (malloc'd, without its newline) or NULL. */
+static char *
+read_line(int fd, size_t *lenp, int *err)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *nl, *p;
+	ssize_t n;
+
+	*err = 0;
+	while (buf != NULL) {
+		if (len == cap) {
+			if (cap >= MAX_REPLY) {
+				*err = EMSGSIZE;
+				break;
+			}
+			if ((p = realloc(buf, cap * 2)) == NULL)
+				break;
+			buf = p;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*err = n < 0 ? errno : EPIPE;
+			break;
+		}
+		/* The server sends nothing we did not ask for, so the first
+		 * newline ends our reply. */
+		nl = memchr(buf + len, '\n', n);
+		len += n;
+		if (nl != NULL) {
+			*nl = '\0';
+			*lenp = nl - buf;
+			return buf;
+		}
+	}
+	free(buf);
+	if (*err == 0)
+		*err = ENOMEM;
+	return NULL;
+}
+
+/*
+ * Sends req over path and parses the reply.  EX_OK with *res, EX_FAIL with
+ * the VM's message printed, EX_UNREACH.  When the connection fails,
+ * *conn_err is its errno and nothing is printed (list reports stale
+ * sockets its own way).
+ */
+static int
+call(const char *path, const struct ctl_req *req, json_object **res,
+    int *conn_err)
+{
+	char *line, *reply, err[1024];
+	size_t len, off;
+	ssize_t n;
+	int fd, e, rc;
+
+	*res = NULL;
+	*conn_err = 0;
+	if ((fd = connect_to(path, &e)) < 0) {
+		*conn_err = e;
+		return EX_UNREACH;
+	}
+	if ((line = ctl_build_request(req)) == NULL) {
+		close(fd);
+		fprintf(stderr, "hyvectl: out of memory\n");
+		return EX_UNREACH;
+	}
+	for (off = 0, len = strlen(line); off < len; off += n) {
+		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n < 0) {
+			e = errno;
+			free(line);
+			close(fd);
+			fprintf(stderr, "hyvectl: %s: sending the request: %s\n",
+			    path, strerror(e));
+			return EX_UNREACH;
+		}
+	}
+	free(line);
+	reply = read_line(fd, &len, &e);
+	close(fd);
+	if (reply == NULL) {
+		fprintf(stderr, "hyvectl: %s: no reply: %s (is the VM "
+		    "stopping?)\n", path, e == EAGAIN ? "timed out" :
+		    e == EPIPE ? "connection closed" : strerror(e));
+		return EX_UNREACH;
+	}
+	rc = ctl_parse_response(reply, len, res, err, sizeof(err));
+	free(reply);
+	if (rc < 0) {
+		fprintf(stderr, "hyvectl: %s: %s\n", path, err);
+		return EX_UNREACH;
+	}
+	if (rc > 0) {
+		fprintf(stderr, "hyvectl: %s: %s\n", path, err);
+		return EX_FAIL;
+	}
+	return EX_OK;
+}
+
+static void
+report_unreachable(const char *path, int e)
+{
+	if (e == ENOENT)
+		fprintf(stderr, "hyvectl: %s: no such socket (is the VM "
+		    "running? see hyvectl list)\n", path);
+	else if (e == ECONNREFUSED)
+		fprintf(stderr, "hyvectl: %s: stale socket, nobody listens "
+		    "(the VM is gone)\n", path);
+	else if (e == EACCES)
+		fprintf(stderr, "hyvectl: %s: permission denied (run as the "
+		    "VM's owner or root)\n", path);
+	else
+		fprintf(stderr, "hyvectl: %s: %s\n", path, strerror(e));
+}
+
+static int
+call_or_report(const char *path, const struct ctl_req *req,
+    json_object **res)
+{
+	int rc, e;
+
+	rc = call(path, req, res, &e);
+	if (e != 0)
+		report_unreachable(path, e);
+	return rc;
+}
+
+/* --- output ---------------------------------------------------------------- */
+
+static const char *
+str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return "-";
+	return json_object_get_string(v);
+}
+
+static int64_t
+num(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return -1;
+	return json_object_get_int64(v);
+}
+
+static void
+fmt_size(int64_t b, char *buf, size_t len)
+{
+	if (b < 0)
+		snprintf(buf, len, "-");
+	else if (b >= (1LL << 30) && b % (1LL << 30) == 0)
+		snprintf(buf, len, "%" PRId64 "G", b >> 30);
+	else if (b >= (1LL << 20))
+		snprintf(buf, len, "%" PRId64 "M", b >> 20);
+	else
+		snprintf(buf, len, "%" PRId64 "K", b >> 10);
+}
+
+static void
+print_json(json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void
+print_status(json_object *r)
+{
+	json_object *devs, *d;
+	int64_t up = num(r, "uptime");
+	char mem[32];
+	size_t i;
+
+	fmt_size(num(r, "memory"), mem, sizeof(mem));
+	printf("%s: %s, pid %" PRId64 ", up %" PRId64 ":%02" PRId64 ":%02"
+	    PRId64 ", %" PRId64 " cpu(s), %s memory\n", str(r, "name"),
+	    str(r, "state"), num(r, "pid"), up / 3600, up / 60 % 60, up % 60,
+	    num(r, "cpus"), mem);
+	if (!json_object_object_get_ex(r, "devices", &devs) ||
+	    !json_object_is_type(devs, json_type_array))
+		return;
+	printf("%-12s %-12s %-7s %-7s %s\n", "DEVICE", "EMULATION", "SLOT",
+	    "PID", "STATE");
+	for (i = 0; i < json_object_array_length(devs); i++) {
+		d = json_object_array_get_idx(devs, i);
+		printf("%-12s %-12s %-7s %-7s %s\n", str(d, "name"),
+		    str(d, "emulation"), str(d, "slot"), str(d, "pid"),
+		    str(d, "state"));
+	}
+}
+
+static void
+print_field(const char *key, json_object *v)
+{
+	printf("  %-16s %s\n", key, v == NULL ? "-" :
+	    json_object_is_type(v, json_type_string) ? json_object_get_string(v) :
+	    json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* [real, effective, saved, fs] ids: one number when all agree. */
+static void
+print_ids(const char *key, json_object *v)
+{
+	size_t i, n;
+	bool same = true;
+
+	if (!json_object_is_type(v, json_type_array) ||
+	    (n = json_object_array_length(v)) == 0) {
+		print_field(key, v);
+		return;
+	}
+	for (i = 1; i < n; i++)
+		same &= json_object_get_int64(json_object_array_get_idx(v, i)) ==
+		    json_object_get_int64(json_object_array_get_idx(v, 0));
+	if (same)
+		printf("  %-16s %s\n", key, json_object_get_string(
+		    json_object_array_get_idx(v, 0)));
+	else
+		print_field(key, v);
+}
+
+/* Namespaces: those the process has of its own, and those it shares. */
+static void
+print_namespaces(json_object *v)
+{
+	json_object *shared;
+	char own[256] = "", host[256] = "";
+	size_t no = 0, nh = 0;
+
+	if (!json_object_is_type(v, json_type_object)) {
+		print_field("namespaces", v);
+		return;
+	}
+	json_object_object_foreach(v, name, ns) {
+		if (json_object_object_get_ex(ns, "shared_with_host", &shared) &&
+		    json_object_get_boolean(shared))
+			nh += snprintf(host + nh, nh < sizeof(host) ?
+			    sizeof(host) - nh : 0, " %s", name);
+		else
+			no += snprintf(own + no, no < sizeof(own) ?
+			    sizeof(own) - no : 0, " %s", name);
+	}
+	printf("  %-16s%s\n", "own ns", no ? own : " none");
+	printf("  %-16s%s\n", "host's ns", nh ? host : " none");
+}
+
+static void
+print_pairs(const char *key, json_object *v, const char *a, const char *b)
+{
+	json_object *x, *y;
+
+	if (!json_object_is_type(v, json_type_object)) {
+		print_field(key, v);
+		return;
+	}
+	printf("  %-16s", key);
+	json_object_object_foreach(v, name, val) {
+		if (a == NULL) {
+			printf(" %s=%s", name, json_object_get_string(val));
+		} else if (json_object_object_get_ex(val, a, &x) &&
+		    json_object_object_get_ex(val, b, &y)) {
+			printf(" %s=%s/%s", name, json_object_get_string(x),
+			    json_object_get_string(y));
+		}
+	}
+	printf("\n");
+}
+
+static void
+print_fds(json_object *v)
+{
+	json_object *f;
+	size_t i;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		print_field("fds", v);
+		return;
+	}
+	printf("  %-16s %zu open\n", "fds", json_object_array_length(v));
+	for (i = 0; i < json_object_array_length(v); i++) {
+		f = json_object_array_get_idx(v, i);
+		printf("  %16s %s -> %s\n", "", str(f, "fd"), str(f, "target"));
+	}
+}
+
+static void
+print_audit_one(json_object *p)
+{
+	json_object *a, *root;
+
+	printf("%s %s (pid %s): %s%s%s\n", str(p, "role"), str(p, "name"),
+	    str(p, "pid"), str(p, "verdict"),
+	    strcmp(str(p, "reason"), "-") != 0 ? ": " : "",
+	    strcmp(str(p, "reason"), "-") != 0 ? str(p, "reason") : "");
+	if (!json_object_object_get_ex(p, "audit", &a) ||
+	    !json_object_is_type(a, json_type_object))
+		return;
+	json_object_object_foreach(a, key, val) {
+		if (strcmp(key, "pid") == 0 || strcmp(key, "fds_truncated") == 0)
+			continue;
+		if (strcmp(key, "uid") == 0 || strcmp(key, "gid") == 0)
+			print_ids(key, val);
+		else if (strcmp(key, "namespaces") == 0)
+			print_namespaces(val);
+		else if (strcmp(key, "capabilities") == 0)
+			print_pairs("capabilities", val, NULL, NULL);
+		else if (strcmp(key, "rlimits") == 0)
+			print_pairs("rlimits", val, "soft", "hard");
+		else if (strcmp(key, "root") == 0 &&
+		    json_object_object_get_ex(val, "host", &root))
+			printf("  %-16s %s%s\n", "root", str(val, "path"),
+			    json_object_get_boolean(root) ? " (the host's)" : "");
+		else if (strcmp(key, "fds") == 0)
+			print_fds(val);
+		else
+			print_field(key, val);
+	}
+	if (json_object_object_get_ex(a, "fds_truncated", &root) &&
+	    json_object_get_boolean(root))
+		printf("  %16s ... (more not shown)\n", "");
+}
+
+/* EX_FAIL if a process failed its audit. */
+static int
+print_audit(json_object *r, bool json)
+{
+	json_object *procs, *p;
+	int rc = EX_OK;
+	size_t i;
+
+	if (!json_object_object_get_ex(r, "processes", &procs) ||
+	    !json_object_is_type(procs, json_type_array)) {
+		fprintf(stderr, "hyvectl: the audit reply has no process list\n");
+		return EX_UNREACH;
+	}
+	for (i = 0; i < json_object_array_length(procs); i++) {
+		p = json_object_array_get_idx(procs, i);
+		if (strcmp(str(p, "verdict"), "OK") != 0)
+			rc = EX_FAIL;
+		if (!json) {
+			if (i > 0)
+				printf("\n");
+			print_audit_one(p);
+		}
+	}
+	if (json)
+		print_json(r);
+	return rc;
+}
+
+/* --- commands -------------------------------------------------------------- */
+
+static void
+list_row(const char *path)
+{
+	struct ctl_req req = { .version = CTL_VERSION, .cmd = CTL_STATUS };
+	json_object *r, *devs, *d;
+	char name[64], mem[32], devlist[256];
+	const char *base, *dot;
+	size_t i, n = 0;
+	int e;
+
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	dot = strrchr(base, '.');
+	snprintf(name, sizeof(name), "%.*s", (int)(dot ? dot - base :
+	    (long)strlen(base)), base);
+	if (call(path, &req, &r, &e) != EX_OK) {
+		printf("%-16s %-7s %-4s %-7s (%s: %s)\n", name, "-", "-", "-",
+		    path, e == ECONNREFUSED ? "stale socket, no hyve listens; "
+		    "remove it" : e != 0 ? strerror(e) : "no valid reply");
+		return;
+	}
+	devlist[0] = '\0';
+	if (json_object_object_get_ex(r, "devices", &devs) &&
+	    json_object_is_type(devs, json_type_array)) {
+		for (i = 0; i < json_object_array_length(devs); i++) {
+			d = json_object_array_get_idx(devs, i);
+			if (strcmp(str(d, "pid"), "-") == 0)
+				continue;	/* in the core: not a backend */
+			n += snprintf(devlist + n, n < sizeof(devlist) ?
+			    sizeof(devlist) - n : 0, "%s%s", n ? "," : "",
+			    str(d, "name"));
+		}
+	}
+	fmt_size(num(r, "memory"), mem, sizeof(mem));
+	printf("%-16s %-7s %-4s %-7s %s\n", str(r, "name"), str(r, "pid"),
+	    str(r, "cpus"), mem, devlist[0] ? devlist : "-");
+	json_object_put(r);
+}
+
+static int
+cmd_list(const char *sock)
+{
+	glob_t g;
+	size_t i;
+	int rc;
+
+	printf("%-16s %-7s %-4s %-7s %s\n", "NAME", "PID", "CPUS", "MEMORY",
+	    "DEVICES");
+	if (sock != NULL) {
+		list_row(sock);
+		return EX_OK;
+	}
+	rc = glob(CTL_DIR "/*.sock", 0, NULL, &g);
+	if (rc == GLOB_NOMATCH)
+		return EX_OK;
+	if (rc != 0) {
+		fprintf(stderr, "hyvectl: cannot list %s\n", CTL_DIR);
+		return EX_UNREACH;
+	}
+	for (i = 0; i < g.gl_pathc; i++)
+		list_row(g.gl_pathv[i]);
+	globfree(&g);
+	return EX_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_req req = { .version = CTL_VERSION };
+	const char *sock = NULL, *vm;
+	bool json = false, force = false;
+	json_object *r;
+	char path[256];
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "s:jfh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'h':
+			usage();
+			return EX_OK;
+		default:
+			usage();
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage();
+		return EX_USAGE;
+	}
+	if (strcmp(argv[0], "list") == 0) {
+		if (argc != 1 || json || force) {
+			fprintf(stderr, "hyvectl: list takes no arguments\n");
+			return EX_USAGE;
+		}
+		return cmd_list(sock);
+	}
+	if ((req.cmd = ctl_cmd_lookup(argv[0])) == CTL_NONE) {
+		fprintf(stderr, "hyvectl: unknown command '%s' (list, status, "
+		    "audit or poweroff)\n", argv[0]);
+		return EX_USAGE;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "hyvectl: %s needs exactly one VM name\n",
+		    argv[0]);
+		return EX_USAGE;
+	}
+	vm = argv[1];
+	if (vm[0] == '\0' || vm[0] == '.' || strchr(vm, '/') != NULL ||
+	    strlen(vm) >= sizeof(req.vm)) {
+		fprintf(stderr, "hyvectl: '%s' is not a VM name\n", vm);
+		return EX_USAGE;
+	}
+	if (force && req.cmd != CTL_POWEROFF) {
+		fprintf(stderr, "hyvectl: --force applies only to poweroff\n");
+		return EX_USAGE;
+	}
+	if (json && req.cmd == CTL_POWEROFF) {
+		fprintf(stderr, "hyvectl: --json applies to status and audit\n");
+		return EX_USAGE;
+	}
+	snprintf(req.vm, sizeof(req.vm), "%s", vm);
+	req.force = force;
+	if (sock == NULL) {
+		snprintf(path, sizeof(path), "%s/%s.sock", CTL_DIR, vm);
+		sock = path;
+	}
+	if ((rc = call_or_report(sock, &req, &r)) != EX_OK)
+		return rc;
+	switch (req.cmd) {
+	case CTL_STATUS:
+		if (json)
+			print_json(r);
+		else
+			print_status(r);
+		break;
+	case CTL_AUDIT:
+		rc = print_audit(r, json);
+		break;
+	default:
+		printf("%s: %s\n", vm, str(r, "action"));
+		break;
+	}
+	json_object_put(r);
+	return rc;
+}
