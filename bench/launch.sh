@@ -22,7 +22,6 @@ QDEV="-drive if=none,id=d0,file=$IMG,format=raw -device virtio-blk-device,drive=
 # memory sample (test=halt: sampled once the guest has halted).
 sample() {
 	cfg=$1; shift
-	set -- "$@"
 	out=$("$L" time 1 "$@" -o boot.cmdline=test=uart vm0 2>/dev/null)
 	echo "$out" | awk -v c="$cfg" '{ print "launch", c, "time_ms", $3; print "launch", c, "status", $6 }'
 	out=$("$L" mem "halt: cli" "$@" -o boot.cmdline=test=halt vm0 2>/dev/null)

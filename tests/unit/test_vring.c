@@ -535,10 +535,122 @@ test_map(void **state)
 
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+static uint8_t region[4096] __attribute__((aligned(64)));
+
+/* A new backend over the same rings: it starts where the used ring is. */
+static int
+restart_queue(void)
+{
+	vq.last_avail = used->idx;
+	vq.used_idx = used->idx;
+	vq.broken = false;
+	return vring_inflight_start(&vq);
+}
+
+static void
+test_inflight_resubmit(void **state)
+{
+	struct vring_req r[3], x;
+	struct iovec iv[3][NUM];
+	int i;
+
+	(void)state;
+	memset(region, 0, sizeof(region));
+	vq.infl = (struct inflight_queue *)region;
+	assert_int_equal(vring_inflight_start(&vq), 0);
+	assert_int_equal(vq.infl->version, INFLIGHT_VERSION);
+	assert_int_equal(vq.infl->desc_num, NUM);
+	for (i = 0; i < 3; i++) {
+		set(desc, i, BUF + 0x100 * i, 16, VRING_DESC_F_WRITE, 0);
+		post(i);
+	}
+	for (i = 0; i < 3; i++)
+		assert_int_equal(vring_pop(&vq, &gm, &r[i], iv[i], NUM), 1);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(vq.infl->desc[i].inflight, 1);
+	/* Only the middle one completes before the backend dies. */
+	vring_push(&vq, &r[1], 16);
+	vring_flush(&vq);
+	assert_int_equal(used->idx, 1);
+	assert_int_equal(vq.infl->desc[1].inflight, 0);
+	assert_int_equal(vq.infl->used_idx, 1);
+
+	/* The new backend runs the other two again, oldest first, and
+	 * nothing else: the avail ring has no new entries. */
+	assert_int_equal(restart_queue(), 2);
+	assert_int_equal(vring_pop(&vq, &gm, &x, iov, NUM), 1);
+	assert_int_equal(x.head, 0);
+	vring_push(&vq, &x, 16);
+	assert_int_equal(vring_pop(&vq, &gm, &x, iov, NUM), 1);
+	assert_int_equal(x.head, 2);
+	vring_push(&vq, &x, 16);
+	assert_int_equal(vring_pop(&vq, &gm, &x, iov, NUM), 0);
+	vring_flush(&vq);
+	assert_int_equal(used->idx, 3);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(vq.infl->desc[i].inflight, 0);
+	/* A chain posted after the restart is taken normally. */
+	post(1);
+	assert_int_equal(vring_pop(&vq, &gm, &x, iov, NUM), 1);
+	assert_int_equal(x.head, 1);
+}
+
+static void
+test_inflight_published_before_death(void **state)
+{
+	struct vring_req r[2];
+	struct iovec iv[2][NUM];
+	int i;
+
+	(void)state;
+	memset(region, 0, sizeof(region));
+	vq.infl = (struct inflight_queue *)region;
+	assert_int_equal(vring_inflight_start(&vq), 0);
+	for (i = 0; i < 2; i++) {
+		set(desc, i, BUF + 0x100 * i, 16, VRING_DESC_F_WRITE, 0);
+		post(i);
+		assert_int_equal(vring_pop(&vq, &gm, &r[i], iv[i], NUM), 1);
+	}
+	/* Died after publishing both completions in the used ring but
+	 * before clearing their flags: they must not run twice. */
+	used->ring[0].id = 1;
+	used->ring[1].id = 0;
+	used->idx = 2;
+	assert_int_equal(vq.infl->desc[0].inflight, 1);
+	assert_int_equal(restart_queue(), 0);
+	assert_int_equal(vq.infl->desc[0].inflight, 0);
+	assert_int_equal(vq.infl->desc[1].inflight, 0);
+	assert_int_equal(vq.infl->used_idx, 2);
+}
+
+static void
+test_inflight_bad_region(void **state)
+{
+	(void)state;
+	memset(region, 0, sizeof(region));
+	vq.infl = (struct inflight_queue *)region;
+	assert_int_equal(vring_inflight_start(&vq), 0);
+	/* A region whose used index is far from the ring's: queue error. */
+	vq.infl->used_idx = 100;
+	assert_int_equal(restart_queue(), -EINVAL);
+	assert_true(vq.broken);
+	assert_int_equal(count(vq.errfd), 1);
+	/* A region for another ring size is started afresh. */
+	vq.broken = false;
+	vq.infl->desc_num = NUM * 2;
+	vq.infl->desc[0].inflight = 1;
+	assert_int_equal(restart_queue(), 0);
+	assert_int_equal(vq.infl->desc[0].inflight, 0);
+	vq.infl = NULL;
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_inflight_resubmit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_published_before_death, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_bad_region, setup, teardown),
 		T(test_simple),
 		T(test_batch_and_no_interrupt),
 		T(test_indirect),

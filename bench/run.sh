@@ -1,0 +1,142 @@
+#!/bin/sh
+# `make bench`: every benchmark part, bounded, one table of ratios, and the
+# results section of docs/PERFORMANCE.md regenerated.
+#
+# Environment: BENCH_RUNS (repeats, default 3; the median is used),
+# BENCH_SECS (seconds per block run, default 3), BENCH_DIR (where the 1 GiB
+# block image lives, default /tmp), BENCH_DOC (default docs/PERFORMANCE.md).
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B=$ROOT/build
+RUNS=${BENCH_RUNS:-3}
+SECS=${BENCH_SECS:-3}
+DIR=${BENCH_DIR:-/tmp}
+DOC=${BENCH_DOC:-$ROOT/docs/PERFORMANCE.md}
+T=$(mktemp -d /tmp/hyve-bench.XXXXXX)
+S=$T/samples
+trap 'rm -rf "$T"' EXIT INT TERM
+: >"$S"
+
+say() { echo "bench: $*" >&2; }
+
+# stat KEY: "median min max n" of the samples named KEY, or "- - - 0".
+stat() {
+	awk -v k="$1" '{ key = $1; for (i = 2; i < NF; i++) key = key " " $i
+		if (key == k) print $NF }' "$S" | sort -g |
+	awk '{ v[NR] = $1 } END { if (NR == 0) { print "- - - 0"; exit }
+		print v[int((NR + 1) / 2)], v[1], v[NR], NR }'
+}
+med() { stat "$1" | cut -d' ' -f1; }
+spread() { stat "$1" | awk '{ print $1 == "-" ? "-" : $1 " (" $2 "-" $3 ")" }'; }
+# ratio A B: A / B to 2 decimals, or "-".
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }
+# check VALUE OP LIMIT: "met" or "MISSED".
+check() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN { if (v == "-") { print "n/a"; exit }
+	ok = op == "<" ? v < l : v >= l; print ok ? "met" : "MISSED" }'; }
+
+START=$(date +%s)
+say "results are medians of $RUNS runs; spread is (min-max)"
+
+# --- part 1: launch ----------------------------------------------------------
+say "part 1: launch time and memory (about 1 min)"
+timeout -k 5 240 unshare -n sh "$ROOT/bench/launch.sh" "$ROOT" "$RUNS" "$T" >>"$S" 2>"$T/launch.err" ||
+	say "part 1 failed or timed out: $(tail -3 "$T/launch.err")"
+
+# --- part 2: exit path -------------------------------------------------------
+say "part 2: exit path (about 30 s)"
+if timeout -k 5 120 "$B/bench/exitpath" 4000 $((RUNS * 5)) >"$T/exit.out" 2>"$T/exit.err"; then
+	# Every round is a sample: the program reports median, min, max.
+	awk '$1 == "exitpath" && ($2 == "bare" || $2 == "hyve") {
+		print "exit", $2, "ns", $3; print "exit", $2, "ns", $4; print "exit", $2, "ns", $5 }' \
+	    "$T/exit.out" >>"$S"
+	awk '$2 == "ratio" { print "exit ratio", $3 }' "$T/exit.out" >>"$S"
+else
+	say "part 2 failed or timed out: $(tail -3 "$T/exit.err")"
+fi
+
+# --- part 3: block datapath, backend alone -----------------------------------
+say "part 3: block datapath on a 1 GiB image in $DIR (about 2-3 min)"
+JOBS="randread:4096:1 randread:4096:32 randwrite:4096:32 read:131072:32"
+# Bounded: 4 jobs x 3 tools x (SECS + 1.5) s per run, plus the image.
+LIMIT=$((RUNS * 12 * (SECS + 2) + 60))
+timeout -k 5 $LIMIT sh "$ROOT/bench/blk.sh" "$ROOT" "$RUNS" "$SECS" "$DIR" "$T" "$JOBS" >>"$S" 2>"$T/blk.err" ||
+	say "part 3 failed or hit its ${LIMIT} s limit: $(tail -3 "$T/blk.err")"
+
+# --- the table -----------------------------------------------------------------
+TABLE=$T/table
+row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$@" >>"$TABLE"; }
+: >"$TABLE"
+row "measure" "hyve" "baseline" "ratio hyve/baseline" "target" "verdict"
+row "---" "---" "---" "---" "---" "---"
+
+for c in nodev dev; do
+	lab="no devices"; [ $c = dev ] && lab="blk+net+rnd"
+	h=$(med "launch hyve-$c time_ms"); q=$(med "launch qemu-$c time_ms"); r=$(ratio "$h" "$q")
+	tgt="-"; v="-"
+	[ $c = dev ] && { tgt="< 25 ms and < 0.5x"; v=$(check "$h" "<" 25); [ "$v" = met ] && v=$(check "$r" "<" 0.5); }
+	row "1 launch time, $lab (ms)" "$(spread "launch hyve-$c time_ms")" "QEMU microvm $(spread "launch qemu-$c time_ms")" "$r" "$tgt" "$v"
+	for m in pss rss; do
+		h=$(med "launch hyve-$c ${m}_kib"); q=$(med "launch qemu-$c ${m}_kib")
+		hm=$(awk -v k="$h" 'BEGIN { print k == "-" ? "-" : sprintf("%.1f", k / 1024) }')
+		qm=$(awk -v k="$q" 'BEGIN { print k == "-" ? "-" : sprintf("%.1f", k / 1024) }')
+		np=$(med "launch hyve-$c nproc")
+		tgt="-"; v="-"
+		[ $c = dev ] && [ $m = pss ] && { tgt="< 12 MiB"; v=$(check "$hm" "<" 12); }
+		row "1 launch memory $m, $lab (MiB, $np processes)" "$hm" "QEMU microvm $qm" "$(ratio "$h" "$q")" "$tgt" "$v"
+	done
+done
+
+h=$(med "exit hyve ns"); b=$(med "exit bare ns"); r=$(med "exit ratio")
+row "2 exit path, port write at CPL 0 (ns/exit)" "$(spread "exit hyve ns")" "bare KVM_RUN loop $(spread "exit bare ns")" "$r" "< 1.10x" "$(check "$r" "<" 1.10)"
+
+for j in $JOBS; do
+	rw=${j%%:*}; rest=${j#*:}; bs=${rest%%:*}; qd=${rest#*:}
+	n="blk $rw $bs $qd"
+	lab="$rw $((bs / 1024)) KiB QD$qd"
+	h=$(med "$n hyve iops"); q=$(med "$n qsd iops"); f=$(med "$n fio iops")
+	rq=$(ratio "$h" "$q"); rf=$(ratio "$h" "$f")
+	tq="-"; vq="-"
+	[ "$qd" = 32 ] && [ "$bs" = 4096 ] && { tq=">= 1.2x"; vq=$(check "$rq" ">=" 1.2); }
+	row "3 blk $lab IOPS vs qsd" "$(spread "$n hyve iops")" "qsd $(spread "$n qsd iops")" "$rq" "$tq" "$vq"
+	row "3 blk $lab IOPS vs host fio" "$(med "$n hyve iops")" "fio $(spread "$n fio iops")" "$rf" ">= 0.90x" "$(check "$rf" ">=" 0.90)"
+	row "3 blk $lab MB/s" "$(med "$n hyve mbps")" "qsd $(med "$n qsd mbps"), fio $(med "$n fio mbps")" "-" "-" "-"
+	row "3 blk $lab p50 / p99 latency (us)" "$(med "$n hyve p50_us") / $(med "$n hyve p99_us")" "qsd $(med "$n qsd p50_us") / $(med "$n qsd p99_us"), fio $(med "$n fio p50_us") / $(med "$n fio p99_us")" "-" "-" "-"
+done
+row "4 blk end to end in the guest" "not measured yet" "QEMU virtio-blk" "-" ">= 1.0x" "not measured yet"
+row "5 network (64 B fps, 1500 B, TSO)" "not measured yet" "QEMU tap netdev" "-" ">= 1.5x" "not measured yet"
+row "6 restart" "not measured yet" "-" "-" "-" "not measured yet"
+
+END=$(date +%s)
+echo
+cat "$TABLE"
+echo
+say "done in $((END - START)) s"
+
+# --- docs/PERFORMANCE.md: regenerate the results section ---------------------
+RES=$T/results.md
+{
+	echo "<!-- results: begin (generated by make bench; edits here are lost) -->"
+	echo "## Results"
+	echo
+	echo "Generated by \`make bench\` on $(date -u '+%Y-%m-%d %H:%M UTC') in $((END - START)) s."
+	echo
+	echo "- machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(awk '/MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
+	echo "- kernel: $(uname -sr); KVM module: $(lsmod 2>/dev/null | awk '/^kvm_(pvm|intel|amd) / { print $1 }' | head -1)"
+	echo "- QEMU: $(qemu-system-x86_64 --version 2>/dev/null | head -1), accelerator kvm; fio: $(fio --version 2>/dev/null)"
+	echo "- block image: 1 GiB of random data in \`$DIR\` ($(df -P "$DIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$DIR")), O_DIRECT on every side"
+	echo "- each figure is the median of $RUNS runs, (min-max) where shown; block runs last ${SECS} s after 0.5 s of warm-up"
+	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIR=$DIR sh bench/run.sh\`)"
+	echo
+	cat "$TABLE"
+	echo
+	echo "<!-- results: end -->"
+} >"$RES"
+if [ -f "$DOC" ] && grep -q '^<!-- results: begin' "$DOC" && grep -q '^<!-- results: end' "$DOC"; then
+	awk -v res="$RES" '
+		/^<!-- results: begin/ { while ((getline l < res) > 0) print l; skip = 1; next }
+		/^<!-- results: end/ { skip = 0; next }
+		!skip' "$DOC" >"$T/doc" && cat "$T/doc" >"$DOC"
+else
+	mkdir -p "$(dirname "$DOC")"
+	cat "$RES" >>"$DOC"
+fi
+say "wrote the results section of $DOC"
