@@ -14,6 +14,7 @@
 
 #include "backends/guestmem.h"
 #include "backends/vring.h"
+#include "ipc/stats.h"
 #include "ipc/vhost_user.h"
 
 struct vu_dev;
@@ -55,6 +56,7 @@ struct vu_dev {
 	struct vring_queue vq[VU_MAX_QUEUES];
 	struct vu_watch watch[VU_MAX_WATCH];
 	unsigned nwatch;
+	struct hyve_stats *stats;	/* --stats-fd page, or NULL */
 	/* The inflight region (GET/SET_INFLIGHT_FD), or NULL. */
 	uint8_t *infl;
 	size_t infl_len;
@@ -73,6 +75,9 @@ struct vu_dev {
 
 int vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv);
 void vu_dev_free(struct vu_dev *d);
+
+/* Maps the counters page the core passed (--stats-fd). */
+int vu_stats_map(struct vu_dev *d, int fd);
 
 /* Binds and listens on path (a stale socket there is replaced). */
 int vu_listen(const char *path);

@@ -84,12 +84,20 @@ vring_ready(const struct vring_queue *vq)
 }
 
 void
+vring_count_error(struct vring_queue *vq)
+{
+	if (vq->stats != NULL)
+		__atomic_fetch_add(&vq->stats->errors, 1, __ATOMIC_RELAXED);
+}
+
+void
 vring_fail(struct vring_queue *vq, int err, const char *why)
 {
 	(void)err;
 	if (vq->broken)
 		return;
 	vq->broken = true;
+	vring_count_error(vq);
 	hlog("queue %u: %s; queue stopped until the guest resets the device",
 	    vq->index, why);
 	if (vq->errfd >= 0)
@@ -239,6 +247,11 @@ vring_push(struct vring_queue *vq, const struct vring_req *req, uint32_t len)
 	}
 	vq->used_idx++;
 	vq->batch++;
+	if (vq->stats != NULL) {
+		__atomic_fetch_add(&vq->stats->requests, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&vq->stats->bytes, (uint64_t)req->out_len + len,
+		    __ATOMIC_RELAXED);
+	}
 }
 
 static bool
@@ -287,6 +300,8 @@ vring_flush(struct vring_queue *vq)
 		return 0;
 	if (vq->callfd >= 0)
 		eventfd_write(vq->callfd, 1);
+	if (vq->stats != NULL)
+		__atomic_fetch_add(&vq->stats->interrupts, 1, __ATOMIC_RELAXED);
 	return 1;
 }
 

@@ -18,6 +18,7 @@
 
 #include "backends/guestmem.h"
 #include "backends/inflight.h"
+#include "ipc/stats.h"
 
 struct vring_queue {
 	unsigned index;
@@ -39,6 +40,7 @@ struct vring_queue {
 	int kickfd;
 	int callfd;
 	int errfd;
+	struct hyve_stats *stats;	/* the device's counters, or NULL */
 	/* Inflight tracking, when the frontend gave a region (else NULL). */
 	struct inflight_queue *infl;
 	uint64_t counter;		/* next chain's order number */
@@ -105,6 +107,9 @@ bool vring_enable_notify(struct vring_queue *vq);
 int vring_inflight_start(struct vring_queue *vq);
 /* Forgets the queue's inflight state (the guest reset the device). */
 void vring_inflight_clear(struct vring_queue *vq);
+
+/* Counts a request that failed without breaking the queue. */
+void vring_count_error(struct vring_queue *vq);
 
 /* Puts the queue in error: stop it, log why, write the err eventfd. */
 void vring_fail(struct vring_queue *vq, int err, const char *why);

@@ -55,6 +55,21 @@ ep_add(struct vu_dev *d, int fd, uint64_t tag)
 }
 
 int
+vu_stats_map(struct vu_dev *d, int fd)
+{
+	void *p = mmap(NULL, sizeof(struct hyve_stats), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED) {
+		hlog("--stats-fd %d: %s", fd, strerror(errno));
+		return -errno;
+	}
+	d->stats = p;
+	close(fd);
+	return 0;
+}
+
+int
 vu_watch(struct vu_dev *d, int fd, void (*cb)(struct vu_dev *, void *), void *arg)
 {
 	int rc;
@@ -173,6 +188,7 @@ start_ring(struct vu_dev *d, struct vring_queue *vq)
 		vring_fail(vq, -EINVAL, "ring addresses are not in guest memory");
 		return;
 	}
+	vq->stats = d->stats;
 	vq->infl = NULL;
 	if (d->infl != NULL && vq->index < d->infl_nq && vq->num <= d->infl_qsize)
 		vq->infl = (struct inflight_queue *)(d->infl +
@@ -483,6 +499,8 @@ on_kick(struct vu_dev *d, unsigned q)
 		return;
 	if (eventfd_read(vq->kickfd, &v) < 0 && errno != EAGAIN)
 		return;
+	if (d->stats != NULL)
+		__atomic_fetch_add(&d->stats->kicks, 1, __ATOMIC_RELAXED);
 	run_queue(d, vq);
 }
 

@@ -3,13 +3,15 @@
 # results section of docs/PERFORMANCE.md regenerated.
 #
 # Environment: BENCH_RUNS (repeats, default 3; the median is used),
-# BENCH_SECS (seconds per block run, default 3), BENCH_DIR (where the 1 GiB
-# block image lives, default /tmp), BENCH_DOC (default docs/PERFORMANCE.md).
+# BENCH_SECS (seconds per block run, default 3), BENCH_DIRS (where the 1 GiB
+# block image lives: each directory is one set of block rows; default
+# "/tmp /dev/shm", the disk and a RAM-backed tmpfs), BENCH_DOC (default
+# docs/PERFORMANCE.md).
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/build
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECS:-3}
-DIR=${BENCH_DIR:-/tmp}
+DIRS=${BENCH_DIRS:-/tmp /dev/shm}
 DOC=${BENCH_DOC:-$ROOT/docs/PERFORMANCE.md}
 T=$(mktemp -d /tmp/hyve-bench.XXXXXX)
 S=$T/samples
@@ -18,15 +20,15 @@ trap 'rm -rf "$T"' EXIT INT TERM
 
 say() { echo "bench: $*" >&2; }
 
-# stat KEY: "median min max n" of the samples named KEY, or "- - - 0".
-stat() {
+# stats KEY: "median min max n" of the samples named KEY, or "- - - 0".
+stats() {
 	awk -v k="$1" '{ key = $1; for (i = 2; i < NF; i++) key = key " " $i
 		if (key == k) print $NF }' "$S" | sort -g |
 	awk '{ v[NR] = $1 } END { if (NR == 0) { print "- - - 0"; exit }
 		print v[int((NR + 1) / 2)], v[1], v[NR], NR }'
 }
-med() { stat "$1" | cut -d' ' -f1; }
-spread() { stat "$1" | awk '{ print $1 == "-" ? "-" : $1 " (" $2 "-" $3 ")" }'; }
+med() { stats "$1" | cut -d' ' -f1; }
+spread() { stats "$1" | awk '{ print $1 == "-" ? "-" : $1 " (" $2 "-" $3 ")" }'; }
 # ratio A B: A / B to 2 decimals, or "-".
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }
 # check VALUE OP LIMIT: "met" or "MISSED".
@@ -54,12 +56,14 @@ else
 fi
 
 # --- part 3: block datapath, backend alone -----------------------------------
-say "part 3: block datapath on a 1 GiB image in $DIR (about 2-3 min)"
 JOBS="randread:4096:1 randread:4096:32 randwrite:4096:32 read:131072:32"
 # Bounded: 4 jobs x 3 tools x (SECS + 1.5) s per run, plus the image.
 LIMIT=$((RUNS * 12 * (SECS + 2) + 60))
-timeout -k 5 $LIMIT sh "$ROOT/bench/blk.sh" "$ROOT" "$RUNS" "$SECS" "$DIR" "$T" "$JOBS" >>"$S" 2>"$T/blk.err" ||
-	say "part 3 failed or hit its ${LIMIT} s limit: $(tail -3 "$T/blk.err")"
+for DIR in $DIRS; do
+	say "part 3: block datapath on a 1 GiB image in $DIR (about $((LIMIT / 60)) min)"
+	timeout -k 5 $LIMIT sh "$ROOT/bench/blk.sh" "$ROOT" "$RUNS" "$SECS" "$DIR" "$T" "$JOBS" >>"$S" 2>>"$T/blk.err" ||
+		say "part 3 in $DIR failed or hit its ${LIMIT} s limit: $(tail -3 "$T/blk.err")"
+done
 
 # --- the table -----------------------------------------------------------------
 TABLE=$T/table
@@ -88,18 +92,20 @@ done
 h=$(med "exit hyve ns"); b=$(med "exit bare ns"); r=$(med "exit ratio")
 row "2 exit path, port write at CPL 0 (ns/exit)" "$(spread "exit hyve ns")" "bare KVM_RUN loop $(spread "exit bare ns")" "$r" "< 1.10x" "$(check "$r" "<" 1.10)"
 
-for j in $JOBS; do
-	rw=${j%%:*}; rest=${j#*:}; bs=${rest%%:*}; qd=${rest#*:}
-	n="blk $rw $bs $qd"
-	lab="$rw $((bs / 1024)) KiB QD$qd"
-	h=$(med "$n hyve iops"); q=$(med "$n qsd iops"); f=$(med "$n fio iops")
-	rq=$(ratio "$h" "$q"); rf=$(ratio "$h" "$f")
-	tq="-"; vq="-"
-	[ "$qd" = 32 ] && [ "$bs" = 4096 ] && { tq=">= 1.2x"; vq=$(check "$rq" ">=" 1.2); }
-	row "3 blk $lab IOPS vs qsd" "$(spread "$n hyve iops")" "qsd $(spread "$n qsd iops")" "$rq" "$tq" "$vq"
-	row "3 blk $lab IOPS vs host fio" "$(med "$n hyve iops")" "fio $(spread "$n fio iops")" "$rf" ">= 0.90x" "$(check "$rf" ">=" 0.90)"
-	row "3 blk $lab MB/s" "$(med "$n hyve mbps")" "qsd $(med "$n qsd mbps"), fio $(med "$n fio mbps")" "-" "-" "-"
-	row "3 blk $lab p50 / p99 latency (us)" "$(med "$n hyve p50_us") / $(med "$n hyve p99_us")" "qsd $(med "$n qsd p50_us") / $(med "$n qsd p99_us"), fio $(med "$n fio p50_us") / $(med "$n fio p99_us")" "-" "-" "-"
+for DIR in $DIRS; do
+	for j in $JOBS; do
+		rw=${j%%:*}; rest=${j#*:}; bs=${rest%%:*}; qd=${rest#*:}
+		n="blk $DIR $rw $bs $qd"
+		lab="$DIR $rw $((bs / 1024)) KiB QD$qd"
+		h=$(med "$n hyve iops"); q=$(med "$n qsd iops"); f=$(med "$n fio iops")
+		rq=$(ratio "$h" "$q"); rf=$(ratio "$h" "$f")
+		tq="-"; vq="-"
+		[ "$qd" = 32 ] && [ "$bs" = 4096 ] && { tq=">= 1.2x"; vq=$(check "$rq" ">=" 1.2); }
+		row "3 blk $lab IOPS vs qsd" "$(spread "$n hyve iops")" "qsd $(spread "$n qsd iops")" "$rq" "$tq" "$vq"
+		row "3 blk $lab IOPS vs host fio" "$(med "$n hyve iops")" "fio $(spread "$n fio iops")" "$rf" ">= 0.90x" "$(check "$rf" ">=" 0.90)"
+		row "3 blk $lab MB/s" "$(med "$n hyve mbps")" "qsd $(med "$n qsd mbps"), fio $(med "$n fio mbps")" "-" "-" "-"
+		row "3 blk $lab p50 / p99 latency (us)" "$(med "$n hyve p50_us") / $(med "$n hyve p99_us")" "qsd $(med "$n qsd p50_us") / $(med "$n qsd p99_us"), fio $(med "$n fio p50_us") / $(med "$n fio p99_us")" "-" "-" "-"
+	done
 done
 row "4 blk end to end in the guest" "not measured yet" "QEMU virtio-blk" "-" ">= 1.0x" "not measured yet"
 row "5 network (64 B fps, 1500 B, TSO)" "not measured yet" "QEMU tap netdev" "-" ">= 1.5x" "not measured yet"
@@ -120,11 +126,13 @@ RES=$T/results.md
 	echo "Generated by \`make bench\` on $(date -u '+%Y-%m-%d %H:%M UTC') in $((END - START)) s."
 	echo
 	echo "- machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(awk '/MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
-	echo "- kernel: $(uname -sr); KVM module: $(lsmod 2>/dev/null | awk '/^kvm_(pvm|intel|amd) / { print $1 }' | head -1)"
+	echo "- kernel: $(uname -sr); KVM module: $(ls /sys/module 2>/dev/null | grep -E '^kvm_(pvm|intel|amd)$' | tr '\n' ' ')"
 	echo "- QEMU: $(qemu-system-x86_64 --version 2>/dev/null | head -1), accelerator kvm; fio: $(fio --version 2>/dev/null)"
-	echo "- block image: 1 GiB of random data in \`$DIR\` ($(df -P "$DIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$DIR")), O_DIRECT on every side"
+	for DIR in $DIRS; do
+		echo "- block image: 1 GiB of random data in \`$DIR\` ($(df -P "$DIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$DIR")), O_DIRECT on every side: hyve-blk --nocache, qemu-storage-daemon cache.direct=on,aio=io_uring, fio --direct=1 --ioengine=io_uring"
+	done
 	echo "- each figure is the median of $RUNS runs, (min-max) where shown; block runs last ${SECS} s after 0.5 s of warm-up"
-	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIR=$DIR sh bench/run.sh\`)"
+	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIRS=\"$DIRS\" sh bench/run.sh\`)"
 	echo
 	cat "$TABLE"
 	echo

@@ -641,6 +641,8 @@ static const struct known_key {
 	{ "sandbox",			K_STR },
 	{ "sandbox.**",			K_STR },
 	{ "control.**",			K_STR },
+	{ "restart.max",		K_UINT },
+	{ "restart.window",		K_UINT },
 	{ "debug.**",			K_STR },
 };
 

@@ -17,12 +17,14 @@
 #include "core/boot.h"
 #include "core/cmdline.h"
 #include "core/config.h"
+#include "core/control.h"
 #include "core/devices.h"
 #include "core/evloop.h"
 #include "core/irq.h"
 #include "core/layout.h"
 #include "core/log.h"
 #include "core/pci.h"
+#include "core/supervisor.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
 
@@ -190,7 +192,7 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 	return vcpus_create(vm, entry);
 }
 
-static int halted_ticks, terms;
+static int halted_ticks, terms, ticks;
 static time_t deadline;
 
 static void
@@ -237,6 +239,9 @@ on_tick(int fd, void *arg)
 	} else {
 		halted_ticks = 0;
 	}
+	/* Once a second, every backend must show a sign of life. */
+	if (++ticks % (1000 / HALT_TICK_MS) == 0)
+		sup_heartbeat();
 	if (deadline != 0 && time(NULL) >= deadline)
 		vm_request_exit(vm, EXIT_POWEROFF,
 		    "the guest ignored the power button; forced power-off");
@@ -322,11 +327,13 @@ main(int argc, char **argv)
 		uart_restore_tty();
 		return EXIT_ERROR;
 	}
-	if ((rc = vcpus_start(vm)) < 0) {
+	if ((rc = control_init(vm, config_get("control.path"))) < 0 ||
+	    (rc = vcpus_start(vm)) < 0) {
 		uart_restore_tty();
 		return EXIT_ERROR;
 	}
 	run_vm(vm, sfd);
+	control_fini();
 	vcpus_join(vm);
 	pci_reset_all();	/* stops and reaps the backends */
 	uart_fini(vm);

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/timerfd.h>
 #include <linux/fs.h>
 #include <linux/if_tun.h>
@@ -34,6 +35,7 @@
 
 static struct vpci *devs[MAX_DEVS];
 static int ndevs;
+static uint64_t restart_max = SUP_RESTART_MAX, window_ms = SUP_WINDOW_S * 1000;
 
 static long long
 now_ms(void)
@@ -196,13 +198,39 @@ rnd_prepare(struct vpci *v, const char *node)
 
 static void on_exit_fd(int fd, void *arg);
 
+/* The counters page: created once, handed to every backend of v. */
+static int
+stats_create(struct vpci *v)
+{
+	char n[8];
+
+	v->statsfd = memfd_create("hyve-stats", MFD_CLOEXEC);
+	if (v->statsfd < 0 || ftruncate(v->statsfd, 4096) < 0) {
+		hlog("%s: counters page: %s", v->name, strerror(errno));
+		return -errno;
+	}
+	v->stats = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    v->statsfd, 0);
+	if (v->stats == MAP_FAILED) {
+		v->stats = NULL;
+		return -errno;
+	}
+	snprintf(n, sizeof(n), "%d", v->devfd >= 0 ? 5 : 4);
+	arg2(v, "--stats-fd", n);
+	return 0;
+}
+
 /* Spawns the backend and does the handshake; on failure it is killed. */
 static int
 start(struct vpci *v)
 {
-	int rc;
+	int fds[2], n = 0, rc;
 
-	rc = backend_spawn(&v->bp, v->argv, &v->devfd, v->devfd >= 0 ? 1 : 0);
+	if (v->devfd >= 0)
+		fds[n++] = v->devfd;
+	if (v->statsfd >= 0)
+		fds[n++] = v->statsfd;
+	rc = backend_spawn(&v->bp, v->argv, fds, n);
 	if (rc < 0)
 		return rc;
 	if (v->bp.pidfd >= 0)
@@ -222,8 +250,15 @@ sup_attach(struct vpci *v, const char *node, int sock)
 {
 	int rc;
 
+	uint64_t w;
+
 	if (ndevs == MAX_DEVS)
 		return -ENOSPC;
+	if ((rc = config_get_uint("restart.max", SUP_RESTART_MAX,
+	    &restart_max)) < 0 ||
+	    (rc = config_get_uint("restart.window", SUP_WINDOW_S, &w)) < 0)
+		return rc;
+	window_ms = w * 1000;
 	snprintf(v->node, sizeof(v->node), "%s", node);
 	v->timer = -1;
 	if (sock >= 0) {
@@ -241,6 +276,8 @@ sup_attach(struct vpci *v, const char *node, int sock)
 			rc = net_prepare(v, node);
 		else
 			rc = rnd_prepare(v, node);
+		if (rc == 0)
+			rc = stats_create(v);
 		if (rc == 0)
 			rc = backend_binary(v->t->binary,
 			    config_node_get(node, "binary"), v->bp.path,
@@ -281,6 +318,12 @@ sup_detach(struct vpci *v)
 	for (i = 0; i < v->argc; i++)
 		free(v->argv[i]);
 	v->argc = 0;
+	if (v->stats != NULL)
+		munmap(v->stats, 4096);
+	v->stats = NULL;
+	if (v->statsfd >= 0)
+		close(v->statsfd);
+	v->statsfd = -1;
 }
 
 /* With the device lock held: a new backend, given the running device. */
@@ -352,15 +395,15 @@ on_exit_fd(int fd, void *arg)
 	vuf_close(&v->vu);
 	v->down = true;
 	hlog("%s: backend pid %d %s", v->name, (int)pid, v->last_exit);
-	if (now - v->window_start > SUP_WINDOW_MS) {
+	if (now - v->window_start > (long long)window_ms) {
 		v->window_start = now;
 		v->recent = 0;
 	}
-	if (++v->recent > SUP_RESTART_MAX) {
+	if ((uint64_t)++v->recent > restart_max) {
 		v->failed = true;
-		snprintf(why, sizeof(why), "backend died %d times in %d s; "
-		    "giving up (device failed)", v->recent,
-		    SUP_WINDOW_MS / 1000);
+		snprintf(why, sizeof(why), "backend died %d times in %llu s; "
+		    "giving up (device failed; see restart.max)", v->recent,
+		    (unsigned long long)(window_ms / 1000));
 		vpci_needs_reset(v, why);
 		pthread_mutex_unlock(&v->vm->dev_lock);
 		return;

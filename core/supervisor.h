@@ -15,8 +15,10 @@ struct vpci;
  * request.
  */
 
-#define SUP_RESTART_MAX		5	/* deaths within the window, then failed */
-#define SUP_WINDOW_MS		60000
+/* Defaults of restart.max (deaths within the window before the device is
+ * marked failed) and restart.window (seconds). */
+#define SUP_RESTART_MAX		5
+#define SUP_WINDOW_S		60
 #define SUP_BACKOFF_MS		10	/* first delay; doubles, capped */
 #define SUP_BACKOFF_MAX_MS	2000
 

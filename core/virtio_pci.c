@@ -876,6 +876,7 @@ vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
 	v->vu.sock = -1;
 	v->infl.fd = -1;
 	v->devfd = -1;
+	v->statsfd = -1;
 	snprintf(v->name, sizeof(v->name), "%s%d", t->prefix,
 	    type_count[t->virtio_id & 3]++);
 	pd->arg = v;

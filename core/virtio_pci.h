@@ -7,6 +7,7 @@
 
 #include "core/backend.h"
 #include "core/vu_frontend.h"
+#include "ipc/stats.h"
 
 struct vm;
 struct pci_dev;
@@ -96,6 +97,8 @@ struct vpci {
 	int		argc;
 	int		devfd;		/* disk or tap the core opened, or -1 */
 	int		devflags;	/* how the disk was opened */
+	int		statsfd;	/* the counters page, shared with the backend */
+	struct hyve_stats *stats;
 	struct vuf_inflight infl;	/* kept across backends */
 	bool		down;		/* dead, a new one is on its way */
 	int		restarts;	/* in all */

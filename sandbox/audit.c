@@ -330,6 +330,17 @@ starts(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* stderr may be a log file or a terminal: whatever the parent gave. */
+static bool
+log_file(const struct sandbox_audit *a)
+{
+	for (int i = 0; i < a->nfd; i++)
+		if (a->fd[i].fd == 2)
+			return a->fd[i].target[0] == '/' &&
+			    strncmp(a->fd[i].target, "/dev/", 5) != 0;
+	return false;
+}
+
 /* Sockets, pipes, eventfds, io_uring, memfds and /dev/null are harmless. */
 static int
 check_fds(const struct sandbox_audit *a, enum sandbox_role role, char *why,
@@ -343,6 +354,8 @@ check_fds(const struct sandbox_audit *a, enum sandbox_role role, char *why,
 	for (int i = 0; i < a->nfd; i++) {
 		const char *t = a->fd[i].target;
 
+		if (a->fd[i].fd == 2)
+			continue;
 		if (starts(t, "socket:[") || starts(t, "pipe:[") ||
 		    starts(t, "anon_inode:") || starts(t, "/memfd:") ||
 		    strcmp(t, "/dev/null") == 0)
@@ -369,6 +382,7 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 	const uint64_t caps[] = {
 		a->cap_inh, a->cap_prm, a->cap_eff, a->cap_bnd, a->cap_amb,
 	};
+	long long nproc;
 
 	if (why != NULL && len > 0)
 		why[0] = '\0';
@@ -398,10 +412,13 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 			    a->ns[i].name);
 	if (a->nns < SANDBOX_AUDIT_NNS)
 		return why_not(why, len, "namespaces were not read");
-	if (a->rlim_soft[RLIMIT_NPROC] != 0 || a->rlim_hard[RLIMIT_NPROC] != 0)
-		return why_not(why, len, "may create processes (RLIMIT_NPROC)");
-	if (role != SANDBOX_BLK && (a->rlim_soft[RLIMIT_FSIZE] != 0 ||
-	    a->rlim_hard[RLIMIT_FSIZE] != 0))
+	nproc = role == SANDBOX_BLK ? SANDBOX_BLK_NPROC : 0;
+	if (a->rlim_hard[RLIMIT_NPROC] == SANDBOX_RLIM_INF ||
+	    a->rlim_hard[RLIMIT_NPROC] > nproc)
+		return why_not(why, len, "may create processes (RLIMIT_NPROC "
+		    "above %lld)", nproc);
+	if (role != SANDBOX_BLK && !log_file(a) &&
+	    a->rlim_hard[RLIMIT_FSIZE] != 0)
 		return why_not(why, len, "may write files (RLIMIT_FSIZE)");
 	if (a->root_is_host)
 		return why_not(why, len, "its root is the host's / (%s)",

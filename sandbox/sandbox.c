@@ -94,17 +94,24 @@ write_file(const char *path, const char *s)
 	return rc;
 }
 
+/*
+ * A new pid namespace for children also forbids new threads (the kernel
+ * refuses CLONE_THREAD across pid namespaces), which is what we want but
+ * for blk: io_uring's io-wq workers are threads of the process.
+ */
 static int
-namespaces(const char *name)
+namespaces(const char *name, enum sandbox_role role)
 {
 	char map[64];
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
-	int rc;
+	int rc, flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC |
+	    CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWNET;
 
+	if (role != SANDBOX_BLK)
+		flags |= CLONE_NEWPID;
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
-	    CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWNET) < 0) {
+	if (unshare(flags) < 0) {
 		int e = errno;
 
 		hlog("%s: sandbox: cannot create namespaces: %s; the kernel must "
@@ -217,21 +224,27 @@ static int
 limits(const char *name, enum sandbox_role role, const int *keep, int nkeep,
     const struct sandbox_opts *o)
 {
-	struct rlimit zero = { 0, 0 }, nf;
+	struct rlimit zero = { 0, 0 }, nf, np;
+	struct stat st;
 	unsigned nofile = o->nofile ? o->nofile : default_nofile(role);
 
 	for (int i = 0; i < nkeep; i++)
 		if (keep[i] >= 0 && (unsigned)keep[i] >= nofile)
 			nofile = keep[i] + 1;
 	nf.rlim_cur = nf.rlim_max = nofile;
+	np.rlim_cur = np.rlim_max = role == SANDBOX_BLK ? SANDBOX_BLK_NPROC : 0;
 	if (setrlimit(RLIMIT_CORE, &zero) < 0)
 		return fail(name, "RLIMIT_CORE", errno);
 	if (setrlimit(RLIMIT_NOFILE, &nf) < 0)
 		return fail(name, "RLIMIT_NOFILE", errno);
-	if (setrlimit(RLIMIT_NPROC, &zero) < 0)
+	if (setrlimit(RLIMIT_NPROC, &np) < 0)
 		return fail(name, "RLIMIT_NPROC", errno);
-	/* blk writes its disk, and FSIZE limits writes through any fd. */
-	if (role != SANDBOX_BLK && setrlimit(RLIMIT_FSIZE, &zero) < 0)
+	/*
+	 * FSIZE limits writes through any fd to a regular file: blk writes
+	 * its disk, and a log file on stderr must keep growing.
+	 */
+	if (role != SANDBOX_BLK && !(fstat(2, &st) == 0 && S_ISREG(st.st_mode)) &&
+	    setrlimit(RLIMIT_FSIZE, &zero) < 0)
 		return fail(name, "RLIMIT_FSIZE", errno);
 	return 0;
 }
@@ -267,7 +280,7 @@ backend_enter(enum sandbox_role role, const int *keep, int nkeep,
 	if ((c = sc_build(role, name, prefix)) == NULL)
 		return -EINVAL;
 	nul = o->keep_stdio ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);
-	if ((rc = drop_ids(name, o)) < 0 || (rc = namespaces(name)) < 0 ||
+	if ((rc = drop_ids(name, o)) < 0 || (rc = namespaces(name, role)) < 0 ||
 	    (rc = empty_root(name)) < 0 ||
 	    (rc = close_fds(name, keep, nkeep, nul, o->keep_stdio)) < 0 ||
 	    (nul = -1, rc = limits(name, role, keep, nkeep, o)) < 0 ||

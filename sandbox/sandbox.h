@@ -9,7 +9,7 @@
  * as root, new user, mount, pid, ipc, uts, cgroup and network namespaces,
  * an empty read-only tmpfs as root (no /proc, no /dev), every descriptor
  * closed but the kept ones, rlimits (no core, no processes, few files, no
- * file growth except for blk), no capabilities in any set, locked
+ * file growth except for blk and a log file on stderr), no capabilities in any set, locked
  * securebits, no_new_privs, not dumpable, and last a seccomp allowlist for
  * the role whose default action names the syscall on stderr and kills the
  * process with SIGSYS.
@@ -30,6 +30,13 @@ enum sandbox_role {
 	SANDBOX_RND,
 	SANDBOX_CORE,
 };
+
+/*
+ * RLIMIT_NPROC is 0 but for blk: io_uring's io-wq workers are threads of
+ * the process and count against it.  Seccomp still forbids the process any
+ * fork, clone or clone3 of its own.
+ */
+#define SANDBOX_BLK_NPROC	64
 
 struct sandbox_opts {
 	/*

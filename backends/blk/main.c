@@ -190,13 +190,14 @@ main(int argc, char **argv)
 		{ "ser", required_argument, NULL, 'i' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "name", required_argument, NULL, 'N' },
+		{ "stats-fd", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *file = NULL;
 	char dname[32];
 	struct vu_dev d;
-	int fd = -1, c, rc;
+	int fd = -1, statsfd = -1, c, rc;
 	bool sync = false;
 
 	log_set_role("blk");
@@ -246,6 +247,9 @@ main(int argc, char **argv)
 		case 'N':
 			log_set_role(optarg);
 			break;
+		case 'X':
+			statsfd = number("--stats-fd", optarg, 0, 1 << 20);
+			break;
 		default:
 			usage();
 		}
@@ -274,6 +278,7 @@ main(int argc, char **argv)
 	if (path != NULL && (fd = vu_listen(path)) < 0)
 		return 1;
 	if ((rc = vu_dev_init(&d, &blk.be, &blk)) < 0 ||
+	    (statsfd >= 0 && (rc = vu_stats_map(&d, statsfd)) < 0) ||
 	    (rc = blk_attach(&blk, &d)) < 0) {
 		hlog("cannot set up the device: %s", strerror(-rc));
 		return 1;

@@ -128,6 +128,7 @@ main(int argc, char **argv)
 		{ "mac", required_argument, NULL, 'm' },
 		{ "mtu", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "stats-fd", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -135,10 +136,10 @@ main(int argc, char **argv)
 	struct vu_backend be;
 	struct vu_dev d;
 	bool mac = false;
-	int fd = -1, tapfd = -1, c, rc;
+	int fd = -1, tapfd = -1, statsfd = -1, c, rc;
 
 	log_set_role("net");
-	while ((c = getopt_long(argc, argv, "s:f:t:T:m:u:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:f:t:T:m:u:n:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			path = optarg;
@@ -162,6 +163,9 @@ main(int argc, char **argv)
 		case 'n':
 			log_set_role(optarg);
 			break;
+		case 'X':
+			statsfd = number("--stats-fd", optarg, 0, 1 << 20);
+			break;
 		default:
 			usage();
 		}
@@ -179,6 +183,7 @@ main(int argc, char **argv)
 		return 1;
 	net_backend(&net, &be);
 	if ((rc = vu_dev_init(&d, &be, &net)) < 0 ||
+	    (statsfd >= 0 && (rc = vu_stats_map(&d, statsfd)) < 0) ||
 	    (rc = net_attach(&net, &d)) < 0) {
 		hlog("tap %s: cannot set up the device: %s", net.ifname,
 		    strerror(-rc));

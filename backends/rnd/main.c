@@ -187,15 +187,16 @@ main(int argc, char **argv)
 		{ "fd", required_argument, NULL, 'f' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "stats-fd", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
 	struct vu_dev d;
-	int fd = -1, c, rc;
+	int fd = -1, statsfd = -1, c, rc;
 
 	log_set_role("rnd");
-	while ((c = getopt_long(argc, argv, "s:f:r:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:f:r:n:X:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			path = optarg;
@@ -209,6 +210,9 @@ main(int argc, char **argv)
 		case 'n':
 			log_set_role(optarg);
 			break;
+		case 'X':
+			statsfd = number("--stats-fd", optarg, 1 << 20);
+			break;
 		default:
 			usage();
 		}
@@ -217,7 +221,8 @@ main(int argc, char **argv)
 		usage();
 	if (path != NULL && (fd = vu_listen(path)) < 0)
 		return 1;
-	if ((rc = vu_dev_init(&d, &rnd_backend, &rnd)) < 0) {
+	if ((rc = vu_dev_init(&d, &rnd_backend, &rnd)) < 0 ||
+	    (statsfd >= 0 && (rc = vu_stats_map(&d, statsfd)) < 0)) {
 		hlog("cannot set up the device: %s", strerror(-rc));
 		return 1;
 	}

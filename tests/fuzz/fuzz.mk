@@ -37,7 +37,7 @@ FZ_USE_ring	:= $(FZ_RT)
 FZ_USE_vu_server := tests/fuzz/fake_backend.c backends/vu_server.c $(FZ_RT)
 FZ_USE_requests	:= tests/fuzz/net_shim.c tests/fuzz/rnd_shim.c \
 		   backends/blk/blk.c backends/vu_server.c $(FZ_RT)
-FZ_USE_vu_frontend := $(FZ)/libhyve.a
+FZ_USE_vu_frontend := core/vu_frontend.c core/vm.c core/bus.c ipc/vhost_user.c
 FZ_USE_devices	:= tests/fuzz/fake_backend.c $(FZ)/libhyve.a
 FZ_USE_config	:= $(FZ)/libhyve.a
 fz_objs = $(patsubst %.c,$(FZ)/obj/%.o,$(1))

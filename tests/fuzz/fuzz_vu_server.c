@@ -11,8 +11,6 @@
  * able to exhaust the backend's descriptors.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +18,7 @@
 #include "backends/runtime.h"
 #include "tests/fuzz/fake_backend.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_vu.h"
 
 #define MEMSZ	(64u << 10)
 
@@ -40,74 +39,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (vu_dev_init(&dev, &fake_backend, NULL) < 0)
 		abort();
 	return 0;
-}
-
-static int
-make_fd(unsigned kind)
-{
-	int p[2];
-
-	switch (kind) {
-	case 0:
-		return dup(memfd);
-	case 1:
-	case 2:
-		return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	}
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	close(p[1]);
-	return p[0];
-}
-
-/* Writes one message; returns false when the socket takes no more. */
-static bool
-put_msg(int s, struct fz *f)
-{
-	union {
-		char buf[CMSG_SPACE(16 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct vu_hdr h;
-	uint8_t payload[VU_MAX_PAYLOAD + 64];
-	struct iovec iov[2];
-	struct msghdr mh;
-	int fds[16];
-	unsigned nfds, kinds;
-	size_t plen;
-	ssize_t n;
-
-	h.request = fz_u8(f);
-	h.flags = fz_u8(f);
-	nfds = fz_u8(f) % 12;
-	kinds = fz_u8(f);
-	h.size = fz_u16(f);
-	plen = fz_take(f, payload, h.size < sizeof(payload) ? h.size :
-	    sizeof(payload));
-	memset(&mh, 0, sizeof(mh));
-	iov[0] = (struct iovec){ &h, sizeof(h) };
-	iov[1] = (struct iovec){ payload, plen };
-	mh.msg_iov = iov;
-	mh.msg_iovlen = 2;
-	for (unsigned i = 0; i < nfds; i++)
-		if ((fds[i] = make_fd((kinds >> (2 * (i % 4))) & 3)) < 0)
-			abort();
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	n = sendmsg(s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	for (unsigned i = 0; i < nfds; i++)
-		close(fds[i]);
-	return n == (ssize_t)(sizeof(h) + plen);
 }
 
 /* Reads and drops whatever the backend answered. */
@@ -133,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
-	while (f.n > 0 && put_msg(sv[0], &f))
+	while (f.n > 0 && fz_put_msg(sv[0], &f, memfd))
 		;
 	shutdown(sv[0], SHUT_WR);
 

@@ -419,6 +419,8 @@ pre_blk(void)
 
 	CHECK(getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY);
 	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == 256);
+	CHECK(getrlimit(RLIMIT_NPROC, &rl) == 0 &&
+	    rl.rlim_max == SANDBOX_BLK_NPROC);
 }
 
 static void
@@ -439,6 +441,17 @@ body_blk(void)
 	for (size_t i = 0; i < sizeof(buf); i++)
 		same &= buf[i] == (char)((i + 4096) * 7);
 	CHECK(same);
+	/* a write punted to io_uring's worker threads, past the end */
+	memset(w, 4, sizeof(w));
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_write(sqe, cfds[0], w, sizeof(w), 12288);
+	sqe->flags |= IOSQE_ASYNC;
+	CHECK(io_uring_submit(&ring) == 1);
+	CHECK(io_uring_wait_cqe(&ring, &cqe) == 0);
+	if (cqe->res != sizeof(w))
+		say("FAIL async write: %d\n", cqe->res);
+	io_uring_cqe_seen(&ring, cqe);
+	CHECK(pread(cfds[0], buf, 512, 12288) == 512 && buf[0] == 4);
 	/* the disk grows past its end: blk keeps RLIMIT_FSIZE */
 	memset(w, 3, sizeof(w));
 	CHECK(pwrite(cfds[0], w, sizeof(w), 8192) == sizeof(w));

@@ -1,0 +1,72 @@
+#!/bin/sh
+# Part 3 of `make bench`: the block datapath, backend alone.  bench/vublk
+# drives hyve-blk and qemu-storage-daemon's vhost-user-blk export on the same
+# image; fio with io_uring on the host is the device's own limit.
+# Prints sample lines "blk DIR RW BS DEPTH hyve|qsd|fio iops|mbps|p50_us|p99_us V".
+# Usage: blk.sh ROOT RUNS SECS DIR TMPDIR "rw:bs:depth ..."
+ROOT=$1 RUNS=$2 SECS=$3 DIR=$4 T=$5 JOBS=$6
+B=$ROOT/build
+IMG=$DIR/hyve-bench.$$.img
+HSOCK=$T/hyve-blk.$$.sock
+QSOCK=$T/qsd.$$.sock
+HPID="" QPID=""
+trap 'for p in $HPID $QPID; do kill $p 2>/dev/null; done; rm -f "$IMG"' EXIT
+trap 'exit 1' INT TERM
+
+# Real data: reads of a sparse file's holes never reach the device.
+dd if=/dev/urandom of="$IMG" bs=1M count=1024 status=none conv=fsync ||
+	{ echo "blk: cannot write the 1 GiB image $IMG (set BENCH_DIR)" >&2; exit 1; }
+"$B/hyve-blk" --socket "$HSOCK" --file "$IMG" --nocache 2>"$T/hyve-blk.$$.err" &
+HPID=$!
+have_qsd=0
+if command -v qemu-storage-daemon >/dev/null; then
+	qemu-storage-daemon \
+	    --blockdev driver=file,node-name=f0,filename="$IMG",cache.direct=on,aio=io_uring \
+	    --blockdev driver=raw,node-name=d0,file=f0 \
+	    --export type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path="$QSOCK",writable=on \
+	    2>"$T/qsd.$$.err" &
+	QPID=$!
+	have_qsd=1
+else
+	echo "blk: qemu-storage-daemon is missing: its rows are skipped" >&2
+fi
+have_fio=1
+command -v fio >/dev/null ||
+	{ have_fio=0; echo "blk: fio is missing (sh tools/deps.sh installs it): its rows are skipped" >&2; }
+
+# vublk_run LABEL SOCKET RW BS DEPTH
+vublk_run() {
+	"$B/bench/vublk" --socket "$2" --label "$1" --rw "$3" --bs "$4" \
+	    --depth "$5" --time "$SECS" |
+	    awk -v n="blk $DIR $3 $4 $5 $1" '{ for (i = 6; i <= 9; i++) {
+		split($i, kv, "="); print n, kv[1], kv[2] } }'
+}
+
+fio_run() {
+	fio --name=bench --filename="$IMG" --ioengine=io_uring --direct=1 \
+	    --rw="$1" --bs="$2" --iodepth="$3" --ramp_time=500ms \
+	    --runtime="$SECS" --time_based --output-format=json |
+	    python3 -c '
+import json, sys
+n = "blk %s %s %s %s fio" % tuple(sys.argv[1:5])
+j = json.load(sys.stdin)["jobs"][0]
+d = j["write"] if sys.argv[2] == "randwrite" else j["read"]
+p = d["clat_ns"]["percentile"]
+print(n, "iops %.0f" % d["iops"])
+print(n, "mbps %.1f" % (d["bw_bytes"] / 1e6))
+print(n, "p50_us %.1f" % (p["50.000000"] / 1e3))
+print(n, "p99_us %.1f" % (p["99.000000"] / 1e3))' "$DIR" "$1" "$2" "$3"
+}
+
+r=0
+while [ $r -lt "$RUNS" ]; do
+	for j in $JOBS; do
+		rw=${j%%:*} rest=${j#*:}
+		bs=${rest%%:*} qd=${rest#*:}
+		vublk_run hyve "$HSOCK" "$rw" "$bs" "$qd"
+		[ $have_qsd = 1 ] && vublk_run qsd "$QSOCK" "$rw" "$bs" "$qd"
+		[ $have_fio = 1 ] && fio_run "$rw" "$bs" "$qd"
+	done
+	r=$((r + 1))
+done
+exit 0

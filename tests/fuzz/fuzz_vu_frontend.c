@@ -1,0 +1,109 @@
+/*
+ * Surface 3: the core's vhost-user frontend, answered by a hostile or
+ * compromised backend.  The input is the backend's side of the
+ * conversation (see fuzz_vu.h), written into the socket before the core
+ * asks anything; the core then runs the handshake and, if that succeeds,
+ * reads config, sets features and the memory table, starts and stops a
+ * ring and resets the device.  The core must reject what does not match,
+ * copy no more than it asked for, and leak no fd the backend sent.
+ *
+ * Input: u8 which calls to make, u8 config offset, u8 config length,
+ * u8 ring index, then the replies.
+ */
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/layout.h"
+#include "core/vm.h"
+#include "core/vu_frontend.h"
+#include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_vu.h"
+
+static struct vm vm;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	if (vm_create_nokvm(&vm, "fuzz", MB(2)) < 0)
+		abort();
+	return 0;
+}
+
+static void
+calls(struct vu_front *f, unsigned ops, unsigned off, unsigned len,
+    unsigned idx)
+{
+	uint8_t cfg[VU_MAX_CONFIG + 16];
+	struct vuf_ring r = {
+		.num = 64, .desc = 0x1000, .avail = 0x2000, .used = 0x3000,
+		.base = 7, .kick = -1, .call = -1, .err = -1,
+	};
+	uint16_t base;
+
+	if (ops & 1) {
+		memset(cfg, 0x5a, sizeof(cfg));
+		if (vuf_get_config(f, off, cfg, len) == 0)
+			FZ_CHECK(len <= VU_MAX_CONFIG && off + len <= VU_MAX_CONFIG);
+		/* Nothing past what was asked for was written. */
+		for (unsigned i = len; i < sizeof(cfg); i++)
+			FZ_CHECK(cfg[i] == 0x5a);
+	}
+	if (ops & 2)
+		vuf_set_features(f, ~0ull);
+	if (ops & 4)
+		vuf_set_mem_table(f, &vm);
+	if (ops & 8) {
+		r.kick = eventfd(0, EFD_CLOEXEC);
+		r.call = eventfd(0, EFD_CLOEXEC);
+		r.err = eventfd(0, EFD_CLOEXEC);
+		vuf_ring_start(f, &vm, idx, &r);
+		close(r.kick);
+		close(r.call);
+		close(r.err);
+	}
+	if (ops & 16) {
+		base = 0xbeef;
+		if (vuf_ring_stop(f, idx, &base) < 0)
+			FZ_CHECK(base == 0xbeef);
+	}
+	if (ops & 32)
+		vuf_set_call(f, idx, -1);
+	if (ops & 64)
+		vuf_reset(f);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fz f = { data, size };
+	struct vu_front vf;
+	unsigned ops, off, len, idx;
+	int sv[2], nfd0 = fz_nfds();
+
+	ops = fz_u8(&f);
+	off = fz_u8(&f);
+	len = fz_u8(&f) + (ops & 0x80 ? 256 : 0);
+	idx = fz_u8(&f) % VU_MAX_QUEUES;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		abort();
+	while (f.n > 0 && fz_put_msg(sv[0], &f, vm.mem_fd))
+		;
+	shutdown(sv[0], SHUT_WR);
+
+	if (vuf_open(&vf, sv[1], "fuzz") == 0) {
+		FZ_CHECK(vf.nqueues <= VU_MAX_QUEUES);
+		calls(&vf, ops, off, len, idx);
+	}
+	vuf_close(&vf);
+	close(sv[0]);
+	FZ_CHECK(fz_nfds() == nfd0);
+	return 0;
+}
