@@ -22,6 +22,7 @@
 #include "core/devices.h"
 #include "core/log.h"
 #include "core/pci.h"
+#include "core/supervisor.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
 #include "ipc/control.h"
@@ -76,14 +77,21 @@ pd_vpci(struct pci_dev *pd)
 	return v->pd == pd ? v : NULL;
 }
 
-static const char *
-vpci_state(const struct vpci *v)
+
+static json_object *
+counters_json(struct vpci *v)
 {
-	if (v->failed)
-		return "failed";
-	if (v->status & VIRTIO_CONFIG_S_NEEDS_RESET)
-		return "needs-reset";
-	return "running";
+	json_object *c = json_object_new_object();
+	struct hyve_stats st;
+
+	memcpy(&st, v->stats, sizeof(st));
+	json_object_object_add(c, "requests", json_object_new_int64(st.requests));
+	json_object_object_add(c, "bytes", json_object_new_int64(st.bytes));
+	json_object_object_add(c, "errors", json_object_new_int64(st.errors));
+	json_object_object_add(c, "kicks", json_object_new_int64(st.kicks));
+	json_object_object_add(c, "interrupts",
+	    json_object_new_int64(st.interrupts));
+	return c;
 }
 
 static json_object *
@@ -104,9 +112,16 @@ device_json(struct pci_dev *pd)
 	json_object_object_add(d, "pid", v && v->bp.pid > 0 ?
 	    json_object_new_int(v->bp.pid) : NULL);
 	json_object_object_add(d, "state",
-	    json_object_new_string(v ? vpci_state(v) : "running"));
-	if (v != NULL)
+	    json_object_new_string(v ? sup_state(v) : "running"));
+	if (v != NULL) {
 		json_object_object_add(d, "queues", json_object_new_int(v->nq));
+		json_object_object_add(d, "restarts",
+		    json_object_new_int(v->restarts));
+		json_object_object_add(d, "last_exit", v->last_exit[0] ?
+		    json_object_new_string(v->last_exit) : NULL);
+		if (v->stats != NULL)
+			json_object_object_add(d, "counters", counters_json(v));
+	}
 	return d;
 }
 
@@ -238,6 +253,73 @@ cmd_audit(struct vm *vm)
 }
 
 static json_object *
+cmd_stats(struct vm *vm)
+{
+	json_object *r, *list;
+	struct pci_dev *pd;
+	struct vpci *v;
+	int s, f;
+
+	if ((r = json_object_new_object()) == NULL)
+		return NULL;
+	if ((list = json_object_new_array()) == NULL) {
+		json_object_put(r);
+		return NULL;
+	}
+	pthread_mutex_lock(&vm->dev_lock);
+	for (s = 0; s < PCI_SLOTS; s++) {
+		for (f = 0; f < PCI_FUNCS; f++) {
+			json_object *d;
+
+			if ((pd = pci_find(0, s, f)) == NULL ||
+			    (v = pd_vpci(pd)) == NULL)
+				continue;
+			d = v->stats ? counters_json(v) : json_object_new_object();
+			json_object_object_add(d, "name",
+			    json_object_new_string(v->name));
+			json_object_object_add(d, "restarts",
+			    json_object_new_int(v->restarts));
+			json_object_array_add(list, d);
+		}
+	}
+	pthread_mutex_unlock(&vm->dev_lock);
+	json_object_object_add(r, "devices", list);
+	return r;
+}
+
+/* restart and swap: a new backend for one device. */
+static json_object *
+cmd_swap(struct vm *vm, const struct ctl_req *req, char *err, size_t len)
+{
+	struct sup_swap sw = {
+		.binary = req->backend[0] ? req->backend : NULL,
+		.path = req->path[0] ? req->path : NULL,
+		.tap = req->tap[0] ? req->tap : NULL,
+	};
+	struct pci_dev *pd;
+	struct vpci *v = NULL;
+	json_object *r;
+	int s, f;
+
+	hlog("%s: hyvectl: %s %s", vm->name, ctl_cmd_name(req->cmd),
+	    req->device);
+	if (sup_swap(req->device, &sw, err, len) < 0)
+		return NULL;
+	for (s = 0; s < PCI_SLOTS && v == NULL; s++)
+		for (f = 0; f < PCI_FUNCS && v == NULL; f++)
+			if ((pd = pci_find(0, s, f)) != NULL &&
+			    (v = pd_vpci(pd)) != NULL &&
+			    strcmp(v->name, req->device) != 0)
+				v = NULL;
+	if ((r = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_add(r, "device", json_object_new_string(req->device));
+	json_object_object_add(r, "pid", v ? json_object_new_int(v->bp.pid) :
+	    NULL);
+	return r;
+}
+
+static json_object *
 cmd_poweroff(struct vm *vm, bool force)
 {
 	json_object *r;
@@ -281,6 +363,16 @@ handle(const char *line, size_t len)
 		break;
 	case CTL_POWEROFF:
 		r = cmd_poweroff(vm, req.force);
+		break;
+	case CTL_STATS:
+		r = cmd_stats(vm);
+		break;
+	case CTL_RESTART:
+	case CTL_SWAP:
+		err[0] = '\0';
+		if ((r = cmd_swap(vm, &req, err, sizeof(err))) == NULL &&
+		    err[0] != '\0')
+			return ctl_build_error("%s", err);
 		break;
 	default:
 		return ctl_build_error("cmd %s is not served here",

@@ -15,9 +15,12 @@ static const char *const cmd_names[] = {
 	[CTL_STATUS] = "status",
 	[CTL_AUDIT] = "audit",
 	[CTL_POWEROFF] = "poweroff",
+	[CTL_STATS] = "stats",
+	[CTL_RESTART] = "restart",
+	[CTL_SWAP] = "swap",
 };
 #define NCMDS	(sizeof(cmd_names) / sizeof(cmd_names[0]))
-#define CMD_LIST "status, audit or poweroff"
+#define CMD_LIST "status, audit, poweroff, stats, restart or swap"
 
 const char *
 ctl_cmd_name(enum ctl_cmd cmd)
@@ -146,10 +149,52 @@ check_fields(json_object *o, const char *req_cmd, char *err, size_t errlen)
 			    "poweroff, not to %s", req_cmd);
 			return -EINVAL;
 		}
+		if (strcmp(key, "device") == 0) {
+			if (strcmp(req_cmd, "restart") == 0 ||
+			    strcmp(req_cmd, "swap") == 0)
+				continue;
+			snprintf(err, errlen, "\"device\" applies only to "
+			    "restart and swap, not to %s", req_cmd);
+			return -EINVAL;
+		}
+		if (strcmp(key, "backend") == 0 || strcmp(key, "path") == 0 ||
+		    strcmp(key, "tap") == 0) {
+			if (strcmp(req_cmd, "swap") == 0)
+				continue;
+			snprintf(err, errlen, "\"%s\" applies only to swap, "
+			    "not to %s", key, req_cmd);
+			return -EINVAL;
+		}
 		snprintf(err, errlen, "unknown field \"%.32s\" in the request "
-		    "(known: version, cmd, vm, force)", key);
+		    "(known: version, cmd, vm, force, device, backend, path, "
+		    "tap)", key);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* An optional string field into buf: present means 1..len-1 bytes. */
+static int
+get_str(json_object *o, const char *key, char *buf, size_t len, char *err,
+    size_t errlen)
+{
+	json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_string)) {
+		snprintf(err, errlen, "\"%s\" must be a string, not %s", key,
+		    type_name(v));
+		return -EINVAL;
+	}
+	s = json_object_get_string(v);
+	if (strlen(s) == 0 || strlen(s) >= len) {
+		snprintf(err, errlen, "\"%s\" must be 1 to %zu bytes", key,
+		    len - 1);
+		return -EINVAL;
+	}
+	snprintf(buf, len, "%s", s);
 	return 0;
 }
 
@@ -217,6 +262,22 @@ ctl_parse_request(const char *line, size_t len, struct ctl_req *req,
 		}
 		req->force = json_object_get_boolean(v);
 	}
+	if (get_str(o, "device", req->device, sizeof(req->device), err,
+	    errlen) < 0 || get_str(o, "backend", req->backend,
+	    sizeof(req->backend), err, errlen) < 0 || get_str(o, "path",
+	    req->path, sizeof(req->path), err, errlen) < 0 || get_str(o, "tap",
+	    req->tap, sizeof(req->tap), err, errlen) < 0)
+		goto out;
+	if ((req->cmd == CTL_RESTART || req->cmd == CTL_SWAP) &&
+	    req->device[0] == '\0') {
+		snprintf(err, errlen, "%s needs \"device\" (a name from status, "
+		    "such as blk0)", ctl_cmd_name(req->cmd));
+		goto out;
+	}
+	if (req->path[0] != '\0' && req->tap[0] != '\0') {
+		snprintf(err, errlen, "give \"path\" or \"tap\", not both");
+		goto out;
+	}
 	req->version = CTL_VERSION;
 	rc = 0;
 out:
@@ -257,6 +318,16 @@ ctl_build_request(const struct ctl_req *req)
 		json_object_object_add(o, "vm", json_object_new_string(req->vm));
 	if (req->cmd == CTL_POWEROFF && req->force)
 		json_object_object_add(o, "force", json_object_new_boolean(1));
+	if (req->device[0] != '\0')
+		json_object_object_add(o, "device",
+		    json_object_new_string(req->device));
+	if (req->backend[0] != '\0')
+		json_object_object_add(o, "backend",
+		    json_object_new_string(req->backend));
+	if (req->path[0] != '\0')
+		json_object_object_add(o, "path", json_object_new_string(req->path));
+	if (req->tap[0] != '\0')
+		json_object_object_add(o, "tap", json_object_new_string(req->tap));
 	return to_line(o);
 }
 

@@ -13,13 +13,22 @@
  *	{"version":1,"cmd":"status","vm":"vm0"}
  *	{"version":1,"cmd":"audit","vm":"vm0"}
  *	{"version":1,"cmd":"poweroff","vm":"vm0","force":true}
+ *	{"version":1,"cmd":"stats","vm":"vm0"}
+ *	{"version":1,"cmd":"restart","vm":"vm0","device":"blk0"}
+ *	{"version":1,"cmd":"swap","vm":"vm0","device":"blk0",
+ *	    "backend":"/path/hyve-blk","path":"/img2"}
  *
  *	version	integer, must be 1 (required)
- *	cmd	"status", "audit" or "poweroff" (required)
+ *	cmd	"status", "audit", "poweroff", "stats", "restart" or "swap"
+ *		(required)
  *	vm	string, the VM's name; if given it must be the name of the VM
  *		behind the socket (optional)
  *	force	boolean, poweroff only: end the VM at once instead of
  *		pressing the ACPI power button (optional, default false)
+ *	device	string, restart and swap: the device ("blk0") (required)
+ *	backend	string, swap only: a new backend binary (optional)
+ *	path	string, swap only: a new disk image for a virtio-blk device
+ *	tap	string, swap only: a new tap for a virtio-net device
  *
  * Any other field is an error.  Every request gets exactly one response
  * line, in order:
@@ -34,6 +43,10 @@
  * audit (sandbox_audit_json()'s object, null if unreadable), verdict "OK" or
  * "FAIL", reason (why not OK, else null)}].
  * poweroff result: {action: "power button pressed"|"forced off"}.
+ * stats result: devices: [{name, restarts, requests, bytes, errors, kicks,
+ * interrupts}].  restart and swap result: {device, pid (the new backend)}.
+ * status devices also carry restarts and last_exit (why the last backend
+ * ended, or null), and state may be "restarting".
  *
  * Only processes with the core's uid (or root) may connect.
  */
@@ -51,6 +64,9 @@ enum ctl_cmd {
 	CTL_STATUS,
 	CTL_AUDIT,
 	CTL_POWEROFF,
+	CTL_STATS,
+	CTL_RESTART,
+	CTL_SWAP,
 };
 
 struct ctl_req {
@@ -58,6 +74,10 @@ struct ctl_req {
 	enum ctl_cmd	cmd;
 	char		vm[64];		/* "" when not given */
 	bool		force;
+	char		device[32];	/* restart, swap */
+	char		backend[1024];	/* swap: "" when not given */
+	char		path[1024];
+	char		tap[32];
 };
 
 const char *ctl_cmd_name(enum ctl_cmd cmd);

@@ -36,6 +36,10 @@ usage(void)
 	    "       hyvectl [--socket PATH] status VM [--json]\n"
 	    "       hyvectl [--socket PATH] audit VM [--json]\n"
 	    "       hyvectl [--socket PATH] poweroff VM [--force]\n"
+	    "       hyvectl [--socket PATH] stats VM [--json]\n"
+	    "       hyvectl [--socket PATH] restart VM DEVICE\n"
+	    "       hyvectl [--socket PATH] swap VM DEVICE [--backend PATH] "
+	    "[--path IMAGE | --tap NAME]\n"
 	    "The socket is %s/VM.sock unless --socket is given.\n"
 	    "Exit status: 0 ok, 1 the VM reported a failure, 2 usage, "
 	    "3 the VM cannot be reached.\n", CTL_DIR);
@@ -259,13 +263,32 @@ print_status(json_object *r)
 	if (!json_object_object_get_ex(r, "devices", &devs) ||
 	    !json_object_is_type(devs, json_type_array))
 		return;
-	printf("%-12s %-12s %-7s %-7s %s\n", "DEVICE", "EMULATION", "SLOT",
-	    "PID", "STATE");
+	printf("%-8s %-12s %-7s %-7s %-11s %-8s %s\n", "DEVICE", "EMULATION",
+	    "SLOT", "PID", "STATE", "RESTARTS", "LAST EXIT");
 	for (i = 0; i < json_object_array_length(devs); i++) {
 		d = json_object_array_get_idx(devs, i);
-		printf("%-12s %-12s %-7s %-7s %s\n", str(d, "name"),
+		printf("%-8s %-12s %-7s %-7s %-11s %-8s %s\n", str(d, "name"),
 		    str(d, "emulation"), str(d, "slot"), str(d, "pid"),
-		    str(d, "state"));
+		    str(d, "state"), str(d, "restarts"), str(d, "last_exit"));
+	}
+}
+
+static void
+print_stats(json_object *r)
+{
+	json_object *devs, *d;
+	size_t i;
+
+	if (!json_object_object_get_ex(r, "devices", &devs) ||
+	    !json_object_is_type(devs, json_type_array))
+		return;
+	printf("%-8s %8s %12s %14s %8s %10s %10s\n", "DEVICE", "RESTARTS",
+	    "REQUESTS", "BYTES", "ERRORS", "KICKS", "INTERRUPTS");
+	for (i = 0; i < json_object_array_length(devs); i++) {
+		d = json_object_array_get_idx(devs, i);
+		printf("%-8s %8s %12s %14s %8s %10s %10s\n", str(d, "name"),
+		    str(d, "restarts"), str(d, "requests"), str(d, "bytes"),
+		    str(d, "errors"), str(d, "kicks"), str(d, "interrupts"));
 	}
 }
 
@@ -502,18 +525,31 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "path", required_argument, NULL, 'p' },
+		{ "tap", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_req req = { .version = CTL_VERSION };
-	const char *sock = NULL, *vm;
+	const char *sock = NULL, *vm, *backend = NULL, *ipath = NULL,
+	    *tap = NULL;
 	bool json = false, force = false;
 	json_object *r;
 	char path[256];
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "s:jfh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:jfb:p:t:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'b':
+			backend = optarg;
+			break;
+		case 'p':
+			ipath = optarg;
+			break;
+		case 't':
+			tap = optarg;
+			break;
 		case 's':
 			sock = optarg;
 			break;
@@ -546,14 +582,52 @@ main(int argc, char **argv)
 	}
 	if ((req.cmd = ctl_cmd_lookup(argv[0])) == CTL_NONE) {
 		fprintf(stderr, "hyvectl: unknown command '%s' (list, status, "
-		    "audit or poweroff)\n", argv[0]);
+		    "audit, poweroff, stats, restart or swap)\n", argv[0]);
 		return EX_USAGE;
 	}
-	if (argc != 2) {
+	if (req.cmd == CTL_RESTART || req.cmd == CTL_SWAP) {
+		if (argc != 3) {
+			fprintf(stderr, "hyvectl: %s needs a VM name and a "
+			    "device (see hyvectl status VM)\n", argv[0]);
+			return EX_USAGE;
+		}
+		if (strlen(argv[2]) == 0 || strlen(argv[2]) >= sizeof(req.device)) {
+			fprintf(stderr, "hyvectl: '%s' is not a device name\n",
+			    argv[2]);
+			return EX_USAGE;
+		}
+		snprintf(req.device, sizeof(req.device), "%s", argv[2]);
+	} else if (argc != 2) {
 		fprintf(stderr, "hyvectl: %s needs exactly one VM name\n",
 		    argv[0]);
 		return EX_USAGE;
 	}
+	if ((backend || ipath || tap) && req.cmd != CTL_SWAP) {
+		fprintf(stderr, "hyvectl: --backend, --path and --tap apply "
+		    "only to swap\n");
+		return EX_USAGE;
+	}
+	if (ipath && tap) {
+		fprintf(stderr, "hyvectl: give --path or --tap, not both\n");
+		return EX_USAGE;
+	}
+	if ((backend && strlen(backend) >= sizeof(req.backend)) ||
+	    (ipath && strlen(ipath) >= sizeof(req.path)) ||
+	    (tap && strlen(tap) >= sizeof(req.tap))) {
+		fprintf(stderr, "hyvectl: a path or name is too long\n");
+		return EX_USAGE;
+	}
+	/* Paths travel to hyve, whose working directory is not ours. */
+	if (backend && realpath(backend, req.backend) == NULL) {
+		fprintf(stderr, "hyvectl: %s: %s\n", backend, strerror(errno));
+		return EX_USAGE;
+	}
+	if (ipath && realpath(ipath, req.path) == NULL) {
+		fprintf(stderr, "hyvectl: %s: %s\n", ipath, strerror(errno));
+		return EX_USAGE;
+	}
+	if (tap)
+		snprintf(req.tap, sizeof(req.tap), "%s", tap);
 	vm = argv[1];
 	if (vm[0] == '\0' || vm[0] == '.' || strchr(vm, '/') != NULL ||
 	    strlen(vm) >= sizeof(req.vm)) {
@@ -564,8 +638,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "hyvectl: --force applies only to poweroff\n");
 		return EX_USAGE;
 	}
-	if (json && req.cmd == CTL_POWEROFF) {
-		fprintf(stderr, "hyvectl: --json applies to status and audit\n");
+	if (json && req.cmd != CTL_STATUS && req.cmd != CTL_AUDIT &&
+	    req.cmd != CTL_STATS) {
+		fprintf(stderr, "hyvectl: --json applies to status, audit and "
+		    "stats\n");
 		return EX_USAGE;
 	}
 	snprintf(req.vm, sizeof(req.vm), "%s", vm);
@@ -585,6 +661,17 @@ main(int argc, char **argv)
 		break;
 	case CTL_AUDIT:
 		rc = print_audit(r, json);
+		break;
+	case CTL_STATS:
+		if (json)
+			print_json(r);
+		else
+			print_stats(r);
+		break;
+	case CTL_RESTART:
+	case CTL_SWAP:
+		printf("%s: %s: new backend pid %s\n", vm, str(r, "device"),
+		    str(r, "pid"));
 		break;
 	default:
 		printf("%s: %s\n", vm, str(r, "action"));

@@ -142,6 +142,7 @@ uint64_t now_us(void);
 void udelay(uint64_t us);
 void exit_vm(int value) __attribute__((noreturn));
 const char *cmdline_value(const char *key, char *buf, size_t len);
+unsigned long cmdline_num(const char *key, unsigned long def);
 extern int test_explicit;	/* the running test was named in test= */
 
 /* uart.c */

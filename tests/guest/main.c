@@ -3,7 +3,7 @@
  * test=a,b,c, prints one line per test and the summary, and leaves through
  * the debug-exit port (value 0 when all passed, 1 otherwise).
  */
-#include "guest.h"
+#include "virtio.h"
 
 struct hvm_start_info start_info;
 char cmdline[1024];
@@ -33,6 +33,11 @@ static const struct test tests[] = {
 	{ "blk", test_blk },
 	{ "net", test_net },
 	{ "hostile", test_hostile },
+	{ "blk-stress", test_blk_stress },
+	{ "net-echo", test_net_echo },
+	{ "rng-stress", test_rng_stress },
+	{ "bench-blk", test_bench_blk },
+	{ "bench-net", test_bench_net },
 };
 
 /* test=virtio runs these; a missing device is then a SKIP, not a FAIL. */
@@ -85,6 +90,20 @@ cmdline_value(const char *key, char *buf, size_t len)
 			p++;
 	}
 	return NULL;
+}
+
+/* The number in key=N on the command line, or def. */
+unsigned long
+cmdline_num(const char *key, unsigned long def)
+{
+	char buf[32];
+	const char *end;
+	unsigned long v;
+
+	if (!cmdline_value(key, buf, sizeof(buf)) || !buf[0])
+		return def;
+	v = strtoul_(buf, &end, 0);
+	return *end ? def : v;
 }
 
 /* Copies what the loader gave us before anything overwrites low memory. */

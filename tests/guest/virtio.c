@@ -299,9 +299,11 @@ vq_setup(struct vdev *d, unsigned int i, char *why, size_t len)
 	q->index = (uint16_t)i;
 	q->size = size;
 	q->desc = (struct vring_desc *)d->mem[i].b;
-	q->avail = (struct vring_avail *)(d->mem[i].b + 1024);
-	q->used = (struct vring_used *)(d->mem[i].b + 2048);
-	q->msix = (uint16_t)(i + 1);
+	q->avail = (struct vring_avail *)(d->mem[i].b + 2048);
+	q->used = (struct vring_used *)(d->mem[i].b + 4096);
+	q->msix = d->poll ? VIRTIO_MSI_NO_VECTOR : (uint16_t)(i + 1);
+	if (d->poll)
+		q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	q->vector = (uint8_t)(VEC_BASE + 4 * d->devno + i + 1);
 	for (k = 0; k < size; k++)
 		q->next[k] = (uint16_t)(k + 1);
@@ -319,7 +321,7 @@ vq_setup(struct vdev *d, unsigned int i, char *why, size_t len)
 	mmio_write16(COMMON(d, Q_MSIX), q->msix);
 	msix = mmio_read16(COMMON(d, Q_MSIX));
 	if (msix != q->msix) {
-		snprintf_(why, len, "%s: queue %u refused MSI-X entry %u "
+		snprintf_(why, len, "%s: queue %u refused MSI-X entry 0x%x "
 		    "(reads back 0x%x)", d->name, i, q->msix, msix);
 		return -1;
 	}
@@ -457,6 +459,15 @@ vq_kick(struct vq *q)
 	mmio_write16(q->notify, q->index);
 }
 
+/* Polling drivers: no kick while the device says it is still busy. */
+void
+vq_kick_if_wanted(struct vq *q)
+{
+	mb();
+	if (!(*(volatile uint16_t *)&q->used->flags & VRING_USED_F_NO_NOTIFY))
+		mmio_write16(q->notify, q->index);
+}
+
 int
 vq_pending(struct vq *q)
 {
@@ -541,6 +552,15 @@ int
 vdev_open(struct vdev *d, uint16_t type, const char *test, uint64_t want,
     unsigned int nq, char *why, size_t len)
 {
+	return vdev_open_poll(d, type, test, want, nq, 0, why, len);
+}
+
+/* The same, with poll set: the queues get no MSI-X vector and ask the
+ * device not to interrupt (VRING_AVAIL_F_NO_INTERRUPT). */
+int
+vdev_open_poll(struct vdev *d, uint16_t type, const char *test, uint64_t want,
+    unsigned int nq, int poll, char *why, size_t len)
+{
 	int slot, fn;
 
 	if (vdev_find(type, 0, &slot, &fn) < 0) {
@@ -548,8 +568,10 @@ vdev_open(struct vdev *d, uint16_t type, const char *test, uint64_t want,
 		    "to run %s)", virtio_type_name(type), test);
 		return test_explicit ? FAIL : SKIP;
 	}
-	if (vdev_probe(d, slot, fn, why, len) < 0 ||
-	    vdev_init(d, want, nq, why, len) < 0)
+	if (vdev_probe(d, slot, fn, why, len) < 0)
+		return FAIL;
+	d->poll = poll;
+	if (vdev_init(d, want, nq, why, len) < 0)
 		return FAIL;
 	return PASS;
 }
