@@ -57,7 +57,11 @@ struct vu_dev {
 	struct vu_watch watch[VU_MAX_WATCH];
 	unsigned nwatch;
 	struct hyve_stats *stats;	/* --stats-fd page, or NULL */
-	/* The inflight region (GET/SET_INFLIGHT_FD), or NULL. */
+	/* The inflight region (GET/SET_INFLIGHT_FD), or NULL.  infl_fd is
+	 * made before the sandbox (which forbids making files), big enough
+	 * for every queue at its largest; GET_INFLIGHT_FD hands it out. */
+	int infl_fd;
+	size_t infl_cap;
 	uint8_t *infl;
 	size_t infl_len;
 	size_t infl_stride;		/* bytes per queue */

@@ -27,6 +27,12 @@ vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv)
 	d->lfd = -1;
 	d->cfd = -1;
 	gmem_init(&d->mem);
+	d->infl_cap = inflight_queue_size(be->max_queue_size) * be->nqueues;
+	d->infl_fd = memfd_create("hyve-inflight", MFD_CLOEXEC);
+	if (d->infl_fd < 0 || ftruncate(d->infl_fd, d->infl_cap) < 0) {
+		hlog("inflight region: %s", strerror(errno));
+		return -errno;
+	}
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
 		vring_queue_init(&d->vq[i], i);
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -42,6 +48,9 @@ vu_dev_free(struct vu_dev *d)
 	if (d->epfd >= 0)
 		close(d->epfd);
 	d->epfd = -1;
+	if (d->infl_fd >= 0)
+		close(d->infl_fd);
+	d->infl_fd = -1;
 }
 
 static int
@@ -261,30 +270,23 @@ get_inflight(struct vu_dev *d, struct vu_msg *m)
 {
 	struct vu_inflight in = m->p.inflight;
 	size_t len;
-	int fd, rc;
+	int rc;
 
 	if ((rc = inflight_check(d, &in)) < 0)
 		return rc;
 	len = inflight_queue_size(in.queue_size) * in.num_queues;
-	fd = memfd_create("hyve-inflight", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, len) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+	if (len > d->infl_cap)
+		return -EINVAL;
 	in.mmap_size = len;
 	in.mmap_offset = 0;
-	if ((rc = inflight_map(d, fd, 0, &in)) < 0) {
-		close(fd);
+	if ((rc = inflight_map(d, d->infl_fd, 0, &in)) < 0)
 		return rc;
-	}
+	/* A new region: whatever an earlier frontend left there is void. */
+	memset(d->infl, 0, len);
 	m->p.inflight = in;
 	m->nfds = 0;
-	vu_msg_add_fd(m, fd);
+	vu_msg_add_fd(m, d->infl_fd);
 	rc = reply(d, m, sizeof(m->p.inflight));
-	close(fd);
 	m->fds[0] = -1;
 	m->nfds = 0;
 	return rc;

@@ -490,6 +490,8 @@ compat_load_symbols(const char *path)
 		hlog("%s: cannot read symbols: %s", path, strerror(errno));
 		return rc;
 	}
+	while (nsyms > 0)
+		free(syms[--nsyms].name);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3)
 			continue;

@@ -100,24 +100,18 @@ sc_backend_base(scmp_filter_ctx c)
 	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0)
 		return rc;
-	/* The vhost-user inflight region: a fresh memfd, sized once. */
-	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(memfd_create), 1,
-	    SCMP_A1(SCMP_CMP_MASKED_EQ, ~(MFD_CLOEXEC | MFD_ALLOW_SEALING),
-	    0))) < 0 ||
-	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ftruncate), 0)) < 0)
-		return rc;
 	/* fstat(fd) as glibc does it; the root is empty anyway. */
 	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
-	    SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH))) < 0)
+	    SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH, 0))) < 0)
 		return rc;
 	/* vu_serve asks whether its socket listens. */
 	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2,
-	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
-	    SCMP_A2(SCMP_CMP_EQ, SO_ACCEPTCONN))) < 0)
+	    SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET, 0),
+	    SCMP_A2(SCMP_CMP_EQ, SO_ACCEPTCONN, 0))) < 0)
 		return rc;
 	for (size_t i = 0; i < NELEM(fcntls); i++)
 		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-		    SCMP_A1(SCMP_CMP_EQ, fcntls[i]))) < 0)
+		    SCMP_A1(SCMP_CMP_EQ, fcntls[i], 0))) < 0)
 			return rc;
 	return 0;
 }

@@ -18,7 +18,7 @@ sc_rules_net(scmp_filter_ctx c)
 		return rc;
 	for (size_t i = 0; i < NELEM(ioctls); i++)
 		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		    SCMP_A1(SCMP_CMP_EQ, ioctls[i]))) < 0)
+		    SCMP_A1(SCMP_CMP_EQ, ioctls[i], 0))) < 0)
 			return rc;
 	return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "backends/blk/blk.h"
 #include "core/log.h"
+#include "sandbox/sandbox.h"
 
 static struct blk blk = { .fd = -1, .efd = -1 };
 
@@ -176,6 +177,7 @@ probe(const char *name)
 int
 main(int argc, char **argv)
 {
+	struct sandbox_opts so = { 0 };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "fd", required_argument, NULL, 'f' },
@@ -191,6 +193,9 @@ main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "name", required_argument, NULL, 'N' },
 		{ "stats-fd", required_argument, NULL, 'X' },
+		{ "no-sandbox", no_argument, NULL, 'O' },
+		{ "uid", required_argument, NULL, 'U' },
+		{ "gid", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -247,6 +252,15 @@ main(int argc, char **argv)
 		case 'N':
 			log_set_role(optarg);
 			break;
+		case 'O':
+			so.off = true;
+			break;
+		case 'U':
+			so.uid = number("--uid", optarg, 0, 1 << 30);
+			break;
+		case 'G':
+			so.gid = number("--gid", optarg, 0, 1 << 30);
+			break;
 		case 'X':
 			statsfd = number("--stats-fd", optarg, 0, 1 << 20);
 			break;
@@ -282,6 +296,14 @@ main(int argc, char **argv)
 	    (rc = blk_attach(&blk, &d)) < 0) {
 		hlog("cannot set up the device: %s", strerror(-rc));
 		return 1;
+	}
+	{
+		/* Everything is open: confine before the first guest byte. */
+		int keep[] = { fd, d.epfd, d.infl_fd, blk.fd, blk.ring.ring_fd, blk.efd };
+
+		so.name = log_role();
+		if (sandbox_enter(SANDBOX_BLK, keep, 6, &so) < 0)
+			return 1;
 	}
 	rc = vu_serve(&d, fd);
 	vu_dev_free(&d);

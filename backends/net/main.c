@@ -17,6 +17,7 @@
 
 #include "backends/net/net.h"
 #include "core/log.h"
+#include "sandbox/sandbox.h"
 
 static struct net net = { .tapfd = -1, .tapep = -1 };
 
@@ -120,6 +121,7 @@ open_tap(const char *name)
 int
 main(int argc, char **argv)
 {
+	struct sandbox_opts so = { 0 };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "fd", required_argument, NULL, 'f' },
@@ -129,6 +131,9 @@ main(int argc, char **argv)
 		{ "mtu", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "stats-fd", required_argument, NULL, 'X' },
+		{ "no-sandbox", no_argument, NULL, 'O' },
+		{ "uid", required_argument, NULL, 'U' },
+		{ "gid", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -139,7 +144,7 @@ main(int argc, char **argv)
 	int fd = -1, tapfd = -1, statsfd = -1, c, rc;
 
 	log_set_role("net");
-	while ((c = getopt_long(argc, argv, "s:f:t:T:m:u:n:X:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:f:t:T:m:u:n:X:OU:G:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			path = optarg;
@@ -162,6 +167,15 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			log_set_role(optarg);
+			break;
+		case 'O':
+			so.off = true;
+			break;
+		case 'U':
+			so.uid = number("--uid", optarg, 0, 1 << 30);
+			break;
+		case 'G':
+			so.gid = number("--gid", optarg, 0, 1 << 30);
 			break;
 		case 'X':
 			statsfd = number("--stats-fd", optarg, 0, 1 << 20);
@@ -188,6 +202,14 @@ main(int argc, char **argv)
 		hlog("tap %s: cannot set up the device: %s", net.ifname,
 		    strerror(-rc));
 		return 1;
+	}
+	{
+		/* Everything is open: confine before the first guest byte. */
+		int keep[] = { fd, d.epfd, d.infl_fd, net.tapfd, net.tapep };
+
+		so.name = log_role();
+		if (sandbox_enter(SANDBOX_NET, keep, 5, &so) < 0)
+			return 1;
 	}
 	rc = vu_serve(&d, fd);
 	vu_dev_free(&d);

@@ -15,6 +15,7 @@
 
 #include "backends/runtime.h"
 #include "core/log.h"
+#include "sandbox/sandbox.h"
 
 #define RND_QUEUE_SIZE	1024
 #define RND_MAX_FILL	65536	/* bytes per request, so one guest cannot hog */
@@ -182,12 +183,16 @@ number(const char *opt, const char *s, long long max)
 int
 main(int argc, char **argv)
 {
+	struct sandbox_opts so = { 0 };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "stats-fd", required_argument, NULL, 'X' },
+		{ "no-sandbox", no_argument, NULL, 'O' },
+		{ "uid", required_argument, NULL, 'U' },
+		{ "gid", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -196,7 +201,7 @@ main(int argc, char **argv)
 	int fd = -1, statsfd = -1, c, rc;
 
 	log_set_role("rnd");
-	while ((c = getopt_long(argc, argv, "s:f:r:n:X:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:f:r:n:X:OU:G:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			path = optarg;
@@ -209,6 +214,15 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			log_set_role(optarg);
+			break;
+		case 'O':
+			so.off = true;
+			break;
+		case 'U':
+			so.uid = number("--uid", optarg, 1 << 30);
+			break;
+		case 'G':
+			so.gid = number("--gid", optarg, 1 << 30);
 			break;
 		case 'X':
 			statsfd = number("--stats-fd", optarg, 1 << 20);
@@ -234,6 +248,14 @@ main(int argc, char **argv)
 		}
 		clock_gettime(CLOCK_MONOTONIC, &rnd.last);
 		rnd.tokens = rnd.rate;
+	}
+	{
+		/* Everything is open: confine before the first guest byte. */
+		int keep[] = { fd, d.epfd, d.infl_fd, rnd.tfd };
+
+		so.name = log_role();
+		if (sandbox_enter(SANDBOX_RND, keep, rnd.tfd >= 0 ? 4 : 3, &so) < 0)
+			return 1;
 	}
 	rc = vu_serve(&d, fd);
 	vu_dev_free(&d);

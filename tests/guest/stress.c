@@ -186,7 +186,7 @@ blk_pass(uint32_t type, uint64_t cap, uint64_t k, int depth, char *why,
 int
 test_blk_stress(char *why, size_t len)
 {
-	uint64_t cap, k, end, verified = 0;
+	uint64_t cap, k, end, said = 0, verified = 0;
 	uint32_t irq0;
 	int rc, depth;
 
@@ -216,9 +216,11 @@ test_blk_stress(char *why, size_t len)
 		    blk_pass(VIRTIO_BLK_T_IN, cap, k, depth, why, len) < 0)
 			return FAIL;
 		verified += cap;
-		if (k <= 3 || k % 10 == 0)
+		if (k == 1 || now_us() >= said + 5000000) {
+			said = now_us();
 			printf_("blk-stress: pass %lu done, %lu blocks "
 			    "verified\n", (unsigned long)k, (unsigned long)cap);
+		}
 		if (now_us() >= end)
 			break;
 	}
@@ -234,16 +236,318 @@ test_blk_stress(char *why, size_t len)
 	return PASS;
 }
 
+/* --- net-echo ------------------------------------------------------------ */
+
+#define RXQ		0
+#define TXQ		1
+#define NRX		32
+#define NTX		16
+#define BUFSZ		2048
+#define ETYPE		0x88B5
+#define HDRLEN		sizeof(struct virtio_net_hdr_mrg_rxbuf)
+#define RESEND_US	20000		/* no echo within this: send the next */
+#define MAXSEQ		(1u << 20)
+
+static uint8_t rxb[NRX][BUFSZ] __attribute__((aligned(4096)));
+static uint8_t txb[NTX][128] __attribute__((aligned(64)));
+static uint64_t tx_t0[NTX];
+static int tx_busy[NTX];
+static int rx_of[VQ_MAX], tx_of[VQ_MAX];
+static uint8_t echoed[MAXSEQ / 8];
+static uint8_t mac[6];
+
+struct echo {
+	uint32_t seq;			/* next to send */
+	uint32_t got;			/* distinct sequence numbers echoed */
+	uint32_t dup, other;
+	uint64_t last;			/* now_us() of the last echo */
+};
+
+static int
+rx_post(int i)
+{
+	struct vbuf b = { rxb[i], BUFSZ, 1 };
+	int id;
+
+	if ((id = vq_add(&sdev.vq[RXQ], &b, 1)) < 0)
+		return -1;
+	rx_of[id] = i;
+	return 0;
+}
+
+/* A frame of type etype to dst with payload p in buf; its length. */
+static uint32_t
+frame(uint8_t *buf, const uint8_t *dst, uint16_t etype, const char *p)
+{
+	uint8_t *f = buf + HDRLEN;
+	size_t n;
+
+	memset(buf, 0, HDRLEN + 60);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = etype >> 8;
+	f[13] = etype & 0xFF;
+	n = strlen(p);
+	memcpy(f + 14, p, n);
+	n += 14;
+	return (uint32_t)(HDRLEN + (n < 60 ? 60 : n));
+}
+
+static int
+echo_send(struct echo *e, char *why, size_t len)
+{
+	static const uint8_t bcast[6] = { 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF };
+	struct vbuf b;
+	char p[32];
+	int i, id;
+
+	for (i = 0; i < NTX && tx_busy[i]; i++)
+		;
+	if (i == NTX)
+		return 0;		/* all in flight: try later */
+	snprintf_(p, sizeof(p), "HYVE-ECHO %u", e->seq);
+	b = (struct vbuf){ txb[i], frame(txb[i], bcast, ETYPE, p), 0 };
+	if ((id = vq_add(&sdev.vq[TXQ], &b, 1)) < 0) {
+		snprintf_(why, len, "net-echo: tx queue full with %d frames "
+		    "in flight", NTX);
+		return -1;
+	}
+	tx_of[id] = i;
+	tx_busy[i] = 1;
+	tx_t0[i] = now_us();
+	vq_kick(&sdev.vq[TXQ]);
+	e->seq++;
+	return 0;
+}
+
+static int
+tx_reap(char *why, size_t len)
+{
+	uint64_t t = now_us();
+	int id, i;
+
+	while ((id = vq_used(&sdev.vq[TXQ], NULL)) != VQ_EMPTY) {
+		if (id < 0 || !tx_busy[tx_of[id]]) {
+			snprintf_(why, len, "net-echo: tx used ring has id %d, "
+			    "which carries no frame of ours", id);
+			return -1;
+		}
+		tx_busy[tx_of[id]] = 0;
+	}
+	for (i = 0; i < NTX; i++)
+		if (tx_busy[i] && t - tx_t0[i] > REQ_US) {
+			snprintf_(why, len, "net-echo: tx frame not completed "
+			    "within %u s (device status 0x%x)",
+			    REQ_US / 1000000, vdev_status(&sdev));
+			return -1;
+		}
+	return 0;
+}
+
+/* Reads "HYVE-ECHO-REPLY <seq>" from a received frame. */
+static void
+echo_frame(struct echo *e, const uint8_t *f, uint32_t n)
+{
+	const char *end;
+	unsigned long seq;
+
+	if (n < 14 + 17 || f[12] != (ETYPE >> 8) || f[13] != (ETYPE & 0xFF) ||
+	    memcmp(f + 14, "HYVE-ECHO-REPLY ", 16)) {
+		e->other++;
+		return;
+	}
+	seq = strtoul_((const char *)f + 30, &end, 10);
+	if (end == (const char *)f + 30 || seq >= e->seq || seq >= MAXSEQ) {
+		e->other++;		/* not an answer to anything we sent */
+		return;
+	}
+	if (echoed[seq / 8] & (1 << (seq % 8))) {
+		e->dup++;
+		return;
+	}
+	echoed[seq / 8] |= (uint8_t)(1 << (seq % 8));
+	e->got++;
+	e->last = now_us();
+}
+
+static int
+rx_reap(struct echo *e, char *why, size_t len)
+{
+	struct vq *q = &sdev.vq[RXQ];
+	uint32_t got;
+	int id, i, any = 0;
+
+	while ((id = vq_used(q, &got)) != VQ_EMPTY) {
+		if (id < 0) {
+			snprintf_(why, len, "net-echo: rx used ring has an id "
+			    "we never submitted");
+			return -1;
+		}
+		i = rx_of[id];
+		if (got > BUFSZ || got < HDRLEN) {
+			snprintf_(why, len, "net-echo: rx length %u for a "
+			    "%u-byte buffer", got, BUFSZ);
+			return -1;
+		}
+		if (got < BUFSZ)
+			rxb[i][got] = 0;	/* ends the sequence number */
+		echo_frame(e, rxb[i] + HDRLEN, got - HDRLEN);
+		rx_post(i);
+		any = 1;
+	}
+	if (any)
+		vq_kick(q);
+	return 0;
+}
+
 int
 test_net_echo(char *why, size_t len)
 {
-	snprintf_(why, len, "not yet");
-	return FAIL;
+	uint64_t want = 1ULL << VIRTIO_NET_F_MAC, end, t, sent_at = 0;
+	struct echo e;
+	uint32_t waiting;
+	int rc, i;
+
+	rc = vdev_open(&sdev, VIRTIO_ID_NET, "net-echo", want, 2, why, len);
+	if (rc != PASS)
+		return rc;
+	for (i = 0; i < 6; i++)
+		mac[i] = sdev.features & (1ULL << VIRTIO_NET_F_MAC) ?
+		    mmio_read8(sdev.devcfg + offsetof(struct virtio_net_config,
+		    mac) + i) : (uint8_t)(i ? 0x10 * i : 0x02);
+	memset(&e, 0, sizeof(e));
+	memset(echoed, 0, sizeof(echoed));
+	memset(tx_busy, 0, sizeof(tx_busy));
+	for (i = 0; i < NRX; i++)
+		if (rx_post(i) < 0) {
+			snprintf_(why, len, "net-echo: cannot post rx buffers");
+			return FAIL;
+		}
+	vq_kick(&sdev.vq[RXQ]);
+	t = now_us();
+	end = t + cmdline_num("stress_s", STRESS_S) * 1000000;
+	printf_("net-echo: frames to the host's echo peer until %lu s\n",
+	    (unsigned long)(end / 1000000));
+	waiting = 0;
+	while ((t = now_us()) < end) {
+		/* One frame at a time; the next when it is echoed or late. */
+		if ((e.got > waiting || t - sent_at > RESEND_US) &&
+		    e.seq < MAXSEQ) {
+			waiting = e.got;
+			sent_at = t;
+			if (echo_send(&e, why, len) < 0)
+				return FAIL;
+		}
+		if (tx_reap(why, len) < 0 || rx_reap(&e, why, len) < 0)
+			return FAIL;
+		if (!vq_pending(&sdev.vq[RXQ]) && !vq_pending(&sdev.vq[TXQ]) &&
+		    e.got == waiting)
+			irq_sleep(RESEND_US);
+	}
+	/* Echoes still on their way count. */
+	for (t = now_us() + 200000; now_us() < t; irq_sleep(10000))
+		if (rx_reap(&e, why, len) < 0)
+			return FAIL;
+	printf_("net-echo: %u frames sent, %u echoed, %u duplicates, %u other "
+	    "frames, %u rx interrupts\n", e.seq, e.got, e.dup, e.other,
+	    irq_count[sdev.vq[RXQ].vector]);
+	if (e.got == 0 || e.last + 2000000 < end) {
+		snprintf_(why, len, "net-echo: the last echo came %lu ms "
+		    "before the end (%u of %u frames echoed); is netecho.py "
+		    "running on the tap?", e.got ? (unsigned long)((end -
+		    e.last) / 1000) : 0ul, e.got, e.seq);
+		return FAIL;
+	}
+	if (e.got * 2 < e.seq) {
+		snprintf_(why, len, "net-echo: only %u of %u frames echoed "
+		    "(want at least half)", e.got, e.seq);
+		return FAIL;
+	}
+	vdev_reset(&sdev);
+	return PASS;
+}
+
+/* --- rng-stress ----------------------------------------------------------- */
+
+#define RNG_LEN		4096
+
+/* Fills buf with one request after another, each by interrupt. */
+static int
+rng_fill(uint8_t *buf, char *why, size_t len)
+{
+	struct vq *q = &sdev.vq[0];
+	struct vbuf b;
+	uint32_t got, n = 0;
+	int rounds = 0, id;
+
+	while (n < RNG_LEN) {
+		if (++rounds > 256) {
+			snprintf_(why, len, "rng-stress: only %u of %u bytes "
+			    "after 256 requests", n, RNG_LEN);
+			return -1;
+		}
+		b = (struct vbuf){ buf + n, RNG_LEN - n, 1 };
+		if (vq_add(q, &b, 1) < 0) {
+			snprintf_(why, len, "rng-stress: queue full");
+			return -1;
+		}
+		vq_kick(q);
+		id = vq_wait(q, 1, REQ_US, &got);
+		if (id < 0) {
+			snprintf_(why, len, "rng-stress: request %s (device "
+			    "status 0x%x)", id == VQ_EMPTY ? "not completed "
+			    "within 10 s" : id == VQ_NOIRQ ? "completed "
+			    "without an MSI-X interrupt" : "came back with a "
+			    "bad id", vdev_status(&sdev));
+			return -1;
+		}
+		if (got > RNG_LEN - n) {
+			snprintf_(why, len, "rng-stress: device claims %u bytes "
+			    "written into a %u-byte buffer", got, RNG_LEN - n);
+			return -1;
+		}
+		n += got;
+	}
+	return 0;
 }
 
 int
 test_rng_stress(char *why, size_t len)
 {
-	snprintf_(why, len, "not yet");
-	return FAIL;
+	static uint8_t buf[2][RNG_LEN] __attribute__((aligned(4096)));
+	uint64_t end;
+	uint32_t count = 0;
+	uint8_t *cur, *prev;
+	int rc, i;
+
+	rc = vdev_open(&sdev, VIRTIO_ID_RNG, "rng-stress", 0, 1, why, len);
+	if (rc != PASS)
+		return rc;
+	end = now_us() + cmdline_num("stress_s", STRESS_S) * 1000000;
+	printf_("rng-stress: %u-byte reads until %lu s\n", RNG_LEN,
+	    (unsigned long)(end / 1000000));
+	memset(buf, 0, sizeof(buf));
+	do {
+		cur = buf[count & 1];
+		prev = buf[!(count & 1)];
+		if (rng_fill(cur, why, len) < 0)
+			return FAIL;
+		for (i = 1; i < RNG_LEN && cur[i] == cur[0]; i++)
+			;
+		if (i == RNG_LEN) {
+			snprintf_(why, len, "rng-stress: read %u: all %u bytes "
+			    "are 0x%02x", count, RNG_LEN, cur[0]);
+			return FAIL;
+		}
+		if (count && !memcmp(cur, prev, RNG_LEN)) {
+			snprintf_(why, len, "rng-stress: read %u returned the "
+			    "same %u bytes as the one before", count, RNG_LEN);
+			return FAIL;
+		}
+		count++;
+	} while (now_us() < end);
+	printf_("rng-stress: %u reads of %u bytes, %u interrupts\n", count,
+	    RNG_LEN, irq_count[sdev.vq[0].vector]);
+	vdev_reset(&sdev);
+	return PASS;
 }

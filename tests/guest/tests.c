@@ -74,7 +74,9 @@ static int
 rtc_read(struct rtc_time *t)
 {
 	struct rtc_time u;
-	uint64_t end = now_us() + 100000;
+	/* Generous: each register read is two exits through CPL 0, which a
+	 * busy host can make slow. */
+	uint64_t end = now_us() + 2000000;
 
 	do {
 		while (cmos(0x0A) & 0x80)

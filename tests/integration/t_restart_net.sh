@@ -1,0 +1,52 @@
+#!/bin/sh
+# Backend restart under load, virtio-net.  The guest runs net-echo for 25 s
+# (frames to netecho.py on the tap, which echoes each one) while this script
+# SIGKILLs the hyve-net child 10 times at random moments.
+# Asserts: (1) the guest passes: echoes kept coming to the end (one in the
+# last 2 s) and at least half the frames were echoed, without a device
+# reset ("1 passed, 0 failed", hyve exits 1 = debug-exit 0); (2) hyve
+# logged "backend restarted" exactly 10 times; (3) all 10 kills hit a live
+# hyve-net; (4) the peer echoed frames.
+# restart.max=100 lets the device survive the deaths; restart.window=5
+# keeps the restart back-off (doubling per death in a window) short.
+. "$(dirname "$0")/lib.sh"
+need_kvm
+need_cmd shuf
+need_cmd unshare
+need_cmd ip
+need_cmd python3
+[ -c /dev/net/tun ] || { echo "SKIP: /dev/net/tun is missing"; exit 77; }
+unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace (unshare -n)"; exit 77; }
+KILLS=10
+. "$(dirname "$0")/restart_lib.sh"
+
+cat >"$TMP/run.sh" <<SCRIPT
+set -e
+ip link set lo up
+ip tuntap add dev hyvetap0 mode tap vnet_hdr
+ip link set hyvetap0 up
+python3 "$ROOT/tests/integration/netecho.py" hyvetap0 90 "$TMP/done" >"$TMP/peer" 2>&1 &
+peer=\$!
+set +e
+"$HYVE" -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
+    -s 2,virtio-net,hyvetap0 -o restart.max=100 -o restart.window=5 \
+    -o boot.kernel="$GUEST" -o 'boot.cmdline=test=net-echo stress_s=25' \
+    vmrn </dev/null >"$TMP/out" 2>"$TMP/err" &
+echo \$! >"$TMP/pid"
+wait \$!
+echo \$? >"$TMP/rc"
+touch "$TMP/done"
+wait \$peer
+SCRIPT
+unshare -n sh "$TMP/run.sh" &
+ns=$!
+wait_started "^net-echo: " || fail "hyve did not start the guest: $(cat "$TMP/err")"
+kill_backends "$(cat "$TMP/pid")" hyve-net $KILLS
+wait $ns
+cat "$TMP/out" "$TMP/err" "$TMP/peer" "$TMP/kills"
+check_kills hyve-net $KILLS
+grep -qx "1 passed, 0 failed" "$TMP/out" || fail "expected '1 passed, 0 failed'"
+[ "$(cat "$TMP/rc")" -eq 1 ] || fail "hyve exited $(cat "$TMP/rc"), expected 1"
+check_restarts $KILLS
+grep -q "^netecho: [1-9][0-9]* frames echoed" "$TMP/peer" || fail "the peer echoed no frames"
+echo "net backend restarted $KILLS times under net-echo: ok"
