@@ -131,6 +131,7 @@ vring_pop(struct vring_queue *vq, const struct gmem *gm,
 	uint64_t out = 0, in = 0;
 	uint16_t aidx, head;
 	struct vring_desc d;
+	bool nested = false;
 	void *buf;
 
 	bool again = false;
@@ -166,7 +167,9 @@ vring_pop(struct vring_queue *vq, const struct gmem *gm,
 			if (!vq->indirect)
 				return bad(vq, -EINVAL, "indirect descriptor "
 				    "without INDIRECT_DESC");
-			if (table != vq->desc)
+			/* Not table != vq->desc: an indirect table may
+			 * alias the ring's own table, and would loop. */
+			if (nested)
 				return bad(vq, -EINVAL, "nested indirect descriptor");
 			if (count != 1 || (d.flags & VRING_DESC_F_NEXT))
 				return bad(vq, -EINVAL, "indirect descriptor "
@@ -180,6 +183,7 @@ vring_pop(struct vring_queue *vq, const struct gmem *gm,
 				return bad(vq, -EFAULT, "indirect table outside "
 				    "guest memory");
 			tsize = d.len / sizeof(d);
+			nested = true;
 			count = 0;
 			i = 0;
 			continue;

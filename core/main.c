@@ -2,6 +2,7 @@
  * hyve: the core process.  Parses bhyve's command line, builds the VM (RAM,
  * devices, ACPI, boot image), runs the vCPUs and waits for the VM to end.
  */
+#include <cap-ng.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
@@ -27,6 +29,7 @@
 #include "core/supervisor.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "sandbox/sandbox.h"
 
 #define MEM_MIN		MB(16)
 #define MEM_MAX		GB(1024)
@@ -277,6 +280,48 @@ run_vm(struct vm *vm, int sfd)
 	return 0;
 }
 
+/*
+ * What the running core still needs: spawning backends that drop to the
+ * tenant's ids and lock their capabilities (SETUID, SETGID, SETPCAP),
+ * ending them (KILL), and opening a new disk or tap for a swap
+ * (DAC_OVERRIDE, DAC_READ_SEARCH, NET_ADMIN).  Everything else goes, from
+ * every set including the bounding set.
+ */
+static int
+drop_core_caps(void)
+{
+	static const int keep[] = { CAP_SETUID, CAP_SETGID, CAP_SETPCAP,
+	    CAP_KILL, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN };
+	size_t i;
+
+	capng_clear(CAPNG_SELECT_BOTH);
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+		    CAPNG_BOUNDING_SET, keep[i]);
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0) {
+		hlog("cannot drop the core's capabilities");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The core, once the VM is built, gives up what it no longer needs. */
+static int
+confine_core(void)
+{
+	struct sandbox_opts so = { .name = "core" };
+	const char *v = config_get("sandbox");
+
+	if (v != NULL && (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "no") == 0 || strcmp(v, "0") == 0)) {
+		hlog("WARNING: the core runs WITHOUT ITS SANDBOX (sandbox=off)");
+		return 0;
+	}
+	if (geteuid() == 0 && drop_core_caps() < 0)
+		return -EPERM;
+	return sandbox_enter(SANDBOX_CORE, NULL, 0, &so);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -328,7 +373,7 @@ main(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	if ((rc = control_init(vm, config_get("control.path"))) < 0 ||
-	    (rc = vcpus_start(vm)) < 0) {
+	    (rc = confine_core()) < 0 || (rc = vcpus_start(vm)) < 0) {
 		uart_restore_tty();
 		return EXIT_ERROR;
 	}

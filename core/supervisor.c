@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/pci.h"
 #include "core/supervisor.h"
+#include "core/tenant.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
 
@@ -194,6 +195,60 @@ rnd_prepare(struct vpci *v, const char *node)
 	return 0;
 }
 
+/* sandbox=on|off (or any boolean); unset means on. */
+static int
+sandbox_off(const char *key, const char *val, bool *off)
+{
+	bool on = true;
+
+	*off = false;
+	if (val == NULL)
+		return 0;
+	if (strcmp(val, "on") == 0 || strcmp(val, "off") == 0)
+		on = strcmp(val, "on") == 0;
+	else if (parse_bool(val, &on) < 0) {
+		hlog("%s%s: '%s' is not on or off", key, strcmp(key, "sandbox") ?
+		    ".sandbox" : "", val);
+		return -EINVAL;
+	}
+	*off = !on;
+	return 0;
+}
+
+/* The sandbox the backend puts itself in: on unless sandbox=off for the
+ * VM or the device; as the VM's own uid and gid. */
+static int
+sandbox_args(struct vpci *v, const char *node)
+{
+	char n[16];
+	uid_t uid;
+	gid_t gid;
+	bool off;
+	int rc;
+
+	if ((rc = sandbox_off("sandbox", config_get("sandbox"), &off)) < 0)
+		return rc;
+	if (!off) {
+		if ((rc = sandbox_off(node, config_node_get(node, "sandbox"),
+		    &off)) < 0)
+			return rc;
+	}
+	if (off) {
+		hlog("WARNING: %s runs WITHOUT A SANDBOX (sandbox=off): a guest "
+		    "that takes over its backend gets hyve's privileges; "
+		    "hyvectl audit reports it as a failure", v->name);
+		arg(v, "--no-sandbox");
+		return 0;
+	}
+	if ((rc = tenant_ids(&uid, &gid)) < 0)
+		return rc;
+	snprintf(n, sizeof(n), "%u", (unsigned)uid);
+	arg2(v, "--uid", n);
+	snprintf(n, sizeof(n), "%u", (unsigned)gid);
+	arg2(v, "--gid", n);
+	return 0;
+}
+
 /* --- starting and watching -------------------------------------------- */
 
 static void on_exit_fd(int fd, void *arg);
@@ -270,6 +325,8 @@ sup_attach(struct vpci *v, const char *node, int sock)
 		arg(v, "");
 		arg2(v, "--fd", "3");
 		arg2(v, "--name", v->name);
+		if ((rc = sandbox_args(v, node)) < 0)
+			return rc;
 		if (v->t->virtio_id == VIRTIO_ID_BLOCK)
 			rc = blk_prepare(v, node);
 		else if (v->t->virtio_id == VIRTIO_ID_NET)

@@ -1,0 +1,52 @@
+#!/bin/sh
+# The test guest's benchmark mode, short (bench_s=1): bench-blk on a scratch
+# disk and bench-net on a tap whose peer (netecho.py --flood 64) floods the
+# guest once it asks.  Asserts: both pass; every case printed its BENCH
+# line in the fixed form, with a non-zero rate: blk randread qd=1 and 32,
+# randwrite qd=32, read 128 KiB, randread-irq qd=1; net tx at 64 and 1500
+# bytes; net rx at 64 bytes; and the peer sent flood frames.
+. "$(dirname "$0")/lib.sh"
+need_kvm
+need_cmd unshare
+need_cmd ip
+need_cmd python3
+[ -c /dev/net/tun ] || { echo "SKIP: /dev/net/tun is missing"; exit 77; }
+unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace (unshare -n)"; exit 77; }
+IMG=$TMP/disk.img
+truncate -s 64M "$IMG"
+cat >"$TMP/run.sh" <<SCRIPT
+set -e
+ip link set lo up
+ip tuntap add dev hyvetap0 mode tap vnet_hdr
+ip link set hyvetap0 up
+python3 "$ROOT/tests/integration/netecho.py" hyvetap0 60 "$TMP/done" --flood 64 >"$TMP/peer" 2>&1 &
+peer=\$!
+set +e
+"$HYVE" -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
+    -s 2,virtio-net,hyvetap0 -s 3,virtio-blk,"$IMG" \
+    -o boot.kernel="$GUEST" -o 'boot.cmdline=test=bench-blk,bench-net bench_s=1' \
+    vmbg </dev/null >"$TMP/out" 2>"$TMP/err"
+echo \$? >"$TMP/rc"
+touch "$TMP/done"
+wait \$peer
+SCRIPT
+unshare -n sh "$TMP/run.sh"
+cat "$TMP/out" "$TMP/err" "$TMP/peer"
+grep -qx "2 passed, 0 failed" "$TMP/out" || fail "expected '2 passed, 0 failed'"
+[ "$(cat "$TMP/rc")" -eq 1 ] || fail "hyve exited $(cat "$TMP/rc"), expected 1"
+N='[1-9][0-9]*'
+F='[0-9][0-9]*\.[0-9]'
+for c in "randread qd=1 bs=4096" "randread qd=32 bs=4096" \
+    "randwrite qd=32 bs=4096" "read qd=16 bs=131072" "randread-irq qd=1 bs=4096"; do
+	grep -q "^BENCH blk $c iops=$N mbps=$F p50_us=$F p99_us=$F\$" "$TMP/out" ||
+	    fail "no well-formed 'BENCH blk $c' line"
+done
+for s in 64 1500; do
+	grep -q "^BENCH net tx size=$s pps=$N mbps=$F\$" "$TMP/out" ||
+	    fail "no well-formed 'BENCH net tx size=$s' line"
+done
+grep -q "^BENCH net rx size=64 pps=$N mbps=$F\$" "$TMP/out" ||
+    fail "no well-formed 'BENCH net rx size=64' line"
+grep -q "^netecho: .*, [1-9][0-9]* flood frames of 64 bytes sent" "$TMP/peer" ||
+    fail "the peer sent no flood frames"
+echo "bench mode: ok"
