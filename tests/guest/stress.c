@@ -209,8 +209,8 @@ test_blk_stress(char *why, size_t len)
 	irq0 = irq_count[sdev.vq[0].vector];
 	end = now_us() + cmdline_num("stress_s", STRESS_S) * 1000000;
 	printf_("blk-stress: %lu blocks of %d bytes, %d KiB requests, %d in "
-	    "flight, until %lu s\n", (unsigned long)cap, SECT, CHUNK / 1024,
-	    depth, (unsigned long)(end / 1000000));
+	    "flight, for %lu s\n", (unsigned long)cap, SECT, CHUNK / 1024,
+	    depth, cmdline_num("stress_s", STRESS_S));
 	for (k = 1; ; k++) {
 		if (blk_pass(VIRTIO_BLK_T_OUT, cap, k, depth, why, len) < 0 ||
 		    blk_pass(VIRTIO_BLK_T_IN, cap, k, depth, why, len) < 0)
@@ -426,8 +426,8 @@ test_net_echo(char *why, size_t len)
 	vq_kick(&sdev.vq[RXQ]);
 	t = now_us();
 	end = t + cmdline_num("stress_s", STRESS_S) * 1000000;
-	printf_("net-echo: frames to the host's echo peer until %lu s\n",
-	    (unsigned long)(end / 1000000));
+	printf_("net-echo: frames to the host's echo peer for %lu s\n",
+	    cmdline_num("stress_s", STRESS_S));
 	waiting = 0;
 	while ((t = now_us()) < end) {
 		/* One frame at a time; the next when it is echoed or late. */
@@ -524,8 +524,8 @@ test_rng_stress(char *why, size_t len)
 	if (rc != PASS)
 		return rc;
 	end = now_us() + cmdline_num("stress_s", STRESS_S) * 1000000;
-	printf_("rng-stress: %u-byte reads until %lu s\n", RNG_LEN,
-	    (unsigned long)(end / 1000000));
+	printf_("rng-stress: %u-byte reads for %lu s\n", RNG_LEN,
+	    cmdline_num("stress_s", STRESS_S));
 	memset(buf, 0, sizeof(buf));
 	do {
 		cur = buf[count & 1];

@@ -14,10 +14,10 @@ start() {
 	    -s 3,virtio-blk,"$TMP/$1.img" -s 4,virtio-rnd \
 	    -o boot.kernel="$GUEST" -o 'boot.cmdline=test=idle' "$1" \
 	    </dev/null >"$TMP/$1.out" 2>"$TMP/$1.err" &
-	echo $!
+	last=$!
 }
-A=$(start tenant-a)
-B=$(start tenant-b)
+start tenant-a; A=$last
+start tenant-b; B=$last
 trap 'kill -9 $A $B 2>/dev/null; rm -rf "$TMP"' EXIT
 for vm in tenant-a tenant-b; do
 	i=0
