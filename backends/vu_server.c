@@ -13,6 +13,7 @@
 
 #include "backends/runtime.h"
 #include "core/log.h"
+#include "sandbox/sandbox.h"
 
 enum { TAG_LISTEN = 1, TAG_CONN, TAG_KICK = 0x100, TAG_WATCH = 0x200 };
 
@@ -74,6 +75,7 @@ vu_stats_map(struct vu_dev *d, int fd)
 		return -errno;
 	}
 	d->stats = p;
+	sandbox_report_to(&d->stats->seccomp_nr);
 	close(fd);
 	return 0;
 }

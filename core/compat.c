@@ -39,6 +39,9 @@
 #define VEC_PF		14
 #define VEC_MF		16
 #define VEC_BP		3
+#define VEC_GP		13
+
+#define MXCSR_RESERVED	0xffff0000u
 
 #define PTE_P		(1ull << 0)
 #define PTE_W		(1ull << 1)
@@ -48,9 +51,13 @@
 static bool compat_on;
 
 /* Per handled instruction: how many times, and whether logged. */
-enum { K_INT3, K_FWAIT, K_CLAC, K_STAC, K_POPCNT, K_PREFETCH, K_NKINDS };
+enum {
+	K_INT3, K_FWAIT, K_CLAC, K_STAC, K_POPCNT, K_PREFETCH, K_LDMXCSR,
+	K_STMXCSR, K_NKINDS
+};
 static const char *const kind_name[K_NKINDS] = {
-	"int3", "fwait", "clac", "stac", "popcnt", "prefetch",
+	"int3", "fwait", "clac", "stac", "popcnt", "prefetch", "ldmxcsr",
+	"stmxcsr",
 };
 static int kind_logged[K_NKINDS];
 static uint64_t kind_count[K_NKINDS];
@@ -214,6 +221,33 @@ read_linear(const struct compat_cpu *cpu, const struct compat_mem *mem,
 	return 0;
 }
 
+static int
+write_linear(const struct compat_cpu *cpu, const struct compat_mem *mem,
+    uint64_t va, const void *buf, size_t len, struct compat_event *ev)
+{
+	const uint8_t *p = buf;
+	uint64_t gpa[2];
+	size_t n[2], i, k = 0;
+	int rc;
+
+	/* Translate every page first, so a fault leaves memory untouched. */
+	while (len > 0 && k < 2) {
+		n[k] = 4096 - (va & 4095);
+		if (n[k] > len)
+			n[k] = len;
+		if ((rc = compat_translate(cpu, mem, va, true, &gpa[k], ev)) < 0)
+			return rc;
+		va += n[k];
+		len -= n[k++];
+	}
+	if (len > 0)
+		return -ENOTSUP;
+	for (i = 0; i < k; p += n[i], i++)
+		if (mem->write(mem->arg, gpa[i], p, n[i]) < 0)
+			return -EFAULT;
+	return 0;
+}
+
 /* A decoded instruction: prefixes, opcode, ModRM operand. */
 struct insn {
 	const uint8_t	*b;
@@ -347,6 +381,13 @@ inject(struct compat_event *ev, int vector)
 	ev->vector = vector;
 }
 
+/* A memory fault becomes the #PF to inject; anything else stays an error. */
+static int
+mem_result(int rc, const struct compat_event *ev)
+{
+	return rc == -EFAULT && ev->vector == VEC_PF ? COMPAT_INJECT : rc;
+}
+
 static int
 emulate_popcnt(struct compat_cpu *cpu, struct insn *in,
     const struct compat_mem *mem, struct compat_event *ev)
@@ -361,7 +402,7 @@ emulate_popcnt(struct compat_cpu *cpu, struct insn *in,
 		src = cpu->gpr[in->rm];
 	else if ((rc = read_linear(cpu, mem, operand_address(in, cpu), &src,
 	    size, ev)) < 0)
-		return rc == -EFAULT && ev->vector == VEC_PF ? COMPAT_INJECT : rc;
+		return mem_result(rc, ev);
 	if (size < 8)
 		src &= (1ull << (8 * size)) - 1;
 	n = __builtin_popcountll(src);
@@ -373,6 +414,43 @@ emulate_popcnt(struct compat_cpu *cpu, struct insn *in,
 	    RFLAGS_SF | RFLAGS_OF);
 	if (src == 0)
 		cpu->rflags |= RFLAGS_ZF;
+	cpu->rip += in->pos;
+	return COMPAT_DONE;
+}
+
+/* 0F AE /2 ldmxcsr m32, /3 stmxcsr m32. */
+static int
+emulate_mxcsr(struct compat_cpu *cpu, struct insn *in,
+    const struct compat_mem *mem, struct compat_event *ev, int *kind)
+{
+	uint32_t v;
+	int rc;
+
+	if (decode_modrm(in, cpu) < 0 || in->mod == 3 || in->lock ||
+	    ((in->reg & 7) != 2 && (in->reg & 7) != 3))
+		return -ENOTSUP;
+	if (cpu->cr0 & CR0_TS) {
+		inject(ev, VEC_NM);
+		return COMPAT_INJECT;
+	}
+	if ((in->reg & 7) == 2) {
+		*kind = K_LDMXCSR;
+		if ((rc = read_linear(cpu, mem, operand_address(in, cpu), &v, 4,
+		    ev)) < 0)
+			return mem_result(rc, ev);
+		if (v & MXCSR_RESERVED) {
+			inject(ev, VEC_GP);
+			ev->has_error = true;
+			return COMPAT_INJECT;
+		}
+		cpu->mxcsr = v;
+	} else {
+		*kind = K_STMXCSR;
+		v = cpu->mxcsr;
+		if ((rc = write_linear(cpu, mem, operand_address(in, cpu), &v, 4,
+		    ev)) < 0)
+			return mem_result(rc, ev);
+	}
 	cpu->rip += in->pos;
 	return COMPAT_DONE;
 }
@@ -432,6 +510,10 @@ emulate(struct compat_cpu *cpu, struct insn *in, const struct compat_mem *mem,
 			return -ENOTSUP;
 		cpu->rip += in->pos;
 		return COMPAT_DONE;
+	case 0xae:
+		if (in->rep || in->repne || in->opsize)
+			return -ENOTSUP;
+		return emulate_mxcsr(cpu, in, mem, ev, kind);
 	case 0xb8:
 		if (!in->rep || in->lock)
 			return -ENOTSUP;
@@ -678,6 +760,7 @@ compat_emulation_failure(struct vcpu *v)
 	int rc, kind;
 
 	memset(&c, 0, sizeof(c));
+	memset(&fpu, 0, sizeof(fpu));
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 ||
 	    ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
 		hlog("vcpu %d: emulation failure, and its registers cannot be "
@@ -693,8 +776,10 @@ compat_emulation_failure(struct vcpu *v)
 	c.fs_base = s.fs.base;
 	c.gs_base = s.gs.base;
 	c.cs_l = s.cs.l;
-	if (ioctl(v->fd, KVM_GET_FPU, &fpu) == 0)
+	if (ioctl(v->fd, KVM_GET_FPU, &fpu) == 0) {
 		c.fsw = fpu.fsw;
+		c.mxcsr = fpu.mxcsr;
+	}
 	n = insn_bytes(v, &c, &mem, b);
 	if (!compat_on) {
 		log_failure(v, &c, b, n, "x86.compat is off; try -o x86.compat=on");
@@ -708,6 +793,16 @@ compat_emulation_failure(struct vcpu *v)
 			hlog_once(&kind_logged[kind], "vcpu %d: x86.compat: "
 			    "completing %s for KVM (first at rip %#llx)", v->id,
 			    kind_name[kind], (unsigned long long)r.rip);
+		}
+		if (c.mxcsr != fpu.mxcsr) {
+			fpu.mxcsr = c.mxcsr;
+			if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0) {
+				hlog("vcpu %d: x86.compat: KVM_SET_FPU: %s",
+				    v->id, strerror(errno));
+				vm_request_exit(v->vm, EXIT_ERROR,
+				    "instruction emulation failed");
+				return -1;
+			}
 		}
 		if ((rc = apply(v, &c, &r, &s, rc, &ev)) == 0)
 			return 0;

@@ -47,6 +47,7 @@ struct compat_cpu {
 	uint64_t	cr0, cr3, cr4, efer;
 	uint64_t	fs_base, gs_base;
 	uint16_t	fsw;		/* x87 status word */
+	uint32_t	mxcsr;		/* SSE control and status */
 	bool		cs_l;		/* 64-bit code segment */
 };
 

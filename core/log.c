@@ -5,11 +5,19 @@
 #include "core/log.h"
 
 static char role[64] = "hyve";
+static char name[48] = "hyve";
 
 void
 log_set_role(const char *r)
 {
 	snprintf(role, sizeof(role), "hyve[%s]", r);
+	snprintf(name, sizeof(name), "%s", r);
+}
+
+const char *
+log_name(void)
+{
+	return name;
 }
 
 const char *

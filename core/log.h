@@ -7,6 +7,8 @@
  */
 void log_set_role(const char *role);
 const char *log_role(void);
+/* The bare role name ("blk0"). */
+const char *log_name(void);
 void hlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Like hlog, but only the first time the given once-flag is seen clear. */
 void hlog_once(int *once, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -22,6 +22,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
+#include <seccomp.h>
 
 #include "core/config.h"
 #include "core/evloop.h"
@@ -192,6 +193,8 @@ rnd_prepare(struct vpci *v, const char *node)
 
 	if ((x = config_node_get(node, "rate")) != NULL)
 		arg2(v, "--rate", x);
+	if (config_node_bool(node, "debug_seccomp"))
+		arg(v, "--debug-seccomp");
 	return 0;
 }
 
@@ -436,6 +439,23 @@ restart_later(struct vpci *v, int ms)
 	timerfd_settime(v->timer, 0, &it, NULL);
 }
 
+/* A backend killed by its seccomp filter left the syscall in its
+ * counters page: name it. */
+static void
+seccomp_culprit(struct vpci *v)
+{
+	uint64_t nr;
+	char *name;
+
+	if (v->stats == NULL || (nr = v->stats->seccomp_nr) == 0)
+		return;
+	v->stats->seccomp_nr = 0;
+	name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr - 1);
+	snprintf(v->last_exit, sizeof(v->last_exit), "killed by seccomp: %s",
+	    name ? name : "an unknown syscall");
+	free(name);
+}
+
 static void
 on_exit_fd(int fd, void *arg)
 {
@@ -448,10 +468,11 @@ on_exit_fd(int fd, void *arg)
 	evloop_del(fd);
 	if (backend_reap(&v->bp, v->last_exit, sizeof(v->last_exit)) < 0)
 		snprintf(v->last_exit, sizeof(v->last_exit), "went away");
+	seccomp_culprit(v);
 	pthread_mutex_lock(&v->vm->dev_lock);
 	vuf_close(&v->vu);
 	v->down = true;
-	hlog("%s: backend pid %d %s", v->name, (int)pid, v->last_exit);
+	hlog("backend %s (pid %d) %s", v->name, (int)pid, v->last_exit);
 	if (now - v->window_start > (long long)window_ms) {
 		v->window_start = now;
 		v->recent = 0;

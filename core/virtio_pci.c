@@ -362,10 +362,20 @@ driver_ok(struct vpci *v)
 	return vpci_start_rings(v, NULL);
 }
 
+/* The backend died or hangs: the supervisor restarts it and replays the
+ * device's state, so this is no reason to give up on the device. */
+static bool
+backend_gone(int rc)
+{
+	return rc == -ECONNRESET || rc == -EPIPE || rc == -ENOTCONN ||
+	    rc == -EAGAIN;
+}
+
 static void
 status_write(struct vpci *v, uint8_t val)
 {
 	uint8_t old = v->status;
+	int rc;
 
 	if (val == 0) {
 		device_reset(v);
@@ -376,7 +386,8 @@ status_write(struct vpci *v, uint8_t val)
 	    !(old & VIRTIO_CONFIG_S_FEATURES_OK) && features_ok(v) < 0)
 		v->status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 	if ((val & VIRTIO_CONFIG_S_DRIVER_OK) &&
-	    !(old & VIRTIO_CONFIG_S_DRIVER_OK) && driver_ok(v) < 0)
+	    !(old & VIRTIO_CONFIG_S_DRIVER_OK) && (rc = driver_ok(v)) < 0 &&
+	    !backend_gone(rc))
 		vpci_needs_reset(v, "the backend could not start the queues");
 }
 
@@ -823,7 +834,7 @@ static const char *const blk_keys[] = { "device", "path", "ro", "nocache",
 static const char *const net_keys[] = { "device", "backend", "mac", "mtu",
     "binary", "sandbox", NULL };
 static const char *const rnd_keys[] = { "device", "rate", "binary", "sandbox",
-    NULL };
+    "debug_seccomp", NULL };
 static const char *const vu_keys[] = { "device", "socket", "type", NULL };
 
 struct keycheck {

@@ -15,6 +15,7 @@ struct hyve_stats {
 	uint64_t	errors;		/* queue errors and failed requests */
 	uint64_t	kicks;		/* notifications from the guest */
 	uint64_t	interrupts;	/* notifications to the guest */
+	uint64_t	seccomp_nr;	/* syscall that killed a backend, + 1 */
 };
 
 #endif

@@ -57,6 +57,10 @@ struct sandbox_opts {
 	void *arg;
 };
 
+/* A seccomp death also stores the syscall number + 1 at slot (a word the
+ * core can read: the device's counters page), so the core can name it. */
+void sandbox_report_to(volatile uint64_t *slot);
+
 /* Exit status-like names for messages: "blk", "net", "rnd", "core". */
 const char *sandbox_role_name(enum sandbox_role role);
 

@@ -301,7 +301,7 @@ main(int argc, char **argv)
 		/* Everything is open: confine before the first guest byte. */
 		int keep[] = { fd, d.epfd, d.infl_fd, blk.fd, blk.ring.ring_fd, blk.efd };
 
-		so.name = log_role();
+		so.name = log_name();
 		if (sandbox_enter(SANDBOX_BLK, keep, 6, &so) < 0)
 			return 1;
 	}

@@ -207,7 +207,7 @@ main(int argc, char **argv)
 		/* Everything is open: confine before the first guest byte. */
 		int keep[] = { fd, d.epfd, d.infl_fd, net.tapfd, net.tapep };
 
-		so.name = log_role();
+		so.name = log_name();
 		if (sandbox_enter(SANDBOX_NET, keep, 5, &so) < 0)
 			return 1;
 	}

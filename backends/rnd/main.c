@@ -12,6 +12,8 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 
 #include "backends/runtime.h"
 #include "core/log.h"
@@ -26,6 +28,7 @@ struct rnd {
 	struct timespec last;
 	int tfd;
 	bool waiting;		/* timer armed for more tokens */
+	bool violate;		/* --debug-seccomp: break the rules when kicked */
 };
 
 static struct rnd rnd = { .tfd = -1 };
@@ -97,6 +100,9 @@ rnd_kick(struct vu_dev *d, struct vring_queue *vq)
 
 	if (r->waiting)
 		return;
+	/* For tests of the sandbox and the supervisor: a forbidden call. */
+	if (r->violate)
+		syscall(SYS_openat, AT_FDCWD, "/", O_RDONLY);
 	do {
 		for (;;) {
 			budget = RND_MAX_FILL;
@@ -191,6 +197,7 @@ main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "stats-fd", required_argument, NULL, 'X' },
 		{ "no-sandbox", no_argument, NULL, 'O' },
+		{ "debug-seccomp", no_argument, NULL, 'V' },
 		{ "uid", required_argument, NULL, 'U' },
 		{ "gid", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
@@ -201,7 +208,7 @@ main(int argc, char **argv)
 	int fd = -1, statsfd = -1, c, rc;
 
 	log_set_role("rnd");
-	while ((c = getopt_long(argc, argv, "s:f:r:n:X:OU:G:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:f:r:n:X:OVU:G:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			path = optarg;
@@ -217,6 +224,9 @@ main(int argc, char **argv)
 			break;
 		case 'O':
 			so.off = true;
+			break;
+		case 'V':
+			rnd.violate = true;
 			break;
 		case 'U':
 			so.uid = number("--uid", optarg, 1 << 30);
@@ -253,7 +263,7 @@ main(int argc, char **argv)
 		/* Everything is open: confine before the first guest byte. */
 		int keep[] = { fd, d.epfd, d.infl_fd, rnd.tfd };
 
-		so.name = log_role();
+		so.name = log_name();
 		if (sandbox_enter(SANDBOX_RND, keep, rnd.tfd >= 0 ? 4 : 3, &so) < 0)
 			return 1;
 	}

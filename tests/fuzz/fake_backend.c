@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/virtio_ids.h>
 
@@ -80,12 +81,12 @@ const struct vu_backend fake_backend = {
 static void *
 serve(void *arg)
 {
-	static struct vu_dev d;
+	struct vu_dev *d = calloc(1, sizeof(*d));
 	int lfd = (int)(intptr_t)arg;
 
-	if (vu_dev_init(&d, &fake_backend, NULL) < 0)
+	if (d == NULL || vu_dev_init(d, &fake_backend, NULL) < 0)
 		abort();
-	vu_serve(&d, lfd);
+	vu_serve(d, lfd);
 	return NULL;
 }
 

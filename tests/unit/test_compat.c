@@ -255,6 +255,56 @@ test_popcnt_unmapped_operand_faults(void **state)
 }
 
 static void
+test_ldmxcsr_stmxcsr(void **state)
+{
+	static const uint8_t ld[] = { 0x0f, 0xae, 0x54, 0x24, 0x04 };	/* [rsp+4] */
+	static const uint8_t st[] = { 0x0f, 0xae, 0x1f };		/* [rdi] */
+	struct compat_cpu c;
+	struct compat_event ev;
+	uint32_t v = 0x1f80;
+
+	(void)state;
+	memcpy(ram + 0x100104, &v, 4);
+	cpu_init(&c);
+	c.gpr[4] = 0x400100;
+	assert_int_equal(run(&c, ld, sizeof(ld), &ev), COMPAT_DONE);
+	assert_int_equal(c.mxcsr, 0x1f80);
+	assert_int_equal(c.rip, RIP + 5);
+
+	c.mxcsr = 0x9fc0;
+	c.gpr[7] = 0x400200;
+	assert_int_equal(run(&c, st, sizeof(st), &ev), COMPAT_DONE);
+	memcpy(&v, ram + 0x100200, 4);
+	assert_int_equal(v, 0x9fc0);
+	assert_int_equal(c.rip, RIP + 8);
+
+	/* Reserved bits: #GP(0), MXCSR unchanged. */
+	v = 0x10000;
+	memcpy(ram + 0x100104, &v, 4);
+	cpu_init(&c);
+	c.gpr[4] = 0x400100;
+	c.mxcsr = 0x1f80;
+	assert_int_equal(run(&c, ld, sizeof(ld), &ev), COMPAT_INJECT);
+	assert_int_equal(ev.vector, 13);
+	assert_true(ev.has_error);
+	assert_int_equal(ev.error_code, 0);
+	assert_int_equal(c.mxcsr, 0x1f80);
+	assert_int_equal(c.rip, RIP);
+
+	/* stmxcsr to a read-only page: #PF, present and write. */
+	cpu_init(&c);
+	c.gpr[7] = 0x401010;
+	assert_int_equal(run(&c, st, sizeof(st), &ev), COMPAT_INJECT);
+	assert_int_equal(ev.vector, 14);
+	assert_int_equal(ev.error_code, 3);
+	assert_int_equal(c.rip, RIP);
+
+	/* A register operand is not ldmxcsr. */
+	assert_int_equal(run(&c, (const uint8_t *)"\x0f\xae\xd0", 3, &ev),
+	    -ENOTSUP);
+}
+
+static void
 test_translate(void **state)
 {
 	struct compat_cpu c;
@@ -419,6 +469,7 @@ main(void)
 		cmocka_unit_test(test_popcnt_registers),
 		cmocka_unit_test(test_popcnt_memory),
 		cmocka_unit_test(test_popcnt_unmapped_operand_faults),
+		cmocka_unit_test(test_ldmxcsr_stmxcsr),
 		cmocka_unit_test(test_translate),
 		cmocka_unit_test(test_prefetch_is_skipped),
 		cmocka_unit_test(test_unhandled),
