@@ -92,7 +92,7 @@ blk_wait(int qd, int irq, char *why, size_t len)
 
 	for (i = 0; i < qd; i++)
 		if (bbio[i].busy && t - bbio[i].t0 > REQ_US) {
-			snprintf_(why, len, "bench-blk: %s at sector %lu not "
+			snprintf_(why, len, "%s at sector %lu not "
 			    "completed within %u s (device status 0x%x)",
 			    bio_op(bbio[i].type), (unsigned long)bbio[i].sector,
 			    REQ_US / 1000000, vdev_status(&bdev));
@@ -116,7 +116,7 @@ blk_case(const struct bcase *c, uint64_t secs, char *why, size_t len)
 
 	if (nblk == 0 || (uint64_t)c->bs * c->qd > POOL || c->qd > BIO_MAX ||
 	    c->qd * 3 > bdev.vq[0].size) {
-		snprintf_(why, len, "bench-blk: %s bs=%u qd=%d does not fit "
+		snprintf_(why, len, "%s bs=%u qd=%d does not fit "
 		    "(capacity %lu sectors, queue size %u)", c->name, c->bs,
 		    c->qd, (unsigned long)cap, bdev.vq[0].size);
 		return -1;
@@ -133,7 +133,7 @@ blk_case(const struct bcase *c, uint64_t secs, char *why, size_t len)
 			if (bio_submit(&bdev, &bbio[i], c->type,
 			    next * (c->bs / 512), pool + (size_t)i * c->bs,
 			    c->bs) < 0) {
-				snprintf_(why, len, "bench-blk: queue full");
+				snprintf_(why, len, "queue full");
 				return -1;
 			}
 			busy++;
@@ -145,7 +145,7 @@ blk_case(const struct bcase *c, uint64_t secs, char *why, size_t len)
 			lat = (rdtsc() - b->tsc) * 1000000 / tsc_khz;
 			busy--;
 			if (b->status != VIRTIO_BLK_S_OK) {
-				snprintf_(why, len, "bench-blk: %s at sector "
+				snprintf_(why, len, "%s at sector "
 				    "%lu: status %d", bio_op(b->type),
 				    (unsigned long)b->sector, b->status);
 				return -1;
@@ -254,14 +254,14 @@ tx_reap(uint64_t *done, uint64_t last, int busy, char *why, size_t len)
 
 	while ((id = vq_used(&bdev.vq[TXQ], NULL)) != VQ_EMPTY) {
 		if (id < 0) {
-			snprintf_(why, len, "bench-net: tx used ring has an id "
+			snprintf_(why, len, "tx used ring has an id "
 			    "we never submitted");
 			return -1;
 		}
 		(*done)++;
 	}
 	if (busy && now_us() - last > REQ_US) {
-		snprintf_(why, len, "bench-net: no tx completion within %u s "
+		snprintf_(why, len, "no tx completion within %u s "
 		    "(device status 0x%x)", REQ_US / 1000000,
 		    vdev_status(&bdev));
 		return -1;
@@ -320,7 +320,7 @@ net_ctl(const char *msg, char *why, size_t len)
 	b = (struct vbuf){ nbuf(0), net_frame(nbuf(0), bcast, ETYPE_CTL, msg,
 	    60), 0 };
 	if (vq_add(q, &b, 1) < 0) {
-		snprintf_(why, len, "bench-net: tx queue full");
+		snprintf_(why, len, "tx queue full");
 		return -1;
 	}
 	vq_kick(q);
@@ -353,7 +353,7 @@ rx_reap(uint64_t *got, uint32_t *size, char *why, size_t len)
 
 	while ((id = vq_used(q, &n)) != VQ_EMPTY) {
 		if (id < 0 || n > FRAMEBUF || n < HDRLEN) {
-			snprintf_(why, len, "bench-net: rx used entry with id "
+			snprintf_(why, len, "rx used entry with id "
 			    "%d and length %u is not one we posted", id, n);
 			return -1;
 		}
@@ -426,7 +426,7 @@ test_bench_net(char *why, size_t len)
 	if (rc != PASS)
 		return rc;
 	if (bdev.vq[TXQ].size * FRAMEBUF > POOL) {
-		snprintf_(why, len, "bench-net: tx queue of %u is too large",
+		snprintf_(why, len, "tx queue of %u is too large",
 		    bdev.vq[TXQ].size);
 		return FAIL;
 	}

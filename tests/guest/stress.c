@@ -69,14 +69,14 @@ check(const uint64_t *w, uint64_t s, uint64_t k, char *why, size_t len)
 	int i;
 
 	if (w[SECT / 8 - 1] != sum(w)) {
-		snprintf_(why, len, "blk-stress: pass %lu: block %lu: bad "
+		snprintf_(why, len, "pass %lu: block %lu: bad "
 		    "checksum (torn or foreign data; starts 0x%lx 0x%lx 0x%lx)",
 		    (unsigned long)k, (unsigned long)s, (unsigned long)w[0],
 		    (unsigned long)w[1], (unsigned long)w[2]);
 		return -1;
 	}
 	if (w[0] != MAGIC || w[1] != s || w[2] != k) {
-		snprintf_(why, len, "blk-stress: pass %lu: block %lu holds "
+		snprintf_(why, len, "pass %lu: block %lu holds "
 		    "block %lu of pass %lu (%s)", (unsigned long)k,
 		    (unsigned long)s, (unsigned long)w[1], (unsigned long)w[2],
 		    w[1] != s ? "misdirected write" : "lost write");
@@ -85,7 +85,7 @@ check(const uint64_t *w, uint64_t s, uint64_t k, char *why, size_t len)
 	fill(want, s, k);
 	for (i = 0; i < SECT / 8; i++)
 		if (w[i] != want[i]) {
-			snprintf_(why, len, "blk-stress: pass %lu: block %lu: "
+			snprintf_(why, len, "pass %lu: block %lu: "
 			    "word %d is 0x%lx, want 0x%lx", (unsigned long)k,
 			    (unsigned long)s, i, (unsigned long)w[i],
 			    (unsigned long)want[i]);
@@ -103,7 +103,7 @@ blk_idle(int n, char *why, size_t len)
 
 	for (i = 0; i < n; i++)
 		if (sbio[i].busy && t - sbio[i].t0 > REQ_US) {
-			snprintf_(why, len, "blk-stress: %s of blocks %lu-%lu "
+			snprintf_(why, len, "%s of blocks %lu-%lu "
 			    "not completed within %u s (device status 0x%x)",
 			    bio_op(sbio[i].type), (unsigned long)sbio[i].sector,
 			    (unsigned long)(sbio[i].sector + sbio[i].len / SECT
@@ -122,7 +122,7 @@ blk_done(struct bio *b, uint64_t k, char *why, size_t len)
 	unsigned int i;
 
 	if (b->status != VIRTIO_BLK_S_OK) {
-		snprintf_(why, len, "blk-stress: pass %lu: %s of blocks "
+		snprintf_(why, len, "pass %lu: %s of blocks "
 		    "%lu-%lu: status %d%s", (unsigned long)k, bio_op(b->type),
 		    (unsigned long)b->sector,
 		    (unsigned long)(b->sector + b->len / SECT - 1), b->status,
@@ -160,7 +160,7 @@ blk_pass(uint32_t type, uint64_t cap, uint64_t k, int depth, char *why,
 					    next + i, k);
 			if (bio_submit(&sdev, &sbio[slot], type, next, sbuf[slot],
 			    (uint32_t)(n * SECT)) < 0) {
-				snprintf_(why, len, "blk-stress: virtio-blk "
+				snprintf_(why, len, "virtio-blk "
 				    "queue full with %d requests", busy);
 				return -1;
 			}
@@ -308,7 +308,7 @@ echo_send(struct echo *e, char *why, size_t len)
 	snprintf_(p, sizeof(p), "HYVE-ECHO %u", e->seq);
 	b = (struct vbuf){ txb[i], frame(txb[i], bcast, ETYPE, p), 0 };
 	if ((id = vq_add(&sdev.vq[TXQ], &b, 1)) < 0) {
-		snprintf_(why, len, "net-echo: tx queue full with %d frames "
+		snprintf_(why, len, "tx queue full with %d frames "
 		    "in flight", NTX);
 		return -1;
 	}
@@ -328,7 +328,7 @@ tx_reap(char *why, size_t len)
 
 	while ((id = vq_used(&sdev.vq[TXQ], NULL)) != VQ_EMPTY) {
 		if (id < 0 || !tx_busy[tx_of[id]]) {
-			snprintf_(why, len, "net-echo: tx used ring has id %d, "
+			snprintf_(why, len, "tx used ring has id %d, "
 			    "which carries no frame of ours", id);
 			return -1;
 		}
@@ -336,7 +336,7 @@ tx_reap(char *why, size_t len)
 	}
 	for (i = 0; i < NTX; i++)
 		if (tx_busy[i] && t - tx_t0[i] > REQ_US) {
-			snprintf_(why, len, "net-echo: tx frame not completed "
+			snprintf_(why, len, "tx frame not completed "
 			    "within %u s (device status 0x%x)",
 			    REQ_US / 1000000, vdev_status(&sdev));
 			return -1;
@@ -379,13 +379,13 @@ rx_reap(struct echo *e, char *why, size_t len)
 
 	while ((id = vq_used(q, &got)) != VQ_EMPTY) {
 		if (id < 0) {
-			snprintf_(why, len, "net-echo: rx used ring has an id "
+			snprintf_(why, len, "rx used ring has an id "
 			    "we never submitted");
 			return -1;
 		}
 		i = rx_of[id];
 		if (got > BUFSZ || got < HDRLEN) {
-			snprintf_(why, len, "net-echo: rx length %u for a "
+			snprintf_(why, len, "rx length %u for a "
 			    "%u-byte buffer", got, BUFSZ);
 			return -1;
 		}
@@ -420,7 +420,7 @@ test_net_echo(char *why, size_t len)
 	memset(tx_busy, 0, sizeof(tx_busy));
 	for (i = 0; i < NRX; i++)
 		if (rx_post(i) < 0) {
-			snprintf_(why, len, "net-echo: cannot post rx buffers");
+			snprintf_(why, len, "cannot post rx buffers");
 			return FAIL;
 		}
 	vq_kick(&sdev.vq[RXQ]);
@@ -452,14 +452,14 @@ test_net_echo(char *why, size_t len)
 	    "frames, %u rx interrupts\n", e.seq, e.got, e.dup, e.other,
 	    irq_count[sdev.vq[RXQ].vector]);
 	if (e.got == 0 || e.last + 2000000 < end) {
-		snprintf_(why, len, "net-echo: %s (%u of %u frames echoed, "
+		snprintf_(why, len, "%s (%u of %u frames echoed, "
 		    "device status 0x%x); is netecho.py running on the tap?",
 		    e.got ? "no echo in the last 2 s" : "no echo at all",
 		    e.got, e.seq, vdev_status(&sdev));
 		return FAIL;
 	}
 	if (e.got * 2 < e.seq) {
-		snprintf_(why, len, "net-echo: only %u of %u frames echoed "
+		snprintf_(why, len, "only %u of %u frames echoed "
 		    "(want at least half)", e.got, e.seq);
 		return FAIL;
 	}
@@ -482,19 +482,19 @@ rng_fill(uint8_t *buf, char *why, size_t len)
 
 	while (n < RNG_LEN) {
 		if (++rounds > 256) {
-			snprintf_(why, len, "rng-stress: only %u of %u bytes "
+			snprintf_(why, len, "only %u of %u bytes "
 			    "after 256 requests", n, RNG_LEN);
 			return -1;
 		}
 		b = (struct vbuf){ buf + n, RNG_LEN - n, 1 };
 		if (vq_add(q, &b, 1) < 0) {
-			snprintf_(why, len, "rng-stress: queue full");
+			snprintf_(why, len, "queue full");
 			return -1;
 		}
 		vq_kick(q);
 		id = vq_wait(q, 1, REQ_US, &got);
 		if (id < 0) {
-			snprintf_(why, len, "rng-stress: request %s (device "
+			snprintf_(why, len, "request %s (device "
 			    "status 0x%x)", id == VQ_EMPTY ? "not completed "
 			    "within 10 s" : id == VQ_NOIRQ ? "completed "
 			    "without an MSI-X interrupt" : "came back with a "
@@ -502,7 +502,7 @@ rng_fill(uint8_t *buf, char *why, size_t len)
 			return -1;
 		}
 		if (got > RNG_LEN - n) {
-			snprintf_(why, len, "rng-stress: device claims %u bytes "
+			snprintf_(why, len, "device claims %u bytes "
 			    "written into a %u-byte buffer", got, RNG_LEN - n);
 			return -1;
 		}
@@ -535,12 +535,12 @@ test_rng_stress(char *why, size_t len)
 		for (i = 1; i < RNG_LEN && cur[i] == cur[0]; i++)
 			;
 		if (i == RNG_LEN) {
-			snprintf_(why, len, "rng-stress: read %u: all %u bytes "
+			snprintf_(why, len, "read %u: all %u bytes "
 			    "are 0x%02x", count, RNG_LEN, cur[0]);
 			return FAIL;
 		}
 		if (count && !memcmp(cur, prev, RNG_LEN)) {
-			snprintf_(why, len, "rng-stress: read %u returned the "
+			snprintf_(why, len, "read %u returned the "
 			    "same %u bytes as the one before", count, RNG_LEN);
 			return FAIL;
 		}
