@@ -8,7 +8,7 @@
  * copy no more than it asked for, and leak no fd the backend sent.
  *
  * Input: u8 which calls to make, u8 config offset, u8 config length,
- * u8 ring index, then the replies.
+ * u8 ring index (bit 7: config length + 256), then the replies.
  */
 #include <errno.h>
 #include <sys/eventfd.h>
@@ -78,6 +78,16 @@ calls(struct vu_front *f, unsigned ops, unsigned off, unsigned len,
 		vuf_set_call(f, idx, -1);
 	if (ops & 64)
 		vuf_reset(f);
+	if (ops & 128) {
+		struct vuf_inflight in;
+
+		if (vuf_get_inflight(f, 2, 64, &in) == 0) {
+			FZ_CHECK(in.fd >= 0 && in.nqueues == 2 && in.qsize == 64);
+			vuf_set_inflight(f, &in);
+			close(in.fd);
+		}
+		vuf_ping(f);
+	}
 }
 
 int
@@ -90,8 +100,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	ops = fz_u8(&f);
 	off = fz_u8(&f);
-	len = fz_u8(&f) + (ops & 0x80 ? 256 : 0);
-	idx = fz_u8(&f) % VU_MAX_QUEUES;
+	len = fz_u8(&f);
+	idx = fz_u8(&f);
+	if (idx & 0x80)
+		len += 256;
+	idx %= VU_MAX_QUEUES;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
 	while (f.n > 0 && fz_put_msg(sv[0], &f, vm.mem_fd))
