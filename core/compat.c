@@ -107,6 +107,19 @@ compat_init(const char *mode, const char *kernel)
 	return compat_on;
 }
 
+const char *
+compat_linux_cmdline(void)
+{
+	/*
+	 * Linux 6.1 cpufeatures.h bits: XSAVE AVX POPCNT MOVBE RDRAND PCID
+	 * FSGSBASE BMI1 AVX2 SMEP BMI2 ERMS INVPCID AVX512F RDSEED ADX SMAP
+	 * CLFLUSHOPT CLWB SHA_NI UMIP RDPID FSRM.  Emulated, the kernel is
+	 * slow enough to trip the soft-lockup watchdog.
+	 */
+	return "noxsave clearcpuid=154,156,151,150,158,145,288,291,293,295,"
+	    "296,297,298,304,306,307,308,311,312,317,514,534,580 nosoftlockup";
+}
+
 /* Clears bits in the (function, index) leaves; index -1 matches any. */
 static void
 clear_bits(struct kvm_cpuid2 *c, uint32_t fn, int idx, uint32_t eax,

@@ -30,6 +30,13 @@ bool compat_enabled(void);
 /* 1 if this host's KVM emulates guest CPL 0 code. */
 bool compat_host_emulates(void);
 
+/*
+ * Linux command-line options for what kvm_pvm's CPUID cannot hide (it ORs
+ * the host's XSAVE, POPCNT, SMAP, ... in); appended to boot.cmdline for a
+ * Linux guest when compat is on.
+ */
+const char *compat_linux_cmdline(void);
+
 /* Hides from the guest what the emulator cannot run; a no-op when off. */
 void compat_filter_cpuid(struct vm *vm, struct kvm_cpuid2 *cpuid);
 

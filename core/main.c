@@ -281,17 +281,21 @@ run_vm(struct vm *vm, int sfd)
 }
 
 /*
- * What the running core still needs: spawning backends that drop to the
- * tenant's ids and lock their capabilities (SETUID, SETGID, SETPCAP),
+ * What the running core still needs: spawning backends into PID
+ * namespaces of their own (SYS_ADMIN) that drop to the tenant's ids and
+ * lock their capabilities (SETUID, SETGID, SETPCAP),
  * ending them (KILL), and opening a new disk or tap for a swap
- * (DAC_OVERRIDE, DAC_READ_SEARCH, NET_ADMIN).  Everything else goes, from
+ * (DAC_OVERRIDE, DAC_READ_SEARCH, NET_ADMIN), and reading what the audit
+ * shows of them in /proc (SYS_PTRACE: its seccomp filter refuses ptrace
+ * itself).  Everything else goes, from
  * every set including the bounding set.
  */
 static int
 drop_core_caps(void)
 {
 	static const int keep[] = { CAP_SETUID, CAP_SETGID, CAP_SETPCAP,
-	    CAP_KILL, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN };
+	    CAP_KILL, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN,
+	    CAP_SYS_ADMIN, CAP_SYS_PTRACE };
 	size_t i;
 
 	capng_clear(CAPNG_SELECT_BOTH);

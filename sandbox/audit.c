@@ -405,15 +405,10 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 		if (a->uid[i] <= 0 || a->gid[i] <= 0)
 			return why_not(why, len, "runs as uid %ld gid %ld",
 			    a->uid[i], a->gid[i]);
-	/*
-	 * The process stays in the host's pid namespace; its children would
-	 * not, but for blk, whose io_uring workers are threads (see
-	 * sandbox.c).
-	 */
+	/* hyve starts each backend as the init of a PID namespace of its
+	 * own, so every namespace must differ from the host's. */
 	for (int i = 0; i < a->nns; i++)
-		if (strcmp(a->ns[i].name, "pid") != 0 && a->ns[i].same_as_host &&
-		    !(role == SANDBOX_BLK &&
-		    strcmp(a->ns[i].name, "pid_for_children") == 0))
+		if (a->ns[i].same_as_host)
 			return why_not(why, len, "shares the host's %s namespace",
 			    a->ns[i].name);
 	if (a->nns < SANDBOX_AUDIT_NNS)

@@ -108,7 +108,9 @@ namespaces(const char *name, enum sandbox_role role)
 	int rc, flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC |
 	    CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWNET;
 
-	if (role != SANDBOX_BLK)
+	/* Started as the init of a PID namespace of its own (the core does
+	 * that when it can), a backend needs no other. */
+	if (role != SANDBOX_BLK && getpid() != 1)
 		flags |= CLONE_NEWPID;
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	if (unshare(flags) < 0) {

@@ -7,8 +7,8 @@
  * Input: u8 device (blk, net, rnd), u8 device flags, u8 ring flags (event
  * index, indirect), u8 queue size (log2), u16 first avail index, for net
  * u8 frame count and (u16 length, bytes) per frame the tap delivers, then
- * the guest memory image: queue 0 at 0x0 (desc), 0x1000 (avail), 0x2000
- * (used), queue 1 at 0x4000, 0x5000, 0x6000, buffers anywhere in 64 KiB.
+ * the guest memory image: queue 0 at 0x0 (desc), 0x800 (avail), 0x1000
+ * (used), queue 1 at 0x2000, 0x2800, 0x3000, buffers anywhere in 64 KiB.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -92,13 +92,13 @@ static void
 ring(struct vu_dev *d, unsigned q, unsigned num, uint16_t base)
 {
 	struct vring_queue *vq = &d->vq[q];
-	uint64_t at = UVA + q * 0x4000;
+	uint64_t at = UVA + q * 0x2000;
 
 	vring_queue_init(vq, q);
 	vq->num = num;
 	vq->addr.desc_user_addr = at;
-	vq->addr.avail_user_addr = at + 0x1000;
-	vq->addr.used_user_addr = at + 0x2000;
+	vq->addr.avail_user_addr = at + 0x800;
+	vq->addr.used_user_addr = at + 0x1000;
 	vq->addr_set = true;
 	if (vring_map(vq, &d->mem, d->features) < 0)
 		abort();
@@ -144,7 +144,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	which = fz_u8(&f) % NDEV;
 	dflags = fz_u8(&f);
 	rflags = fz_u8(&f);
-	num = 1u << (fz_u8(&f) % 9);
+	num = 1u << (fz_u8(&f) % 8);
 	base = fz_u16(&f);
 	d = &dev[which];
 	d->features = 1ull << VIRTIO_F_VERSION_1;

@@ -24,14 +24,3 @@ fzrnd_rate(uint64_t rate)
 	rnd.waiting = false;
 }
 
-/* main() is never called here; the sandbox is not part of this test. */
-int
-sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
-    const struct sandbox_opts *so)
-{
-	(void)role;
-	(void)keep_fds;
-	(void)nkeep;
-	(void)so;
-	return -ENOSYS;
-}

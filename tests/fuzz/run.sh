@@ -30,7 +30,7 @@ for t in "$@"; do
 	seeds=tests/fuzz/corpus/$t
 	regs=tests/fuzz/regressions/$t
 	mkdir -p $seeds
-	opts="-timeout=10 -rss_limit_mb=2048 -close_fd_mask=1 -artifact_prefix=$FZ/artifacts/$t-"
+	opts="-timeout=10 -rss_limit_mb=2048 -close_fd_mask=3 -artifact_prefix=$FZ/artifacts/$t-"
 	[ -f tests/fuzz/$t.dict ] && opts="$opts -dict=tests/fuzz/$t.dict"
 	if [ "$mode" = check ]; then
 		if [ -d $regs ] && [ -n "$(ls $regs)" ]; then

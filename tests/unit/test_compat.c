@@ -420,6 +420,8 @@ test_cpuid_filter(void **state)
 	assert_int_equal(t->entries[3].eax, 0);
 	free(t);
 
+	assert_non_null(strstr(compat_linux_cmdline(), "noxsave"));
+	assert_non_null(strstr(compat_linux_cmdline(), "308"));	/* SMAP */
 	assert_int_equal(compat_init("sometimes", NULL), -EINVAL);
 	assert_int_equal(compat_init("auto", NULL),
 	    compat_host_emulates() ? 1 : 0);
