@@ -61,8 +61,13 @@ vring_map(struct vring_queue *vq, const struct gmem *gm, uint64_t features)
 	vq->desc = gmem_uva(gm, a->desc_user_addr, virtq_desc_size(num));
 	vq->avail = gmem_uva(gm, a->avail_user_addr, virtq_avail_size(num));
 	vq->used = gmem_uva(gm, a->used_user_addr, virtq_used_size(num));
-	if (vq->desc == NULL || vq->avail == NULL || vq->used == NULL) {
-		hlog("queue %u: ring address outside the memory table", vq->index);
+	/* A region whose address is not page aligned can misalign an aligned
+	 * ring address once translated. */
+	if (vq->desc == NULL || vq->avail == NULL || vq->used == NULL ||
+	    !virtq_aligned((uintptr_t)vq->desc, (uintptr_t)vq->avail,
+	    (uintptr_t)vq->used)) {
+		hlog("queue %u: ring address outside the memory table or "
+		    "misaligned in it", vq->index);
 		vq->desc = NULL;
 		vq->avail = NULL;
 		vq->used = NULL;

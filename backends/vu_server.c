@@ -412,6 +412,13 @@ dispatch(struct vu_dev *d, struct vu_msg *m)
 		if (m->p.state.num > be->max_queue_size)
 			return -EINVAL;
 		vq->num = m->p.state.num;
+		/* A running ring was checked for its old size. */
+		if (vq->started) {
+			vring_flush(vq);
+			if (vring_map(vq, &d->mem, d->features) < 0)
+				vring_fail(vq, -EINVAL, "ring does not fit "
+				    "guest memory at its new size");
+		}
 		return 0;
 	case VU_SET_VRING_ADDR:
 		vq = &d->vq[m->p.addr.index];

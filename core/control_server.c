@@ -173,6 +173,35 @@ role_of(const char *role)
 }
 
 /* One process's audit entry: what it may do, and whether that is enough. */
+/* The seccomp profile the role loads, listed from its own rules. */
+static json_object *
+profile_json(enum sandbox_role role)
+{
+	struct sandbox_profile *pr = malloc(sizeof(*pr));
+	json_object *o, *list;
+	int i;
+
+	if (pr == NULL || sandbox_profile(role, pr) < 0 ||
+	    (o = json_object_new_object()) == NULL) {
+		free(pr);
+		return NULL;
+	}
+	list = json_object_new_array();
+	for (i = 0; i < pr->n; i++) {
+		char n[40];
+
+		snprintf(n, sizeof(n), "%s%s", pr->sc[i].name,
+		    pr->sc[i].args_filtered ? "(args)" : "");
+		json_object_array_add(list, json_object_new_string(n));
+	}
+	json_object_object_add(o, "kind",
+	    json_object_new_string(pr->denylist ? "denylist" : "allowlist"));
+	json_object_object_add(o, "count", json_object_new_int(pr->n));
+	json_object_object_add(o, "syscalls", list);
+	free(pr);
+	return o;
+}
+
 static json_object *
 audit_one(const char *role, const char *name, pid_t pid)
 {
@@ -202,6 +231,7 @@ audit_one(const char *role, const char *name, pid_t pid)
 		snprintf(why, sizeof(why), "cannot audit pid %d: %s", (int)pid,
 		    strerror(-rc));
 	json_object_object_add(p, "audit", aj);
+	json_object_object_add(p, "profile", profile_json(role_of(role)));
 	json_object_object_add(p, "verdict", json_object_new_string(verdict));
 	json_object_object_add(p, "reason", why[0] ? json_object_new_string(why) :
 	    NULL);

@@ -61,6 +61,23 @@ struct sandbox_opts {
  * core can read: the device's counters page), so the core can name it. */
 void sandbox_report_to(volatile uint64_t *slot);
 
+/*
+ * The profile of a role as loaded: the system calls its allowlist lets
+ * through (for the core, those its denylist refuses), sorted by number.
+ * A call allowed only with certain arguments has args_filtered set.
+ */
+#define SANDBOX_PROFILE_MAX	128
+struct sandbox_profile {
+	bool	denylist;		/* the core: names what is refused */
+	int	n;
+	struct {
+		int	nr;
+		char	name[24];
+		bool	args_filtered;
+	} sc[SANDBOX_PROFILE_MAX];
+};
+int sandbox_profile(enum sandbox_role role, struct sandbox_profile *p);
+
 /* Exit status-like names for messages: "blk", "net", "rnd", "core". */
 const char *sandbox_role_name(enum sandbox_role role);
 

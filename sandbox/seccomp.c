@@ -26,6 +26,60 @@
 static char sc_names[SC_NNAMES][24];
 static char sc_prefix[96];
 static volatile uint64_t *sc_slot;	/* where the core reads which call */
+static struct sandbox_profile *noting;	/* sandbox_profile's, while it builds */
+
+int
+sc_note(uint32_t action, int nr, unsigned nargs, int rc)
+{
+	struct sandbox_profile *p = noting;
+	uint32_t want = p && p->denylist ? SCMP_ACT_TRAP : SCMP_ACT_ALLOW;
+	int i;
+
+	if (p == NULL || rc < 0 || action != want || nr < 0)
+		return rc;
+	for (i = 0; i < p->n && p->sc[i].nr != nr; i++)
+		;
+	if (i == p->n) {
+		char *name;
+
+		if (p->n == SANDBOX_PROFILE_MAX)
+			return rc;
+		p->n++;
+		p->sc[i].nr = nr;
+		p->sc[i].args_filtered = nargs > 0;
+		name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
+		snprintf(p->sc[i].name, sizeof(p->sc[i].name), "%s",
+		    name ? name : "?");
+		free(name);
+	} else if (nargs == 0) {
+		p->sc[i].args_filtered = false;
+	}
+	return rc;
+}
+
+static int
+by_nr(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int
+sandbox_profile(enum sandbox_role role, struct sandbox_profile *p)
+{
+	scmp_filter_ctx c;
+
+	memset(p, 0, sizeof(*p));
+	p->denylist = role == SANDBOX_CORE;
+	noting = p;
+	c = sc_build(role, sandbox_role_name(role), "profile");
+	noting = NULL;
+	if (c == NULL)
+		return -EINVAL;
+	seccomp_release(c);
+	/* sc[] starts with nr, so the entries sort by it. */
+	qsort(p->sc, p->n, sizeof(p->sc[0]), by_nr);
+	return 0;
+}
 
 void
 sandbox_report_to(volatile uint64_t *slot)

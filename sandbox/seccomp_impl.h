@@ -9,6 +9,15 @@
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
+/*
+ * Every rule a profile adds is also noted, so the profile can be listed
+ * (sandbox_profile) from the very rules that are loaded.
+ */
+int sc_note(uint32_t action, int nr, unsigned nargs, int rc);
+#define seccomp_rule_add(c, act, nr, cnt, ...) \
+	sc_note((act), (nr), (cnt), seccomp_rule_add((c), (act), (nr), (cnt), \
+	##__VA_ARGS__))
+
 /* Allows every syscall in nrs without looking at arguments. */
 int sc_allow(scmp_filter_ctx c, const int *nrs, size_t n);
 /* The datapath every backend shares: vhost-user, eventfds, memory. */

@@ -387,6 +387,36 @@ print_fds(json_object *v)
 	}
 }
 
+/* "allowlist  29 syscalls: read write ..." wrapped at 72 columns. */
+static void
+print_profile(json_object *p)
+{
+	json_object *pr, *list;
+	size_t i, col;
+
+	if (!json_object_object_get_ex(p, "profile", &pr) || pr == NULL ||
+	    !json_object_object_get_ex(pr, "syscalls", &list))
+		return;
+	printf("  %-16s %s syscalls (%s):\n", str(pr, "kind"), str(pr, "count"),
+	    strcmp(str(pr, "kind"), "denylist") == 0 ? "refused" :
+	    "all that is let through; (args): only with certain arguments");
+	col = 0;
+	for (i = 0; i < json_object_array_length(list); i++) {
+		const char *n = json_object_get_string(
+		    json_object_array_get_idx(list, i));
+
+		if (col == 0)
+			col = printf("  %16s", "");
+		col += printf(" %s", n);
+		if (col > 72) {
+			printf("\n");
+			col = 0;
+		}
+	}
+	if (col != 0)
+		printf("\n");
+}
+
 static void
 print_audit_one(json_object *p)
 {
@@ -422,6 +452,7 @@ print_audit_one(json_object *p)
 	if (json_object_object_get_ex(a, "fds_truncated", &root) &&
 	    json_object_get_boolean(root))
 		printf("  %16s ... (more not shown)\n", "");
+	print_profile(p);
 }
 
 /* EX_FAIL if a process failed its audit. */

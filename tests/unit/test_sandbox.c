@@ -6,6 +6,7 @@
  * forbids run in the pre_filter hook, after every other step.
  */
 #include <errno.h>
+#include <sys/mount.h>
 #include <sched.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -619,6 +620,37 @@ do_io_uring_setup(void)
 	say("AFTER\n");
 }
 
+/* The test process, seen from outside the child's namespaces. */
+static pid_t getppid_before = 1;
+
+static void
+do_kill(void)
+{
+	pid_t outside = getppid_before;
+
+	say("BEFORE\n");
+	kill(outside > 0 ? outside : 1, SIGTERM);
+	say("AFTER\n");
+}
+
+static void
+do_mount(void)
+{
+	say("BEFORE\n");
+	mount("none", "/", "tmpfs", 0, NULL);
+	say("AFTER\n");
+}
+
+static void
+do_raise_rlimit(void)
+{
+	struct rlimit r = { 1024, 1024 };
+
+	say("BEFORE\n");
+	setrlimit(RLIMIT_NPROC, &r);
+	say("AFTER\n");
+}
+
 static const struct kill_case {
 	enum sandbox_role role;
 	void (*body)(void);
@@ -640,6 +672,12 @@ static const struct kill_case {
 	{ SANDBOX_BLK, do_getrandom, "getrandom" },
 	{ SANDBOX_RND, do_io_uring_setup, "io_uring_setup" },
 	{ SANDBOX_CORE, do_ptrace, "ptrace" },
+	{ SANDBOX_BLK, do_kill, "kill" },
+	{ SANDBOX_NET, do_kill, "kill" },
+	{ SANDBOX_RND, do_mount, "mount" },
+	{ SANDBOX_BLK, do_mount, "mount" },
+	{ SANDBOX_NET, do_raise_rlimit, "prlimit64" },
+	{ SANDBOX_RND, do_raise_rlimit, "prlimit64" },
 };
 
 static void
@@ -860,10 +898,63 @@ test_bad_args(void **state)
 	assert_string_equal(sandbox_role_name(SANDBOX_NET), "net");
 }
 
+static bool
+in_profile(const struct sandbox_profile *p, const char *name)
+{
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->sc[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* The profiles as loaded: small, and without what a backend must not do. */
+static void
+test_profiles(void **state)
+{
+	static const char *never[] = { "open", "openat", "socket", "execve",
+	    "fork", "clone", "clone3", "ptrace", "kill", "mount", "prlimit64",
+	    "setrlimit", "io_uring_setup", "io_uring_register", "memfd_create",
+	    "ftruncate", "unshare", "setns" };
+	enum sandbox_role roles[] = { SANDBOX_BLK, SANDBOX_NET, SANDBOX_RND };
+	struct sandbox_profile p;
+
+	(void)state;
+	for (size_t r = 0; r < 3; r++) {
+		assert_int_equal(sandbox_profile(roles[r], &p), 0);
+		assert_false(p.denylist);
+		assert_true(p.n > 10);
+		if (p.n >= 40)
+			fail_msg("%s allows %d syscalls; the target is under 40",
+			    sandbox_role_name(roles[r]), p.n);
+		for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+			if (in_profile(&p, never[i]))
+				fail_msg("%s allows %s", sandbox_role_name(roles[r]),
+				    never[i]);
+		assert_true(in_profile(&p, "recvmsg"));
+		for (int i = 1; i < p.n; i++)
+			assert_true(p.sc[i - 1].nr < p.sc[i].nr);
+	}
+	assert_int_equal(sandbox_profile(SANDBOX_BLK, &p), 0);
+	assert_true(in_profile(&p, "io_uring_enter"));
+	assert_false(in_profile(&p, "getrandom"));
+	assert_int_equal(sandbox_profile(SANDBOX_RND, &p), 0);
+	assert_true(in_profile(&p, "getrandom"));
+	assert_false(in_profile(&p, "io_uring_enter"));
+	assert_int_equal(sandbox_profile(SANDBOX_NET, &p), 0);
+	assert_true(in_profile(&p, "ioctl"));
+	for (int i = 0; i < p.n; i++)
+		if (strcmp(p.sc[i].name, "ioctl") == 0)
+			assert_true(p.sc[i].args_filtered);
+	assert_int_equal(sandbox_profile(SANDBOX_CORE, &p), 0);
+	assert_true(p.denylist);
+	assert_true(in_profile(&p, "ptrace"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_profiles),
 		cmocka_unit_test(test_bad_args),
 		cmocka_unit_test(test_rnd_confined),
 		cmocka_unit_test(test_blk_io_uring),
