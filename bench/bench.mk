@@ -1,7 +1,8 @@
 # Benchmarks: `make bench` runs every part (bounded) and rewrites the
 # results section of docs/PERFORMANCE.md.  Included by the top Makefile.
 
-BENCH_BINS := $(B)/bench/exitpath $(B)/bench/vublk $(B)/bench/launch
+BENCH_BINS := $(B)/bench/exitpath $(B)/bench/vublk $(B)/bench/launch \
+	$(B)/bench/restart
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libhyve.a
 	@mkdir -p $(dir $@)

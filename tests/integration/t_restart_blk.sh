@@ -20,11 +20,23 @@ IMG=$TMP/disk.img
 truncate -s 16M "$IMG"
 "$HYVE" -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
     -s 3,virtio-blk,"$IMG" -o restart.max=100 -o restart.window=5 \
+    -o control.path="$TMP/vm.sock" \
     -o boot.kernel="$GUEST" -o 'boot.cmdline=test=blk-stress stress_s=25' \
     vmrb </dev/null >"$TMP/out" 2>"$TMP/err" &
 pid=$!
 wait_started "^blk-stress: " || fail "hyve did not start the guest: $(cat "$TMP/err")"
 kill_backends $pid hyve-blk $KILLS
+# (4) hyvectl status counts them, while the guest still runs.
+n=0
+until "$ROOT/build/hyvectl" --socket "$TMP/vm.sock" status vmrb --json \
+    >"$TMP/status.json" 2>/dev/null && python3 -c '
+import json, sys
+d = {x["name"]: x for x in json.load(open(sys.argv[1]))["devices"]}
+sys.exit(0 if d["blk0"]["restarts"] == int(sys.argv[2]) else 1)' "$TMP/status.json" $KILLS; do
+	n=$((n + 1)); [ $n -gt 50 ] && fail "hyvectl status does not show $KILLS restarts: $(cat "$TMP/status.json")"
+	sleep 0.1
+done
+echo "hyvectl status: blk0 restarted $KILLS times"
 wait $pid
 rc=$?
 cat "$TMP/out" "$TMP/err" "$TMP/kills"
