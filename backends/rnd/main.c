@@ -21,6 +21,7 @@
 
 #define RND_QUEUE_SIZE	1024
 #define RND_MAX_FILL	65536	/* bytes per request, so one guest cannot hog */
+#define RND_MIN_FILL	256	/* with --rate: the least a request is given */
 
 struct rnd {
 	uint64_t rate;		/* bytes per second, 0 = unlimited */
@@ -108,7 +109,10 @@ rnd_kick(struct vu_dev *d, struct vring_queue *vq)
 			budget = RND_MAX_FILL;
 			if (r->rate) {
 				refill(r);
-				if (r->tokens == 0) {
+				/* Not a trickle of a few bytes per request: wait
+				 * until a useful amount is there. */
+				if (r->tokens < (r->rate < RND_MIN_FILL ? r->rate :
+				    RND_MIN_FILL)) {
 					vring_flush(vq);
 					wait_tokens(r);
 					return;
