@@ -5,20 +5,31 @@
 # Environment: BENCH_RUNS (repeats, default 3; the median is used),
 # BENCH_SECS (seconds per block run, default 3), BENCH_DIRS (where the 1 GiB
 # block image lives: each directory is one set of block rows; default
-# "/tmp /dev/shm", the disk and a RAM-backed tmpfs), BENCH_DOC (default
-# docs/PERFORMANCE.md).
+# "/tmp /dev/shm", the disk and a RAM-backed tmpfs), BENCH_GUEST_SECS
+# (seconds per case of the guest's bench-blk and bench-net, default 2),
+# BENCH_E2E_DIR (where the guest's 256 MiB disk image lives, default
+# /dev/shm), BENCH_KILLS (SIGKILLs of hyve-blk for the restart figure,
+# default 20; QEMU gets 8, its reconnect takes a second each), BENCH_DOC
+# (default docs/PERFORMANCE.md), BENCH_PARTS (which parts run, default
+# "1 2 3 4 5 6"; the rows of the others say "-").
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/build
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECS:-3}
 DIRS=${BENCH_DIRS:-/tmp /dev/shm}
+GSECS=${BENCH_GUEST_SECS:-2}
+E2EDIR=${BENCH_E2E_DIR:-/dev/shm}
+KILLS=${BENCH_KILLS:-20}
+QKILLS=8
 DOC=${BENCH_DOC:-$ROOT/docs/PERFORMANCE.md}
+PARTS=${BENCH_PARTS:-1 2 3 4 5 6}
 T=$(mktemp -d /tmp/hyve-bench.XXXXXX)
 S=$T/samples
 trap 'rm -rf "$T"' EXIT INT TERM
 : >"$S"
 
 say() { echo "bench: $*" >&2; }
+want() { case " $PARTS " in *" $1 "*) return 0;; esac; return 1; }
 
 # stats KEY: "median min max n" of the samples named KEY, or "- - - 0".
 stats() {
@@ -29,6 +40,7 @@ stats() {
 }
 med() { stats "$1" | cut -d' ' -f1; }
 spread() { stats "$1" | awk '{ print $1 == "-" ? "-" : $1 " (" $2 "-" $3 ")" }'; }
+spreadn() { stats "$1" | awk '{ print $1 == "-" ? "-" : $1 " (" $2 "-" $3 ", n=" $4 ")" }'; }
 # ratio A B: A / B to 2 decimals, or "-".
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }
 # check VALUE OP LIMIT: "met" or "MISSED".
@@ -39,11 +51,14 @@ START=$(date +%s)
 say "results are medians of $RUNS runs; spread is (min-max)"
 
 # --- part 1: launch ----------------------------------------------------------
+if want 1; then
 say "part 1: launch time and memory (about 1 min)"
 timeout -k 5 240 unshare -n sh "$ROOT/bench/launch.sh" "$ROOT" "$RUNS" "$T" >>"$S" 2>"$T/launch.err" ||
 	say "part 1 failed or timed out: $(tail -3 "$T/launch.err")"
+fi
 
 # --- part 2: exit path -------------------------------------------------------
+if want 2; then
 say "part 2: exit path (about 30 s)"
 if timeout -k 5 120 "$B/bench/exitpath" 5000 $((RUNS * 10 > 64 ? 64 : RUNS * 10)) >"$T/exit.out" 2>"$T/exit.err"; then
 	# Every round is a sample: the program reports median, min, max.
@@ -54,8 +69,10 @@ if timeout -k 5 120 "$B/bench/exitpath" 5000 $((RUNS * 10 > 64 ? 64 : RUNS * 10)
 else
 	say "part 2 failed or timed out: $(tail -3 "$T/exit.err")"
 fi
+fi
 
 # --- part 3: block datapath, backend alone -----------------------------------
+if want 3; then
 JOBS="randread:4096:1 randread:4096:32 randwrite:4096:32 read:131072:32"
 # Bounded: 4 jobs x 3 tools x (SECS + 1.5) s per run, plus the image.
 LIMIT=$((RUNS * 12 * (SECS + 2) + 60))
@@ -64,6 +81,34 @@ for DIR in $DIRS; do
 	timeout -k 5 $LIMIT sh "$ROOT/bench/blk.sh" "$ROOT" "$RUNS" "$SECS" "$DIR" "$T" "$JOBS" >>"$S" 2>>"$T/blk.err" ||
 		say "part 3 in $DIR failed or hit its ${LIMIT} s limit: $(tail -3 "$T/blk.err")"
 done
+fi
+
+# --- part 4: block end to end in the guest ----------------------------------
+if want 4; then
+LIMIT=$((RUNS * 3 * (5 * GSECS + 25) + 30))
+say "part 4: block end to end in the guest, image in $E2EDIR (about $((RUNS * 3 * (5 * GSECS + 8) / 60 + 1)) min)"
+timeout -k 5 $LIMIT sh "$ROOT/bench/e2e.sh" "$ROOT" "$RUNS" "$GSECS" "$E2EDIR" "$T" >>"$S" 2>"$T/e2e.err" ||
+	say "part 4 failed or hit its ${LIMIT} s limit"
+[ -s "$T/e2e.err" ] && say "part 4: $(tail -3 "$T/e2e.err")"
+fi
+
+# --- part 5: network ----------------------------------------------------------
+if want 5; then
+LIMIT=$((RUNS * 4 * (3 * GSECS + 20) + 30))
+say "part 5: network (about $((RUNS * 4 * (3 * GSECS + 5) / 60 + 1)) min)"
+timeout -k 5 $LIMIT unshare -n sh "$ROOT/bench/net.sh" "$ROOT" "$RUNS" "$GSECS" "$T" >>"$S" 2>"$T/net.err" ||
+	say "part 5 failed or hit its ${LIMIT} s limit"
+[ -s "$T/net.err" ] && say "part 5: $(tail -3 "$T/net.err")"
+fi
+
+# --- part 6: restart ----------------------------------------------------------
+if want 6; then
+LIMIT=$((KILLS * 2 + QKILLS * 3 + 90))
+say "part 6: backend restart, $KILLS kills on hyve and $QKILLS on QEMU (about $(((KILLS * 3 / 2 + QKILLS * 2 + 20) / 60 + 1)) min)"
+timeout -k 5 $LIMIT sh "$ROOT/bench/restart.sh" "$ROOT" "$KILLS" "$QKILLS" "$T" >>"$S" 2>"$T/restart.err" ||
+	say "part 6 failed or hit its ${LIMIT} s limit"
+[ -s "$T/restart.err" ] && say "part 6: $(tail -3 "$T/restart.err")"
+fi
 
 # --- the table -----------------------------------------------------------------
 TABLE=$T/table
@@ -107,9 +152,29 @@ for DIR in $DIRS; do
 		row "3 blk $lab p50 / p99 latency (us)" "$(med "$n hyve p50_us") / $(med "$n hyve p99_us")" "qsd $(med "$n qsd p50_us") / $(med "$n qsd p99_us"), fio $(med "$n fio p50_us") / $(med "$n fio p99_us")" "-" "-" "-"
 	done
 done
-row "4 blk end to end in the guest" "not measured yet" "QEMU virtio-blk" "-" ">= 1.0x" "not measured yet"
-row "5 network (64 B fps, 1500 B, TSO)" "not measured yet" "QEMU tap netdev" "-" ">= 1.5x" "not measured yet"
-row "6 restart" "not measured yet" "-" "-" "-" "not measured yet"
+for j in randread:4096:1 randread:4096:32 randwrite:4096:32 read:131072:16 randread-irq:4096:1; do
+	rw=${j%%:*}; rest=${j#*:}; bs=${rest%%:*}; qd=${rest#*:}
+	n="e2e $rw $bs $qd"
+	lab="$rw $((bs / 1024)) KiB QD$qd"
+	h=$(med "$n hyve iops"); q=$(med "$n qemu iops"); v=$(med "$n qemu-vu iops")
+	r=$(ratio "$h" "$q")
+	row "4 guest blk $lab IOPS vs QEMU built-in" "$(spread "$n hyve iops")" "QEMU virtio-blk-pci $(spread "$n qemu iops")" "$r" ">= 1.0x" "$(check "$r" ">=" 1.0)"
+	row "4 guest blk $lab IOPS, hyve-blk under QEMU" "$(spread "$n qemu-vu iops")" "QEMU virtio-blk-pci $(med "$n qemu iops")" "$(ratio "$v" "$q")" "-" "-"
+	row "4 guest blk $lab p50 / p99 latency (us)" "$(med "$n hyve p50_us") / $(med "$n hyve p99_us")" "QEMU $(med "$n qemu p50_us") / $(med "$n qemu p99_us"), QEMU+hyve-blk $(med "$n qemu-vu p50_us") / $(med "$n qemu-vu p99_us")" "-" "-" "-"
+done
+
+for j in tx:64:pps tx:1500:mbps rx:64:pps rx:1500:mbps; do
+	d=${j%%:*}; rest=${j#*:}; sz=${rest%%:*}; m=${rest#*:}
+	n="net $d $sz"
+	unit="frames/s"; [ $m = mbps ] && unit="Mbit/s"
+	h=$(med "$n hyve $m"); q=$(med "$n qemu $m"); r=$(ratio "$h" "$q")
+	row "5 net $d $sz B ($unit)" "$(spread "$n hyve $m")" "QEMU tap netdev $(spread "$n qemu $m")" "$r" ">= 1.5x" "$(check "$r" ">=" 1.5)"
+done
+row "5 net with TSO" "not measured: the guest does not do TSO" "-" "-" ">= 1.5x" "n/a"
+
+h=$(med "restart hyve ms"); q=$(med "restart qemu ms")
+row "6 restart: SIGKILL of hyve-blk to first completed request (ms)" "$(spreadn "restart hyve ms")" "QEMU reconnect=1 $(spreadn "restart qemu ms")" "$(ratio "$h" "$q")" "< 50 ms" "$(check "$h" "<" 50)"
+row "6 restart: guest verified every block (1 = yes), restarts logged" "$(med "restart hyve pass"), $(med "restart hyve restarts") restarts" "QEMU $(med "restart qemu pass")" "-" "1" "$(check "$(med "restart hyve pass")" ">=" 1)"
 
 END=$(date +%s)
 echo
@@ -131,8 +196,9 @@ RES=$T/results.md
 	for DIR in $DIRS; do
 		echo "- block image: 1 GiB of random data in \`$DIR\` ($(df -P "$DIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$DIR")), O_DIRECT on every side: hyve-blk --nocache, qemu-storage-daemon cache.direct=on,aio=io_uring, fio --direct=1 --ioengine=io_uring"
 	done
-	echo "- each figure is the median of $RUNS runs, (min-max) where shown; block runs last ${SECS} s after 0.5 s of warm-up"
-	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIRS=\"$DIRS\" sh bench/run.sh\`)"
+	echo "- guest block image (part 4): 256 MiB of random data in \`$E2EDIR\` ($(df -P "$E2EDIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$E2EDIR")); hyve \`-s 3,virtio-blk,IMG,nocache\`, QEMU q35 \`aio=io_uring,cache=none\`, hyve-blk --nocache under QEMU; guest memory 256 MiB"
+	echo "- each figure is the median of $RUNS runs, (min-max) where shown; block runs last ${SECS} s after 0.5 s of warm-up; the guest's bench-blk and bench-net cases last ${GSECS} s; restart: $KILLS kills on hyve, $QKILLS on QEMU"
+	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIRS=\"$DIRS\" BENCH_GUEST_SECS=$GSECS BENCH_E2E_DIR=$E2EDIR BENCH_KILLS=$KILLS sh bench/run.sh\`)"
 	echo
 	cat "$TABLE"
 	echo

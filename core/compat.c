@@ -111,13 +111,16 @@ const char *
 compat_linux_cmdline(void)
 {
 	/*
-	 * Linux 6.1 cpufeatures.h bits: XSAVE AVX POPCNT MOVBE RDRAND PCID
-	 * FSGSBASE BMI1 AVX2 SMEP BMI2 ERMS INVPCID AVX512F RDSEED ADX SMAP
-	 * CLFLUSHOPT CLWB SHA_NI UMIP RDPID FSRM.  Emulated, the kernel is
-	 * slow enough to trip the soft-lockup watchdog.
+	 * Linux 6.1 cpufeatures.h bits: PCLMULQDQ SSSE3 FMA SSE4.1 SSE4.2
+	 * MOVBE POPCNT AES XSAVE AVX F16C RDRAND PCID FSGSBASE BMI1 AVX2 SMEP
+	 * BMI2 ERMS INVPCID AVX512F RDSEED ADX SMAP CLFLUSHOPT CLWB SHA_NI
+	 * UMIP RDPID FSRM: the kernel's own SIMD code (chacha, crc32c) needs
+	 * SSE instructions the emulator lacks.  Emulated, the kernel is slow
+	 * enough to trip the soft-lockup watchdog.
 	 */
-	return "noxsave clearcpuid=154,156,151,150,158,145,288,291,293,295,"
-	    "296,297,298,304,306,307,308,311,312,317,514,534,580 nosoftlockup";
+	return "noxsave clearcpuid=129,137,140,147,148,150,151,153,154,156,"
+	    "157,158,145,288,291,293,295,296,297,298,304,306,307,308,311,312,"
+	    "317,514,534,580 nosoftlockup";
 }
 
 /* Clears bits in the (function, index) leaves; index -1 matches any. */

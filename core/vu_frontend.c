@@ -242,9 +242,9 @@ vuf_ring_stop(struct vu_front *f, unsigned idx, uint16_t *base)
 	vu_msg_state(&m, VU_GET_VRING_BASE, idx, 0);
 	if ((rc = call(f, &m, &r)) < 0)
 		return rc;
-	if (r.p.state.index != idx) {
-		hlog("%s: GET_VRING_BASE answered for queue %u, not %u",
-		    f->name, r.p.state.index, idx);
+	if (r.p.state.index != idx || r.p.state.num > 0xffff) {
+		hlog("%s: GET_VRING_BASE answered queue %u base %u for queue %u",
+		    f->name, r.p.state.index, r.p.state.num, idx);
 		vu_msg_close_fds(&r);
 		return -EPROTO;
 	}

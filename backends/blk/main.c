@@ -16,6 +16,7 @@
 #include <linux/fs.h>
 
 #include "backends/blk/blk.h"
+#include "backends/cli.h"
 #include "core/log.h"
 #include "sandbox/sandbox.h"
 
@@ -30,21 +31,6 @@ usage(void)
 	    "\t[--sectorsize LOG[/PHYS]] [--ser SERIAL] [--queues N] "
 	    "[--name NAME]\n");
 	exit(2);
-}
-
-static long long
-number(const char *opt, const char *s, long long min, long long max)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < min || v > max) {
-		hlog("%s %s: not a number in %lld..%lld", opt, s, min, max);
-		exit(2);
-	}
-	return v;
 }
 
 static bool
@@ -68,8 +54,8 @@ sectorsize(const char *s)
 	slash = strchr(buf, '/');
 	if (slash != NULL)
 		*slash++ = '\0';
-	log = number("--sectorsize", buf, 512, 4096);
-	phys = slash != NULL ? number("--sectorsize", slash, 512, 4096) : log;
+	log = cli_number("--sectorsize", buf, 512, 4096);
+	phys = slash != NULL ? cli_number("--sectorsize", slash, 512, 4096) : log;
 	if (!sector_size_ok(log) || !sector_size_ok(phys) || phys < log) {
 		hlog("--sectorsize %s: sizes must be powers of two in 512..4096, "
 		    "the physical one at least the logical one", s);
@@ -177,32 +163,25 @@ probe(const char *name)
 int
 main(int argc, char **argv)
 {
-	struct sandbox_opts so = { 0 };
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "fd", required_argument, NULL, 'f' },
+		CLI_OPTIONS,
 		{ "file", required_argument, NULL, 'F' },
 		{ "disk-fd", required_argument, NULL, 'D' },
 		{ "ro", no_argument, NULL, 'r' },
-		{ "nocache", no_argument, NULL, 'n' },
+		{ "nocache", no_argument, NULL, 'C' },
 		{ "sync", no_argument, NULL, 'S' },
 		{ "direct", no_argument, NULL, 'S' },
 		{ "sectorsize", required_argument, NULL, 'z' },
 		{ "nodelete", no_argument, NULL, 'd' },
 		{ "ser", required_argument, NULL, 'i' },
 		{ "queues", required_argument, NULL, 'q' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "stats-fd", required_argument, NULL, 'X' },
-		{ "no-sandbox", no_argument, NULL, 'O' },
-		{ "uid", required_argument, NULL, 'U' },
-		{ "gid", required_argument, NULL, 'G' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *file = NULL;
+	struct cli cli = CLI_INIT;
+	const char *file = NULL;
 	char dname[32];
 	struct vu_dev d;
-	int fd = -1, statsfd = -1, c, rc;
+	int c, rc;
 	bool sync = false;
 
 	log_set_role("blk");
@@ -210,22 +189,16 @@ main(int argc, char **argv)
 	blk.nqueues = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 's':
-			path = optarg;
-			break;
-		case 'f':
-			fd = number("--fd", optarg, 0, 1 << 20);
-			break;
 		case 'F':
 			file = optarg;
 			break;
 		case 'D':
-			blk.fd = number("--disk-fd", optarg, 0, 1 << 20);
+			blk.fd = cli_number("--disk-fd", optarg, 0, 1 << 20);
 			break;
 		case 'r':
 			blk.ro = true;
 			break;
-		case 'n':
+		case 'C':
 			blk.nocache = true;
 			break;
 		case 'S':
@@ -247,34 +220,22 @@ main(int argc, char **argv)
 			strncpy(blk.serial, optarg, sizeof(blk.serial));
 			break;
 		case 'q':
-			blk.nqueues = number("--queues", optarg, 1, BLK_MAX_QUEUES);
-			break;
-		case 'N':
-			log_set_role(optarg);
-			break;
-		case 'O':
-			so.off = true;
-			break;
-		case 'U':
-			so.uid = number("--uid", optarg, 0, 1 << 30);
-			break;
-		case 'G':
-			so.gid = number("--gid", optarg, 0, 1 << 30);
-			break;
-		case 'X':
-			statsfd = number("--stats-fd", optarg, 0, 1 << 20);
+			blk.nqueues = cli_number("--queues", optarg, 1,
+			    BLK_MAX_QUEUES);
 			break;
 		default:
-			usage();
+			if (!cli_option(&cli, c, optarg))
+				usage();
 		}
 	}
-	if (optind != argc || (path == NULL) == (fd < 0) ||
-	    (path == NULL) != (file == NULL) || (fd < 0) != (blk.fd < 0)) {
+	if (optind != argc || (cli.path == NULL) == (cli.fd < 0) ||
+	    (cli.path == NULL) != (file == NULL) || (cli.fd < 0) != (blk.fd < 0)) {
 		hlog("give either --fd and --disk-fd, or --socket and --file");
 		usage();
 	}
-	if (blk.fd >= 0 && fd >= 0 && blk.fd == fd) {
-		hlog("--fd and --disk-fd are both %d; pass two descriptors", fd);
+	if (blk.fd >= 0 && cli.fd >= 0 && blk.fd == cli.fd) {
+		hlog("--fd and --disk-fd are both %d; pass two descriptors",
+		    cli.fd);
 		exit(2);
 	}
 	if (file != NULL) {
@@ -289,24 +250,20 @@ main(int argc, char **argv)
 	probe(file);
 	if ((rc = blk_init(&blk)) < 0)
 		return 1;
-	if (path != NULL && (fd = vu_listen(path)) < 0)
+	if (cli_listen(&cli) < 0)
 		return 1;
-	if ((rc = vu_dev_init(&d, &blk.be, &blk)) < 0 ||
-	    (statsfd >= 0 && (rc = vu_stats_map(&d, statsfd)) < 0) ||
+	if ((rc = cli_dev_init(&cli, &d, &blk.be, &blk)) < 0 ||
 	    (rc = blk_attach(&blk, &d)) < 0) {
 		hlog("cannot set up the device: %s", strerror(-rc));
 		return 1;
 	}
 	{
-		/* Everything is open: confine before the first guest byte. */
-		int keep[] = { fd, d.epfd, d.infl_fd, blk.fd, blk.ring.ring_fd, blk.efd };
+		int keep[] = { blk.fd, blk.ring.ring_fd, blk.efd };
 
-		so.name = log_name();
-		if (sandbox_enter(SANDBOX_BLK, keep, 6, &so) < 0)
+		if (cli_confine(&cli, &d, SANDBOX_BLK, keep, 3) < 0)
 			return 1;
 	}
-	rc = vu_serve(&d, fd);
-	vu_dev_free(&d);
+	rc = cli_serve(&cli, &d);
 	blk_free(&blk);
-	return rc < 0 ? 1 : 0;
+	return rc;
 }

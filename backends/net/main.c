@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <linux/if_tun.h>
 
+#include "backends/cli.h"
 #include "backends/net/net.h"
 #include "core/log.h"
 #include "sandbox/sandbox.h"
@@ -27,21 +28,6 @@ usage(void)
 	fprintf(stderr, "usage: hyve-net --fd N --tap-fd M | --socket PATH "
 	    "--tap NAME [--mac XX:XX:XX:XX:XX:XX] [--mtu N] [--name NAME]\n");
 	exit(2);
-}
-
-static long long
-number(const char *opt, const char *s, long long min, long long max)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < min || v > max) {
-		hlog("%s %s: not a number in %lld..%lld", opt, s, min, max);
-		exit(2);
-	}
-	return v;
 }
 
 static void
@@ -121,70 +107,43 @@ open_tap(const char *name)
 int
 main(int argc, char **argv)
 {
-	struct sandbox_opts so = { 0 };
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "fd", required_argument, NULL, 'f' },
+		CLI_OPTIONS,
 		{ "tap", required_argument, NULL, 't' },
 		{ "tap-fd", required_argument, NULL, 'T' },
 		{ "mac", required_argument, NULL, 'm' },
 		{ "mtu", required_argument, NULL, 'u' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "stats-fd", required_argument, NULL, 'X' },
-		{ "no-sandbox", no_argument, NULL, 'O' },
-		{ "uid", required_argument, NULL, 'U' },
-		{ "gid", required_argument, NULL, 'G' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *tap = NULL;
+	struct cli cli = CLI_INIT;
+	const char *tap = NULL;
 	struct vu_backend be;
 	struct vu_dev d;
 	bool mac = false;
-	int fd = -1, tapfd = -1, statsfd = -1, c, rc;
+	int tapfd = -1, c, rc;
 
 	log_set_role("net");
 	while ((c = getopt_long(argc, argv, "s:f:t:T:m:u:n:X:OU:G:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 's':
-			path = optarg;
-			break;
-		case 'f':
-			fd = number("--fd", optarg, 0, 1 << 20);
-			break;
 		case 't':
 			tap = optarg;
 			break;
 		case 'T':
-			tapfd = number("--tap-fd", optarg, 0, 1 << 20);
+			tapfd = cli_number("--tap-fd", optarg, 0, 1 << 20);
 			break;
 		case 'm':
 			parse_mac(optarg, net.mac);
 			mac = true;
 			break;
 		case 'u':
-			net.mtu = number("--mtu", optarg, 68, 65535);
-			break;
-		case 'n':
-			log_set_role(optarg);
-			break;
-		case 'O':
-			so.off = true;
-			break;
-		case 'U':
-			so.uid = number("--uid", optarg, 0, 1 << 30);
-			break;
-		case 'G':
-			so.gid = number("--gid", optarg, 0, 1 << 30);
-			break;
-		case 'X':
-			statsfd = number("--stats-fd", optarg, 0, 1 << 20);
+			net.mtu = cli_number("--mtu", optarg, 68, 65535);
 			break;
 		default:
-			usage();
+			if (!cli_option(&cli, c, optarg))
+				usage();
 		}
 	}
-	if (optind != argc || (path == NULL) == (fd < 0) ||
+	if (optind != argc || (cli.path == NULL) == (cli.fd < 0) ||
 	    (tap == NULL) == (tapfd < 0))
 		usage();
 	if (tap != NULL && (tapfd = open_tap(tap)) < 0)
@@ -193,25 +152,20 @@ main(int argc, char **argv)
 		return 1;
 	if (!mac)
 		default_mac(net.ifname, net.mac);
-	if (path != NULL && (fd = vu_listen(path)) < 0)
+	if (cli_listen(&cli) < 0)
 		return 1;
 	net_backend(&net, &be);
-	if ((rc = vu_dev_init(&d, &be, &net)) < 0 ||
-	    (statsfd >= 0 && (rc = vu_stats_map(&d, statsfd)) < 0) ||
+	if ((rc = cli_dev_init(&cli, &d, &be, &net)) < 0 ||
 	    (rc = net_attach(&net, &d)) < 0) {
 		hlog("tap %s: cannot set up the device: %s", net.ifname,
 		    strerror(-rc));
 		return 1;
 	}
 	{
-		/* Everything is open: confine before the first guest byte. */
-		int keep[] = { fd, d.epfd, d.infl_fd, net.tapfd, net.tapep };
+		int keep[] = { net.tapfd, net.tapep };
 
-		so.name = log_name();
-		if (sandbox_enter(SANDBOX_NET, keep, 5, &so) < 0)
+		if (cli_confine(&cli, &d, SANDBOX_NET, keep, 2) < 0)
 			return 1;
 	}
-	rc = vu_serve(&d, fd);
-	vu_dev_free(&d);
-	return rc < 0 ? 1 : 0;
+	return cli_serve(&cli, &d);
 }

@@ -15,7 +15,7 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 
-#include "backends/runtime.h"
+#include "backends/cli.h"
 #include "core/log.h"
 #include "sandbox/sandbox.h"
 
@@ -175,82 +175,38 @@ usage(void)
 	exit(2);
 }
 
-static long long
-number(const char *opt, const char *s, long long max)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < 0 || v > max) {
-		hlog("%s %s: not a number in 0..%lld", opt, s, max);
-		exit(2);
-	}
-	return v;
-}
-
 int
 main(int argc, char **argv)
 {
-	struct sandbox_opts so = { 0 };
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "fd", required_argument, NULL, 'f' },
+		CLI_OPTIONS,
 		{ "rate", required_argument, NULL, 'r' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "stats-fd", required_argument, NULL, 'X' },
-		{ "no-sandbox", no_argument, NULL, 'O' },
 		{ "debug-seccomp", no_argument, NULL, 'V' },
-		{ "uid", required_argument, NULL, 'U' },
-		{ "gid", required_argument, NULL, 'G' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL;
+	struct cli cli = CLI_INIT;
 	struct vu_dev d;
-	int fd = -1, statsfd = -1, c, rc;
+	int c, rc;
 
 	log_set_role("rnd");
 	while ((c = getopt_long(argc, argv, "s:f:r:n:X:OVU:G:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 's':
-			path = optarg;
-			break;
-		case 'f':
-			fd = number("--fd", optarg, 1 << 20);
-			break;
 		case 'r':
-			rnd.rate = number("--rate", optarg, 1ll << 40);
-			break;
-		case 'n':
-			log_set_role(optarg);
-			break;
-		case 'O':
-			so.off = true;
+			rnd.rate = cli_number("--rate", optarg, 0, 1ll << 40);
 			break;
 		case 'V':
 			rnd.violate = true;
 			break;
-		case 'U':
-			so.uid = number("--uid", optarg, 1 << 30);
-			break;
-		case 'G':
-			so.gid = number("--gid", optarg, 1 << 30);
-			break;
-		case 'X':
-			statsfd = number("--stats-fd", optarg, 1 << 20);
-			break;
 		default:
-			usage();
+			if (!cli_option(&cli, c, optarg))
+				usage();
 		}
 	}
-	if (optind != argc || (path == NULL) == (fd < 0))
+	if (optind != argc || (cli.path == NULL) == (cli.fd < 0))
 		usage();
-	if (path != NULL && (fd = vu_listen(path)) < 0)
+	if (cli_listen(&cli) < 0)
 		return 1;
-	if ((rc = vu_dev_init(&d, &rnd_backend, &rnd)) < 0 ||
-	    (statsfd >= 0 && (rc = vu_stats_map(&d, statsfd)) < 0)) {
+	if ((rc = cli_dev_init(&cli, &d, &rnd_backend, &rnd)) < 0) {
 		hlog("cannot set up the device: %s", strerror(-rc));
 		return 1;
 	}
@@ -263,15 +219,7 @@ main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &rnd.last);
 		rnd.tokens = rnd.rate;
 	}
-	{
-		/* Everything is open: confine before the first guest byte. */
-		int keep[] = { fd, d.epfd, d.infl_fd, rnd.tfd };
-
-		so.name = log_name();
-		if (sandbox_enter(SANDBOX_RND, keep, rnd.tfd >= 0 ? 4 : 3, &so) < 0)
-			return 1;
-	}
-	rc = vu_serve(&d, fd);
-	vu_dev_free(&d);
-	return rc < 0 ? 1 : 0;
+	if (cli_confine(&cli, &d, SANDBOX_RND, &rnd.tfd, rnd.tfd >= 0) < 0)
+		return 1;
+	return cli_serve(&cli, &d);
 }

@@ -10,6 +10,8 @@ mode=$1
 n=$2
 shift 2
 fail=0
+nok=0
+nfail=0
 mkdir -p $FZ/artifacts $FZ/logs
 
 summary() {	# target log
@@ -38,10 +40,15 @@ for t in "$@"; do
 				echo "fuzz_$t: a regression input fails again:"
 				tail -30 $log
 				fail=1
+				nfail=$((nfail + 1))
 				continue
 			fi
 		fi
-		$bin $opts -runs=$n -seed=1 $seeds >$log 2>&1
+		# New inputs go to a scratch directory, not the seeds.
+		work=$FZ/check/$t
+		rm -rf $work
+		mkdir -p $work
+		$bin $opts -runs=$n -seed=1 $work $seeds >$log 2>&1
 	else
 		work=$FZ/corpus/$t
 		mkdir -p $work
@@ -54,8 +61,11 @@ for t in "$@"; do
 		echo "FAILED (exit $rc; log $log)"
 		grep -m3 -E 'ERROR|invariant|SUMMARY|Test unit written' $log
 		fail=1
+		nfail=$((nfail + 1))
 	else
 		echo "ok"
+		nok=$((nok + 1))
 	fi
 done
+echo "fuzz: $nok passed, $nfail failed"
 exit $fail

@@ -14,6 +14,41 @@ need_cmd() {
 	command -v "$1" >/dev/null 2>&1 || { echo "SKIP: $1 is not installed"; exit 77; }
 }
 
+# need_netns: skips unless a private network namespace with taps can be made.
+need_netns() {
+	need_cmd unshare
+	need_cmd ip
+	[ -c /dev/net/tun ] || { echo "SKIP: /dev/net/tun is missing"; exit 77; }
+	unshare -n true 2>/dev/null ||
+	    { echo "SKIP: cannot create a network namespace (unshare -n)"; exit 77; }
+}
+
+# netns_script FILE [TAP]: starts FILE, a script to run with "unshare -n sh
+# FILE": loopback up and, given TAP, a tap of that name (vnet_hdr) up.
+netns_script() {
+	if [ -z "$2" ]; then
+		echo "ip link set lo up" >"$1"
+		return 0
+	fi
+	cat >"$1" <<SCRIPT
+set -e
+ip link set lo up
+ip tuntap add dev $2 mode tap vnet_hdr
+ip link set $2 up
+set +e
+SCRIPT
+}
+
+# wait_for PATTERN FILE SECONDS: waits until grep finds PATTERN in FILE;
+# 1 if it did not within SECONDS.
+wait_for() {
+	_n=0
+	until grep -q "$1" "$2" 2>/dev/null; do
+		_n=$((_n + 1)); [ $_n -gt $(($3 * 10)) ] && return 1
+		sleep 0.1
+	done
+}
+
 fail() {
 	echo "FAIL: $*"
 	exit 1

@@ -2,31 +2,25 @@
 # the kernel itself reports it, and hyvectl exits 0.
 . "$(dirname "$0")/lib.sh"
 need_kvm
-need_cmd unshare
-need_cmd ip
+need_netns
 need_cmd python3
-[ -c /dev/net/tun ] || { echo "SKIP: /dev/net/tun is missing"; exit 77; }
-unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace (unshare -n)"; exit 77; }
 truncate -s 4M "$TMP/disk.img"
-cat >"$TMP/run.sh" <<SCRIPT
-ip link set lo up
-"$HYVE" -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
+netns_script "$TMP/run.sh"
+cat >>"$TMP/run.sh" <<SCRIPT
+exec "$HYVE" -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
     -s 2,virtio-net,hyvetap2 -s 3,virtio-blk,"$TMP/disk.img" -s 4,virtio-rnd \
     -o control.path="$TMP/vm.sock" -o boot.kernel="$GUEST" \
-    -o 'boot.cmdline=test=idle' vmaudit </dev/null >"$TMP/out" 2>"$TMP/err" &
-pid=\$!
-i=0
-while ! grep -q "idle: waiting" "$TMP/out" 2>/dev/null; do
-	i=\$((i + 1)); [ \$i -gt 300 ] && break
-	sleep 0.1
-done
-"$ROOT/build/hyvectl" --socket "$TMP/vm.sock" audit vmaudit --json >"$TMP/audit.json"
-echo \$? >"$TMP/arc"
-"$ROOT/build/hyvectl" --socket "$TMP/vm.sock" audit vmaudit >"$TMP/audit.txt"
-kill -TERM \$pid
-wait \$pid
+    -o 'boot.cmdline=test=idle' vmaudit </dev/null >"$TMP/out" 2>"$TMP/err"
 SCRIPT
-unshare -n sh "$TMP/run.sh"
+# unshare execs sh, which execs hyve: one pid.
+unshare -n sh "$TMP/run.sh" &
+pid=$!
+wait_for "idle: waiting" "$TMP/out" 30
+"$ROOT/build/hyvectl" --socket "$TMP/vm.sock" audit vmaudit --json >"$TMP/audit.json"
+echo $? >"$TMP/arc"
+"$ROOT/build/hyvectl" --socket "$TMP/vm.sock" audit vmaudit >"$TMP/audit.txt"
+kill -TERM $pid
+wait $pid
 cat "$TMP/audit.txt"
 [ "$(cat "$TMP/arc")" = 0 ] || fail "hyvectl audit exited $(cat "$TMP/arc")"
 python3 - "$TMP/audit.json" "$TMP/disk.img" <<'PY' || fail "the audit does not show confined backends (above)"

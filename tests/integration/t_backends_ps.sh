@@ -2,34 +2,27 @@
 # processes, children of hyve; they go away with it.
 . "$(dirname "$0")/lib.sh"
 need_kvm
-need_cmd unshare
-need_cmd ip
-[ -c /dev/net/tun ] || { echo "SKIP: /dev/net/tun is missing"; exit 77; }
-unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace (unshare -n)"; exit 77; }
+need_netns
 truncate -s 4M "$TMP/disk.img"
-cat >"$TMP/run.sh" <<SCRIPT
-ip link set lo up
-"$HYVE" -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
+netns_script "$TMP/run.sh"
+cat >>"$TMP/run.sh" <<SCRIPT
+exec "$HYVE" -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
     -s 2,virtio-net,hyvetap1 -s 3,virtio-blk,"$TMP/disk.img" -s 4,virtio-rnd \
     -o boot.kernel="$GUEST" -o 'boot.cmdline=test=idle' vmps \
-    </dev/null >"$TMP/out" 2>"$TMP/err" &
-pid=\$!
-i=0
-while ! grep -q "idle: waiting" "$TMP/out" 2>/dev/null; do
-	i=\$((i + 1)); [ \$i -gt 300 ] && break
-	sleep 0.1
-done
-ps --ppid \$pid -o pid=,comm= >"$TMP/ps"
-kill -TERM \$pid
-wait \$pid
-echo \$? >"$TMP/rc"
-sleep 0.2
-for p in \$(awk '{print \$1}' "$TMP/ps"); do
-	kill -0 \$p 2>/dev/null && echo "backend \$p outlived hyve" >>"$TMP/left"
-done
-true
+    </dev/null >"$TMP/out" 2>"$TMP/err"
 SCRIPT
-unshare -n sh "$TMP/run.sh"
+# unshare execs sh, which execs hyve: one pid.
+unshare -n sh "$TMP/run.sh" &
+pid=$!
+wait_for "idle: waiting" "$TMP/out" 30
+ps --ppid $pid -o pid=,comm= >"$TMP/ps"
+kill -TERM $pid
+wait $pid
+echo $? >"$TMP/rc"
+sleep 0.2
+for p in $(awk '{print $1}' "$TMP/ps"); do
+	kill -0 $p 2>/dev/null && echo "backend $p outlived hyve" >>"$TMP/left"
+done
 cat "$TMP/ps" "$TMP/err"
 for b in hyve-blk hyve-net hyve-rnd; do
 	grep -q " $b\$" "$TMP/ps" || fail "no $b process under hyve"

@@ -12,22 +12,15 @@
 . "$(dirname "$0")/lib.sh"
 need_kvm
 need_cmd shuf
-need_cmd unshare
-need_cmd ip
+need_netns
 need_cmd python3
-[ -c /dev/net/tun ] || { echo "SKIP: /dev/net/tun is missing"; exit 77; }
-unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace (unshare -n)"; exit 77; }
 KILLS=10
 . "$(dirname "$0")/restart_lib.sh"
 
-cat >"$TMP/run.sh" <<SCRIPT
-set -e
-ip link set lo up
-ip tuntap add dev hyvetap0 mode tap vnet_hdr
-ip link set hyvetap0 up
+netns_script "$TMP/run.sh" hyvetap0
+cat >>"$TMP/run.sh" <<SCRIPT
 python3 "$ROOT/tests/integration/netecho.py" hyvetap0 90 "$TMP/done" >"$TMP/peer" 2>&1 &
 peer=\$!
-set +e
 "$HYVE" -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
     -s 2,virtio-net,hyvetap0 -o restart.max=100 -o restart.window=5 \
     -o boot.kernel="$GUEST" -o 'boot.cmdline=test=net-echo stress_s=25' \

@@ -29,6 +29,7 @@
 
 #include "ipc/vhost_user.h"
 #include "ipc/virtq.h"
+#include "tests/unit/vufront.h"
 
 #define MEMSZ	(2u << 20)
 #define UVA	0x7f0000000000ull
@@ -47,12 +48,9 @@ static char img[64] = "";
 static char sockpath[108] = "";
 static pid_t pid = -1;
 static int sock = -1, memfd = -1;
-static int kick[MAXQ], call[MAXQ], err[MAXQ];
+static struct vf_queue vq[MAXQ];
 static uint8_t *mem;
 static int dflags;		/* how the test opens the disk it passes */
-static struct vring_desc *desc[MAXQ];
-static struct vring_avail *avail[MAXQ];
-static struct vring_used *used[MAXQ];
 
 struct seg {
 	uint64_t gpa;
@@ -63,25 +61,7 @@ struct seg {
 static bool
 find_binary(void)
 {
-	static const char *const rel[] = { "/../hyve-blk", "/../../hyve-blk" };
-	char self[PATH_MAX - 32];
-	ssize_t n;
-
-	if (getenv("HYVE_BLK") != NULL) {
-		snprintf(bin, sizeof(bin), "%s", getenv("HYVE_BLK"));
-		return access(bin, X_OK) == 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return false;
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
-	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-		snprintf(bin, sizeof(bin), "%s%s", self, rel[i]);
-		if (access(bin, X_OK) == 0)
-			return true;
-	}
-	return false;
+	return vf_find_binary(bin, sizeof(bin), "hyve-blk", "HYVE_BLK");
 }
 
 static void
@@ -101,17 +81,11 @@ setup(void **state)
 {
 	(void)state;
 	dflags = O_RDWR;
-	memfd = memfd_create("blk-guest", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, MEMSZ) < 0)
+	memfd = vf_guest_mem("blk-guest", MEMSZ, &mem);
+	if (memfd < 0)
 		return -1;
-	mem = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (mem == MAP_FAILED)
-		return -1;
-	for (int q = 0; q < MAXQ; q++) {
-		kick[q] = eventfd(0, EFD_CLOEXEC);
-		call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		err[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	}
+	for (int q = 0; q < MAXQ; q++)
+		vf_queue_open(&vq[q]);
 	make_image(1 << 20);
 	return 0;
 }
@@ -167,11 +141,8 @@ teardown(void **state)
 	}
 	munmap(mem, MEMSZ);
 	close(memfd);
-	for (int q = 0; q < MAXQ; q++) {
-		close(kick[q]);
-		close(call[q]);
-		close(err[q]);
-	}
+	for (int q = 0; q < MAXQ; q++)
+		vf_queue_close(&vq[q]);
 	if (img[0])
 		unlink(img);
 	if (sockpath[0])
@@ -185,7 +156,7 @@ static void
 spawn(const char *opt, ...)
 {
 	const char *argv[24] = { bin, "--fd", "3", "--disk-fd", "4" };
-	int sv[2], dfd, n = 5;
+	int dfd, n = 5;
 	va_list ap;
 
 	va_start(ap, opt);
@@ -193,26 +164,16 @@ spawn(const char *opt, ...)
 		argv[n++] = opt;
 	va_end(ap);
 	argv[n] = NULL;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	dfd = open(img, dflags | O_CLOEXEC);
 	assert_true(dfd >= 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(sv[1], 3);		/* dup2 clears close-on-exec */
-		dup2(dfd, 4);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(sv[1]);
+	sock = vf_spawn(argv, &dfd, 1, -1, &pid);
 	close(dfd);
-	sock = sv[0];
 }
 
 static void
 call_ok(struct vu_msg *m, struct vu_msg *r)
 {
-	assert_int_equal(vu_call(sock, m, r), 0);
+	vf_call_ok(sock, m, r);
 }
 
 static uint64_t
@@ -241,7 +202,6 @@ get_config(struct virtio_blk_config *c)
 static void
 configure(int nq)
 {
-	struct virtq_layout l;
 	struct vu_msg m, r;
 	uint64_t f = get_features();
 
@@ -262,87 +222,52 @@ configure(int nq)
 	call_ok(&m, &r);
 
 	memset(mem, 0, MEMSZ);
-	vu_msg_init(&m, VU_SET_MEM_TABLE, 8 + sizeof(struct vu_region));
-	m.hdr.flags |= VU_FLAG_NEED_REPLY;
-	m.p.mem.nregions = 1;
-	m.p.mem.regions[0] = (struct vu_region){ 0, MEMSZ, UVA, 0 };
-	vu_msg_add_fd(&m, memfd);
-	call_ok(&m, &r);
-	assert_int_equal(r.p.u64, 0);
-
-	virtq_layout(NUM, 4096, &l);
-	for (int q = 0; q < nq; q++) {
-		desc[q] = (void *)(mem + RING(q) + l.desc);
-		avail[q] = (void *)(mem + RING(q) + l.avail);
-		used[q] = (void *)(mem + RING(q) + l.used);
-		vu_msg_state(&m, VU_SET_VRING_NUM, q, NUM);
-		call_ok(&m, &r);
-		vu_msg_state(&m, VU_SET_VRING_BASE, q, 0);
-		call_ok(&m, &r);
-		vu_msg_init(&m, VU_SET_VRING_ADDR, sizeof(struct vhost_vring_addr));
-		m.p.addr.index = q;
-		m.p.addr.desc_user_addr = UVA + RING(q) + l.desc;
-		m.p.addr.avail_user_addr = UVA + RING(q) + l.avail;
-		m.p.addr.used_user_addr = UVA + RING(q) + l.used;
-		call_ok(&m, &r);
-		vu_msg_vring_fd(&m, VU_SET_VRING_CALL, q, call[q]);
-		call_ok(&m, &r);
-		vu_msg_vring_fd(&m, VU_SET_VRING_ERR, q, err[q]);
-		call_ok(&m, &r);
-		vu_msg_vring_fd(&m, VU_SET_VRING_KICK, q, kick[q]);
-		call_ok(&m, &r);
-		vu_msg_state(&m, VU_SET_VRING_ENABLE, q, 1);
-		m.hdr.flags |= VU_FLAG_NEED_REPLY;
-		call_ok(&m, &r);
-		assert_int_equal(r.p.u64, 0);
-	}
+	assert_int_equal(vf_mem_table(sock, memfd, MEMSZ, UVA), 0);
+	for (int q = 0; q < nq; q++)
+		assert_int_equal(vf_ring(sock, mem, UVA, q, NUM, RING(q), &vq[q]),
+		    0);
 }
 
 /* Writes a chain at descriptors head.. and makes it available (no kick). */
 static void
 post(int q, uint16_t head, const struct seg *s, int n)
 {
-	uint16_t idx = avail[q]->idx;
+	uint16_t idx = vq[q].avail->idx;
 
 	for (int i = 0; i < n; i++)
-		desc[q][head + i] = (struct vring_desc){ s[i].gpa, s[i].len,
+		vq[q].desc[head + i] = (struct vring_desc){ s[i].gpa, s[i].len,
 		    (s[i].w ? VRING_DESC_F_WRITE : 0) |
 		    (i + 1 < n ? VRING_DESC_F_NEXT : 0), head + i + 1 };
-	avail[q]->ring[idx % NUM] = head;
-	__atomic_store_n(&avail[q]->idx, idx + 1, __ATOMIC_RELEASE);
+	vq[q].avail->ring[idx % NUM] = head;
+	__atomic_store_n(&vq[q].avail->idx, idx + 1, __ATOMIC_RELEASE);
 }
 
 static void
 kick_q(int q)
 {
-	eventfd_write(kick[q], 1);
+	eventfd_write(vq[q].kick, 1);
 }
 
 /* Waits until the used index reaches want. */
 static void
 wait_used(int q, uint16_t want)
 {
-	struct pollfd p = { .fd = call[q], .events = POLLIN };
+	struct pollfd p = { .fd = vq[q].call, .events = POLLIN };
 	eventfd_t v;
 
 	for (int i = 0; i < 500; i++) {
-		if (__atomic_load_n(&used[q]->idx, __ATOMIC_ACQUIRE) == want)
+		if (__atomic_load_n(&vq[q].used->idx, __ATOMIC_ACQUIRE) == want)
 			return;
 		if (poll(&p, 1, 10) == 1)
-			eventfd_read(call[q], &v);
+			eventfd_read(vq[q].call, &v);
 	}
-	fail_msg("queue %d: used index %u, want %u", q, used[q]->idx, want);
+	fail_msg("queue %d: used index %u, want %u", q, vq[q].used->idx, want);
 }
 
 static bool
 wait_err(int q)
 {
-	struct pollfd p = { .fd = err[q], .events = POLLIN };
-	eventfd_t v;
-
-	if (poll(&p, 1, 5000) != 1)
-		return false;
-	return eventfd_read(err[q], &v) == 0;
+	return vf_fired(vq[q].err, 5000);
 }
 
 static void
@@ -357,16 +282,16 @@ set_hdr(uint64_t gpa, uint32_t type, uint64_t sector)
 static uint8_t
 run(int q, const struct seg *s, int n, uint32_t *ulen)
 {
-	uint16_t idx = used[q]->idx;
+	uint16_t idx = vq[q].used->idx;
 	const struct seg *st = &s[n - 1];
 
 	mem[st->gpa + st->len - 1] = 0xee;
 	post(q, 0, s, n);
 	kick_q(q);
 	wait_used(q, idx + 1);
-	assert_int_equal(used[q]->ring[idx % NUM].id, 0);
+	assert_int_equal(vq[q].used->ring[idx % NUM].id, 0);
 	if (ulen)
-		*ulen = used[q]->ring[idx % NUM].len;
+		*ulen = vq[q].used->ring[idx % NUM].len;
 	return mem[st->gpa + st->len - 1];
 }
 
@@ -495,7 +420,7 @@ test_write_read(void **state)
 	file_has(7 * SECT, want, sizeof(want));
 	assert_int_equal(rw(VIRTIO_BLK_T_IN, 7, RBUF, 1024), VIRTIO_BLK_S_OK);
 	assert_memory_equal(mem + RBUF, want, sizeof(want));
-	assert_int_equal(used[0]->ring[1].len, 1025);
+	assert_int_equal(vq[0].used->ring[1].len, 1025);
 	/* The last sector is in range. */
 	assert_int_equal(rw(VIRTIO_BLK_T_OUT, 2047, DATA, 512), VIRTIO_BLK_S_OK);
 	file_has(2047 * SECT, want, 512);
@@ -546,13 +471,13 @@ test_multi_buffer(void **state)
 	    VRING_DESC_F_NEXT, 2 };
 	t[2] = (struct vring_desc){ STATUS, 1, VRING_DESC_F_WRITE, 0 };
 	mem[STATUS] = 0xee;
-	desc[0][5] = (struct vring_desc){ INDIR, 3 * sizeof(*t),
+	vq[0].desc[5] = (struct vring_desc){ INDIR, 3 * sizeof(*t),
 	    VRING_DESC_F_INDIRECT, 0 };
-	avail[0]->ring[avail[0]->idx % NUM] = 5;
-	__atomic_store_n(&avail[0]->idx, avail[0]->idx + 1, __ATOMIC_RELEASE);
+	vq[0].avail->ring[vq[0].avail->idx % NUM] = 5;
+	__atomic_store_n(&vq[0].avail->idx, vq[0].avail->idx + 1, __ATOMIC_RELEASE);
 	kick_q(0);
 	wait_used(0, 3);
-	assert_int_equal(used[0]->ring[2].id, 5);
+	assert_int_equal(vq[0].used->ring[2].id, 5);
 	assert_int_equal(mem[STATUS], VIRTIO_BLK_S_OK);
 	assert_memory_equal(mem + RBUF, want, sizeof(want));
 	stop();
@@ -569,7 +494,7 @@ test_inflight(void **state)
 	configure(1);
 	for (int pass = 0; pass < 2; pass++) {
 		uint32_t type = pass ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
-		uint16_t base = used[0]->idx;
+		uint16_t base = vq[0].used->idx;
 
 		for (int i = 0; i < 32; i++) {
 			uint64_t buf = (pass ? RBUF : DATA) + i * 4096;
@@ -589,7 +514,7 @@ test_inflight(void **state)
 		wait_used(0, base + 32);
 		memset(seen, 0, sizeof(seen));
 		for (int i = 0; i < 32; i++) {
-			unsigned id = used[0]->ring[(base + i) % NUM].id;
+			unsigned id = vq[0].used->ring[(base + i) % NUM].id;
 
 			assert_true(id % 3 == 0 && id / 3 < 32);
 			assert_false(seen[id / 3]);
@@ -834,7 +759,7 @@ test_no_status(void **state)
 		post(0, 0, s, v ? 1 : 3);
 		kick_q(0);
 		assert_true(wait_err(0));
-		assert_int_equal(used[0]->idx, 0);
+		assert_int_equal(vq[0].used->idx, 0);
 		/* The backend survives and still answers. */
 		vu_msg_init(&m, VU_GET_QUEUE_NUM, 0);
 		call_ok(&m, &r);
@@ -877,18 +802,7 @@ test_multiqueue_nocache(void **state)
 static int
 connect_sock(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	strcpy(sa.sun_path, sockpath);
-	for (int i = 0; i < 500; i++) {
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return fd;
-		close(fd);
-		usleep(10000);
-	}
-	return -1;
+	return vf_connect(sockpath);
 }
 
 static void

@@ -471,7 +471,7 @@ test_check_keys_good(void **state)
 		{ "lpc.debug-exit.enabled", "true" },
 		{ "lpc.debug-exit.port", "0x501" },
 		{ "pci.0.3.0.device", "virtio-blk" },
-		{ "pci.0.3.0.opt.sub", "x" }, { "sandbox.blk.seccomp", "x" },
+		{ "pci.0.3.0.opt.sub", "x" }, { "tenant.uid_range", "600000-600099" },
 		{ "control.socket", "/s" }, { "debug.trace", "1" },
 	};
 	size_t i;

@@ -38,6 +38,7 @@
 
 #include "ipc/vhost_user.h"
 #include "ipc/virtq.h"
+#include "tests/unit/vufront.h"
 
 #define MEMSZ	(4u << 20)
 #define UVA	0x7f0000000000ull
@@ -57,13 +58,6 @@
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 static const uint8_t peer_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
 
-struct ring {
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint16_t nextdesc;
-};
-
 static char bin[PATH_MAX];
 static const char *noenv;	/* why the tests cannot run here */
 static int tapn;
@@ -71,9 +65,8 @@ static char tapname[IFNAMSIZ];
 static int ifindex;
 static pid_t pid = -1;
 static int sock = -1, memfd, psock = -1, ssock = -1, logfd = -1;
-static int kick[2], call[2], err[2];
 static uint8_t *mem;
-static struct ring rq[2];
+static struct vf_queue rq[2];
 static uint64_t mtu_f;		/* VIRTIO_NET_F_MTU when --mtu was given */
 
 static bool have_bin;
@@ -81,25 +74,7 @@ static bool have_bin;
 static bool
 find_binary(void)
 {
-	static const char *const rel[] = { "/../hyve-net", "/../../hyve-net" };
-	char self[PATH_MAX - 32];
-	ssize_t n;
-
-	if (getenv("HYVE_NET") != NULL) {
-		snprintf(bin, sizeof(bin), "%s", getenv("HYVE_NET"));
-		return access(bin, X_OK) == 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return false;
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
-	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-		snprintf(bin, sizeof(bin), "%s%s", self, rel[i]);
-		if (access(bin, X_OK) == 0)
-			return true;
-	}
-	return false;
+	return vf_find_binary(bin, sizeof(bin), "hyve-net", "HYVE_NET");
 }
 
 static void
@@ -205,41 +180,21 @@ link_up(const char *name)
 static void
 guest_mem(void)
 {
-	memfd = memfd_create("net-guest", MFD_CLOEXEC);
+	memfd = vf_guest_mem("net-guest", MEMSZ, &mem);
 	assert_true(memfd >= 0);
-	assert_int_equal(ftruncate(memfd, MEMSZ), 0);
-	mem = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	assert_true(mem != MAP_FAILED);
-	for (int q = 0; q < 2; q++) {
-		kick[q] = eventfd(0, EFD_CLOEXEC);
-		call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		err[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	}
+	for (int q = 0; q < 2; q++)
+		vf_queue_open(&rq[q]);
 }
 
 static void
 spawn(int tapfd, const char *mac)
 {
-	int sv[2];
+	const char *argv[] = { bin, "--fd", "3", "--tap-fd", "4", "--mac", mac,
+	    "--mtu", "9000", "--name", "net-test", NULL };
 
 	logfd = memfd_create("net-log", MFD_CLOEXEC);
 	assert_true(logfd >= 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int a = fcntl(sv[1], F_DUPFD, 10), b = fcntl(tapfd, F_DUPFD, 10);
-		int c = fcntl(logfd, F_DUPFD, 10);
-
-		dup2(a, 3);		/* dup2 clears close-on-exec */
-		dup2(b, 4);
-		dup2(c, 2);
-		execl(bin, bin, "--fd", "3", "--tap-fd", "4", "--mac", mac,
-		    "--mtu", "9000", "--name", "net-test", (char *)NULL);
-		_exit(127);
-	}
-	close(sv[1]);
-	sock = sv[0];
+	sock = vf_spawn(argv, &tapfd, 1, logfd, &pid);
 }
 
 static int
@@ -308,51 +263,15 @@ teardown(void **state)
 	close_fd(&ssock);
 	munmap(mem, MEMSZ);
 	close(memfd);
-	for (int q = 0; q < 2; q++) {
-		close(kick[q]);
-		close(call[q]);
-		close(err[q]);
-	}
+	for (int q = 0; q < 2; q++)
+		vf_queue_close(&rq[q]);
 	return 0;
 }
 
 static void
 call_ok(struct vu_msg *m, struct vu_msg *r)
 {
-	assert_int_equal(vu_call(sock, m, r), 0);
-}
-
-static void
-setup_ring(unsigned q, uint64_t off)
-{
-	struct virtq_layout l;
-	struct vu_msg m, r;
-
-	virtq_layout(NUM, 4096, &l);
-	memset(mem + off, 0, l.size);
-	rq[q].desc = (void *)(mem + off + l.desc);
-	rq[q].avail = (void *)(mem + off + l.avail);
-	rq[q].used = (void *)(mem + off + l.used);
-	rq[q].nextdesc = 0;
-	vu_msg_state(&m, VU_SET_VRING_NUM, q, NUM);
-	call_ok(&m, &r);
-	vu_msg_state(&m, VU_SET_VRING_BASE, q, 0);
-	call_ok(&m, &r);
-	vu_msg_init(&m, VU_SET_VRING_ADDR, sizeof(struct vhost_vring_addr));
-	m.p.addr.index = q;
-	m.p.addr.desc_user_addr = UVA + off + l.desc;
-	m.p.addr.avail_user_addr = UVA + off + l.avail;
-	m.p.addr.used_user_addr = UVA + off + l.used;
-	call_ok(&m, &r);
-	vu_msg_vring_fd(&m, VU_SET_VRING_CALL, q, call[q]);
-	call_ok(&m, &r);
-	vu_msg_vring_fd(&m, VU_SET_VRING_ERR, q, err[q]);
-	call_ok(&m, &r);
-	vu_msg_vring_fd(&m, VU_SET_VRING_KICK, q, kick[q]);
-	call_ok(&m, &r);
-	vu_msg_state(&m, VU_SET_VRING_ENABLE, q, 1);
-	m.hdr.flags |= VU_FLAG_NEED_REPLY;
-	call_ok(&m, &r);
+	vf_call_ok(sock, m, r);
 }
 
 /* Sets the device up like the core does, with the given net features. */
@@ -379,14 +298,9 @@ configure(uint64_t netf)
 	call_ok(&m, &r);
 	assert_int_equal(r.p.u64, 2);
 
-	vu_msg_init(&m, VU_SET_MEM_TABLE, 8 + sizeof(struct vu_region));
-	m.hdr.flags |= VU_FLAG_NEED_REPLY;
-	m.p.mem.nregions = 1;
-	m.p.mem.regions[0] = (struct vu_region){ 0, MEMSZ, UVA, 0 };
-	vu_msg_add_fd(&m, memfd);
-	call_ok(&m, &r);
-	setup_ring(0, RXRING);
-	setup_ring(1, TXRING);
+	vf_mem_table(sock, memfd, MEMSZ, UVA);
+	vf_ring(sock, mem, UVA, 0, NUM, RXRING, &rq[0]);
+	vf_ring(sock, mem, UVA, 1, NUM, TXRING, &rq[1]);
 }
 
 struct buf {
@@ -399,8 +313,8 @@ struct buf {
 static uint16_t
 post(unsigned q, const struct buf *b, unsigned n)
 {
-	struct ring *r = &rq[q];
-	uint16_t head = r->nextdesc % NUM, idx = r->avail->idx;
+	struct vf_queue *r = &rq[q];
+	uint16_t head = r->next % NUM, idx = r->avail->idx;
 
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t d = (head + i) % NUM;
@@ -410,11 +324,11 @@ post(unsigned q, const struct buf *b, unsigned n)
 		if (i + 1 < n)
 			r->desc[d].flags |= VRING_DESC_F_NEXT;
 	}
-	r->nextdesc += n;
+	r->next += n;
 	*virtq_used_event(r->avail, NUM) = r->used->idx;
 	r->avail->ring[idx % NUM] = head;
 	__atomic_store_n(&r->avail->idx, idx + 1, __ATOMIC_RELEASE);
-	eventfd_write(kick[q], 1);
+	eventfd_write(rq[q].kick, 1);
 	return head;
 }
 
@@ -428,15 +342,6 @@ wait_used(unsigned q, uint16_t idx)
 		usleep(1000);
 	}
 	return false;
-}
-
-static bool
-fired(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	eventfd_t v;
-
-	return poll(&p, 1, ms) == 1 && eventfd_read(fd, &v) == 0;
 }
 
 /* An Ethernet frame of len bytes whose payload starts with id. */
@@ -505,7 +410,7 @@ static void
 rx_post(unsigned count, uint32_t len)
 {
 	for (unsigned i = 0; i < count; i++) {
-		struct buf b = { RXBUF + (uint64_t)(rq[0].nextdesc % NUM) * 0x1000,
+		struct buf b = { RXBUF + (uint64_t)(rq[0].next % NUM) * 0x1000,
 		    len, VRING_DESC_F_WRITE };
 
 		post(0, &b, 1);
@@ -571,7 +476,7 @@ test_tx(void **state)
 	assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 	assert_true(wait_used(1, 1));
 	assert_int_equal(rq[1].used->ring[0].len, 0);
-	assert_true(fired(call[1], 1000));
+	assert_true(vf_fired(rq[1].call, 1000));
 
 	/* Header and frame in one buffer. */
 	make_frame(f, 200, peer_mac, guest_mac, 2);
@@ -596,7 +501,7 @@ test_rx(void **state)
 	make_frame(f, sizeof(f), guest_mac, peer_mac, 3);
 	host_send(f, sizeof(f));
 	assert_true(wait_used(0, 1));
-	assert_true(fired(call[0], 1000));
+	assert_true(vf_fired(rq[0].call, 1000));
 	assert_int_equal(rq[0].used->ring[0].id, 0);
 	assert_int_equal(rq[0].used->ring[0].len, HDRLEN + sizeof(f));
 	memcpy(&h, rx_buf(0), HDRLEN);
@@ -690,7 +595,7 @@ test_rx_waits_for_buffers(void **state)
 	assert_true(wait_used(0, 3));
 	assert_memory_equal(rx_buf(1) + HDRLEN, f[1], sizeof(f[1]));
 	assert_memory_equal(rx_buf(2) + HDRLEN, f[2], sizeof(f[2]));
-	assert_false(fired(err[0], 0));
+	assert_false(vf_fired(rq[0].err, 0));
 }
 
 /* A minimal IPv4 frame: UDP, or TCP when tcp is set. */
@@ -855,7 +760,7 @@ test_tx_hostile(void **state)
 	assert_int_equal(host_recv(&vh, got, sizeof(got), 3000), 300);
 	assert_int_equal(got[14], 22);
 	assert_true(wait_used(1, 6));
-	assert_false(fired(err[1], 0));
+	assert_false(vf_fired(rq[1].err, 0));
 	assert_int_equal(waitpid(pid, &st, WNOHANG), 0);
 }
 
@@ -872,27 +777,10 @@ test_rx_bad_chain(void **state)
 	post(0, &b, 1);
 	make_frame(f, sizeof(f), guest_mac, peer_mac, 30);
 	host_send(f, sizeof(f));
-	assert_true(fired(err[0], 3000));
+	assert_true(vf_fired(rq[0].err, 3000));
 	assert_int_equal(rq[0].used->idx, 0);
 	assert_non_null(strstr(backend_log(), "device-readable"));
 	assert_int_equal(waitpid(pid, &st, WNOHANG), 0);
-}
-
-static int
-connect_to(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	for (int i = 0; i < 500; i++) {
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return fd;
-		close(fd);
-		usleep(10000);
-	}
-	return -1;
 }
 
 static void
@@ -942,7 +830,7 @@ test_standalone(void **state)
 		execl(bin, bin, "--socket", path, "--tap", tapname, (char *)NULL);
 		_exit(127);
 	}
-	sock = connect_to(path);
+	sock = vf_connect(path);
 	assert_true(sock >= 0);
 	configure(F(VIRTIO_NET_F_MRG_RXBUF));
 	get_mac(mac1);
@@ -951,7 +839,7 @@ test_standalone(void **state)
 	close(sock);
 
 	/* The next frontend is served from scratch. */
-	sock = connect_to(path);
+	sock = vf_connect(path);
 	assert_true(sock >= 0);
 	configure(F(VIRTIO_NET_F_MRG_RXBUF));
 	get_mac(mac2);

@@ -24,6 +24,7 @@
 
 #include "ipc/vhost_user.h"
 #include "ipc/virtq.h"
+#include "tests/unit/vufront.h"
 
 #define MEMSZ	(1u << 20)
 #define UVA	0x7f0000000000ull
@@ -33,60 +34,26 @@
 
 static char bin[PATH_MAX];
 static pid_t pid;
-static int sock, memfd, kick, call, err;
+static int sock, memfd;
 static uint8_t *mem;
-static struct vring_desc *desc;
-static struct vring_avail *avail;
-static struct vring_used *used;
+static struct vf_queue vq;
 
 static bool
 find_binary(void)
 {
-	static const char *const rel[] = { "/../hyve-rnd", "/../../hyve-rnd" };
-	char self[PATH_MAX - 32];
-	ssize_t n;
-
-	if (getenv("HYVE_RND") != NULL) {
-		snprintf(bin, sizeof(bin), "%s", getenv("HYVE_RND"));
-		return access(bin, X_OK) == 0;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return false;
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
-	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-		snprintf(bin, sizeof(bin), "%s%s", self, rel[i]);
-		if (access(bin, X_OK) == 0)
-			return true;
-	}
-	return false;
+	return vf_find_binary(bin, sizeof(bin), "hyve-rnd", "HYVE_RND");
 }
 
 static int
 setup(void **state)
 {
-	int sv[2];
+	const char *argv[] = { bin, "--fd", "3", NULL };
 
 	(void)state;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		dup2(sv[1], 3);		/* dup2 clears close-on-exec */
-		execl(bin, bin, "--fd", "3", (char *)NULL);
-		_exit(127);
-	}
-	close(sv[1]);
-	sock = sv[0];
-	memfd = memfd_create("rnd-guest", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, MEMSZ) < 0)
-		return -1;
-	mem = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	kick = eventfd(0, EFD_CLOEXEC);
-	call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return mem == MAP_FAILED ? -1 : 0;
+	sock = vf_spawn(argv, NULL, 0, -1, &pid);
+	memfd = vf_guest_mem("rnd-guest", MEMSZ, &mem);
+	vf_queue_open(&vq);
+	return memfd < 0 ? -1 : 0;
 }
 
 static int
@@ -100,22 +67,19 @@ teardown(void **state)
 		kill(pid, SIGKILL);
 	munmap(mem, MEMSZ);
 	close(memfd);
-	close(kick);
-	close(call);
-	close(err);
+	vf_queue_close(&vq);
 	return 0;
 }
 
 static void
 call_ok(struct vu_msg *m, struct vu_msg *r)
 {
-	assert_int_equal(vu_call(sock, m, r), 0);
+	vf_call_ok(sock, m, r);
 }
 
 static void
 configure(void)
 {
-	struct virtq_layout l;
 	struct vu_msg m, r;
 	uint64_t f;
 
@@ -140,63 +104,25 @@ configure(void)
 	call_ok(&m, &r);
 	assert_int_equal(r.p.u64, 1);
 
-	vu_msg_init(&m, VU_SET_MEM_TABLE, 8 + sizeof(struct vu_region));
-	m.hdr.flags |= VU_FLAG_NEED_REPLY;
-	m.p.mem.nregions = 1;
-	m.p.mem.regions[0] = (struct vu_region){ 0, MEMSZ, UVA, 0 };
-	vu_msg_add_fd(&m, memfd);
-	call_ok(&m, &r);
-
-	virtq_layout(NUM, 4096, &l);
-	desc = (void *)(mem + RING + l.desc);
-	avail = (void *)(mem + RING + l.avail);
-	used = (void *)(mem + RING + l.used);
-	vu_msg_state(&m, VU_SET_VRING_NUM, 0, NUM);
-	call_ok(&m, &r);
-	vu_msg_state(&m, VU_SET_VRING_BASE, 0, 0);
-	call_ok(&m, &r);
-	vu_msg_init(&m, VU_SET_VRING_ADDR, sizeof(struct vhost_vring_addr));
-	m.p.addr.desc_user_addr = UVA + RING + l.desc;
-	m.p.addr.avail_user_addr = UVA + RING + l.avail;
-	m.p.addr.used_user_addr = UVA + RING + l.used;
-	call_ok(&m, &r);
-	vu_msg_vring_fd(&m, VU_SET_VRING_CALL, 0, call);
-	call_ok(&m, &r);
-	vu_msg_vring_fd(&m, VU_SET_VRING_ERR, 0, err);
-	call_ok(&m, &r);
-	vu_msg_vring_fd(&m, VU_SET_VRING_KICK, 0, kick);
-	call_ok(&m, &r);
-	vu_msg_state(&m, VU_SET_VRING_ENABLE, 0, 1);
-	m.hdr.flags |= VU_FLAG_NEED_REPLY;
-	call_ok(&m, &r);
-}
-
-static bool
-wait_fd(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	eventfd_t v;
-
-	if (poll(&p, 1, 5000) != 1)
-		return false;
-	return eventfd_read(fd, &v) == 0;
+	vf_mem_table(sock, memfd, MEMSZ, UVA);
+	vf_ring(sock, mem, UVA, 0, NUM, RING, &vq);
 }
 
 /* Posts one 64-byte writable buffer at gpa and waits for it to come back. */
 static void
 request(uint16_t d, uint64_t gpa)
 {
-	uint16_t n = avail->idx;
+	uint16_t n = vq.avail->idx;
 
-	desc[d] = (struct vring_desc){ gpa, 64, VRING_DESC_F_WRITE, 0 };
-	*virtq_used_event(avail, NUM) = n;	/* interrupt on this one */
-	avail->ring[n % NUM] = d;
-	__atomic_store_n(&avail->idx, n + 1, __ATOMIC_RELEASE);
-	eventfd_write(kick, 1);
-	assert_true(wait_fd(call));
-	assert_int_equal(__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE), n + 1);
-	assert_int_equal(used->ring[n % NUM].id, d);
-	assert_int_equal(used->ring[n % NUM].len, 64);
+	vq.desc[d] = (struct vring_desc){ gpa, 64, VRING_DESC_F_WRITE, 0 };
+	*virtq_used_event(vq.avail, NUM) = n;	/* interrupt on this one */
+	vq.avail->ring[n % NUM] = d;
+	__atomic_store_n(&vq.avail->idx, n + 1, __ATOMIC_RELEASE);
+	eventfd_write(vq.kick, 1);
+	assert_true(vf_fired(vq.call, 5000));
+	assert_int_equal(__atomic_load_n(&vq.used->idx, __ATOMIC_ACQUIRE), n + 1);
+	assert_int_equal(vq.used->ring[n % NUM].id, d);
+	assert_int_equal(vq.used->ring[n % NUM].len, 64);
 }
 
 static void
@@ -217,12 +143,12 @@ test_random_bytes(void **state)
 	assert_memory_equal(mem + BUF + 128, zero, 64);	/* no overrun */
 
 	/* A hostile chain stops the queue and fires the err eventfd. */
-	desc[2] = (struct vring_desc){ MEMSZ, 64, VRING_DESC_F_WRITE, 0 };
-	avail->ring[2] = 2;
-	__atomic_store_n(&avail->idx, 3, __ATOMIC_RELEASE);
-	eventfd_write(kick, 1);
-	assert_true(wait_fd(err));
-	assert_int_equal(used->idx, 2);
+	vq.desc[2] = (struct vring_desc){ MEMSZ, 64, VRING_DESC_F_WRITE, 0 };
+	vq.avail->ring[2] = 2;
+	__atomic_store_n(&vq.avail->idx, 3, __ATOMIC_RELEASE);
+	eventfd_write(vq.kick, 1);
+	assert_true(vf_fired(vq.err, 5000));
+	assert_int_equal(vq.used->idx, 2);
 
 	vu_msg_state(&m, VU_GET_VRING_BASE, 0, 0);
 	call_ok(&m, &r);
