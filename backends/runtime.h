@@ -52,6 +52,7 @@ struct vu_dev {
 	int cfd;			/* connected frontend, or -1 */
 	uint64_t features;		/* negotiated */
 	uint64_t pfeatures;		/* negotiated protocol features */
+	bool proto_set;			/* SET_PROTOCOL_FEATURES was received */
 	struct gmem mem;
 	struct vring_queue vq[VU_MAX_QUEUES];
 	struct vu_watch watch[VU_MAX_WATCH];

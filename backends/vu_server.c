@@ -166,6 +166,7 @@ vu_disconnect(struct vu_dev *d)
 	inflight_unmap(d);
 	d->features = 0;
 	d->pfeatures = 0;
+	d->proto_set = false;
 	if (d->cfd >= 0) {
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->cfd, NULL);
 		close(d->cfd);
@@ -390,12 +391,16 @@ dispatch(struct vu_dev *d, struct vu_msg *m)
 		d->features = m->p.u64;
 		return 0;
 	case VU_GET_PROTOCOL_FEATURES:
-		m->p.u64 = VU_RUNTIME_PFEATURES;
+		/* No config space, no CONFIG protocol feature. */
+		m->p.u64 = VU_RUNTIME_PFEATURES &
+		    ~(be->get_config ? 0 : 1ull << VU_PF_CONFIG);
 		return reply(d, m, sizeof(uint64_t));
 	case VU_SET_PROTOCOL_FEATURES:
-		if (m->p.u64 & ~VU_RUNTIME_PFEATURES)
+		if (m->p.u64 & ~(VU_RUNTIME_PFEATURES &
+		    ~(be->get_config ? 0 : 1ull << VU_PF_CONFIG)))
 			return -ENOTSUP;
 		d->pfeatures = m->p.u64;
+		d->proto_set = true;
 		return 0;
 	case VU_GET_QUEUE_NUM:
 		m->p.u64 = be->nqueues;
@@ -444,7 +449,10 @@ dispatch(struct vu_dev *d, struct vu_msg *m)
 	case VU_SET_VRING_ERR:
 		return set_vring_fd(d, m);
 	case VU_SET_VRING_ENABLE:
-		if (!(d->features & (1ull << VU_F_PROTOCOL_FEATURES)))
+		/* QEMU's vhost-user netdev sends this before SET_FEATURES; the
+		 * protocol features having been set is proof enough. */
+		if (!(d->features & (1ull << VU_F_PROTOCOL_FEATURES)) &&
+		    !d->proto_set)
 			return -EINVAL;
 		vq->enabled = m->p.state.num;
 		run_queue(d, vq);

@@ -250,18 +250,15 @@ msix_setup(struct vdev *d, unsigned int nq, char *why, size_t len)
 		    "capability", d->name, d->slot, d->fn);
 		return -1;
 	}
-	if (d->msix_n < nq + 1) {
-		snprintf_(why, len, "%s at 00:%02x.%d: MSI-X table has %u "
-		    "entries, need %u", d->name, d->slot, d->fn, d->msix_n,
-		    nq + 1);
-		return -1;
-	}
+	/* Fewer entries than queues + config (QEMU's vhost-user-rng-pci
+	 * has one): everything shares entry 0, as Linux does too. */
+	d->shared_vec = d->msix_n < nq + 1;
 	lapic_enable();
 	ctrl = pci_cfg_read(d->slot, d->fn, d->msix_cap) >> 16;
 	ctrl &= ~PCI_MSIX_FLAGS_QSIZE;
 	pci_cfg_write16(d->slot, d->fn, d->msix_cap + PCI_MSIX_FLAGS,
 	    ctrl | PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
-	for (e = 0; e <= nq; e++)
+	for (e = 0; e <= (d->shared_vec ? 0 : nq); e++)
 		msix_entry(d, e);
 	pci_cfg_write16(d->slot, d->fn, d->msix_cap + PCI_MSIX_FLAGS,
 	    (ctrl | PCI_MSIX_FLAGS_ENABLE) & ~PCI_MSIX_FLAGS_MASKALL);
@@ -301,10 +298,12 @@ vq_setup(struct vdev *d, unsigned int i, char *why, size_t len)
 	q->desc = (struct vring_desc *)d->mem[i].b;
 	q->avail = (struct vring_avail *)(d->mem[i].b + 2048);
 	q->used = (struct vring_used *)(d->mem[i].b + 4096);
-	q->msix = d->poll ? VIRTIO_MSI_NO_VECTOR : (uint16_t)(i + 1);
+	q->msix = d->poll ? VIRTIO_MSI_NO_VECTOR :
+	    d->shared_vec ? 0 : (uint16_t)(i + 1);
 	if (d->poll)
 		q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
-	q->vector = (uint8_t)(VEC_BASE + 4 * d->devno + i + 1);
+	q->vector = (uint8_t)(VEC_BASE + 4 * d->devno +
+	    (d->shared_vec ? 0 : i + 1));
 	for (k = 0; k < size; k++)
 		q->next[k] = (uint16_t)(k + 1);
 	q->nfree = size;

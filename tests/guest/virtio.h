@@ -52,6 +52,7 @@ struct vdev {
 	uint64_t msix_table;
 	uint16_t cfg_msix;
 	uint8_t cfg_vector;
+	int shared_vec;			/* one MSI-X entry for all */
 	int poll;			/* vdev_init: queues without interrupts */
 	uint64_t offered, features;
 	unsigned int nq;
