@@ -302,6 +302,8 @@ set_inflight(struct vu_dev *d, struct vu_msg *m)
 
 	if ((rc = inflight_check(d, &m->p.inflight)) < 0)
 		return rc;
+	hlog("inflight region from the frontend: %u queue(s) of %u entries",
+	    m->p.inflight.num_queues, m->p.inflight.queue_size);
 	return inflight_map(d, m->fds[0], m->p.inflight.mmap_offset,
 	    &m->p.inflight);
 }
