@@ -92,9 +92,13 @@ demo: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory all
 	@sh tools/demo.sh
 
+# Debian's cloud kernel and an initramfs, from Debian packages (see docs/LINUX.md).
+linux-guest: $(DEPS_STAMP)
+	@sh tools/linux-guest.sh
+
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps unit unit-asan integration check demo clean
+.PHONY: all deps unit unit-asan integration check demo clean linux-guest
 .SECONDARY:
 -include $(shell find $(B)/obj $(B)/asan -name '*.d' -type f 2>/dev/null)

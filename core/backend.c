@@ -16,6 +16,7 @@
 
 #include "core/backend.h"
 #include "core/log.h"
+#include "core/spawner.h"
 
 #define FIRST_FD	3
 
@@ -47,8 +48,9 @@ backend_binary(const char *type, const char *override, char *out, size_t len)
 }
 
 /* In the child: put fds in place, close the rest, exec. */
-static void
-child(const char *path, char *const argv[], int sock, const int *fds, int nfds)
+void
+backend_exec(const char *path, char *const argv[], int sock, const int *fds,
+    int nfds)
 {
 	int tmp[8], i;
 
@@ -81,6 +83,17 @@ backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
 		hlog("%s: socketpair: %s", bp->name, strerror(errno));
 		return -errno;
 	}
+	if (spawner_active()) {
+		rc = spawner_spawn(bp->path, argv, sv[1], fds, nfds, &pid);
+		close(sv[1]);
+		if (rc < 0) {
+			hlog("%s: cannot start %s: %s", bp->name, bp->path,
+			    strerror(-rc));
+			close(sv[0]);
+			return rc;
+		}
+		goto started;
+	}
 	/* The child starts with no signal blocked, whatever the core blocks. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -97,7 +110,7 @@ backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
 		signal(SIGPIPE, SIG_DFL);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		close(sv[0]);
-		child(bp->path, argv, sv[1], fds, nfds);
+		backend_exec(bp->path, argv, sv[1], fds, nfds);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	rc = -errno;
@@ -107,6 +120,7 @@ backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
 		close(sv[0]);
 		return rc;
 	}
+started:
 	bp->pid = pid;
 	bp->sock = sv[0];
 	bp->pidfd = syscall(SYS_pidfd_open, pid, 0);

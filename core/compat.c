@@ -116,11 +116,12 @@ compat_linux_cmdline(void)
 	 * BMI2 ERMS INVPCID AVX512F RDSEED ADX SMAP CLFLUSHOPT CLWB SHA_NI
 	 * UMIP RDPID FSRM: the kernel's own SIMD code (chacha, crc32c) needs
 	 * SSE instructions the emulator lacks.  Emulated, the kernel is slow
-	 * enough to trip the soft-lockup watchdog.
+	 * enough to trip the soft-lockup watchdog and to spend minutes in
+	 * the crypto self-tests and in mitigation thunks.
 	 */
 	return "noxsave clearcpuid=129,137,140,147,148,150,151,153,154,156,"
 	    "157,158,145,288,291,293,295,296,297,298,304,306,307,308,311,312,"
-	    "317,514,534,580 nosoftlockup";
+	    "317,514,534,580 nosoftlockup cryptomgr.notests mitigations=off";
 }
 
 /* Clears bits in the (function, index) leaves; index -1 matches any. */

@@ -18,6 +18,7 @@
 #include "core/acpi.h"
 #include "core/boot.h"
 #include "core/cmdline.h"
+#include "core/compat.h"
 #include "core/config.h"
 #include "core/control.h"
 #include "core/devices.h"
@@ -26,6 +27,7 @@
 #include "core/layout.h"
 #include "core/log.h"
 #include "core/pci.h"
+#include "core/spawner.h"
 #include "core/supervisor.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
@@ -190,6 +192,8 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 		return rc;
 	if ((rc = build_acpi(vm, &spec.rsdp)) < 0)
 		return rc;
+	if ((rc = compat_init(config_get("x86.compat"), spec.kernel)) < 0)
+		return rc;
 	if ((rc = boot_load(vm, &spec, entry)) < 0)
 		return rc;
 	return vcpus_create(vm, entry);
@@ -351,6 +355,10 @@ main(int argc, char **argv)
 	}
 	if (config_check_keys() < 0)
 		return EXIT_ERROR;
+	/* While the core is one thread and unconfined: the process that
+	 * starts its backends, so the core itself never forks or execs. */
+	if (spawner_start() < 0)
+		return EXIT_ERROR;
 	name = config_get("name");
 	snprintf(role, sizeof(role), "%s", name ? name : "vm");
 	log_set_role(role);
@@ -385,6 +393,7 @@ main(int argc, char **argv)
 	control_fini();
 	vcpus_join(vm);
 	pci_reset_all();	/* stops and reaps the backends */
+	spawner_stop();
 	uart_fini(vm);
 	uart_restore_tty();
 	return vm->exit_code;

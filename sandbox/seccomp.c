@@ -32,7 +32,7 @@ int
 sc_note(uint32_t action, int nr, unsigned nargs, int rc)
 {
 	struct sandbox_profile *p = noting;
-	uint32_t want = p && p->denylist ? SCMP_ACT_TRAP : SCMP_ACT_ALLOW;
+	uint32_t want = SCMP_ACT_ALLOW;
 	int i;
 
 	if (p == NULL || rc < 0 || action != want || nr < 0)
@@ -69,9 +69,9 @@ sandbox_profile(enum sandbox_role role, struct sandbox_profile *p)
 	scmp_filter_ctx c;
 
 	memset(p, 0, sizeof(*p));
-	p->denylist = role == SANDBOX_CORE;
+	p->denylist = false;
 	noting = p;
-	c = sc_build(role, sandbox_role_name(role), "profile");
+	c = sc_build(role, sandbox_role_name(role), NULL);
 	noting = NULL;
 	if (c == NULL)
 		return -EINVAL;
@@ -210,9 +210,11 @@ sc_build(enum sandbox_role role, const char *name, const char *prefix)
 		return NULL;
 	}
 	resolve_names();
-	snprintf(sc_prefix, sizeof(sc_prefix), "%s: killed by seccomp: ",
-	    prefix);
-	c = seccomp_init(core ? SCMP_ACT_ALLOW : SCMP_ACT_TRAP);
+	/* Only for a filter that will be loaded, not one being listed. */
+	if (prefix != NULL)
+		snprintf(sc_prefix, sizeof(sc_prefix), "%s: killed by seccomp: ",
+		    prefix);
+	c = seccomp_init(SCMP_ACT_TRAP);
 	if (c == NULL) {
 		hlog("%s: seccomp_init failed; out of memory?", name);
 		return NULL;
@@ -221,7 +223,7 @@ sc_build(enum sandbox_role role, const char *name, const char *prefix)
 	rc = seccomp_attr_set(c, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (rc == 0 && core)
 		rc = seccomp_attr_set(c, SCMP_FLTATR_CTL_TSYNC, 1);
-	if (rc == 0 && !core)
+	if (rc == 0)
 		rc = sc_allow(c, always, NELEM(always));
 	if (rc == 0)
 		rc = seccomp_rule_add(c, SCMP_ACT_KILL_PROCESS, SC_DEATH, 0);

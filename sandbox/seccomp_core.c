@@ -1,41 +1,93 @@
 /*
- * The core: a denylist for now, applied to every thread.  The core runs
- * KVM ioctls, vCPU threads and spawns backends (fork, exec), and the
- * backends inherit this filter, so it must leave them unshare, mount,
- * umount2, pivot_root and the set*id calls their own sandbox_enter makes.
- * What it takes away: debugging other processes, kernel modules and kexec,
- * the new mount API, host-wide settings, bpf, perf and userfaultfd.
+ * The core, once its VM is built: an allowlist like the backends', for
+ * what the running core does — vCPU exits and KVM (ioctls filtered by
+ * request), the event loop, the control socket, the backends' sockets and
+ * eventfds, and for a restart or swap: a socketpair, a message to the
+ * spawner, opening a disk or a tap, reaping.  It never forks or execs (the
+ * spawner does that), creates no namespaces, loads nothing executable.
+ * New threads: none are made after confinement, so clone3 answers ENOSYS
+ * and plain clone is allowed only with CLONE_THREAD (what glibc falls back
+ * to), never as fork.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <linux/sockios.h>
+#include <termios.h>
+
 #include "sandbox/seccomp_impl.h"
 
 int
 sc_rules_core(scmp_filter_ctx c)
 {
-	static const int nrs[] = {
-		SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv),
-		SCMP_SYS(process_vm_writev), SCMP_SYS(kcmp),
-		SCMP_SYS(pidfd_getfd),
-		SCMP_SYS(kexec_load), SCMP_SYS(kexec_file_load),
-		SCMP_SYS(init_module), SCMP_SYS(finit_module),
-		SCMP_SYS(delete_module), SCMP_SYS(reboot),
-		SCMP_SYS(swapon), SCMP_SYS(swapoff), SCMP_SYS(chroot),
-		SCMP_SYS(setns), SCMP_SYS(fsopen), SCMP_SYS(fsconfig),
-		SCMP_SYS(fsmount), SCMP_SYS(fspick), SCMP_SYS(move_mount),
-		SCMP_SYS(open_tree), SCMP_SYS(mount_setattr),
-		SCMP_SYS(open_by_handle_at), SCMP_SYS(name_to_handle_at),
-		SCMP_SYS(bpf), SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd),
-		SCMP_SYS(keyctl), SCMP_SYS(add_key), SCMP_SYS(request_key),
-		SCMP_SYS(iopl), SCMP_SYS(ioperm), SCMP_SYS(acct),
-		SCMP_SYS(settimeofday), SCMP_SYS(clock_settime),
-		SCMP_SYS(clock_adjtime), SCMP_SYS(adjtimex),
-		SCMP_SYS(quotactl), SCMP_SYS(syslog), SCMP_SYS(vhangup),
-		SCMP_SYS(uselib), SCMP_SYS(personality), SCMP_SYS(lookup_dcookie),
-		SCMP_SYS(sethostname), SCMP_SYS(setdomainname),
+	static const int plain[] = {
+		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv),
+		SCMP_SYS(writev), SCMP_SYS(close), SCMP_SYS(fstat),
+		SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek),
+		/* the audit reads /proc; a swap opens a disk or the tun device */
+		SCMP_SYS(openat), SCMP_SYS(getdents64), SCMP_SYS(readlink),
+		SCMP_SYS(readlinkat), SCMP_SYS(access), SCMP_SYS(faccessat2),
+		SCMP_SYS(unlink),
+		SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(brk),
+		SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
+		SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
+		SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall),
+		SCMP_SYS(tgkill), SCMP_SYS(kill), SCMP_SYS(getpid),
+		SCMP_SYS(gettid), SCMP_SYS(getuid), SCMP_SYS(geteuid),
+		SCMP_SYS(getgid), SCMP_SYS(getegid), SCMP_SYS(exit),
+		SCMP_SYS(exit_group),
+		SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+		SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(timerfd_create),
+		SCMP_SYS(timerfd_settime), SCMP_SYS(clock_gettime),
+		SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
+		SCMP_SYS(sched_yield), SCMP_SYS(getrandom), SCMP_SYS(sysinfo),
+		SCMP_SYS(accept4), SCMP_SYS(recvmsg), SCMP_SYS(sendmsg),
+		SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(setsockopt),
+		SCMP_SYS(getsockopt), SCMP_SYS(shutdown),
+		SCMP_SYS(pidfd_open), SCMP_SYS(wait4), SCMP_SYS(waitid),
+		SCMP_SYS(fcntl),
+	};
+	static const unsigned long ioctls[] = {
+		KVM_RUN, KVM_GET_MP_STATE, KVM_GET_REGS, KVM_SET_REGS,
+		KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_VCPU_EVENTS,
+		KVM_SET_VCPU_EVENTS, KVM_TRANSLATE, KVM_IRQ_LINE, KVM_IRQFD,
+		KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
+		TUNSETIFF, SIOCSIFMTU,
+		TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 	};
 	int rc;
 
-	for (size_t i = 0; i < NELEM(nrs); i++)
-		if ((rc = seccomp_rule_add(c, SCMP_ACT_TRAP, nrs[i], 0)) < 0)
+	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)
+		return rc;
+	for (size_t i = 0; i < NELEM(ioctls); i++)
+		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, ioctls[i], 0))) < 0)
 			return rc;
+	/* Nothing executable. */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
+	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0)
+		return rc;
+	/* Threads only, never a new process. */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
+	    0)) < 0 ||
+	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD))) < 0)
+		return rc;
+	/* A backend's socket pair; the MTU of a new tap; getrlimit. */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0))) < 0 ||
+	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+	    SCMP_A0(SCMP_CMP_EQ, AF_INET, 0),
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff, SOCK_DGRAM))) < 0 ||
+	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
+	    SCMP_A2(SCMP_CMP_EQ, 0, 0))) < 0)
+		return rc;
 	return 0;
 }

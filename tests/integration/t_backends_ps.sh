@@ -27,7 +27,11 @@ cat "$TMP/ps" "$TMP/err"
 for b in hyve-blk hyve-net hyve-rnd; do
 	grep -q " $b\$" "$TMP/ps" || fail "no $b process under hyve"
 done
-[ "$(wc -l <"$TMP/ps")" -eq 3 ] || fail "expected exactly three children of hyve"
+[ "$(grep -c ' hyve-\(blk\|net\|rnd\)$' "$TMP/ps")" -eq 3 ] ||
+    fail "expected exactly three backends under hyve"
+# Besides them, only the spawner that starts them for the confined core.
+[ "$(grep -v ' hyve-\(blk\|net\|rnd\)$' "$TMP/ps" | grep -vc ' hyve-spawner$')" -eq 0 ] ||
+    fail "unexpected children of hyve: $(cat "$TMP/ps")"
 [ ! -e "$TMP/left" ] || fail "$(cat "$TMP/left")"
 [ "$(cat "$TMP/rc")" -eq 1 ] || fail "hyve exited $(cat "$TMP/rc")"
 echo ok

@@ -47,6 +47,11 @@ if grep -q "^[0-9]* passed, 0 failed" "$TMP/out" && [ "$rc" -eq 1 ]; then
 fi
 last=$(grep -v '^\s*$' "$TMP/out" | tail -n 1 | cut -c1-160)
 why=$(grep "cannot emulate" "$TMP/err" | tail -n 1 | sed 's/^hyve\[[^]]*\]: //')
+if [ -z "$why" ] && grep -q "RIP: 0033:entry_SYSCALL_64" "$TMP/out"; then
+	why="the kernel boots and starts /init, but init's first syscall lands on entry_SYSCALL_64 still at CPL 3 (kvm_pvm does not switch to CPL 0 on syscall), so init is killed by a page fault"
+elif [ -z "$why" ] && grep -q "Kernel panic" "$TMP/out"; then
+	why=$(grep -m1 "Kernel panic" "$TMP/out" | cut -c1-160)
+fi
 [ -n "$why" ] || why="no result after ${secs}s (exit $rc); last console line: $last"
 if [ $pvm -eq 1 ] && ! grep -q "hyve-linux: init started" "$TMP/out"; then
 	echo "SKIP: Linux does not boot on kvm_pvm yet: stops at: $why"
