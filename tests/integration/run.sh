@@ -10,7 +10,13 @@ for t in tests/integration/t_*.sh; do
 	name=$(basename "$t" .sh)
 	log=build/tests/integration/$name.log
 	mkdir -p build/tests/integration
-	timeout -k 5 "$HYVE_TEST_TIMEOUT" sh "$t" >"$log" 2>&1; rc=$?
+	# Each test in a session of its own, so that whatever it started and
+	# left behind (a failed test's hyve, say) is ended with it.
+	sid=build/tests/integration/$name.sid
+	rm -f "$sid"
+	timeout -k 5 "$HYVE_TEST_TIMEOUT" setsid -w sh -c 'echo $$ >"$1"; exec sh "$2"' \
+	    _ "$sid" "$t" >"$log" 2>&1; rc=$?
+	[ -s "$sid" ] && pkill -KILL -s "$(cat "$sid")" 2>/dev/null
 	case $rc in
 	0)  pass=$((pass + 1)); echo "PASS $name" ;;
 	77) skip=$((skip + 1)); echo "SKIP $name: $(tail -1 "$log")" ;;
