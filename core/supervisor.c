@@ -628,7 +628,8 @@ sup_heartbeat(void)
 			rc = vuf_ping(&v->vu);
 		if (rc < 0 && v->bp.pid > 0) {
 			hlog("%s: backend pid %d does not answer (%s); killing it",
-			    v->name, (int)v->bp.pid, strerror(-rc));
+			    v->name, (int)v->bp.pid, rc == -EAGAIN ?
+			    "no reply within 5 s: hung" : strerror(-rc));
 			kill(v->bp.pid, SIGKILL);
 		}
 		pthread_mutex_unlock(&v->vm->dev_lock);
