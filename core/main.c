@@ -4,6 +4,7 @@
  */
 #include <cap-ng.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,6 +146,20 @@ build_acpi(struct vm *vm, uint64_t *rsdp)
 }
 
 static int
+readable(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+		hlog("%s: %s", path, strerror(e));
+		return -e;
+	}
+	close(fd);
+	return 0;
+}
+
+static int
 build_vm(struct vm *vm, struct boot_entry *entry)
 {
 	struct boot_spec spec;
@@ -163,6 +178,10 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 		    "(a PVH ELF such as build/testguest, or a bzImage)");
 		return -EINVAL;
 	}
+	/* Before any device or backend exists, so a typo costs one line. */
+	if ((rc = readable(spec.kernel)) < 0 ||
+	    (spec.initrd != NULL && (rc = readable(spec.initrd)) < 0))
+		return rc;
 	{
 		int ncpus = vm->ncpus, s = vm->sockets, c = vm->cores,
 		    t = vm->threads;
