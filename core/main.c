@@ -146,13 +146,13 @@ build_acpi(struct vm *vm, uint64_t *rsdp)
 }
 
 static int
-readable(const char *path)
+readable(const char *key, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
 		int e = errno;
-		hlog("%s: %s", path, strerror(e));
+		hlog("%s: %s: %s", key, path, strerror(e));
 		return -e;
 	}
 	close(fd);
@@ -179,8 +179,9 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 		return -EINVAL;
 	}
 	/* Before any device or backend exists, so a typo costs one line. */
-	if ((rc = readable(spec.kernel)) < 0 ||
-	    (spec.initrd != NULL && (rc = readable(spec.initrd)) < 0))
+	if ((rc = readable("boot.kernel", spec.kernel)) < 0 ||
+	    (spec.initrd != NULL &&
+	    (rc = readable("boot.initrd", spec.initrd)) < 0))
 		return rc;
 	{
 		int ncpus = vm->ncpus, s = vm->sockets, c = vm->cores,
