@@ -101,4 +101,4 @@ clean:
 
 .PHONY: all deps unit unit-asan integration check demo clean linux-guest
 .SECONDARY:
--include $(shell find $(B)/obj $(B)/asan -name '*.d' -type f 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/asan $(B)/fuzz -name '*.d' -type f 2>/dev/null)

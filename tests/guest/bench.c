@@ -6,9 +6,11 @@
  * Each case prints one line:
  *   BENCH blk randread qd=1 bs=4096 iops=N mbps=N.N p50_us=N.N p99_us=N.N
  *   BENCH net tx size=64 pps=N mbps=N.N
+ *   BENCH net tx-tso size=65536 pps=N mbps=N.N	(or "tx-tso unsupported")
  *   BENCH net rx size=N pps=N mbps=N.N
  * blk mbps is MB/s (10^6 bytes), net mbps Mbit/s of frames (without the
- * virtio-net header).  The same guest runs under QEMU, so figures compare.
+ * virtio-net header), for tx-tso Mbit/s of TCP payload.  The same guest
+ * runs under QEMU, so figures compare.
  */
 #include <linux/virtio_net.h>
 
@@ -309,6 +311,142 @@ net_tx(uint32_t size, uint64_t secs, char *why, size_t len)
 	return 0;
 }
 
+/*
+ * TSO: TCP/IPv4 frames of TSO_FRAME bytes that the device (or the tap
+ * behind it) cuts into TSO_MSS-byte segments.  They go from 10.0.0.2 to
+ * 10.0.0.1 at the peer MAC, a host nobody plays, so the host kernel drops
+ * them right after the tap took them.
+ */
+#define TSO_FRAME	65536		/* Ethernet + IPv4 + TCP + payload */
+#define TSO_HDRS	(14 + 20 + 20)
+#define TSO_PAYLOAD	(TSO_FRAME - TSO_HDRS)
+#define TSO_MSS		1448
+#define TSO_STRIDE	(TSO_FRAME + 4096)
+#define TSO_NBUF	(POOL / TSO_STRIDE)
+#define TSO_FEATURES	(1ULL << VIRTIO_NET_F_CSUM | \
+			 1ULL << VIRTIO_NET_F_HOST_TSO4)
+
+static const uint8_t tso_src[4] = { 10, 0, 0, 2 }, tso_dst[4] = { 10, 0, 0, 1 };
+
+static void
+put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v);
+}
+
+/* The ones' complement sum of n bytes (n even) added to sum, folded. */
+static uint32_t
+csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xFFFF) + (sum >> 16);
+	return sum;
+}
+
+/* One TSO frame at b: vnet header, Ethernet, IPv4, TCP, payload. */
+static void
+tso_frame(uint8_t *b, uint32_t seq)
+{
+	struct virtio_net_hdr *h = (struct virtio_net_hdr *)b;
+	uint8_t *f = b + HDRLEN, *ip = f + 14, *tcp = ip + 20, pseudo[4];
+	uint32_t sum;
+
+	memset(b, 0, HDRLEN + TSO_FRAME);
+	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h->hdr_len = TSO_HDRS;
+	h->gso_size = TSO_MSS;
+	h->csum_start = 14 + 20;
+	h->csum_offset = 16;	/* offsetof(struct tcphdr, check) */
+	memcpy(f, peer, 6);
+	memcpy(f + 6, nmac, 6);
+	put16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, TSO_FRAME - 14);
+	put16(ip + 4, seq & 0xFFFF);
+	put16(ip + 6, 0x4000);		/* don't fragment */
+	ip[8] = 64;
+	ip[9] = 6;			/* TCP */
+	memcpy(ip + 12, tso_src, 4);
+	memcpy(ip + 16, tso_dst, 4);
+	put16(ip + 10, ~csum_add(0, ip, 20) & 0xFFFF);
+	put16(tcp, 40000);
+	put16(tcp + 2, 5001);
+	put32(tcp + 4, seq);
+	put32(tcp + 8, 1);
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x18;			/* PSH, ACK */
+	put16(tcp + 14, 65535);
+	/* Partial checksum: the pseudo header's sum, not complemented; the
+	 * device adds the segment and stores the complement. */
+	sum = csum_add(0, tso_src, 4);
+	sum = csum_add(sum, tso_dst, 4);
+	put16(pseudo, 6);
+	put16(pseudo + 2, TSO_FRAME - 14 - 20);
+	sum = csum_add(sum, pseudo, 4);
+	put16(tcp + 16, sum);
+	memcpy(tcp + 20, "HYVE-BENCH-TSO", 14);
+}
+
+/* Keeps the tx ring full of TSO frames for secs; mbps is TCP payload. */
+static int
+net_tx_tso(uint64_t secs, char *why, size_t len)
+{
+	struct vq *q = &bdev.vq[TXQ];
+	uint64_t t0, end, done = 0, sent = 0, last, el, pps, prev;
+	struct vbuf b;
+	char mbps[24];
+	int i;
+
+	if ((bdev.features & TSO_FEATURES) != TSO_FEATURES) {
+		printf_("BENCH net tx-tso unsupported\n");
+		return 0;
+	}
+	for (i = 0; i < TSO_NBUF; i++)
+		tso_frame(pool + (size_t)i * TSO_STRIDE,
+		    (uint32_t)i * TSO_PAYLOAD);
+	t0 = last = now_us();
+	end = t0 + secs * 1000000;
+	i = 0;
+	/* The device only reads tx buffers: several may be in flight. */
+	while (sent > done || now_us() < end) {
+		while (q->nfree && now_us() < end) {
+			b = (struct vbuf){ pool + (size_t)i * TSO_STRIDE,
+			    HDRLEN + TSO_FRAME, 0 };
+			if (vq_add(q, &b, 1) < 0)
+				break;
+			i = (i + 1) % TSO_NBUF;
+			sent++;
+		}
+		vq_kick_if_wanted(q);
+		prev = done;
+		if (tx_reap(&done, last, sent > done, why, len) < 0)
+			return -1;
+		if (done != prev)
+			last = now_us();
+		else
+			cpu_relax();
+	}
+	el = now_us() - t0;
+	pps = done * 1000000 / (el ? el : 1);
+	tenths(mbps, sizeof(mbps), pps * TSO_PAYLOAD * 8 * 10 / 1000000);
+	printf_("BENCH net tx-tso size=%u pps=%lu mbps=%s\n", TSO_FRAME,
+	    (unsigned long)pps, mbps);
+	return 0;
+}
+
 /* One control frame to netecho.py, completion polled. */
 static int
 net_ctl(const char *msg, char *why, size_t len)
@@ -422,7 +560,7 @@ test_bench_net(char *why, size_t len)
 	int rc, i;
 
 	rc = vdev_open_poll(&bdev, VIRTIO_ID_NET, "bench-net",
-	    1ULL << VIRTIO_NET_F_MAC, 2, 1, why, len);
+	    1ULL << VIRTIO_NET_F_MAC | TSO_FEATURES, 2, 1, why, len);
 	if (rc != PASS)
 		return rc;
 	if (bdev.vq[TXQ].size * FRAMEBUF > POOL) {
@@ -437,7 +575,7 @@ test_bench_net(char *why, size_t len)
 	printf_("bench-net: 00:%02x.%d, queue size %u, %lu s per case\n",
 	    bdev.slot, bdev.fn, bdev.vq[TXQ].size, (unsigned long)secs);
 	if (net_tx(64, secs, why, len) < 0 || net_tx(1500, secs, why, len) < 0 ||
-	    net_rx(secs, why, len) < 0)
+	    net_tx_tso(secs, why, len) < 0 || net_rx(secs, why, len) < 0)
 		return FAIL;
 	vdev_reset(&bdev);
 	return PASS;
