@@ -52,7 +52,7 @@ done
 # SeaBIOS drives the disk while it looks for a boot device.
 grep -q 'hyve\[blk-qemu\]: queue 0: started' "$TMP/blk.log" ||
     fail "hyve-blk never set up a ring: $(cat "$TMP/blk.log")"
-if grep -a -v -E 'queue [0-9]+: started|frontend connected|frontend gone' "$TMP/blk.log"; then
+if grep -a -v -E 'queue [0-9]+: started|frontend connected|frontend gone|inflight region from the frontend' "$TMP/blk.log"; then
 	fail "hyve-blk logged errors (above)"
 fi
 echo "blk qemu: ok"
