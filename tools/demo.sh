@@ -49,29 +49,59 @@ else
 	echo "demo: no private network namespace here (needs root); leaving out virtio-net"
 fi
 cmd="build/hyve -c 2 -m 256M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit"
-cmd="$cmd $net -s 3,virtio-blk,$TMP/disk.img -s 4,virtio-rnd"
-cmd="$cmd -o boot.kernel=build/testguest -o boot.cmdline=test=$tests demo"
+cmd="$cmd $net -s 3,virtio-blk,$TMP/disk.img -s 4,virtio-rnd -o control.path=$TMP/demo.sock"
+cmd="$cmd -o boot.kernel=build/testguest -o boot.cmdline=test=$tests,idle demo"
 echo "demo: $cmd"
-echo "demo: the test guest prints what it finds on COM1, runs its tests and powers off"
+echo "demo: the test guest prints what it finds on COM1 and runs its tests;"
+echo "demo: then hyvectl shows the devices and what each process may do,"
+echo "demo: and powers the VM off"
 echo
+# Runs the VM, waits for the guest to idle, shows status and audit, and
+# presses the power button; exits with hyve's status.
+cat >"$TMP/vm.sh" <<SCRIPT
+$cmd &
+vm=\$!
+n=0
+until grep -q "idle: waiting" "$TMP/console" 2>/dev/null; do
+	n=\$((n + 1)); [ \$n -gt 600 ] && break
+	kill -0 \$vm 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 \$vm 2>/dev/null; then
+	echo
+	echo "demo: hyvectl status demo"
+	build/hyvectl --socket $TMP/demo.sock status demo
+	echo
+	echo "demo: hyvectl audit demo (the verdicts; the whole audit lists namespaces,"
+	echo "demo: capabilities, rlimits, descriptors and each seccomp allowlist)"
+	build/hyvectl --socket $TMP/demo.sock audit demo | grep -E "^[a-z]+ [a-z0-9-]+ \\(pid|allowlist|denylist"
+	echo
+	echo "demo: hyvectl poweroff demo"
+	build/hyvectl --socket $TMP/demo.sock poweroff demo
+fi
+wait \$vm
+echo \$? >$TMP/rc
+SCRIPT
 if [ -n "$net" ]; then
 	cat >"$TMP/run.sh" <<SCRIPT
 ip link set lo up
 ip tuntap add dev demotap0 mode tap vnet_hdr
 ip link set demotap0 up
 python3 tests/integration/netpeer.py demotap0 60 "$TMP/done" >/dev/null 2>&1 &
-$cmd
-rc=\$?
+sh $TMP/vm.sh
 touch "$TMP/done"
 wait
-exit \$rc
 SCRIPT
-	unshare -n sh "$TMP/run.sh"
+	unshare -n sh "$TMP/run.sh" | tee "$TMP/console"
 else
-	# shellcheck disable=SC2086
-	$cmd
+	sh "$TMP/vm.sh" | tee "$TMP/console"
 fi
-rc=$?
+rc=$(cat "$TMP/rc" 2>/dev/null || echo 4)
+if grep -q "^FAIL" "$TMP/console"; then
+	echo
+	echo "demo: a guest test failed (above)"
+	exit 1
+fi
 echo
 case $rc in
 1) echo "demo: the guest's tests passed and it powered off (exit status 1)" ;;
