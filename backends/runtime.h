@@ -104,6 +104,10 @@ int vu_serve(struct vu_dev *d, int fd);
  */
 int vu_handle(struct vu_dev *d);
 
+/* Runs the device's kick for vq, as a kick on its eventfd does: at most
+ * two rings' worth of chains, then the rest after the other events. */
+void vu_run_queue(struct vu_dev *d, struct vring_queue *vq);
+
 /* Drops the frontend: closes its socket and fds, resets the device. */
 void vu_disconnect(struct vu_dev *d);
 

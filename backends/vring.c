@@ -143,6 +143,10 @@ vring_pop(struct vring_queue *vq, const struct gmem *gm,
 
 	if (!vring_ready(vq))
 		return vq->broken ? -EIO : 0;
+	if (vq->budget != 0 && vq->taken >= vq->budget) {
+		vq->yielded = true;
+		return 0;
+	}
 	if (vq->resubmit_pos < vq->nresubmit) {
 		/* A chain a previous backend took but did not complete. */
 		head = vq->resubmit[vq->resubmit_pos];
@@ -224,6 +228,7 @@ vring_pop(struct vring_queue *vq, const struct gmem *gm,
 	}
 	req->out_len = out;
 	req->in_len = in;
+	vq->taken++;
 	if (again) {
 		vq->resubmit_pos++;
 		return 1;
@@ -317,7 +322,7 @@ vring_flush(struct vring_queue *vq)
 bool
 vring_enable_notify(struct vring_queue *vq)
 {
-	if (!vring_ready(vq))
+	if (!vring_ready(vq) || vq->yielded)
 		return false;
 	if (vq->event_idx)
 		__atomic_store_n(virtq_avail_event(vq->used, vq->num),

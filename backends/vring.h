@@ -41,6 +41,12 @@ struct vring_queue {
 	int callfd;
 	int errfd;
 	struct hyve_stats *stats;	/* the device's counters, or NULL */
+	/* Fairness: chains one kick may take before the runtime's loop gets
+	 * a turn (0 = no limit); a guest whose rings overlap can otherwise
+	 * feed a backend forever from a single kick. */
+	unsigned budget;
+	bool yielded;			/* stopped on the budget; kick again */
+	unsigned taken;			/* chains taken since the budget was set */
 	/* Inflight tracking, when the frontend gave a region (else NULL). */
 	struct inflight_queue *infl;
 	uint64_t counter;		/* next chain's order number */

@@ -179,8 +179,24 @@ vu_disconnect(struct vu_dev *d)
 static void
 run_queue(struct vu_dev *d, struct vring_queue *vq)
 {
-	if (vring_ready(vq) && d->be->kick)
-		d->be->kick(d, vq);
+	vu_run_queue(d, vq);
+}
+
+void
+vu_run_queue(struct vu_dev *d, struct vring_queue *vq)
+{
+	if (!vring_ready(vq) || d->be->kick == NULL)
+		return;
+	/* At most two rings' worth per turn; the rest after the other
+	 * events, by kicking ourselves. */
+	vq->budget = 2 * vq->num;
+	vq->taken = 0;
+	vq->yielded = false;
+	d->be->kick(d, vq);
+	vq->budget = 0;
+	if (vq->yielded && vq->kickfd >= 0)
+		eventfd_write(vq->kickfd, 1);
+	vq->yielded = false;
 }
 
 static int

@@ -76,7 +76,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* What a kick on each ring's eventfd would do. */
 		for (unsigned q = 0; q < fake_backend.nqueues; q++)
 			if (vring_ready(&dev.vq[q]))
-				fake_backend.kick(&dev, &dev.vq[q]);
+				vu_run_queue(&dev, &dev.vq[q]);
 	}
 	vu_disconnect(&dev);
 	FZ_CHECK(dev.cfd == -1 && dev.mem.n == 0);
