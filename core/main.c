@@ -64,7 +64,23 @@ catch_fatal_signals(void)
 }
 
 static int
-machine_config(struct vm *vm, uint64_t *mem)
+memory_size(uint64_t *mem)
+{
+	int rc;
+
+	if ((rc = config_get_size("memory.size", MB(256), mem)) < 0)
+		return rc;
+	if (*mem < MEM_MIN || *mem > MEM_MAX) {
+		hlog("memory.size: %llu MiB is out of range (use -m between "
+		    "16M and 1T)", (unsigned long long)(*mem >> 20));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The vCPU topology and x86 options, into a vm vm_create has set up. */
+static int
+machine_config(struct vm *vm)
 {
 	uint64_t cpus, sockets, cores, threads;
 	int rc;
@@ -73,7 +89,6 @@ machine_config(struct vm *vm, uint64_t *mem)
 	    (rc = config_get_uint("sockets", cpus, &sockets)) < 0 ||
 	    (rc = config_get_uint("cores", 1, &cores)) < 0 ||
 	    (rc = config_get_uint("threads", 1, &threads)) < 0 ||
-	    (rc = config_get_size("memory.size", MB(256), mem)) < 0 ||
 	    (rc = config_get_bool("x86.strictio", false, &vm->strictio)) < 0 ||
 	    (rc = config_get_bool("x86.strictmsr", true, &vm->strictmsr)) < 0)
 		return rc;
@@ -85,11 +100,6 @@ machine_config(struct vm *vm, uint64_t *mem)
 		    "threads=%llu (use -c N or make the product equal N)",
 		    (unsigned long long)cpus, (unsigned long long)sockets,
 		    (unsigned long long)cores, (unsigned long long)threads);
-		return -EINVAL;
-	}
-	if (*mem < MEM_MIN || *mem > MEM_MAX) {
-		hlog("memory.size: %llu MiB is out of range (use -m between "
-		    "16M and 1T)", (unsigned long long)(*mem >> 20));
 		return -EINVAL;
 	}
 	vm->ncpus = cpus;
@@ -167,7 +177,7 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 	bool utc_local;
 	int rc;
 
-	if ((rc = machine_config(vm, &mem)) < 0)
+	if ((rc = memory_size(&mem)) < 0)
 		return rc;
 	memset(&spec, 0, sizeof(spec));
 	spec.kernel = config_get("boot.kernel");
@@ -183,20 +193,9 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 	    (spec.initrd != NULL &&
 	    (rc = readable("boot.initrd", spec.initrd)) < 0))
 		return rc;
-	{
-		int ncpus = vm->ncpus, s = vm->sockets, c = vm->cores,
-		    t = vm->threads;
-		bool sio = vm->strictio, smsr = vm->strictmsr;
-
-		if ((rc = vm_create(vm, config_get("name"), mem)) < 0)
-			return rc;
-		vm->ncpus = ncpus;
-		vm->sockets = s;
-		vm->cores = c;
-		vm->threads = t;
-		vm->strictio = sio;
-		vm->strictmsr = smsr;
-	}
+	if ((rc = vm_create(vm, config_get("name"), mem)) < 0 ||
+	    (rc = machine_config(vm)) < 0)
+		return rc;
 	if ((rc = irq_init(vm)) < 0 || (rc = evloop_init()) < 0)
 		return rc;
 	if ((rc = pci_init(vm)) < 0)
