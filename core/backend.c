@@ -48,7 +48,7 @@ backend_binary(const char *type, const char *override, char *out, size_t len)
 }
 
 /* In the child: put fds in place, close the rest, exec. */
-void
+static void __attribute__((noreturn))
 backend_exec(const char *path, char *const argv[], int sock, const int *fds,
     int nfds)
 {
@@ -67,6 +67,33 @@ backend_exec(const char *path, char *const argv[], int sock, const int *fds,
 	execv(path, argv);
 	fprintf(stderr, "hyve: exec %s: %s\n", path, strerror(errno));
 	_exit(127);
+}
+
+pid_t
+backend_start(int flags, const char *path, char *const argv[], int sock,
+    const int *fds, int nfds, int closefd)
+{
+	pid_t pid;
+
+	/* Its own PID namespace, as its init: it sees no other process, and
+	 * unlike unshare(CLONE_NEWPID) this leaves it able to have threads
+	 * (io_uring's workers).  Without privilege, without one. */
+	pid = syscall(SYS_clone, flags | CLONE_NEWPID | SIGCHLD, NULL, NULL,
+	    NULL, 0);
+	if (pid < 0 && (errno == EPERM || errno == EINVAL))
+		pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+	if (pid == 0) {
+		sigset_t none;
+
+		/* The backend starts with no signal blocked or ignored. */
+		sigemptyset(&none);
+		signal(SIGPIPE, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (closefd >= 0)
+			close(closefd);
+		backend_exec(path, argv, sock, fds, nfds);
+	}
+	return pid;
 }
 
 int
@@ -94,24 +121,10 @@ backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
 		}
 		goto started;
 	}
-	/* The child starts with no signal blocked, whatever the core blocks. */
+	/* No signal may arrive between the clone and the exec. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	/* Its own PID namespace, as its init: it sees no other process, and
-	 * unlike unshare(CLONE_NEWPID) this leaves it able to have threads
-	 * (io_uring's workers).  Without privilege, a plain fork. */
-	pid = syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
-	if (pid < 0 && (errno == EPERM || errno == EINVAL))
-		pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		signal(SIGPIPE, SIG_DFL);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		close(sv[0]);
-		backend_exec(bp->path, argv, sv[1], fds, nfds);
-	}
+	pid = backend_start(0, bp->path, argv, sv[1], fds, nfds, sv[0]);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	rc = -errno;
 	close(sv[1]);

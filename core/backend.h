@@ -25,9 +25,13 @@ int backend_binary(const char *type, const char *override, char *out,
  */
 int backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
     int nfds);
-/* In a new child: sock as fd 3, fds[i] as fd 4+i, the rest closed, exec. */
-void backend_exec(const char *path, char *const argv[], int sock,
-    const int *fds, int nfds) __attribute__((noreturn));
+/*
+ * Clones (with flags, e.g. CLONE_PARENT) a child in a new PID namespace
+ * where allowed; the child closes closefd, gets sock as fd 3 and fds[i] as
+ * fd 4+i, closes the rest and execs path.  Returns the pid, or -1.
+ */
+pid_t backend_start(int flags, const char *path, char *const argv[], int sock,
+    const int *fds, int nfds, int closefd);
 /* Reaps an exited backend; writes why it ended into buf. */
 int backend_reap(struct backend_proc *bp, char *buf, size_t len);
 /* Ends a backend whose socket the core has closed: it has a moment to

@@ -18,7 +18,6 @@
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "core/backend.h"
@@ -69,19 +68,8 @@ sp_spawn(int fd, char *buf, size_t len, int *fds, int nfds)
 		sp_send(fd, 'P', -EINVAL, 0);
 		goto out;
 	}
-	pid = syscall(SYS_clone, CLONE_PARENT | CLONE_NEWPID | SIGCHLD, NULL,
-	    NULL, NULL, 0);
-	if (pid < 0 && (errno == EPERM || errno == EINVAL))
-		pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL,
-		    NULL, 0);
-	if (pid == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		close(fd);
-		backend_exec(argv[0], argv + 1, fds[0], fds + 1, nfds - 1);
-	}
+	pid = backend_start(CLONE_PARENT, argv[0], argv + 1, fds[0], fds + 1,
+	    nfds - 1, fd);
 	sp_send(fd, 'P', pid < 0 ? -errno : pid, 0);
 out:
 	for (i = 0; i < nfds; i++)
