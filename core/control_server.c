@@ -238,35 +238,41 @@ audit_one(const char *role, const char *name, pid_t pid)
 	return p;
 }
 
-static json_object *
-cmd_audit(struct vm *vm)
-{
+struct procs {
 	struct {
 		char	role[16], name[16];
 		pid_t	pid;
-	} procs[PCI_SLOTS * PCI_FUNCS + 1];
-	json_object *r, *list;
-	struct pci_dev *pd;
-	struct vpci *v;
-	int n = 0, s, f, i;
+	} p[PCI_SLOTS * PCI_FUNCS + 1];
+	int n;
+};
 
-	snprintf(procs[n].role, sizeof(procs[n].role), "core");
-	snprintf(procs[n].name, sizeof(procs[n].name), "%s", vm->name);
-	procs[n++].pid = getpid();
+static void
+add_proc(struct vpci *v, void *arg)
+{
+	struct procs *ps = arg;
+
+	if (v->bp.pid <= 0)
+		return;
+	snprintf(ps->p[ps->n].role, sizeof(ps->p[ps->n].role), "%s",
+	    v->t->prefix);
+	snprintf(ps->p[ps->n].name, sizeof(ps->p[ps->n].name), "%s", v->name);
+	ps->p[ps->n++].pid = v->bp.pid;
+}
+
+static json_object *
+cmd_audit(struct vm *vm)
+{
+	struct procs ps;
+	json_object *r, *list;
+	int i;
+
+	ps.n = 0;
+	snprintf(ps.p[0].role, sizeof(ps.p[0].role), "core");
+	snprintf(ps.p[0].name, sizeof(ps.p[0].name), "%s", vm->name);
+	ps.p[ps.n++].pid = getpid();
 	/* Collect under the lock; read /proc without it. */
 	pthread_mutex_lock(&vm->dev_lock);
-	for (s = 0; s < PCI_SLOTS; s++) {
-		for (f = 0; f < PCI_FUNCS; f++) {
-			if ((pd = pci_find(0, s, f)) == NULL ||
-			    (v = pd_vpci(pd)) == NULL || v->bp.pid <= 0)
-				continue;
-			snprintf(procs[n].role, sizeof(procs[n].role), "%s",
-			    v->t ? v->t->prefix : "vhost-user");
-			snprintf(procs[n].name, sizeof(procs[n].name), "%s",
-			    v->name);
-			procs[n++].pid = v->bp.pid;
-		}
-	}
+	sup_foreach(add_proc, &ps);
 	pthread_mutex_unlock(&vm->dev_lock);
 	if ((r = json_object_new_object()) == NULL)
 		return NULL;
@@ -274,21 +280,28 @@ cmd_audit(struct vm *vm)
 		json_object_put(r);
 		return NULL;
 	}
-	for (i = 0; i < n; i++)
-		json_object_array_add(list, audit_one(procs[i].role,
-		    procs[i].name, procs[i].pid));
+	for (i = 0; i < ps.n; i++)
+		json_object_array_add(list, audit_one(ps.p[i].role,
+		    ps.p[i].name, ps.p[i].pid));
 	json_object_object_add(r, "name", json_object_new_string(vm->name));
 	json_object_object_add(r, "processes", list);
 	return r;
+}
+
+static void
+add_stats(struct vpci *v, void *arg)
+{
+	json_object *d = v->stats ? counters_json(v) : json_object_new_object();
+
+	json_object_object_add(d, "name", json_object_new_string(v->name));
+	json_object_object_add(d, "restarts", json_object_new_int(v->restarts));
+	json_object_array_add(arg, d);
 }
 
 static json_object *
 cmd_stats(struct vm *vm)
 {
 	json_object *r, *list;
-	struct pci_dev *pd;
-	struct vpci *v;
-	int s, f;
 
 	if ((r = json_object_new_object()) == NULL)
 		return NULL;
@@ -297,21 +310,7 @@ cmd_stats(struct vm *vm)
 		return NULL;
 	}
 	pthread_mutex_lock(&vm->dev_lock);
-	for (s = 0; s < PCI_SLOTS; s++) {
-		for (f = 0; f < PCI_FUNCS; f++) {
-			json_object *d;
-
-			if ((pd = pci_find(0, s, f)) == NULL ||
-			    (v = pd_vpci(pd)) == NULL)
-				continue;
-			d = v->stats ? counters_json(v) : json_object_new_object();
-			json_object_object_add(d, "name",
-			    json_object_new_string(v->name));
-			json_object_object_add(d, "restarts",
-			    json_object_new_int(v->restarts));
-			json_object_array_add(list, d);
-		}
-	}
+	sup_foreach(add_stats, list);
 	pthread_mutex_unlock(&vm->dev_lock);
 	json_object_object_add(r, "devices", list);
 	return r;
@@ -326,26 +325,18 @@ cmd_swap(struct vm *vm, const struct ctl_req *req, char *err, size_t len)
 		.path = req->path[0] ? req->path : NULL,
 		.tap = req->tap[0] ? req->tap : NULL,
 	};
-	struct pci_dev *pd;
-	struct vpci *v = NULL;
 	json_object *r;
-	int s, f;
+	pid_t pid;
 
 	hlog("%s: hyvectl: %s %s", vm->name, ctl_cmd_name(req->cmd),
 	    req->device);
 	if (sup_swap(req->device, &sw, err, len) < 0)
 		return NULL;
-	for (s = 0; s < PCI_SLOTS && v == NULL; s++)
-		for (f = 0; f < PCI_FUNCS && v == NULL; f++)
-			if ((pd = pci_find(0, s, f)) != NULL &&
-			    (v = pd_vpci(pd)) != NULL &&
-			    strcmp(v->name, req->device) != 0)
-				v = NULL;
+	pid = sup_pid(req->device);
 	if ((r = json_object_new_object()) == NULL)
 		return NULL;
 	json_object_object_add(r, "device", json_object_new_string(req->device));
-	json_object_object_add(r, "pid", v ? json_object_new_int(v->bp.pid) :
-	    NULL);
+	json_object_object_add(r, "pid", json_object_new_int(pid));
 	return r;
 }
 

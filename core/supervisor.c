@@ -614,6 +614,14 @@ sup_swap(const char *name, const struct sup_swap *sw, char *err, size_t len)
 	return rc;
 }
 
+pid_t
+sup_pid(const char *name)
+{
+	struct vpci *v = find(name);
+
+	return v ? v->bp.pid : -1;
+}
+
 void
 sup_heartbeat(void)
 {

@@ -2,6 +2,7 @@
 #define HYVE_SUPERVISOR_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 struct vpci;
 
@@ -36,6 +37,8 @@ struct sup_swap {
  * Errors go to err. */
 int sup_swap(const char *name, const struct sup_swap *sw, char *err,
     size_t len);
+/* The pid of device name's backend, or -1. */
+pid_t sup_pid(const char *name);
 /* Asks every backend for a sign of life; kills the ones that hang. */
 void sup_heartbeat(void);
 /* Calls fn for each device with a vhost-user backend. */
