@@ -47,7 +47,8 @@ static const struct vpci_type types[] = {
 	{ "virtio-rnd", "rnd", "rnd", VIRTIO_ID_RNG, 0x00, 0xff, 0, 1 },
 };
 
-static int type_count[4];
+/* Devices named so far, per type: blk0, blk1, ... */
+static int type_count[sizeof(types) / sizeof(types[0])];
 
 static const struct vpci_type *
 type_by_name(const char *emul)
@@ -889,7 +890,7 @@ vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
 	v->devfd = -1;
 	v->statsfd = -1;
 	snprintf(v->name, sizeof(v->name), "%s%d", t->prefix,
-	    type_count[t->virtio_id & 3]++);
+	    type_count[t - types]++);
 	pd->arg = v;
 	if ((rc = sup_attach(v, node, sock)) < 0)
 		return rc;
