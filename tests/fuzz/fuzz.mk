@@ -10,6 +10,7 @@ FZ_LDLIBS	:= -pthread -lseccomp -lcap-ng -ljson-c -luring
 FZ		:= $(B)/fuzz
 FUZZ_SECONDS	?= 60
 FUZZ_CHECK_RUNS	?= 20000
+FUZZ_CPU	?=
 FUZZ_TARGETS	:= ring vu_server vu_frontend requests devices config
 
 # Everything the core and the runtime are made of, plus the blk backend.
@@ -19,10 +20,10 @@ FUZZ_TARGETS	:= ring vu_server vu_frontend requests devices config
 FZ_LIB_SRC	:= $(LIB_SRC) backends/blk/blk.c
 FZ_LIB_OBJ	:= $(FZ_LIB_SRC:%.c=$(FZ)/obj/%.o)
 
-$(FZ)/obj/%.o: %.c
+$(FZ)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FZ_CC) $(FZ_CFLAGS) -MMD -MP -c -o $@ $<
-$(FZ)/obj/tests/fuzz/%.o: tests/fuzz/%.c
+$(FZ)/obj/tests/fuzz/%.o: tests/fuzz/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FZ_CC) $(FZ_CFLAGS) -Werror -MMD -MP -c -o $@ $<
 
@@ -55,12 +56,18 @@ FZ_BINS := $(FUZZ_TARGETS:%=$(FZ)/fuzz_%)
 
 fuzz-build: $(FZ_BINS)
 
-# Writes the seed corpora (tests/fuzz/corpus/*) anew.
-fuzz-seeds:
+# Passes vhost-user messages through and writes them as seeds.
+$(B)/vu_record: tests/fuzz/vu_record.c ipc/vhost_user.h | $(DEPS_STAMP)
+	$(CC) $(CFLAGS) -o $@ $<
+
+# Writes the seed corpora (tests/fuzz/corpus/*) anew: the laid-out ones,
+# then the conversations recorded from a real VM (needs /dev/kvm).
+fuzz-seeds: all $(B)/vu_record $(FZ)/fuzz_devices
 	python3 tests/fuzz/gen_seeds.py tests/fuzz/corpus
+	sh tests/fuzz/record.sh tests/fuzz/corpus
 
 fuzz: $(FZ_BINS)
-	@FZ=$(FZ) sh tests/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@FZ=$(FZ) FUZZ_CPU=$(FUZZ_CPU) sh tests/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-check: $(FZ_BINS)
 	@FZ=$(FZ) sh tests/fuzz/run.sh check $(FUZZ_CHECK_RUNS) $(FUZZ_TARGETS)

@@ -13,6 +13,10 @@
  * Input: accesses of 9 bytes: u8 kind (bits 0-1: port, mmio, run the
  * event loop; bit 7: write), u8 range (index into the bus's ranges),
  * u16 offset in the range, u8 size (1, 2, 4 or 8 bytes), u32 value.
+ *
+ * With FUZZ_DEVICES_RANGES set in the environment it prints the ranges
+ * ("pio|mmio INDEX BASE LEN NAME") and exits, so that tests/fuzz/record.sh
+ * can turn a real guest's accesses into inputs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,6 +41,7 @@ static char sock[2][64];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+static void print_ranges(void);
 
 static void
 serve(int i)
@@ -95,7 +100,22 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		for (int b = 0; b < 6; b++)
 			bars[s][b] = pci_get_cfg32(pci_find(0, slots[s], 0),
 			    PCI_BASE_ADDRESS_0 + 4 * b);
+	if (getenv("FUZZ_DEVICES_RANGES") != NULL)
+		print_ranges();
 	return 0;
+}
+
+static void
+print_ranges(void)
+{
+	const struct bus *b[2] = { &vm.pio, &vm.mmio };
+
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < b[i]->n; k++)
+			printf("%s %d %#llx %#llx %s\n", i ? "mmio" : "pio", k,
+			    (unsigned long long)b[i]->r[k].base,
+			    (unsigned long long)b[i]->r[k].len, b[i]->r[k].name);
+	exit(0);
 }
 
 static void

@@ -6,11 +6,14 @@
  *   u8 request, u8 header flags, u8 fd count, u8 fd kinds (2 bits per fd:
  *   memfd of guest memory, eventfd, eventfd, pipe), u16 payload size as the
  *   header claims it, then up to that many payload bytes.
- * The bytes go through a socketpair to vu_handle() as a frontend would
- * write them.  Afterwards no fd may be left open: a frontend must not be
+ * The image is written at the start of a 128 MiB guest-memory file (the
+ * rest reads as zeros), so that memory tables recorded from a real VM
+ * (tests/fuzz/record.sh) fit it.  The bytes go through a socketpair to
+ * vu_handle() as a frontend would write them.  Afterwards no fd may be left open: a frontend must not be
  * able to exhaust the backend's descriptors.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,7 +23,8 @@
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/fuzz_vu.h"
 
-#define MEMSZ	(64u << 10)
+#define IMGSZ	(64u << 10)
+#define MEMFILE	(128u << 20)
 
 static int memfd = -1;
 static struct vu_dev dev;
@@ -34,7 +38,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	memfd = memfd_create("fuzz-guest", MFD_CLOEXEC);
-	if (memfd < 0 || ftruncate(memfd, MEMSZ) < 0)
+	if (memfd < 0 || ftruncate(memfd, MEMFILE) < 0)
 		abort();
 	if (vu_dev_init(&dev, &fake_backend, NULL) < 0)
 		abort();
@@ -55,12 +59,14 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = { data, size };
-	uint8_t img[MEMSZ];
+	uint8_t img[IMGSZ];
 	size_t ilen;
 	int sv[2], nfd0 = fz_nfds();
 
 	ilen = fz_take(&f, img, fz_u16(&f));
-	if (pwrite(memfd, img, ilen, 0) < 0)
+	/* Nothing an earlier input wrote may show through. */
+	if (pwrite(memfd, img, ilen, 0) < 0 || fallocate(memfd,
+	    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, ilen, MEMFILE - ilen) < 0)
 		abort();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
