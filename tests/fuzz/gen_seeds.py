@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora under tests/fuzz/corpus/<target>/: real
-vhost-user conversations, rings and requests laid out as each target
-reads its input (see the comment at the top of each fuzz_*.c)."""
+"""Writes the laid-out seed corpora under tests/fuzz/corpus/<target>/:
+vhost-user conversations, rings and requests as the core, the backends and
+the drivers lay them out, in the layout each target reads (see the comment
+at the top of each fuzz_*.c).  The recorded-* seeds beside them come from
+a real VM (tests/fuzz/record.sh)."""
 import os
 import struct
 import sys

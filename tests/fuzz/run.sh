@@ -32,7 +32,8 @@ summary() {	# target log
 
 for t in "$@"; do
 	bin=$FZ/fuzz_$t
-	log=$FZ/logs/$t.log
+	# One log per CPU: two runs of a target may share the machine.
+	log=$FZ/logs/$t${FUZZ_CPU:+.cpu$FUZZ_CPU}.log
 	seeds=tests/fuzz/corpus/$t
 	regs=tests/fuzz/regressions/$t
 	mkdir -p $seeds
