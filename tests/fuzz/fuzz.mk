@@ -57,8 +57,8 @@ FZ_BINS := $(FUZZ_TARGETS:%=$(FZ)/fuzz_%)
 fuzz-build: $(FZ_BINS)
 
 # Passes vhost-user messages through and writes them as seeds.
-$(B)/vu_record: tests/fuzz/vu_record.c ipc/vhost_user.h | $(DEPS_STAMP)
-	$(CC) $(CFLAGS) -o $@ $<
+$(B)/vu_record: $(B)/obj/tests/fuzz/vu_record.o $(B)/libhyve.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Writes the seed corpora (tests/fuzz/corpus/*) anew: the laid-out ones,
 # then the conversations recorded from a real VM (needs /dev/kvm).

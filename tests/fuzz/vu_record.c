@@ -197,32 +197,30 @@ dump_ring(unsigned q)
 
 /* Follows the frontend's messages that say where the rings are. */
 static void
-note(const struct vu_hdr *h, const void *payload, const int *fds, int nfds)
+note(const struct vu_msg *m)
 {
-	union vu_payload p;
+	const union vu_payload *p = &m->p;
 
-	memset(&p, 0, sizeof(p));
-	memcpy(&p, payload, h->size < sizeof(p) ? h->size : sizeof(p));
-	switch (h->request) {
+	switch (m->hdr.request) {
 	case VU_SET_FEATURES:
-		features = p.u64;
+		features = p->u64;
 		break;
 	case VU_SET_MEM_TABLE:
-		map_table(&p.mem, fds, nfds);
+		map_table(&p->mem, m->fds, m->nfds);
 		break;
 	case VU_SET_VRING_NUM:
-		if (p.state.index < NRINGS)
-			ring[p.state.index].num = p.state.num;
+		if (p->state.index < NRINGS)
+			ring[p->state.index].num = p->state.num;
 		break;
 	case VU_SET_VRING_ADDR:
-		if (p.addr.index < NRINGS) {
-			ring[p.addr.index].desc = p.addr.desc_user_addr;
-			ring[p.addr.index].avail = p.addr.avail_user_addr;
+		if (p->addr.index < NRINGS) {
+			ring[p->addr.index].desc = p->addr.desc_user_addr;
+			ring[p->addr.index].avail = p->addr.avail_user_addr;
 		}
 		break;
 	case VU_GET_VRING_BASE:
-		if (p.state.index < NRINGS)
-			dump_ring(p.state.index);
+		if (p->state.index < NRINGS)
+			dump_ring(p->state.index);
 		break;
 	}
 }
@@ -245,96 +243,27 @@ fd_kind(int fd)
 	return 3;
 }
 
-/* Reads exactly n bytes; the first read also takes the fds. */
-static int
-read_full(int s, void *buf, size_t n, int *fds, int *nfds)
-{
-	union {
-		char b[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	size_t got = 0;
-
-	while (got < n) {
-		struct iovec iov = { (char *)buf + got, n - got };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		struct cmsghdr *c;
-		ssize_t k;
-
-		if (fds != NULL) {
-			mh.msg_control = u.b;
-			mh.msg_controllen = sizeof(u.b);
-		}
-		k = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-		if (k <= 0)
-			return k < 0 ? -errno : -ECONNRESET;
-		for (c = CMSG_FIRSTHDR(&mh); fds != NULL && c != NULL;
-		    c = CMSG_NXTHDR(&mh, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			int k2 = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			memcpy(fds + *nfds, CMSG_DATA(c), k2 * sizeof(int));
-			*nfds += k2;
-		}
-		fds = NULL;
-		got += k;
-	}
-	return 0;
-}
-
-static int
-send_msg(int s, const void *buf, size_t n, const int *fds, int nfds)
-{
-	union {
-		char b[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { (void *)buf, n };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	return sendmsg(s, &mh, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -errno;
-}
-
 /* One message from `from` to `to`, recorded in from's seed. */
 static int
 relay(struct side *from, struct side *to)
 {
-	uint8_t buf[sizeof(struct vu_hdr) + VU_MAX_PAYLOAD];
-	struct vu_hdr *h = (struct vu_hdr *)buf;
-	int fds[VU_MAX_FDS], nfds = 0, rc;
+	struct vu_msg m;
 	unsigned kinds = 0;
+	int rc;
 
-	if ((rc = read_full(from->fd, h, sizeof(*h), fds, &nfds)) < 0)
+	memset(&m, 0, sizeof(m));
+	if ((rc = vu_recv(from->fd, &m)) < 0)
 		return rc;
-	if (h->size > VU_MAX_PAYLOAD) {
-		fprintf(stderr, "vu_record: %s sent a %u-byte payload; stopping\n",
-		    from->name, h->size);
-		return -EMSGSIZE;
-	}
-	if ((rc = read_full(from->fd, h + 1, h->size, NULL, NULL)) < 0)
-		return rc;
-	for (int i = 0; i < nfds && i < 4; i++)
-		kinds |= fd_kind(fds[i]) << (2 * i);
-	fprintf(from->out, "%c%c%c%c%c%c", h->request & 0xff, h->flags & 0xff,
-	    nfds, kinds, h->size & 0xff, h->size >> 8);
-	fwrite(h + 1, 1, h->size, from->out);
+	for (int i = 0; i < m.nfds && i < 4; i++)
+		kinds |= fd_kind(m.fds[i]) << (2 * i);
+	fprintf(from->out, "%c%c%c%c%c%c", m.hdr.request & 0xff,
+	    m.hdr.flags & 0xff, m.nfds, kinds, m.hdr.size & 0xff,
+	    m.hdr.size >> 8);
+	fwrite(&m.p, 1, m.hdr.size, from->out);
 	if (rings_out != NULL && from->frontend)
-		note(h, h + 1, fds, nfds);
-	rc = send_msg(to->fd, buf, sizeof(*h) + h->size, fds, nfds);
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
+		note(&m);
+	rc = vu_send(to->fd, &m);
+	vu_msg_close_fds(&m);
 	return rc;
 }
 
