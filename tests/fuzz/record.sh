@@ -70,6 +70,7 @@ for type in blk rnd; do
 	    die "no ring seeds from $T/ring-$type-q0"
 	kill $be
 	wait $be 2>/dev/null
+	pids=		# both ended: nothing for the trap to kill
 	echo "record: $type: $(wc -c <"$OUT/vu_server/recorded-$type") bytes from the core, $(wc -c <"$OUT/vu_frontend/recorded-$type") from hyve-$type"
 done
 
