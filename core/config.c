@@ -538,16 +538,49 @@ trim(char *s)
 	return s;
 }
 
+/*
+ * A -k file is read with bounds: it may be a pipe or a device that never
+ * ends (/dev/zero), and one endless line must not take all memory.
+ */
+#define CONFIG_MAX_LINE	8192
+#define CONFIG_MAX_FILE	(1u << 20)
+
+/*
+ * One line into buf, without its newline.  Returns its length, -1 at the
+ * end of the file, -EINVAL for a NUL byte, -E2BIG for a line too long,
+ * -EFBIG once the file has passed CONFIG_MAX_FILE.
+ */
+static int
+read_line(FILE *f, char *buf, size_t *total)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (c == '\0')
+			return -EINVAL;
+		if (n == CONFIG_MAX_LINE - 1)
+			return -E2BIG;
+		buf[n++] = c;
+	}
+	if (c == EOF && n == 0)
+		return -1;
+	*total += n + 1;
+	if (*total > CONFIG_MAX_FILE)
+		return -EFBIG;
+	buf[n] = '\0';
+	return n;
+}
+
 int
 config_load_file(const char *file)
 {
 	char where[PATH_MAX_LEN + 32];
-	char *line = NULL, *s, *eq;
-	size_t cap = 0;
-	ssize_t len;
+	char *line, *s, *eq;
+	size_t total = 0;
 	unsigned lineno = 0;
 	FILE *f;
-	int ret = 0;
+	int len, ret = 0;
 
 	if ((f = fopen(file, "re")) == NULL) {
 		ret = -errno;
@@ -555,13 +588,26 @@ config_load_file(const char *file)
 		    "-k path)", file, strerror(-ret));
 		return ret;
 	}
-	while ((len = getline(&line, &cap, f)) != -1) {
+	if ((line = malloc(CONFIG_MAX_LINE)) == NULL) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	while ((len = read_line(f, line, &total)) != -1) {
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%u: ", file, lineno);
-		if ((size_t)len != strlen(line)) {
-			hlog("%sNUL byte in the line (the file must be text)",
-			    where);
-			ret = -EINVAL;
+		if (len < 0) {
+			ret = len;
+			if (len == -EINVAL)
+				hlog("%sNUL byte in the line (the file must be "
+				    "text)", where);
+			else if (len == -E2BIG)
+				hlog("%sline longer than %u bytes (check the -k "
+				    "path: it must be key=value lines)", where,
+				    CONFIG_MAX_LINE - 1);
+			else
+				hlog("%s: larger than %u KiB (check the -k path: "
+				    "it must be key=value lines)", file,
+				    CONFIG_MAX_FILE >> 10);
 			break;
 		}
 		s = trim(line);

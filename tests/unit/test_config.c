@@ -394,7 +394,7 @@ static void
 test_load_file(void **state)
 {
 	const char *file, *msg;
-	char want[128];
+	char want[128], *big;
 
 	(void)state;
 	file = write_tmp("# a comment\n"
@@ -446,6 +446,46 @@ test_load_file(void **state)
 	unlink(file);
 	snprintf(want, sizeof(want), "%s:1: empty", file);
 	assert_non_null(strstr(msg, want));
+
+	/* Bounded: an endless line, an endless device, an endless file. */
+	big = malloc(2u << 20);
+	assert_non_null(big);
+	memset(big, 'a', 8191);
+	big[0] = '#';
+	strcpy(big + 8191, "\ncpus=3\n");
+	file = write_tmp(big);
+	config_reset();
+	assert_int_equal(config_load_file(file), 0);
+	unlink(file);
+	assert_string_equal(config_get("cpus"), "3");
+
+	memset(big, 'a', 9000);
+	strcpy(big + 9000, "=1\n");
+	file = write_tmp(big);
+	capture();
+	assert_int_equal(config_load_file(file), -E2BIG);
+	msg = captured();
+	unlink(file);
+	snprintf(want, sizeof(want), "%s:1: line longer than 8191 bytes", file);
+	assert_non_null(strstr(msg, want));
+	assert_int_equal(nlines(msg), 1);
+
+	capture();
+	assert_int_equal(config_load_file("/dev/zero"), -EINVAL);
+	msg = captured();
+	assert_non_null(strstr(msg, "/dev/zero:1: NUL byte"));
+
+	for (size_t i = 0; i < (2u << 20) / 4; i++)
+		memcpy(big + 4 * i, "# x\n", 4);
+	big[(2u << 20) - 1] = '\0';
+	file = write_tmp(big);
+	capture();
+	assert_int_equal(config_load_file(file), -EFBIG);
+	msg = captured();
+	unlink(file);
+	snprintf(want, sizeof(want), "%s: larger than 1024 KiB", file);
+	assert_non_null(strstr(msg, want));
+	free(big);
 
 	capture();
 	assert_int_equal(config_load_file("/nonexistent/hyve.conf"), -ENOENT);
