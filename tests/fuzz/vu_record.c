@@ -29,51 +29,30 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <linux/virtio_ring.h>
 
+#include "backends/runtime.h"
+#include "core/backend.h"
 #include "ipc/vhost_user.h"
 
 #define NRINGS	16
 #define BUFMAX	4096u
 
-
 struct side {
 	int fd;
 	FILE *out;
-	const char *name;
 	bool frontend;
 };
 
-static int
-unix_addr(struct sockaddr_un *sa, const char *path)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path)) {
-		fprintf(stderr, "vu_record: %s: path too long\n", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa->sun_path, path);
-	return 0;
-}
-
+/* Takes one connection on path, then stops listening. */
 static int
 accept_one(const char *path)
 {
-	struct sockaddr_un sa;
 	int l, c;
 
-	if (unix_addr(&sa, path) < 0)
+	if ((l = vu_listen(path)) < 0)
 		return -1;
-	unlink(path);
-	if ((l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0) {
-		fprintf(stderr, "vu_record: listen on %s: %s\n", path,
-		    strerror(errno));
-		return -1;
-	}
 	c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
 		fprintf(stderr, "vu_record: accept on %s: %s\n", path,
@@ -81,23 +60,6 @@ accept_one(const char *path)
 	close(l);
 	unlink(path);
 	return c;
-}
-
-static int
-connect_to(const char *path)
-{
-	struct sockaddr_un sa;
-	int s;
-
-	if (unix_addr(&sa, path) < 0)
-		return -1;
-	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "vu_record: connect to backend %s: %s\n", path,
-		    strerror(errno));
-		return -1;
-	}
-	return s;
 }
 
 /* What the frontend told the backend about guest memory and rings. */
@@ -279,8 +241,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	rings_out = argc == 6 ? argv[5] : NULL;
-	s[0] = (struct side){ -1, fopen(argv[3], "wb"), "the frontend", true };
-	s[1] = (struct side){ -1, fopen(argv[4], "wb"), "the backend", false };
+	s[0] = (struct side){ -1, fopen(argv[3], "wb"), true };
+	s[1] = (struct side){ -1, fopen(argv[4], "wb"), false };
 	if (s[0].out == NULL || s[1].out == NULL) {
 		fprintf(stderr, "vu_record: cannot write %s or %s: %s\n", argv[3],
 		    argv[4], strerror(errno));
@@ -290,7 +252,7 @@ main(int argc, char **argv)
 	fwrite("\0\0", 1, 2, s[0].out);
 	fwrite("\0\0\0\0", 1, 4, s[1].out);
 	if ((s[0].fd = accept_one(argv[1])) < 0 ||
-	    (s[1].fd = connect_to(argv[2])) < 0)
+	    (s[1].fd = backend_connect(argv[2])) < 0)
 		return 1;
 	for (;;) {
 		p[0] = (struct pollfd){ s[0].fd, POLLIN, 0 };
