@@ -542,7 +542,7 @@ trim(char *s)
  * A -k file is read with bounds: it may be a pipe or a device that never
  * ends (/dev/zero), and one endless line must not take all memory.
  */
-#define CONFIG_MAX_LINE	8192
+#define CONFIG_MAX_LINE	8192u
 #define CONFIG_MAX_FILE	(1u << 20)
 
 /*

@@ -41,7 +41,6 @@ static char sock[2][64];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-static void print_ranges(void);
 
 static void
 serve(int i)
@@ -66,6 +65,19 @@ set(const char *k, const char *v)
 {
 	if (config_set(k, v) < 0)
 		abort();
+}
+
+static void
+print_ranges(void)
+{
+	const struct bus *b[2] = { &vm.pio, &vm.mmio };
+
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < b[i]->n; k++)
+			printf("%s %d %#llx %#llx %s\n", i ? "mmio" : "pio", k,
+			    (unsigned long long)b[i]->r[k].base,
+			    (unsigned long long)b[i]->r[k].len, b[i]->r[k].name);
+	exit(0);
 }
 
 int
@@ -103,19 +115,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (getenv("FUZZ_DEVICES_RANGES") != NULL)
 		print_ranges();
 	return 0;
-}
-
-static void
-print_ranges(void)
-{
-	const struct bus *b[2] = { &vm.pio, &vm.mmio };
-
-	for (int i = 0; i < 2; i++)
-		for (int k = 0; k < b[i]->n; k++)
-			printf("%s %d %#llx %#llx %s\n", i ? "mmio" : "pio", k,
-			    (unsigned long long)b[i]->r[k].base,
-			    (unsigned long long)b[i]->r[k].len, b[i]->r[k].name);
-	exit(0);
 }
 
 static void

@@ -9,8 +9,9 @@
  * The image is written at the start of a 128 MiB guest-memory file (the
  * rest reads as zeros), so that memory tables recorded from a real VM
  * (tests/fuzz/record.sh) fit it.  The bytes go through a socketpair to
- * vu_handle() as a frontend would write them.  Afterwards no fd may be left open: a frontend must not be
- * able to exhaust the backend's descriptors.
+ * vu_handle() as a frontend would write them.  Afterwards no fd may be
+ * left open: a frontend must not be able to exhaust the backend's
+ * descriptors.
  */
 #include <errno.h>
 #include <fcntl.h>

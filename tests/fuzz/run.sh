@@ -6,7 +6,7 @@
 #					executions from the seeds
 # Prints one line per target; exits 1 if any target found something.
 # FUZZ_CPU=N pins long runs to CPU N: fuzz_devices hands every vhost-user
-# message to a thread and back, which is twice as fast on one CPU.
+# message to a thread and back, which is cheaper with both on one CPU.
 FZ=${FZ:-build/fuzz}
 pin=
 [ -n "$FUZZ_CPU" ] && pin="taskset -c $FUZZ_CPU"
