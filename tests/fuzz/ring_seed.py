@@ -53,35 +53,42 @@ class Image:
         return at
 
 def chain_heads(num, avail, count):
+    """The heads of the last count chains the guest made available."""
     idx, = struct.unpack_from("<H", avail, 2)
-    heads = [struct.unpack_from("<H", avail, 4 + 2 * (i % num))[0]
-             for i in range(idx - count, idx)]
-    return idx, heads
+    return [struct.unpack_from("<H", avail, 4 + 2 * (i % num))[0]
+            for i in range(idx - count, idx)]
+
+def place(img, table, bufs, i):
+    """Moves descriptor i's buffer (an indirect one's entries too) into
+    the image and points it there; False when the image is full."""
+    data, entries = bufs[i]
+    if table[i][2] & F_INDIRECT:
+        ind = b""
+        for e in entries:
+            at = img.put(e[4])
+            if at is None:
+                return False
+            ind += struct.pack("<QIHH", at, len(e[4]), e[2], e[3])
+        data = ind
+    at = img.put(data)
+    if at is None:
+        return False
+    table[i][0], table[i][1] = at, len(data)
+    return True
 
 def lay_out(num, descs, avail, bufs, size, desc_at, avail_at, first_free):
-    """The image with as many of the last chains as fit, and their count."""
+    """The image with as many of the last chains as fit, the first avail
+    index that walks them, and their count."""
     img = Image(size, first_free)
     table = [list(d) for d in descs]
     idx, = struct.unpack_from("<H", avail, 2)
     done, count = set(), 0
-    for head in reversed(chain_heads(num, avail, min(idx, num))[1]):
-        i, seen, ok = head, 0, True
-        while i < num and i not in done and seen < num and ok:
+    for head in reversed(chain_heads(num, avail, min(idx, num))):
+        # Each descriptor is placed once: later chains may share it.
+        i, ok = head, True
+        while ok and i < num and i not in done:
             done.add(i)
-            data, entries = bufs[i]
-            if table[i][2] & F_INDIRECT:
-                ind = b""
-                for e in entries:
-                    at = img.put(e[4])
-                    ok = ok and at is not None
-                    ind += struct.pack("<QIHH", at or 0, len(e[4]), e[2], e[3])
-                data = ind
-            at = img.put(data)
-            if at is None or not ok:
-                ok = False
-                break
-            table[i][0], table[i][1] = at, len(data)
-            seen += 1
+            ok = place(img, table, bufs, i)
             if not table[i][2] & F_NEXT:
                 break
             i = table[i][3]
