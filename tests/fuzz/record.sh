@@ -36,33 +36,47 @@ wait_sock() {	# path what
 	done
 }
 
+# backend TYPE: starts hyve-TYPE standalone on $T/TYPE.sock, pid in $be.
+backend() {
+	if [ "$1" = blk ]; then
+		"$B/hyve-blk" --file "$T/disk.img" --socket "$T/blk.sock" 2>"$T/blk.log" &
+	else
+		"$B/hyve-$1" --socket "$T/$1.sock" 2>"$T/$1.log" &
+	fi
+	be=$!
+	pids="$pids $be"
+	wait_sock "$T/$1.sock" "hyve-$1"
+}
+
+# vm TESTS DEVICE...: boots the test guest with these -s devices and the
+# guest tests TESTS (under $wrap, if set); dies unless they all pass.
+vm() {
+	tests=$1
+	shift
+	timeout -k 5 120 $wrap "$B/hyve" -m 64M -s 0,hostbridge -s 31,lpc \
+	    -l com1,stdio -l debug-exit "$@" -o boot.kernel="$B/testguest" \
+	    -o "boot.cmdline=test=$tests" vmrec </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	grep -qx "[1-9][0-9]* passed, 0 failed" "$T/out" ||
+	    die "the guest's $tests tests failed (exit $rc): $(cat "$T/out" "$T/err" "$T"/*.log)"
+}
+
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || die "/dev/kvm is missing or not accessible"
 mkdir -p "$OUT/vu_server" "$OUT/vu_frontend" "$OUT/devices" "$OUT/ring" \
     "$OUT/requests"
 truncate -s 8M "$T/disk.img"
+wrap=
 for type in blk rnd; do
-	case $type in
-	blk) test=blk; set -- "$B/hyve-blk" --file "$T/disk.img" ;;
-	rnd) test=rng; set -- "$B/hyve-rnd" ;;
-	esac
-	"$@" --socket "$T/$type.sock" 2>"$T/$type.log" &
-	be=$!
-	pids="$pids $be"
-	wait_sock "$T/$type.sock" "hyve-$type"
+	backend $type
 	"$B/vu_record" "$T/rec.sock" "$T/$type.sock" \
-	    "$OUT/vu_server/recorded-$type" "$OUT/vu_frontend/recorded-$type" "$T/ring-$type" \
-	    2>"$T/rec.log" &
+	    "$OUT/vu_server/recorded-$type" "$OUT/vu_frontend/recorded-$type" \
+	    "$T/ring-$type" 2>"$T/rec.log" &
 	rec=$!
 	pids="$pids $rec"
 	wait_sock "$T/rec.sock" vu_record
-	timeout -k 5 120 "$B/hyve" -m 64M -s 0,hostbridge -s 31,lpc \
-	    -l com1,stdio -l debug-exit \
-	    -s 3,vhost-user,socket="$T/rec.sock",type=$type \
-	    -o boot.kernel="$B/testguest" -o "boot.cmdline=test=$test" vmrec \
-	    </dev/null >"$T/out" 2>"$T/err"
-	rc=$?
-	grep -qx "1 passed, 0 failed" "$T/out" ||
-	    die "the $type test failed through vu_record (exit $rc): $(cat "$T/out" "$T/err" "$T/rec.log")"
+	test=$type
+	[ $type = rnd ] && test=rng
+	vm $test -s 3,vhost-user,socket="$T/rec.sock",type=$type
 	wait $rec || die "vu_record failed: $(cat "$T/rec.log")"
 	[ -s "$T/ring-$type-q0" ] || die "vu_record wrote no ring for $type"
 	python3 "$ROOT/tests/fuzz/ring_seed.py" "$T/ring-$type-q0" $type \
@@ -82,28 +96,18 @@ done
     die "no KVM trace events in $TR (mount tracefs there, as root)"
 FUZZ_DEVICES_RANGES=1 "$B/fuzz/fuzz_devices" >"$T/ranges" 2>"$T/ranges.err" ||
     die "$B/fuzz/fuzz_devices could not list its ranges: $(cat "$T/ranges.err")"
-"$B/hyve-rnd" --socket "$T/rnd.sock" 2>"$T/rnd.log" &
-pids="$pids $!"
-"$B/hyve-blk" --file "$T/disk.img" --socket "$T/blk.sock" 2>"$T/blk.log" &
-pids="$pids $!"
-wait_sock "$T/rnd.sock" hyve-rnd
-wait_sock "$T/blk.sock" hyve-blk
+backend rnd
+backend blk
 mkdir "$I" || die "cannot make the trace instance $I"
 echo 1 >"$I/options/event-fork"
 echo 1 >"$I/events/kvm/kvm_pio/enable"
 echo 1 >"$I/events/kvm/kvm_mmio/enable"
 echo 8192 >"$I/buffer_size_kb"
-timeout -k 5 120 sh -c 'echo $$ >"$1/set_event_pid"; shift; exec "$@"' sh "$I" \
-    "$B/hyve" -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
-    -s 4,vhost-user,socket="$T/rnd.sock",type=rng \
-    -s 5,vhost-user,socket="$T/blk.sock",type=blk \
-    -o boot.kernel="$B/testguest" -o boot.cmdline=test=rng,blk vmrec \
-    </dev/null >"$T/out" 2>"$T/err"
-rc=$?
+echo 'echo $$ >"$1/set_event_pid"; shift; exec "$@"' >"$T/traced"
+wrap="sh $T/traced $I"
+vm rng,blk -s 4,vhost-user,socket="$T/rnd.sock",type=rng \
+    -s 5,vhost-user,socket="$T/blk.sock",type=blk
 echo 0 >"$I/tracing_on"
-cat "$I/trace" >"$T/trace"
-grep -qx "2 passed, 0 failed" "$T/out" ||
-    die "the rng and blk tests failed under tracing (exit $rc): $(cat "$T/out" "$T/err")"
 rm -f "$OUT"/devices/recorded-*
-python3 "$ROOT/tests/fuzz/trace_seed.py" "$T/ranges" "$T/trace" \
+python3 "$ROOT/tests/fuzz/trace_seed.py" "$T/ranges" "$I/trace" \
     "$OUT/devices/recorded" || die "no devices seeds from the trace"
