@@ -390,11 +390,30 @@ write_tmp(const char *text)
 	return tmpname;
 }
 
+/*
+ * Loads text from a file, which must fail with rc and a message that
+ * names the file followed by where; returns the message.
+ */
+static const char *
+load_fails(const char *text, int rc, const char *where)
+{
+	const char *file = write_tmp(text), *msg;
+	char want[128];
+
+	capture();
+	assert_int_equal(config_load_file(file), rc);
+	msg = captured();
+	unlink(file);
+	snprintf(want, sizeof(want), "%s%s", file, where);
+	assert_non_null(strstr(msg, want));
+	return msg;
+}
+
 static void
 test_load_file(void **state)
 {
 	const char *file, *msg;
-	char want[128], *big;
+	char *big;
 
 	(void)state;
 	file = write_tmp("# a comment\n"
@@ -413,39 +432,15 @@ test_load_file(void **state)
 	assert_string_equal(config_get("uuid"), "");
 	assert_string_equal(config_get("name"), "vm0");
 
-	file = write_tmp("cpus=2\n# ok\nmemory.size 1G\n");
-	capture();
-	assert_int_equal(config_load_file(file), -EINVAL);
-	msg = captured();
-	unlink(file);
-	snprintf(want, sizeof(want), "%s:3: ", file);
-	assert_non_null(strstr(msg, want));
+	msg = load_fails("cpus=2\n# ok\nmemory.size 1G\n", -EINVAL, ":3: ");
 	assert_non_null(strstr(msg, "memory.size 1G"));
 	assert_int_equal(nlines(msg), 1);
 
-	file = write_tmp("a.b=1\na.b.c=2\n");
-	capture();
-	assert_int_equal(config_load_file(file), -EINVAL);
-	msg = captured();
-	unlink(file);
-	snprintf(want, sizeof(want), "%s:2: cannot set a.b.c", file);
-	assert_non_null(strstr(msg, want));
+	load_fails("a.b=1\na.b.c=2\n", -EINVAL, ":2: cannot set a.b.c");
 
-	file = write_tmp("bad key=1\n");
-	capture();
-	assert_int_equal(config_load_file(file), -EINVAL);
-	msg = captured();
-	unlink(file);
-	snprintf(want, sizeof(want), "%s:1: bad key", file);
-	assert_non_null(strstr(msg, want));
+	load_fails("bad key=1\n", -EINVAL, ":1: bad key");
 
-	file = write_tmp("=1\n");
-	capture();
-	assert_int_equal(config_load_file(file), -EINVAL);
-	msg = captured();
-	unlink(file);
-	snprintf(want, sizeof(want), "%s:1: empty", file);
-	assert_non_null(strstr(msg, want));
+	load_fails("=1\n", -EINVAL, ":1: empty");
 
 	/* Bounded: an endless line, an endless device, an endless file. */
 	big = malloc(2u << 20);
@@ -461,13 +456,7 @@ test_load_file(void **state)
 
 	memset(big, 'a', 9000);
 	strcpy(big + 9000, "=1\n");
-	file = write_tmp(big);
-	capture();
-	assert_int_equal(config_load_file(file), -E2BIG);
-	msg = captured();
-	unlink(file);
-	snprintf(want, sizeof(want), "%s:1: line longer than 8191 bytes", file);
-	assert_non_null(strstr(msg, want));
+	msg = load_fails(big, -E2BIG, ":1: line longer than 8191 bytes");
 	assert_int_equal(nlines(msg), 1);
 
 	capture();
@@ -478,13 +467,7 @@ test_load_file(void **state)
 	for (size_t i = 0; i < (2u << 20) / 4; i++)
 		memcpy(big + 4 * i, "# x\n", 4);
 	big[(2u << 20) - 1] = '\0';
-	file = write_tmp(big);
-	capture();
-	assert_int_equal(config_load_file(file), -EFBIG);
-	msg = captured();
-	unlink(file);
-	snprintf(want, sizeof(want), "%s: larger than 1024 KiB", file);
-	assert_non_null(strstr(msg, want));
+	load_fails(big, -EFBIG, ": larger than 1024 KiB");
 	free(big);
 
 	capture();
