@@ -40,7 +40,7 @@ backend_binary(const char *type, const char *override, char *out, size_t len)
 	}
 	if (access(out, X_OK) < 0) {
 		int e = errno;
-		hlog("backend %s: %s (build it with make, or give backend=PATH)",
+		hlog("backend %s: %s (build it with make, or give binary=PATH)",
 		    out, strerror(e));
 		return -e;
 	}

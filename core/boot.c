@@ -140,12 +140,56 @@ boot_load_initrd(struct vm *vm, const char *path, uint64_t lo, uint64_t hi,
 	return 0;
 }
 
+enum kernel_kind { KERNEL_ELF, KERNEL_BZIMAGE };
+
+/* What the open kernel file is, from its first bytes. */
+static int
+kernel_kind(const struct boot_file *f)
+{
+	static const uint8_t elfmag[4] = { 0x7f, 'E', 'L', 'F' };
+	uint8_t hdr[0x206];
+	int rc;
+
+	memset(hdr, 0, sizeof(hdr));
+	rc = boot_read(f, 0, hdr, f->size < sizeof(hdr) ? f->size : sizeof(hdr));
+	if (rc < 0)
+		return rc;
+	if (f->size >= 4 && memcmp(hdr, elfmag, 4) == 0)
+		return KERNEL_ELF;
+	if (f->size >= sizeof(hdr) && memcmp(hdr + 0x202, "HdrS", 4) == 0)
+		return KERNEL_BZIMAGE;
+	hlog("%s: unknown kernel format (neither an ELF with a PVH note "
+	    "nor a bzImage)", f->path);
+	return -ENOEXEC;
+}
+
+int
+boot_check(const struct boot_spec *spec)
+{
+	struct boot_file f;
+	int rc;
+
+	if (spec->kernel == NULL) {
+		hlog("no guest kernel: give one with -o boot.kernel=FILE "
+		    "(a PVH ELF such as build/testguest, or a bzImage)");
+		return -EINVAL;
+	}
+	if ((rc = boot_open(&f, spec->kernel, "kernel")) < 0)
+		return rc;
+	rc = kernel_kind(&f);
+	boot_close(&f);
+	if (rc < 0 || spec->initrd == NULL)
+		return rc < 0 ? rc : 0;
+	if ((rc = boot_open(&f, spec->initrd, "initrd")) < 0)
+		return rc;
+	boot_close(&f);
+	return 0;
+}
+
 int
 boot_load(struct vm *vm, const struct boot_spec *spec, struct boot_entry *e)
 {
-	static const uint8_t elfmag[4] = { 0x7f, 'E', 'L', 'F' };
 	struct boot_file f;
-	uint8_t hdr[0x206];
 	int rc;
 
 	if (spec->kernel == NULL) {
@@ -155,20 +199,11 @@ boot_load(struct vm *vm, const struct boot_spec *spec, struct boot_entry *e)
 	rc = boot_open(&f, spec->kernel, "kernel");
 	if (rc < 0)
 		return rc;
-	memset(hdr, 0, sizeof(hdr));
-	rc = boot_read(&f, 0, hdr, f.size < sizeof(hdr) ? f.size : sizeof(hdr));
-	if (rc < 0)
-		goto out;
-	if (f.size >= 4 && memcmp(hdr, elfmag, 4) == 0)
+	rc = kernel_kind(&f);
+	if (rc == KERNEL_ELF)
 		rc = boot_load_pvh(vm, spec, &f, e);
-	else if (f.size >= sizeof(hdr) && memcmp(hdr + 0x202, "HdrS", 4) == 0)
+	else if (rc == KERNEL_BZIMAGE)
 		rc = boot_load_linux(vm, spec, &f, e);
-	else {
-		hlog("%s: unknown kernel format (neither an ELF with a PVH note "
-		    "nor a bzImage)", f.path);
-		rc = -ENOEXEC;
-	}
-out:
 	boot_close(&f);
 	return rc;
 }

@@ -32,6 +32,9 @@ struct boot_spec {
  * one line naming the file and what is wrong, and return -errno.
  */
 int boot_load(struct vm *vm, const struct boot_spec *spec, struct boot_entry *e);
+/* The kernel's format and the initrd, without a VM: for bad input before
+ * KVM is opened. */
+int boot_check(const struct boot_spec *spec);
 
 /* The register state for entry e (pure: unit-testable). sregs must hold what
  * KVM_GET_SREGS returned; fields for entry are overwritten. */

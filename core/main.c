@@ -156,20 +156,6 @@ build_acpi(struct vm *vm, uint64_t *rsdp)
 }
 
 static int
-readable(const char *key, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		int e = errno;
-		hlog("%s: %s: %s", key, path, strerror(e));
-		return -e;
-	}
-	close(fd);
-	return 0;
-}
-
-static int
 build_vm(struct vm *vm, struct boot_entry *entry)
 {
 	struct boot_spec spec;
@@ -183,15 +169,10 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 	spec.kernel = config_get("boot.kernel");
 	spec.initrd = config_get("boot.initrd");
 	spec.cmdline = config_get("boot.cmdline");
-	if (spec.kernel == NULL) {
-		hlog("no guest kernel: give one with -o boot.kernel=FILE "
-		    "(a PVH ELF such as build/testguest, or a bzImage)");
-		return -EINVAL;
-	}
-	/* Before any device or backend exists, so a typo costs one line. */
-	if ((rc = readable("boot.kernel", spec.kernel)) < 0 ||
-	    (spec.initrd != NULL &&
-	    (rc = readable("boot.initrd", spec.initrd)) < 0))
+	/* Before KVM, any device or backend exists: bad input costs one
+	 * line, the same on every host. */
+	if ((rc = boot_check(&spec)) < 0 || (rc = pci_check()) < 0 ||
+	    (rc = lpc_check()) < 0)
 		return rc;
 	if ((rc = vm_create(vm, config_get("name"), mem)) < 0 ||
 	    (rc = machine_config(vm)) < 0)
@@ -200,10 +181,6 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 		return rc;
 	if ((rc = pci_init(vm)) < 0)
 		return rc;
-	if (!lpc_present() && config_node_exists("lpc")) {
-		hlog("-l devices need an LPC bridge: add -s 31,lpc");
-		return -EINVAL;
-	}
 	if ((rc = config_get_bool("rtc.use_localtime", true, &utc_local)) < 0)
 		return rc;
 	if ((rc = rtc_init(vm, !utc_local)) < 0 || (rc = i8042_init(vm)) < 0 ||

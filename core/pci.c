@@ -511,27 +511,58 @@ pci_intx_deassert(struct pci_dev *pd)
 
 /* --- creation from the config ---------------------------------------------- */
 
-static int
-pci_create(struct vm *vm, int slot, int func)
+static const struct pci_devemu *
+pci_node_emul(int slot, int func, const char *node)
 {
-	char node[32], key[48];
 	const struct pci_devemu *pe;
 	const char *emul;
-	struct pci_dev *pd;
+	char key[48];
 
-	snprintf(node, sizeof(node), "pci.0.%d.%d", slot, func);
 	snprintf(key, sizeof(key), "%s.device", node);
 	emul = config_get(key);
 	if (emul == NULL) {
 		hlog("%s: no device given (set %s)", node, key);
-		return -EINVAL;
+		return NULL;
 	}
 	pe = pci_emul_find(emul);
-	if (pe == NULL) {
+	if (pe == NULL)
 		hlog("pci slot 0:%d:%d: unknown emulation '%s' (see -s help)",
 		    slot, func, emul);
+	return pe;
+}
+
+int
+pci_check(void)
+{
+	const struct pci_devemu *pe;
+	char node[32], name[48];
+	int slot, func, rc;
+
+	for (slot = 0; slot < PCI_SLOTS; slot++)
+		for (func = 0; func < PCI_FUNCS; func++) {
+			snprintf(node, sizeof(node), "pci.0.%d.%d", slot, func);
+			if (!config_node_exists(node))
+				continue;
+			if ((pe = pci_node_emul(slot, func, node)) == NULL)
+				return -EINVAL;
+			snprintf(name, sizeof(name), "pci 0:%d:%d (%s)", slot,
+			    func, pe->name);
+			if (pe->check != NULL && (rc = pe->check(node, name)) < 0)
+				return rc;
+		}
+	return 0;
+}
+
+static int
+pci_create(struct vm *vm, int slot, int func)
+{
+	const struct pci_devemu *pe;
+	struct pci_dev *pd;
+	char node[32];
+
+	snprintf(node, sizeof(node), "pci.0.%d.%d", slot, func);
+	if ((pe = pci_node_emul(slot, func, node)) == NULL)
 		return -ENOENT;
-	}
 	pd = calloc(1, sizeof(*pd));
 	if (pd == NULL)
 		return -ENOMEM;
@@ -540,7 +571,7 @@ pci_create(struct vm *vm, int slot, int func)
 	pd->slot = slot;
 	pd->func = func;
 	snprintf(pd->name, sizeof(pd->name), "pci 0:%d:%d (%s)", slot, func,
-	    emul);
+	    pe->name);
 	slots[slot][func] = pd;
 	/* The emulation's init names the device in its own message. */
 	return pe->init(vm, pd, node);

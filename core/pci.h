@@ -26,6 +26,9 @@ struct pci_devemu {
 	const char	*usage;		/* for -s help */
 	/* cfg is the device's config node, e.g. "pci.0.3.0". */
 	int	(*init)(struct vm *vm, struct pci_dev *pd, const char *cfg);
+	/* Checks the device's options and files before KVM is opened; may
+	 * be NULL.  name is "pci 0:3:0 (virtio-blk)". */
+	int	(*check)(const char *cfg, const char *name);
 	/* Config space hooks: return -ENOENT to get the default handling. */
 	int	(*cfgread)(struct pci_dev *pd, int off, int size, uint32_t *val);
 	int	(*cfgwrite)(struct pci_dev *pd, int off, int size, uint32_t val);
@@ -59,6 +62,9 @@ struct pci_dev {
 /* Creates every device under pci.0.* from the config; registers the
  * config-space ports and the ECAM window.  Errors name the slot. */
 int pci_init(struct vm *vm);
+/* Checks every pci.0.* node (emulation known, its options and files)
+ * without touching KVM, so bad input fails the same way on any host. */
+int pci_check(void);
 struct pci_dev *pci_find(int bus, int slot, int func);
 /* Config space as the guest sees it (mechanism #1 and ECAM share these). */
 uint32_t pci_cfg_read(struct pci_dev *pd, int off, int size);
@@ -89,6 +95,9 @@ void pci_slots_used(int used[PCI_SLOTS]);
 
 /* The LPC bridge (pci_lpc.c). */
 int lpc_present(void);
+/* Checks the -l devices (an LPC bridge for them, the COM paths, the
+ * debug-exit port) before KVM is opened. */
+int lpc_check(void);
 void lpc_reset(void);
 
 #endif

@@ -22,6 +22,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_pci.h>
 
+#include "core/backend.h"
 #include "core/config.h"
 #include "core/evloop.h"
 #include "core/irq.h"
@@ -923,6 +924,13 @@ vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
 	return 0;
 }
 
+static const char *const *
+type_keys(const struct vpci_type *t)
+{
+	return t->virtio_id == VIRTIO_ID_BLOCK ? blk_keys :
+	    t->virtio_id == VIRTIO_ID_NET ? net_keys : rnd_keys;
+}
+
 static int
 vpci_init(struct vm *vm, struct pci_dev *pd, const char *node)
 {
@@ -936,38 +944,84 @@ vpci_init(struct vm *vm, struct pci_dev *pd, const char *node)
 	t = type_by_name(emul);
 	if (t == NULL)
 		return -ENOENT;
-	if ((rc = check_keys(node, t->virtio_id == VIRTIO_ID_BLOCK ? blk_keys :
-	    t->virtio_id == VIRTIO_ID_NET ? net_keys : rnd_keys)) < 0)
+	if ((rc = check_keys(node, type_keys(t))) < 0)
 		return rc;
 	return vpci_init_type(vm, pd, node, t, -1);
+}
+
+/* The disk image, the tap's name and the backend binary, before KVM. */
+static int
+vpci_check(const char *node, const char *name)
+{
+	const struct vpci_type *t = type_by_name(config_node_get(node, "device"));
+	const char *path = config_node_get(node, "path");
+	const char *tap = config_node_get(node, "backend");
+	char bin[4096];
+	int rc, e;
+
+	if (t == NULL)
+		return -ENOENT;
+	if ((rc = check_keys(node, type_keys(t))) < 0)
+		return rc;
+	if (t->virtio_id == VIRTIO_ID_BLOCK && path == NULL) {
+		hlog("%s: no disk image (use -s SLOT,virtio-blk,PATH)", name);
+		return -EINVAL;
+	}
+	if (t->virtio_id == VIRTIO_ID_BLOCK && access(path,
+	    config_node_bool(node, "ro") ? R_OK : R_OK | W_OK) < 0) {
+		e = errno;
+		hlog("%s: %s: %s", name, path, strerror(e));
+		return -e;
+	}
+	if (t->virtio_id == VIRTIO_ID_NET &&
+	    (tap == NULL || *tap == '\0' || strlen(tap) >= IFNAMSIZ)) {
+		hlog("%s: give a tap name of 1 to %d characters "
+		    "(-s SLOT,virtio-net,TAPNAME)", name, IFNAMSIZ - 1);
+		return -EINVAL;
+	}
+	return backend_binary(t->binary, config_node_get(node, "binary"), bin,
+	    sizeof(bin));
+}
+
+/* The device type of a vhost-user node; NULL, said, if it is not valid. */
+static const struct vpci_type *
+vu_type(const char *node, const char *name)
+{
+	const char *path = config_node_get(node, "socket"), *type = config_node_get(node, "type");
+
+	if (check_keys(node, vu_keys) < 0)
+		return NULL;
+	if (path == NULL || type == NULL) {
+		hlog("%s: vhost-user needs socket=PATH and type=blk|net|rng",
+		    name);
+		return NULL;
+	}
+	if (strcmp(type, "blk") == 0)
+		return &types[0];
+	if (strcmp(type, "net") == 0)
+		return &types[1];
+	if (strcmp(type, "rng") == 0 || strcmp(type, "rnd") == 0)
+		return &types[2];
+	hlog("%s: vhost-user type '%s' is not blk, net or rng", name, type);
+	return NULL;
+}
+
+static int
+vhost_user_check(const char *node, const char *name)
+{
+	return vu_type(node, name) == NULL ? -EINVAL : 0;
 }
 
 /* -s N,vhost-user,socket=PATH,type=blk|net|rng */
 static int
 vhost_user_init(struct vm *vm, struct pci_dev *pd, const char *node)
 {
-	const char *path = config_node_get(node, "socket"), *type = config_node_get(node, "type");
+	const char *path = config_node_get(node, "socket");
 	const struct vpci_type *t;
-	int rc, sock;
+	int sock;
 
-	if ((rc = check_keys(node, vu_keys)) < 0)
-		return rc;
-	if (path == NULL || type == NULL) {
-		hlog("%s: vhost-user needs socket=PATH and type=blk|net|rng",
-		    pd->name);
+	if ((t = vu_type(node, pd->name)) == NULL)
 		return -EINVAL;
-	}
-	if (strcmp(type, "blk") == 0)
-		t = &types[0];
-	else if (strcmp(type, "net") == 0)
-		t = &types[1];
-	else if (strcmp(type, "rng") == 0 || strcmp(type, "rnd") == 0)
-		t = &types[2];
-	else {
-		hlog("%s: vhost-user type '%s' is not blk, net or rng", pd->name,
-		    type);
-		return -EINVAL;
-	}
 	if ((sock = backend_connect(path)) < 0)
 		return sock;
 	return vpci_init_type(vm, pd, node, t, sock);
@@ -1001,9 +1055,9 @@ vpci_fini(struct pci_dev *pd)
 	pd->arg = NULL;
 }
 
-#define VPCI_EMUL(var, nm, use, initfn)					\
+#define VPCI_EMUL(var, nm, use, initfn, checkfn)			\
 const struct pci_devemu var = {						\
-	.name = nm, .usage = use, .init = initfn,			\
+	.name = nm, .usage = use, .init = initfn, .check = checkfn,	\
 	.cfgread = vpci_cfgread, .cfgwrite = vpci_cfgwrite,		\
 	.barread = vpci_barread, .barwrite = vpci_barwrite,		\
 	.barmap = vpci_barmap, .fini = vpci_fini,			\
@@ -1011,11 +1065,12 @@ const struct pci_devemu var = {						\
 
 VPCI_EMUL(pci_de_virtio_blk, "virtio-blk",
     "PATH[,ro][,nocache][,direct][,sectorsize=N][,nodelete][,ser=S]"
-    "[,queues=N]  (backend hyve-blk)", vpci_init);
+    "[,queues=N]  (backend hyve-blk)", vpci_init, vpci_check);
 VPCI_EMUL(pci_de_virtio_net, "virtio-net",
-    "TAPNAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]  (backend hyve-net)", vpci_init);
+    "TAPNAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]  (backend hyve-net)", vpci_init,
+    vpci_check);
 VPCI_EMUL(pci_de_virtio_rnd, "virtio-rnd", "[rate=BYTES_PER_SEC]  "
-    "(backend hyve-rnd)", vpci_init);
+    "(backend hyve-rnd)", vpci_init, vpci_check);
 VPCI_EMUL(pci_de_vhost_user, "vhost-user",
     "socket=PATH,type=blk|net|rng  (a backend you started)",
-    vhost_user_init);
+    vhost_user_init, vhost_user_check);
