@@ -12,6 +12,6 @@ bench-bins: $(BENCH_BINS)
 
 bench: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory all bench-bins
-	@timeout -k 10 900 sh bench/run.sh
+	@timeout -k 10 9000 sh bench/run.sh
 
 .PHONY: bench bench-bins

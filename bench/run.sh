@@ -13,6 +13,11 @@
 # (default docs/PERFORMANCE.md), BENCH_PARTS (which parts run, default
 # "1 2 3 4 5 6"; the rows of the others are copied from the results in
 # BENCH_DOC, or say "-" where it has none).
+#
+# Parts 1, 2, 4, 5 and 6 need KVM: where /dev/kvm is not usable they run in
+# the lab VM (tools/labvm, docs/LAB.md), under emulation, and their rows say
+# so; part 3 (the backend alone) always runs here.  BENCH_SAMPLES=FILE (used
+# for that) writes the raw samples to FILE instead of the table.
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/build
 RUNS=${BENCH_RUNS:-3}
@@ -31,6 +36,13 @@ trap 'rm -rf "$T"' EXIT INT TERM
 
 say() { echo "bench: $*" >&2; }
 want() { case " $PARTS " in *" $1 "*) return 0;; esac; return 1; }
+kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+# here N: part N is wanted and runs in this process.
+here() { want "$1" && { [ "$1" = 3 ] || kvm_usable; }; }
+# Under the lab VM's emulation every bounded step gets ten times as long.
+SLOW=1
+[ -n "${HYVE_LAB:-}" ] && SLOW=10
+LABPARTS=""
 
 # stats KEY: "median min max n" of the samples named KEY, or "- - - 0".
 stats() {
@@ -52,16 +64,16 @@ START=$(date +%s)
 say "results are medians of $RUNS runs; spread is (min-max)"
 
 # --- part 1: launch ----------------------------------------------------------
-if want 1; then
+if here 1; then
 say "part 1: launch time and memory (about 1 min)"
-timeout -k 5 240 unshare -n sh "$ROOT/bench/launch.sh" "$ROOT" "$RUNS" "$T" >>"$S" 2>"$T/launch.err" ||
+timeout -k 5 $((240 * SLOW)) unshare -n sh "$ROOT/bench/launch.sh" "$ROOT" "$RUNS" "$T" >>"$S" 2>"$T/launch.err" ||
 	say "part 1 failed or timed out: $(tail -3 "$T/launch.err")"
 fi
 
 # --- part 2: exit path -------------------------------------------------------
-if want 2; then
+if here 2; then
 say "part 2: exit path (about 30 s)"
-if timeout -k 5 120 "$B/bench/exitpath" 5000 $((RUNS * 10 > 64 ? 64 : RUNS * 10)) >"$T/exit.out" 2>"$T/exit.err"; then
+if timeout -k 5 $((120 * SLOW)) "$B/bench/exitpath" 5000 $((RUNS * 10 > 64 ? 64 : RUNS * 10)) >"$T/exit.out" 2>"$T/exit.err"; then
 	# Every round is a sample: the program reports median, min, max.
 	awk '$1 == "exitpath" && ($2 == "bare" || $2 == "hyve") {
 		print "exit", $2, "ns", $3; print "exit", $2, "ns", $4; print "exit", $2, "ns", $5 }' \
@@ -74,7 +86,7 @@ fi
 
 # --- part 3: block datapath, backend alone -----------------------------------
 JOBS="randread:4096:1 randread:4096:32 randwrite:4096:32 read:131072:32"
-if want 3; then
+if here 3; then
 # Bounded: 4 jobs x 3 tools x (SECS + 1.5) s per run, plus the image.
 LIMIT=$((RUNS * 12 * (SECS + 2) + 60))
 for DIR in $DIRS; do
@@ -85,30 +97,49 @@ done
 fi
 
 # --- part 4: block end to end in the guest ----------------------------------
-if want 4; then
+if here 4; then
 LIMIT=$((RUNS * 3 * (5 * GSECS + 25) + 30))
 say "part 4: block end to end in the guest, image in $E2EDIR (about $((RUNS * 3 * (5 * GSECS + 8) / 60 + 1)) min)"
-timeout -k 5 $LIMIT sh "$ROOT/bench/e2e.sh" "$ROOT" "$RUNS" "$GSECS" "$E2EDIR" "$T" >>"$S" 2>"$T/e2e.err" ||
+timeout -k 5 $((LIMIT * SLOW)) sh "$ROOT/bench/e2e.sh" "$ROOT" "$RUNS" "$GSECS" "$E2EDIR" "$T" >>"$S" 2>"$T/e2e.err" ||
 	say "part 4 failed or hit its ${LIMIT} s limit"
 [ -s "$T/e2e.err" ] && say "part 4: $(tail -3 "$T/e2e.err")"
 fi
 
 # --- part 5: network ----------------------------------------------------------
-if want 5; then
+if here 5; then
 LIMIT=$((RUNS * 4 * (4 * GSECS + 20) + 30))
 say "part 5: network (about $((RUNS * 4 * (4 * GSECS + 5) / 60 + 1)) min)"
-timeout -k 5 $LIMIT unshare -n sh "$ROOT/bench/net.sh" "$ROOT" "$RUNS" "$GSECS" "$T" >>"$S" 2>"$T/net.err" ||
+timeout -k 5 $((LIMIT * SLOW)) unshare -n sh "$ROOT/bench/net.sh" "$ROOT" "$RUNS" "$GSECS" "$T" >>"$S" 2>"$T/net.err" ||
 	say "part 5 failed or hit its ${LIMIT} s limit"
 [ -s "$T/net.err" ] && say "part 5: $(tail -3 "$T/net.err")"
 fi
 
 # --- part 6: restart ----------------------------------------------------------
-if want 6; then
+if here 6; then
 LIMIT=$((KILLS * 2 + QKILLS * 3 + 90))
 say "part 6: backend restart, $KILLS kills on hyve and $QKILLS on QEMU (about $(((KILLS * 3 / 2 + QKILLS * 2 + 20) / 60 + 1)) min)"
-timeout -k 5 $LIMIT sh "$ROOT/bench/restart.sh" "$ROOT" "$KILLS" "$QKILLS" "$T" >>"$S" 2>"$T/restart.err" ||
+timeout -k 5 $((LIMIT * SLOW)) sh "$ROOT/bench/restart.sh" "$ROOT" "$KILLS" "$QKILLS" "$T" >>"$S" 2>"$T/restart.err" ||
 	say "part 6 failed or hit its ${LIMIT} s limit"
 [ -s "$T/restart.err" ] && say "part 6: $(tail -3 "$T/restart.err")"
+fi
+
+# --- the parts that need KVM, in the lab VM where there is none here -----------
+if ! kvm_usable && [ -z "${HYVE_LAB:-}" ]; then
+	for p in 1 2 4 5 6; do want $p && LABPARTS="$LABPARTS $p"; done
+	LABPARTS=${LABPARTS# }
+fi
+if [ -n "$LABPARTS" ]; then
+	say "no usable /dev/kvm here: parts $LABPARTS run in the lab VM (tools/labvm), under emulation"
+	mkdir -p "$B/bench"
+	rm -f "$B/bench/lab.samples"
+	"$ROOT/tools/labvm" -t 7200 env BENCH_PARTS="$LABPARTS" \
+	    BENCH_SAMPLES="$B/bench/lab.samples" sh "$ROOT/bench/run.sh" ||
+		say "the lab VM's parts failed (console: build/lab/console.log)"
+	cat "$B/bench/lab.samples" >>"$S" 2>/dev/null
+fi
+if [ -n "${BENCH_SAMPLES:-}" ]; then
+	cp "$S" "$BENCH_SAMPLES"
+	exit 0
 fi
 
 # --- the table -----------------------------------------------------------------
@@ -182,6 +213,13 @@ h=$(med "restart hyve ms"); q=$(med "restart qemu ms")
 row "6 restart: SIGKILL of hyve-blk to first completed request (ms)" "$(spreadn "restart hyve ms")" "QEMU reconnect=1 $(spreadn "restart qemu ms")" "$(ratio "$h" "$q")" "< 50 ms" "$(check "$h" "<" 50)"
 row "6 restart: guest verified every block (1 = yes), restarts logged" "$(med "restart hyve pass"), $(med "restart hyve restarts") restarts" "QEMU $(med "restart qemu pass")" "-" "1" "$(check "$(med "restart hyve pass")" ">=" 1)"
 
+# The rows measured in the lab VM say so in their first column.
+if [ -n "$LABPARTS" ]; then
+	awk -v lab="$LABPARTS" 'BEGIN { n = split(lab, l, " "); for (i = 1; i <= n; i++) in_lab[l[i]] = 1 }
+		/^\| [0-9] / && $2 in in_lab { sub(/^\| [0-9] /, "| " $2 " [lab VM] ") }
+		{ print }' "$TABLE" >"$T/table.lab" && cat "$T/table.lab" >"$TABLE"
+fi
+
 # The rows of the parts not run: those of the results this replaces.
 KEPT=""
 for p in 1 2 3 4 5 6; do want $p || KEPT="$KEPT $p"; done
@@ -226,6 +264,7 @@ RES=$T/results.md
 	echo "- machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(awk '/MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
 	echo "- kernel: $(uname -sr); KVM module: $(for m in kvm_pvm kvm_intel kvm_amd; do [ -d /sys/module/$m ] && printf '%s ' $m; done)"
 	echo "- QEMU: $(qemu-system-x86_64 --version 2>/dev/null | head -1), accelerator kvm; fio: $(fio --version 2>/dev/null)"
+	[ -n "$LABPARTS" ] && echo "- no /dev/kvm on this machine: parts $LABPARTS ran in the lab VM (\`tools/labvm\`: QEMU TCG \`-cpu max\`, Debian's cloud kernel with kvm_amd), where everything is emulated: only their ratios against QEMU in the same lab VM mean anything, and their absolute figures and fixed targets do not"
 	for DIR in $DIRS; do
 		echo "- block image: 1 GiB of random data in \`$DIR\` ($(df -P "$DIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$DIR")), O_DIRECT on every side: hyve-blk --nocache, qemu-storage-daemon cache.direct=on,aio=io_uring, fio --direct=1 --ioengine=io_uring"
 	done

@@ -30,6 +30,17 @@ done
 pass=$(( ${up:-0} + ${ap:-0} + ${ip:-0} + ${fp:-0} ))
 failed=$(( ${uf:-0} + ${af:-0} + ${if_:-0} + ${ff:-0} ))
 [ "$failed" -eq 0 ] || rc=1
+# A skipped test is an untested feature: it fails the check.
+if [ "${is:-0}" -gt 0 ]; then
+	echo "check: ${is} integration tests skipped (their SKIP lines say why); that fails the check"
+	rc=1
+fi
 [ $rc -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
+lab=$(sed -n 's/^integration: no usable \/dev\/kvm here; \([0-9]*\) tests run in the lab VM.*/\1/p' build/check-int.log)
+if [ -n "$lab" ]; then
+	echo "check: no usable /dev/kvm here: $lab integration tests ran in the lab VM (tools/labvm)"
+else
+	echo "check: the integration tests ran on this machine's /dev/kvm"
+fi
 echo "check: $pass passed, $failed failed, ${is:-0} skipped"
 exit $rc

@@ -1,28 +1,66 @@
 #!/bin/sh
-# Runs every tests/integration/t_*.sh.  A test exits 0 to pass, 77 to skip
-# (it prints why), anything else to fail.  Ends with the summary line
-# "N passed, N failed, N skipped".
+# Runs tests/integration/t_*.sh, or the tests named.  A test exits 0 to
+# pass, 77 to skip (it prints why), anything else to fail.  Tests that need
+# KVM (they call need_kvm) run on /dev/kvm where it is usable; where it is
+# not, all of them run in one lab VM (tools/labvm, docs/LAB.md), the others
+# here.  Ends with the summary line "integration: N passed, N failed, N skipped".
 cd "$(dirname "$0")/../.." || exit 1
-pass=0; fail=0; skip=0
 : "${HYVE_TEST_TIMEOUT:=300}"
-for t in tests/integration/t_*.sh; do
-	[ -e "$t" ] || continue
-	name=$(basename "$t" .sh)
+: "${HYVE_LAB_TIMEOUT:=2700}"
+pass=0; fail=0; skip=0
+where=""
+[ -n "${HYVE_LAB:-}" ] && where=" (lab VM)"
+mkdir -p build/tests/integration
+
+run_one() {
+	name=$(basename "$1" .sh)
 	log=build/tests/integration/$name.log
-	mkdir -p build/tests/integration
 	# Each test in a session of its own, so that whatever it started and
 	# left behind (a failed test's hyve, say) is ended with it.
 	sid=build/tests/integration/$name.sid
 	rm -f "$sid"
 	timeout -k 5 "$HYVE_TEST_TIMEOUT" setsid -w sh -c 'echo $$ >"$1"; exec sh "$2"' \
-	    _ "$sid" "$t" >"$log" 2>&1; rc=$?
+	    _ "$sid" "$1" >"$log" 2>&1; rc=$?
 	[ -s "$sid" ] && pkill -KILL -s "$(cat "$sid")" 2>/dev/null
 	case $rc in
-	0)  pass=$((pass + 1)); echo "PASS $name" ;;
-	77) skip=$((skip + 1)); echo "SKIP $name: $(tail -1 "$log")" ;;
-	*)  fail=$((fail + 1)); echo "FAIL $name (exit $rc), log follows:"
+	0)  pass=$((pass + 1)); echo "PASS $name$where" ;;
+	77) skip=$((skip + 1)); echo "SKIP $name$where: $(tail -1 "$log")" ;;
+	*)  fail=$((fail + 1)); echo "FAIL $name$where (exit $rc), log follows:"
 	    sed 's/^/    /' "$log" | tail -40 ;;
 	esac
-done
+}
+
+# in_lab TEST...: runs the tests in one lab VM and adds up its summary.
+in_lab() {
+	out=build/tests/integration/lab.out
+	echo "integration: no usable /dev/kvm here; $# tests run in the lab VM" \
+	    "(console: build/lab/console.log)"
+	tools/labvm -t "$HYVE_LAB_TIMEOUT" sh tests/integration/run.sh "$@" 2>&1 |
+	    tee "$out" | grep -v '^integration: [0-9]* passed'
+	sum=$(grep '^integration: [0-9]* passed, [0-9]* failed, [0-9]* skipped$' "$out" | tail -1)
+	if [ -z "$sum" ]; then
+		echo "FAIL the lab VM did not report its tests; counted as $# failures"
+		fail=$((fail + $#))
+		return
+	fi
+	set -- $sum
+	pass=$((pass + $2)); fail=$((fail + $4)); skip=$((skip + $6))
+}
+
+[ $# -gt 0 ] || set -- tests/integration/t_*.sh
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	for t in "$@"; do run_one "$t"; done
+else
+	lab=""
+	for t in "$@"; do
+		if grep -q '^[[:space:]]*need_kvm' "$t"; then
+			lab="$lab $t"
+		else
+			run_one "$t"
+		fi
+	done
+	# shellcheck disable=SC2086
+	[ -z "$lab" ] || in_lab $lab
+fi
 echo "integration: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]
