@@ -19,6 +19,8 @@
 # so; part 3 (the backend alone) always runs here.  BENCH_SAMPLES=FILE (used
 # for that) writes the raw samples to FILE instead of the table.
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# Debian's python3 and fio (tools/deps.sh), not others found earlier in PATH.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 B=$ROOT/build
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECS:-3}

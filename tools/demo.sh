@@ -4,6 +4,8 @@
 # network device's tap lives in a private network namespace made for the
 # demo, with a small peer on the host side that answers the guest.
 cd "$(dirname "$0")/.." || exit 1
+# Debian's python3 (tools/deps.sh), not a slower one found earlier in PATH.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	if [ -n "${HYVE_LAB:-}" ]; then
 		echo "demo: /dev/kvm is not usable even in the lab VM" >&2
@@ -87,7 +89,9 @@ if [ -n "$net" ]; then
 ip link set lo up
 ip tuntap add dev demotap0 mode tap vnet_hdr
 ip link set demotap0 up
-python3 tests/integration/netpeer.py demotap0 60 "$TMP/done" >/dev/null 2>&1 &
+python3 tests/integration/netpeer.py demotap0 60 "$TMP/done" "$TMP/ready" >/dev/null 2>&1 &
+peer=\$!
+while [ ! -e "$TMP/ready" ] && kill -0 \$peer 2>/dev/null; do sleep 0.05; done
 sh $TMP/vm.sh
 touch "$TMP/done"
 wait

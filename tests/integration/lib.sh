@@ -2,6 +2,10 @@
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HYVE=$ROOT/build/hyve
 GUEST=$ROOT/build/testguest
+# Debian's tools first: the python3 tools/deps.sh installs starts in a
+# second in the lab VM, where a pyenv shim found earlier in PATH took a
+# minute.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 
 # need_kvm: where /dev/kvm is not usable, runs this test again in the lab VM
 # (tools/labvm), whose kernel has KVM; never skips.

@@ -8,7 +8,10 @@ With --flood SIZE, also flood the guest with SIZE-byte frames ("HYVE-FLOOD
 <seq>") from the moment it sends "HYVE-FLOOD-START" until it sends
 "HYVE-FLOOD-STOP" (bench-net's receive case).
 
-Usage: netecho.py TAP SECONDS [STOPFILE] [--flood SIZE]"""
+With --ready FILE, create FILE once the socket listens on the tap, so that
+the caller starts the guest only then.
+
+Usage: netecho.py TAP SECONDS [STOPFILE] [--flood SIZE] [--ready FILE]"""
 import os, socket, sys, time
 
 ETH_TYPE = 0x88B5
@@ -25,12 +28,19 @@ def main():
         del args[i:i + 2]
         if not 60 <= flood <= 1514:
             sys.exit("netecho: --flood %d: the frame size must be 60-1514" % flood)
+    ready = None
+    if "--ready" in args:
+        i = args.index("--ready")
+        ready = args[i + 1]
+        del args[i:i + 2]
     if len(args) < 2:
         sys.exit(__doc__)
     tap, seconds = args[0], float(args[1])
     stop = args[2] if len(args) > 2 else None
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_TYPE))
     s.bind((tap, 0))
+    if ready:
+        open(ready, "w").close()
     s.setblocking(False)
     echoed = flooded = 0
     guest = None            # set while flooding: the guest's MAC

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """The host end of the virtio-net test: on a tap in the test's own network
 namespace, count the guest's test frames and send frames back until the
-guest is done.  Usage: netpeer.py TAP SECONDS"""
+guest is done (STOPFILE exists).  READYFILE is created once the socket
+listens on the tap.  Usage: netpeer.py TAP SECONDS [STOPFILE [READYFILE]]"""
 import os, socket, sys, time
 
 ETH_TYPE = 0x88B5
 tap, seconds = sys.argv[1], float(sys.argv[2])
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_TYPE))
 s.bind((tap, 0))
+if len(sys.argv) > 4:
+    open(sys.argv[4], "w").close()
 s.settimeout(0.05)
 got = 0
 deadline = time.time() + seconds

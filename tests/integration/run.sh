@@ -36,7 +36,7 @@ in_lab() {
 	echo "integration: no usable /dev/kvm here; $# tests run in the lab VM" \
 	    "(console: build/lab/console.log)"
 	tools/labvm -t "$HYVE_LAB_TIMEOUT" sh tests/integration/run.sh "$@" 2>&1 |
-	    tee "$out" | grep -v '^integration: [0-9]* passed'
+	    tee "$out" | grep --line-buffered -v '^integration: [0-9]* passed'
 	sum=$(grep '^integration: [0-9]* passed, [0-9]* failed, [0-9]* skipped$' "$out" | tail -1)
 	if [ -z "$sum" ]; then
 		echo "FAIL the lab VM did not report its tests; counted as $# failures"

@@ -12,8 +12,9 @@ netns_script "$TMP/run.sh" hyvetapq
 cat >>"$TMP/run.sh" <<SCRIPT
 "$ROOT/build/hyve-net" --socket "$SOCK" --tap hyvetapq --name net-qemu 2>"$TMP/net.log" &
 net=\$!
-python3 "$ROOT/tests/integration/netpeer.py" hyvetapq 60 "$TMP/done" >"$TMP/peer" 2>&1 &
+python3 "$ROOT/tests/integration/netpeer.py" hyvetapq 60 "$TMP/done" "$TMP/ready" >"$TMP/peer" 2>&1 &
 peer=\$!
+while [ ! -e "$TMP/ready" ] && kill -0 \$peer 2>/dev/null; do sleep 0.05; done
 n=0
 while [ ! -S "$SOCK" ] && [ \$n -lt 100 ]; do n=\$((n + 1)); sleep 0.05; done
 timeout -k 5 120 qemu-system-x86_64 -M q35 -accel kvm -m 128M \

@@ -19,8 +19,9 @@ KILLS=10
 
 netns_script "$TMP/run.sh" hyvetap0
 cat >>"$TMP/run.sh" <<SCRIPT
-python3 "$ROOT/tests/integration/netecho.py" hyvetap0 90 "$TMP/done" >"$TMP/peer" 2>&1 &
+python3 "$ROOT/tests/integration/netecho.py" hyvetap0 90 "$TMP/done" --ready "$TMP/ready" >"$TMP/peer" 2>&1 &
 peer=\$!
+while [ ! -e "$TMP/ready" ] && kill -0 \$peer 2>/dev/null; do sleep 0.05; done
 "$HYVE" -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
     -s 2,virtio-net,hyvetap0 -o restart.max=100 -o restart.window=5 \
     -o boot.kernel="$GUEST" -o 'boot.cmdline=test=net-echo stress_s=25' \

@@ -9,8 +9,9 @@ IMG=$TMP/disk.img
 truncate -s 16M "$IMG"
 netns_script "$TMP/run.sh" hyvetap0
 cat >>"$TMP/run.sh" <<SCRIPT
-python3 "$ROOT/tests/integration/netpeer.py" hyvetap0 60 "$TMP/done" >"$TMP/peer" 2>&1 &
+python3 "$ROOT/tests/integration/netpeer.py" hyvetap0 60 "$TMP/done" "$TMP/ready" >"$TMP/peer" 2>&1 &
 peer=\$!
+while [ ! -e "$TMP/ready" ] && kill -0 \$peer 2>/dev/null; do sleep 0.05; done
 "$HYVE" -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
     -s 2,virtio-net,hyvetap0 -s 3,virtio-blk,"$IMG" -s 4,virtio-rnd \
     -o boot.kernel="$GUEST" -o 'boot.cmdline=test=rng,blk,net,hostile' \
