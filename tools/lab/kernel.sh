@@ -13,6 +13,11 @@ lab_kernel() {
 		return 0
 	fi
 	_pkg=$(lab_kernel_pkg) || return 1
+	_free=$(df -Pk "$LAB_CACHE" | awk 'NR == 2 { print $4 }')
+	if [ "${_free:-0}" -lt 307200 ]; then
+		echo "labvm: less than 300 MiB free in $LAB_CACHE for the kernel package; free some space or set HYVE_LAB_CACHE" >&2
+		return 1
+	fi
 	_d=$LAB_CACHE/kernel-${_pkg#linux-image-}
 	rm -rf "$_d.tmp"
 	mkdir -p "$_d.tmp"
