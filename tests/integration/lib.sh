@@ -66,3 +66,22 @@ expect_exit() {
 
 TMP=$(mktemp -d /tmp/hyve-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+
+# python3 may be pyenv's shim, a bash script that runs a dozen commands before
+# the interpreter: about a minute a call in the lab VM, where t_control's
+# twenty calls ran past the suite's 300 s.  So the tests run the interpreter
+# itself, found once: on this machine, or once per lab VM (its /tmp is its
+# own), and passed on to the lab VM in HYVE_PYTHON3.
+if [ -z "${HYVE_PYTHON3:-}" ] && command -v python3 >/dev/null 2>&1; then
+	HYVE_PYTHON3=$(cat /tmp/hyve-python3 2>/dev/null)
+	if [ -z "${HYVE_LAB:-}" ] || [ ! -x "$HYVE_PYTHON3" ]; then
+		HYVE_PYTHON3=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+		[ -n "${HYVE_LAB:-}" ] && [ -x "$HYVE_PYTHON3" ] &&
+		    echo "$HYVE_PYTHON3" >"$TMP/py" && mv "$TMP/py" /tmp/hyve-python3
+	fi
+fi
+if [ -x "${HYVE_PYTHON3:-}" ]; then
+	export HYVE_PYTHON3
+	mkdir -p "$TMP/bin" && ln -s "$HYVE_PYTHON3" "$TMP/bin/python3" &&
+	    PATH=$TMP/bin:$PATH
+fi
