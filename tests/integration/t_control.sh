@@ -56,7 +56,7 @@ EOF
 }
 
 start_idle
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill -9 $pid 2>/dev/null; [ -n "${junk:-}" ] && kill $junk 2>/dev/null; rm -rf "$TMP"' EXIT
 
 # Socket mode 0600.
 mode=$(stat -c %a "$SOCK")
@@ -134,7 +134,8 @@ check_err '{"version":1,"cmd":"status","vm":"other"}\n' 'not \\"other\\"'
 big=$(python3 -c 'print("x" * 70000, end="")')
 check_err "$big" 'longer than'
 # A client that never finishes its line and one that never reads.
-python3 - "$SOCK" <<'EOF' &
+# Both stay connected until killed; "ready" once b's socket is full.
+python3 - "$SOCK" "$TMP/junk" <<'EOF' &
 import socket, sys, time
 a = socket.socket(socket.AF_UNIX); a.connect(sys.argv[1]); a.sendall(b'{"vers')
 b = socket.socket(socket.AF_UNIX); b.connect(sys.argv[1])
@@ -144,10 +145,11 @@ try:
         b.send(b'{"version":1,"cmd":"status"}\n')
 except Exception:
     pass
-time.sleep(5)
+open(sys.argv[2], 'w').write('ready\n')
+time.sleep(600)
 EOF
 junk=$!
-sleep 0.5
+wait_for ready "$TMP/junk" 120 || fail "the slow clients did not connect within 120 s"
 "$CTL" --socket "$SOCK" status vm-ctl >/dev/null || fail "status while slow clients are connected: exit $?"
 kill $junk 2>/dev/null; wait $junk 2>/dev/null
 kill -0 $pid || fail "hyve died after malformed requests"
