@@ -16,7 +16,7 @@ IMG=$TMP/disk.img
 truncate -s 64M "$IMG"
 netns_script "$TMP/run.sh" hyvetap0
 cat >>"$TMP/run.sh" <<SCRIPT
-python3 "$ROOT/tests/integration/netecho.py" hyvetap0 60 "$TMP/done" --flood 64 >"$TMP/peer" 2>&1 &
+python3 "$ROOT/tests/integration/netecho.py" hyvetap0 600 "$TMP/done" --flood 64 >"$TMP/peer" 2>&1 &
 peer=\$!
 "$HYVE" -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
     -s 2,virtio-net,hyvetap0 -s 3,virtio-blk,"$IMG" \
