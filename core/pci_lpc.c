@@ -90,7 +90,7 @@ debug_exit_port(uint64_t *port)
 int
 lpc_check(void)
 {
-	char key[32], com[8];
+	char key[32], com[16];
 	const char *path;
 	uint64_t port;
 	bool on;
