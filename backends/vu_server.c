@@ -370,6 +370,16 @@ set_vring_fd(struct vu_dev *d, struct vu_msg *m)
 		if (vq->callfd >= 0)
 			close(vq->callfd);
 		vq->callfd = fd;
+		/*
+		 * QEMU's vhost-user netdev sends a queue's SET_VRING_CALL
+		 * after its SET_VRING_KICK and lets the guest run on without
+		 * waiting for us: a request completed in between signalled
+		 * the fd replaced here (QEMU's masked notifier, which nobody
+		 * reads then).  A spurious interrupt costs the guest a look at
+		 * the used ring; a lost one can stall it for good.
+		 */
+		if (fd >= 0 && vq->started)
+			eventfd_write(fd, 1);
 		break;
 	case VU_SET_VRING_ERR:
 		if (vq->errfd >= 0)

@@ -16,7 +16,7 @@ IMG=$TMP/disk.img
 truncate -s 64M "$IMG"
 netns_script "$TMP/run.sh" hyvetap0
 cat >>"$TMP/run.sh" <<SCRIPT
-python3 "$ROOT/tests/integration/netecho.py" hyvetap0 60 "$TMP/done" --ready "$TMP/ready" --flood 64 >"$TMP/peer" 2>&1 &
+python3 "$ROOT/tests/integration/netecho.py" hyvetap0 600 "$TMP/done" --ready "$TMP/ready" --flood 64 >"$TMP/peer" 2>&1 &
 peer=\$!
 while [ ! -e "$TMP/ready" ] && kill -0 \$peer 2>/dev/null; do sleep 0.05; done
 "$HYVE" -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \

@@ -2,6 +2,9 @@
 # net test passes (frames both ways through a tap in a private namespace).
 # With KVM: QEMU 7.2 under TCG crashes in msix_set_vector_notifiers when
 # vhost-user-net starts.
+# QEMU's netdev sends each queue's SET_VRING_CALL after its SET_VRING_KICK
+# without waiting: the guest's first tx interrupt was lost here until
+# hyve-net signalled a replaced call fd (test_net test_call_fd_replaced).
 . "$(dirname "$0")/lib.sh"
 need_cmd qemu-system-x86_64
 need_kvm

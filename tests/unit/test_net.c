@@ -488,6 +488,60 @@ test_tx(void **state)
 	assert_true(wait_used(1, 2));
 }
 
+/*
+ * QEMU's vhost-user netdev starts a queue with SET_VRING_KICK and only then
+ * sends SET_VRING_CALL with the fd of the guest's interrupt, without
+ * waiting for us in between; the guest may have queued a frame by then.
+ * The new call fd must fire even when the frame was completed before the
+ * message was read: an interrupt only on the old fd (QEMU's masked
+ * notifier, which nobody reads) is one the guest never gets.  The same
+ * for a running ring whose new call fd is still unread when a kick comes.
+ */
+static void
+test_call_fd_replaced(void **state)
+{
+	struct virtio_net_hdr_mrg_rxbuf h = { 0 };
+	struct vu_msg m, r;
+	uint8_t f[100];
+	int kick = eventfd(0, EFD_CLOEXEC), call = eventfd(0, EFD_CLOEXEC);
+	int call2 = eventfd(0, EFD_CLOEXEC);
+
+	(void)state;
+	need_env();
+	assert_true(kick >= 0 && call >= 0 && call2 >= 0);
+	configure(F(VIRTIO_NET_F_MRG_RXBUF));
+
+	/* Stopped, a frame queued, then restarted in QEMU's order. */
+	vu_msg_state(&m, VU_GET_VRING_BASE, 1, 0);
+	call_ok(&m, &r);
+	assert_int_equal(r.p.state.num, 0);
+	make_frame(f, sizeof(f), peer_mac, guest_mac, 7);
+	tx(&h, f, sizeof(f));
+	eventfd_write(kick, 1);
+	vu_msg_state(&m, VU_SET_VRING_BASE, 1, 0);
+	assert_int_equal(vu_send(sock, &m), 0);
+	vu_msg_vring_fd(&m, VU_SET_VRING_KICK, 1, kick);
+	assert_int_equal(vu_send(sock, &m), 0);
+	vu_msg_vring_fd(&m, VU_SET_VRING_CALL, 1, call);
+	assert_int_equal(vu_send(sock, &m), 0);
+	assert_true(wait_used(1, 1));
+	assert_true(vf_fired(call, 3000));
+
+	/* Running: the new call fd is on its way when the guest kicks. */
+	vu_msg_init(&m, VU_SET_OWNER, 0);
+	assert_int_equal(vu_send(sock, &m), 0);
+	vu_msg_vring_fd(&m, VU_SET_VRING_CALL, 1, call2);
+	assert_int_equal(vu_send(sock, &m), 0);
+	make_frame(f, sizeof(f), peer_mac, guest_mac, 8);
+	tx(&h, f, sizeof(f));	/* its kick goes to the old, closed ring fd */
+	eventfd_write(kick, 1);
+	assert_true(wait_used(1, 2));
+	assert_true(vf_fired(call2, 3000));
+	close(kick);
+	close(call);
+	close(call2);
+}
+
 static void
 test_rx(void **state)
 {
@@ -900,6 +954,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_fd_replaced, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_mergeable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_no_mergeable, setup,
