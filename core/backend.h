@@ -10,6 +10,7 @@
  */
 struct backend_proc {
 	char	name[16];	/* "blk0" */
+	char	role[8];	/* "blk": its sandbox role, for the audit */
 	char	path[4096];	/* the binary */
 	pid_t	pid;
 	int	pidfd;		/* readable when the backend exits */
