@@ -64,7 +64,7 @@ sc_rules_monitor(scmp_filter_ctx c)
 		SCMP_SYS(sched_getaffinity), SCMP_SYS(uname),
 		SCMP_SYS(getcwd),
 	};
-	static const unsigned long tunsetiff = TUNSETIFF;
+	static const unsigned long ioctls[] = { TUNSETIFF, TUNGETIFF };
 	int rc;
 
 	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0 ||
@@ -77,10 +77,13 @@ sc_rules_monitor(scmp_filter_ctx c)
 	    (rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
 	    0)) < 0)
 		return rc;
-	/* Attaching a tap for a swap; a backend's sockets are unix ones. */
-	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-	    SCMP_A1(SCMP_CMP_EQ, tunsetiff, 0))) < 0 ||
-	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+	/* Attaching a tap for a swap; hyve-net asking which it was given. */
+	for (size_t i = 0; i < NELEM(ioctls); i++)
+		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, ioctls[i], 0))) < 0)
+			return rc;
+	/* A backend's sockets are unix ones. */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
 	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0))) < 0 ||
 	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0))) < 0)
