@@ -161,7 +161,8 @@ spawner_spawn(const char *name, const char *role, const char *path,
 		s[ns++] = argv[i];
 	}
 	all[0] = sock;
-	memcpy(all + 1, fds, nfds * sizeof(int));
+	if (nfds > 0)
+		memcpy(all + 1, fds, nfds * sizeof(int));
 	if ((rc = ask('S', s, ns, all, nfds + 1, &val, NULL)) < 0)
 		return rc;
 	if (val < 0)
