@@ -278,10 +278,50 @@ test_audit(void **state)
 	close(c);
 }
 
+/* The verdicts: the core fails as root or with any capability; the
+ * monitor with any capability beyond its five. */
+static void
+test_verdicts(void **state)
+{
+	struct sandbox_audit *a = calloc(1, sizeof(*a));
+	char why[256];
+
+	(void)state;
+	assert_non_null(a);
+	a->seccomp = 2;
+	a->seccomp_filters = 1;
+	a->no_new_privs = 1;
+	for (int i = 0; i < 4; i++)
+		a->uid[i] = a->gid[i] = TENANT;
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	    sizeof(why)), 0);
+	a->uid[2] = 0;
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	    sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "uid 0"));
+	a->uid[2] = TENANT;
+	a->cap_prm = 1ULL << 21;	/* CAP_SYS_ADMIN */
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	    sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "permitted capability set"));
+	a->cap_prm = 0;
+	a->cap_bnd = a->cap_eff = SANDBOX_MONITOR_CAPS;
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	    sizeof(why)), -EPERM);
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_MONITOR, why,
+	    sizeof(why)), 0);
+	a->cap_bnd |= 1ULL << 21;
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_MONITOR, why,
+	    sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "more than the monitor's"));
+	free(a);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_shell_confined),
 		cmocka_unit_test(test_sealed_refuses),
 		cmocka_unit_test(test_operator_grant),
