@@ -342,6 +342,8 @@ become_tenant(uid_t uid, gid_t gid)
 		    (unsigned)uid, (unsigned)gid, strerror(errno));
 		return -EPERM;
 	}
+	hlog("the core and its backends run as uid %u gid %u", (unsigned)uid,
+	    (unsigned)gid);
 	capng_get_caps_process();
 	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
 		hlog("the core still holds capabilities as uid %u",
