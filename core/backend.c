@@ -111,7 +111,8 @@ backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
 		return -errno;
 	}
 	if (spawner_active()) {
-		rc = spawner_spawn(bp->path, argv, sv[1], fds, nfds, &pid);
+		rc = spawner_spawn(bp->name, bp->role, bp->path, argv, sv[1],
+		    fds, nfds, &pid);
 		close(sv[1]);
 		if (rc < 0) {
 			hlog("%s: cannot start %s: %s", bp->name, bp->path,

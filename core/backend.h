@@ -4,12 +4,14 @@
 #include <sys/types.h>
 
 /*
- * Backend processes: the core starts each one with fork+exec, handing it
+ * Backend processes: the monitor starts each one for the core (or, without
+ * a monitor, the core itself with fork+exec), handing it
  * one end of a socketpair (as fd 3) and the descriptors it serves (disk,
  * tap) as fds 4, 5, ...  The backend opens nothing by path.
  */
 struct backend_proc {
 	char	name[16];	/* "blk0" */
+	char	role[8];	/* "blk": its sandbox role, for the audit */
 	char	path[4096];	/* the binary */
 	pid_t	pid;
 	int	pidfd;		/* readable when the backend exits */

@@ -21,5 +21,24 @@ int control_init(struct vm *vm, const char *path);
 void control_fini(void);
 /* The path being served, or NULL. */
 const char *control_path(void);
+/*
+ * Gives the listening socket away (to the monitor, which serves hyvectl
+ * from now on): returns it, no longer watched here.  The monitor removes
+ * the path when the VM ends.
+ */
+int control_handoff(void);
+/* Serves the connections the monitor passes on fd (SCM_RIGHTS, 'C'). */
+int control_from_monitor(int fd);
+
+#include <sys/types.h>
+struct json_object;
+/* One process of the VM, as the audit lists it. */
+struct control_proc {
+	char	role[16], name[16];
+	pid_t	pid;
+};
+/* The audit result (name, processes) for n processes read from /proc. */
+struct json_object *control_audit(const char *vmname,
+    const struct control_proc *p, int n);
 
 #endif

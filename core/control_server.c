@@ -6,6 +6,7 @@
  * are served at once.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static struct {
 	dev_t		dev;
 	ino_t		ino;
 	struct timespec	start;
+	bool		handed;		/* the monitor listens now */
 	struct conn	*conns[CONTROL_MAX_CONN];
 } ctl = { .lfd = -1, .tfd = -1 };
 
@@ -202,6 +204,8 @@ profile_json(enum sandbox_role role)
 	return o;
 }
 
+static enum sandbox_role role_or_monitor(const char *role);
+
 static json_object *
 audit_one(const char *role, const char *name, pid_t pid)
 {
@@ -220,7 +224,7 @@ audit_one(const char *role, const char *name, pid_t pid)
 		rc = -ENOMEM;
 	} else if ((rc = sandbox_audit_pid(pid, a)) == 0 &&
 	    (rc = sandbox_audit_json(a, &aj)) == 0) {
-		if (sandbox_audit_verdict(a, role_of(role), why,
+		if (sandbox_audit_verdict(a, role_or_monitor(role), why,
 		    sizeof(why)) == 0) {
 			verdict = "OK";
 			why[0] = '\0';
@@ -231,18 +235,41 @@ audit_one(const char *role, const char *name, pid_t pid)
 		snprintf(why, sizeof(why), "cannot audit pid %d: %s", (int)pid,
 		    strerror(-rc));
 	json_object_object_add(p, "audit", aj);
-	json_object_object_add(p, "profile", profile_json(role_of(role)));
+	json_object_object_add(p, "profile", profile_json(role_or_monitor(role)));
 	json_object_object_add(p, "verdict", json_object_new_string(verdict));
 	json_object_object_add(p, "reason", why[0] ? json_object_new_string(why) :
 	    NULL);
 	return p;
 }
 
+static enum sandbox_role
+role_or_monitor(const char *role)
+{
+	return strcmp(role, "monitor") == 0 ? SANDBOX_MONITOR : role_of(role);
+}
+
+json_object *
+control_audit(const char *vmname, const struct control_proc *p, int n)
+{
+	json_object *r, *list;
+	int i;
+
+	if ((r = json_object_new_object()) == NULL)
+		return NULL;
+	if ((list = json_object_new_array()) == NULL) {
+		json_object_put(r);
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		json_object_array_add(list, audit_one(p[i].role, p[i].name,
+		    p[i].pid));
+	json_object_object_add(r, "name", json_object_new_string(vmname));
+	json_object_object_add(r, "processes", list);
+	return r;
+}
+
 struct procs {
-	struct {
-		char	role[16], name[16];
-		pid_t	pid;
-	} p[PCI_SLOTS * PCI_FUNCS + 1];
+	struct control_proc p[PCI_SLOTS * PCI_FUNCS + 1];
 	int n;
 };
 
@@ -259,12 +286,11 @@ add_proc(struct vpci *v, void *arg)
 	ps->p[ps->n++].pid = v->bp.pid;
 }
 
+/* Without a monitor (it serves audit when there is one). */
 static json_object *
 cmd_audit(struct vm *vm)
 {
 	struct procs ps;
-	json_object *r, *list;
-	int i;
 
 	ps.n = 0;
 	snprintf(ps.p[0].role, sizeof(ps.p[0].role), "core");
@@ -274,18 +300,7 @@ cmd_audit(struct vm *vm)
 	pthread_mutex_lock(&vm->dev_lock);
 	sup_foreach(add_proc, &ps);
 	pthread_mutex_unlock(&vm->dev_lock);
-	if ((r = json_object_new_object()) == NULL)
-		return NULL;
-	if ((list = json_object_new_array()) == NULL) {
-		json_object_put(r);
-		return NULL;
-	}
-	for (i = 0; i < ps.n; i++)
-		json_object_array_add(list, audit_one(ps.p[i].role,
-		    ps.p[i].name, ps.p[i].pid));
-	json_object_object_add(r, "name", json_object_new_string(vm->name));
-	json_object_object_add(r, "processes", list);
-	return r;
+	return control_audit(vm->name, ps.p, ps.n);
 }
 
 static void
@@ -617,12 +632,42 @@ peer_allowed(int fd)
 	return false;
 }
 
+/* Serves cfd, an accepted connection or one the monitor passed. */
 static void
-on_accept(int fd, void *arg)
+conn_add(int cfd)
 {
 	static int full_once;
 	struct conn *c;
-	int cfd, i;
+	int i;
+
+	for (i = 0; i < CONTROL_MAX_CONN && ctl.conns[i] != NULL; i++)
+		;
+	if (i == CONTROL_MAX_CONN) {
+		hlog_once(&full_once, "%s: control socket %s: more than %d "
+		    "clients", ctl.vm->name, ctl.path, CONTROL_MAX_CONN);
+		refuse(cfd, "too many control connections; close some and "
+		    "retry");
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(cfd);
+		return;
+	}
+	c->fd = cfd;
+	ctl_lines_init(&c->in);
+	if (evloop_add(cfd, on_conn, c) < 0) {
+		free(c);
+		refuse(cfd, "the VM's event loop is full; retry later");
+		return;
+	}
+	c->in_loop = true;
+	ctl.conns[i] = c;
+}
+
+static void
+on_accept(int fd, void *arg)
+{
+	int cfd;
 
 	(void)arg;
 	while ((cfd = accept4(fd, NULL, NULL,
@@ -632,34 +677,61 @@ on_accept(int fd, void *arg)
 			    "and root may use its control socket");
 			continue;
 		}
-		for (i = 0; i < CONTROL_MAX_CONN && ctl.conns[i] != NULL; i++)
-			;
-		if (i == CONTROL_MAX_CONN) {
-			hlog_once(&full_once, "%s: control socket %s: more "
-			    "than %d clients", ctl.vm->name, ctl.path,
-			    CONTROL_MAX_CONN);
-			refuse(cfd, "too many control connections; close some "
-			    "and retry");
-			continue;
-		}
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
-			close(cfd);
-			continue;
-		}
-		c->fd = cfd;
-		ctl_lines_init(&c->in);
-		if (evloop_add(cfd, on_conn, c) < 0) {
-			free(c);
-			refuse(cfd, "the VM's event loop is full; retry later");
-			continue;
-		}
-		c->in_loop = true;
-		ctl.conns[i] = c;
+		conn_add(cfd);
 	}
 	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 	    errno != ECONNABORTED)
 		hlog("%s: control socket %s: accept: %s", ctl.vm->name,
 		    ctl.path, strerror(errno));
+}
+
+/* The monitor checked the client; the core serves the pair it passed. */
+static void
+on_monitor(int fd, void *arg)
+{
+	char t, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &t, 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+	int cfd;
+
+	(void)arg;
+	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			evloop_del(fd);		/* the monitor is gone */
+		return;
+	}
+	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		memcpy(&cfd, CMSG_DATA(c), sizeof(int));
+		if (t == 'C' && fcntl(cfd, F_SETFL, O_NONBLOCK) == 0)
+			conn_add(cfd);
+		else
+			close(cfd);
+	}
+}
+
+int
+control_from_monitor(int fd)
+{
+	return evloop_add(fd, on_monitor, NULL);
+}
+
+int
+control_handoff(void)
+{
+	int fd = ctl.lfd;
+
+	if (fd >= 0)
+		evloop_del(fd);
+	ctl.handed = true;
+	return fd;
 }
 
 /* --- setup ----------------------------------------------------------------- */
@@ -814,7 +886,9 @@ control_fini(void)
 		evloop_del(ctl.tfd);
 		close(ctl.tfd);
 	}
-	if (ctl.lfd >= 0) {
+	if (ctl.lfd >= 0 && ctl.handed) {
+		/* The monitor has it; the path is its to remove. */
+	} else if (ctl.lfd >= 0) {
 		evloop_del(ctl.lfd);
 		close(ctl.lfd);
 		/* Only our own socket: another hyve may have replaced it. */
@@ -823,6 +897,7 @@ control_fini(void)
 			unlink(ctl.path);
 	}
 	ctl.lfd = ctl.tfd = -1;
+	ctl.handed = false;
 	ctl.timer_on = false;
 	ctl.path[0] = '\0';
 }

@@ -5,6 +5,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "core/pci.h"
 #include "core/spawner.h"
 #include "core/supervisor.h"
+#include "core/tenant.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "sandbox/sandbox.h"
@@ -281,29 +283,48 @@ run_vm(struct vm *vm, int sfd)
 }
 
 /*
- * What the running core still needs: spawning backends into PID
- * namespaces of their own (SYS_ADMIN) that drop to the tenant's ids and
- * lock their capabilities (SETUID, SETGID, SETPCAP),
- * ending them (KILL), and opening a new disk or tap for a swap
- * (DAC_OVERRIDE, DAC_READ_SEARCH, NET_ADMIN), and reading what the audit
- * shows of them in /proc (SYS_PTRACE: its seccomp filter refuses ptrace
- * itself).  Everything else goes, from
- * every set including the bounding set.
+ * Before any thread exists: the core gives up its bounding and
+ * inheritable sets (every thread it makes inherits that), so that once it
+ * becomes the tenant it can never regain a capability.
  */
 static int
-drop_core_caps(void)
+drop_core_bounding(void)
 {
-	static const int keep[] = { CAP_SETUID, CAP_SETGID, CAP_SETPCAP,
-	    CAP_KILL, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN,
-	    CAP_SYS_ADMIN, CAP_SYS_PTRACE };
-	size_t i;
-
-	capng_clear(CAPNG_SELECT_BOTH);
-	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
-		    CAPNG_BOUNDING_SET, keep[i]);
+	if (geteuid() != 0)
+		return 0;
+	capng_get_caps_process();
+	capng_clear(CAPNG_SELECT_BOUNDS);
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		capng_update(CAPNG_DROP, CAPNG_INHERITABLE, cap);
 	if (capng_apply(CAPNG_SELECT_BOTH) < 0) {
-		hlog("cannot drop the core's capabilities");
+		hlog("cannot drop the core's bounding capability set");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * The running core needs no privilege: the monitor starts backends and
+ * opens what a swap names.  As root it becomes the tenant (every thread:
+ * glibc changes the ids of all), which empties its capability sets.
+ */
+static int
+become_tenant(uid_t uid, gid_t gid)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
+		hlog("cannot become the tenant (uid %u gid %u): %s",
+		    (unsigned)uid, (unsigned)gid, strerror(errno));
+		return -EPERM;
+	}
+	hlog("the core and its backends run as uid %u gid %u", (unsigned)uid,
+	    (unsigned)gid);
+	capng_get_caps_process();
+	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+		hlog("the core still holds capabilities as uid %u",
+		    (unsigned)uid);
 		return -EPERM;
 	}
 	return 0;
@@ -311,7 +332,7 @@ drop_core_caps(void)
 
 /* The core, once the VM is built, gives up what it no longer needs. */
 static int
-confine_core(void)
+confine_core(uid_t uid, gid_t gid)
 {
 	struct sandbox_opts so = { .name = "core" };
 	const char *v = config_get("sandbox");
@@ -321,9 +342,20 @@ confine_core(void)
 		hlog("WARNING: the core runs WITHOUT ITS SANDBOX (sandbox=off)");
 		return 0;
 	}
-	if (geteuid() == 0 && drop_core_caps() < 0)
+	if (become_tenant(uid, gid) < 0)
 		return -EPERM;
 	return sandbox_enter(SANDBOX_CORE, NULL, 0, &so);
+}
+
+/* The configuration is applied: the monitor takes the control socket. */
+static int
+seal_monitor(void)
+{
+	int rc;
+
+	if ((rc = spawner_seal(control_handoff(), control_path())) < 0)
+		return rc;
+	return control_from_monitor(spawner_ctl_fd());
 }
 
 int
@@ -334,6 +366,8 @@ main(int argc, char **argv)
 	sigset_t set;
 	char role[80];
 	const char *name;
+	uid_t uid;
+	gid_t gid;
 	bool dump;
 	int rc, sfd;
 
@@ -351,9 +385,10 @@ main(int argc, char **argv)
 	}
 	if (config_check_keys() < 0)
 		return EXIT_ERROR;
-	/* While the core is one thread and unconfined: the process that
+	/* While the core is one thread and privileged: the monitor, which
 	 * starts its backends, so the core itself never forks or execs. */
-	if (spawner_start() < 0)
+	if (tenant_ids(&uid, &gid) < 0 || spawner_start(uid, gid) < 0 ||
+	    drop_core_bounding() < 0)
 		return EXIT_ERROR;
 	name = config_get("name");
 	snprintf(role, sizeof(role), "%s", name ? name : "vm");
@@ -381,7 +416,8 @@ main(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	if ((rc = control_init(vm, config_get("control.path"))) < 0 ||
-	    (rc = confine_core()) < 0 || (rc = vcpus_start(vm)) < 0) {
+	    (rc = seal_monitor()) < 0 || (rc = confine_core(uid, gid)) < 0 ||
+	    (rc = vcpus_start(vm)) < 0) {
 		uart_restore_tty();
 		return EXIT_ERROR;
 	}

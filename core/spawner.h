@@ -4,19 +4,36 @@
 #include <sys/types.h>
 
 /*
- * The spawner: a small process the core forks at the very start, while it
- * is still single-threaded and unconfined, that starts backends for it
- * (clone into a new PID namespace as the core's own child, exec).  With it the
- * core itself never needs fork, exec or namespaces, so its own seccomp
- * filter can leave them out.
+ * The core's end of the monitor (core/monitor.h): forked at the very
+ * start, while the core is one thread and still privileged, it starts the
+ * backends, opens what an operator's swap names and serves the control
+ * socket.  With it the core itself never needs fork, exec, namespaces,
+ * open or any capability, so it can run as the tenant with none.
  */
-int spawner_start(void);
-/* Ends the spawner (at exit). */
+int spawner_start(uid_t uid, gid_t gid);
+/* Ends the monitor (at exit). */
 void spawner_stop(void);
 /* Whether spawner_start succeeded (else backend.c forks by itself). */
 int spawner_active(void);
-/* Starts path with argv; sock becomes fd 3, fds[i] fd 4+i. */
-int spawner_spawn(const char *path, char *const argv[], int sock,
-    const int *fds, int nfds, pid_t *pid);
+/* Whether the monitor is sealed: from now on it checks every request. */
+int spawner_sealed(void);
+/*
+ * Starts path with argv for device name of role ("blk"); sock becomes fd
+ * 3, fds[i] fd 4+i.
+ */
+int spawner_spawn(const char *name, const char *role, const char *path,
+    char *const argv[], int sock, const int *fds, int nfds, pid_t *pid);
+/* Asks for a disk ("blk", path, open flags) or a tap ("tap", name) for a
+ * swap of device name; the new descriptor, or -errno. */
+int spawner_open(const char *name, const char *kind, const char *target,
+    int flags);
+/*
+ * The configuration is applied: the monitor takes the listening control
+ * socket lfd (closed here; -1 for none) at path, and from now on checks
+ * each request against what was started so far and what an operator asks.
+ */
+int spawner_seal(int lfd, const char *path);
+/* Where the monitor hands the core its control connections, or -1. */
+int spawner_ctl_fd(void);
 
 #endif

@@ -113,8 +113,6 @@ tenant_ids(uid_t *uid, gid_t *gid)
 		} else if ((rc = allocate()) < 0) {
 			return rc;
 		}
-		hlog("backends run as uid %u gid %u", (unsigned)the_uid,
-		    (unsigned)the_gid);
 	}
 	*uid = the_uid;
 	*gid = the_gid;

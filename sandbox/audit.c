@@ -395,16 +395,26 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 		return why_not(why, len, "no_new_privs is not set");
 	if (a->rlim_soft[RLIMIT_CORE] != 0 || a->rlim_hard[RLIMIT_CORE] != 0)
 		return why_not(why, len, "core dumps are allowed (RLIMIT_CORE)");
-	if (role == SANDBOX_CORE)
-		return 0;
+	/*
+	 * The monitor keeps its few capabilities, and no others.  The core
+	 * holds none; its bounding set only limits an exec, which its filter
+	 * and no_new_privs rule out (and which a non-root user cannot empty).
+	 */
 	for (size_t i = 0; i < NELEM(caps); i++)
-		if (caps[i] != 0)
+		if ((role != SANDBOX_CORE || i != 3) && caps[i] & ~(role == SANDBOX_MONITOR ? SANDBOX_MONITOR_CAPS :
+		    0ULL))
 			return why_not(why, len, "%s capability set is %#" PRIx64
-			    ", not empty", capname[i], caps[i]);
+			    ", %s", capname[i], caps[i], role == SANDBOX_MONITOR ?
+			    "more than the monitor's" : "not empty");
+	if (role == SANDBOX_MONITOR)
+		return 0;
+	/* The core faces the guest: it must not be root in any id. */
 	for (int i = 0; i < 4; i++)
 		if (a->uid[i] <= 0 || a->gid[i] <= 0)
 			return why_not(why, len, "runs as uid %ld gid %ld",
 			    a->uid[i], a->gid[i]);
+	if (role == SANDBOX_CORE)
+		return 0;
 	/* hyve starts each backend as the init of a PID namespace of its
 	 * own, so every namespace must differ from the host's. */
 	for (int i = 0; i < a->nns; i++)

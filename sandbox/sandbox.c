@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <cap-ng.h>
+#include <linux/capability.h>
 #include <linux/securebits.h>
 
 #include "core/log.h"
@@ -51,6 +52,8 @@ sandbox_role_name(enum sandbox_role role)
 		return "rnd";
 	case SANDBOX_CORE:
 		return "core";
+	case SANDBOX_MONITOR:
+		return "monitor";
 	}
 	return "unknown";
 }
@@ -325,6 +328,63 @@ core_enter(const struct sandbox_opts *o, const char *name, const char *prefix)
 	return sc_load(c, name);
 }
 
+/* The monitor keeps SANDBOX_MONITOR_CAPS, in no set more than that. */
+static int
+monitor_enter(const struct sandbox_opts *o, const char *name,
+    const char *prefix)
+{
+	struct rlimit zero = { 0, 0 };
+	scmp_filter_ctx c;
+
+	if ((c = sc_build(SANDBOX_MONITOR, name, prefix)) == NULL)
+		return -EINVAL;
+	if (geteuid() == 0) {
+		capng_clear(CAPNG_SELECT_ALL);
+		for (int cap = 0; cap < 64; cap++)
+			if (SANDBOX_MONITOR_CAPS & (1ULL << cap))
+				capng_update(CAPNG_ADD, CAPNG_EFFECTIVE |
+				    CAPNG_PERMITTED | CAPNG_BOUNDING_SET, cap);
+		if (setgroups(0, NULL) < 0 || capng_apply(CAPNG_SELECT_ALL) < 0) {
+			seccomp_release(c);
+			return fail(name, "dropping capabilities", EPERM);
+		}
+	}
+	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		seccomp_release(c);
+		return fail(name, "no_new_privs and limits", errno);
+	}
+	if (o->pre_filter != NULL)
+		o->pre_filter(o->arg);
+	return sc_load(c, name);
+}
+
+int
+sandbox_pre_exec(void)
+{
+	struct rlimit zero = { 0, 0 };
+	int rc;
+
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return fail("exec", "dropping the bounding set", errno);
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) < 0)
+		return fail("exec", "dropping capabilities", errno);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return fail("exec", "clearing ambient capabilities", errno);
+	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return fail("exec", "no_new_privs", errno);
+	if ((rc = sandbox_load_base_filter()) < 0)
+		return fail("exec", "loading the base seccomp filter", -rc);
+	return 0;
+}
+
 int
 sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
     const struct sandbox_opts *o)
@@ -346,7 +406,7 @@ sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
 		    "hyve's privileges", name);
 		return 0;
 	}
-	if ((unsigned)role > SANDBOX_CORE || nkeep < 0 || nkeep > MAX_KEEP ||
+	if ((unsigned)role > SANDBOX_MONITOR || nkeep < 0 || nkeep > MAX_KEEP ||
 	    (nkeep > 0 && keep_fds == NULL)) {
 		hlog("%s: sandbox: bad role or kept fds (at most %d)", name,
 		    MAX_KEEP);
@@ -354,5 +414,7 @@ sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
 	}
 	if (role == SANDBOX_CORE)
 		return core_enter(o, name, prefix);
+	if (role == SANDBOX_MONITOR)
+		return monitor_enter(o, name, prefix);
 	return backend_enter(role, keep_fds, nkeep, o, name, prefix);
 }

@@ -14,9 +14,14 @@
  * the role whose default action names the syscall on stderr and kills the
  * process with SIGSYS.
  *
- * SANDBOX_CORE: the core owns KVM, vCPU threads and spawns backends, so it
- * cannot take namespaces or drop to nobody; it gets no_new_privs, no core
- * dumps, not dumpable and a seccomp denylist applied to all its threads.
+ * SANDBOX_CORE: the core owns KVM and the vCPU threads, so it cannot take
+ * namespaces; it runs as the tenant's uid (main.c drops it there first),
+ * with no_new_privs, no core dumps, not dumpable and its seccomp allowlist
+ * applied to all its threads.
+ *
+ * SANDBOX_MONITOR: the privileged monitor (core/monitor.c) keeps the
+ * capabilities in SANDBOX_MONITOR_CAPS and no others, no_new_privs, no core
+ * dumps, not dumpable, and its allowlist (sandbox/seccomp_monitor.c).
  */
 
 #include <stdbool.h>
@@ -29,7 +34,19 @@ enum sandbox_role {
 	SANDBOX_NET,
 	SANDBOX_RND,
 	SANDBOX_CORE,
+	SANDBOX_MONITOR,
 };
+
+/*
+ * The monitor keeps only these capabilities (one bit each in a CapEff
+ * word): SETGID and SETUID to map a new backend's user namespace onto the
+ * tenant's ids, DAC_OVERRIDE to open a disk the operator names for a swap,
+ * NET_ADMIN to attach a tap for one, SYS_PTRACE to read the core's
+ * /proc/PID/{fd,ns,root} for the audit (ptrace itself is refused by its
+ * filter).
+ */
+#define SANDBOX_MONITOR_CAPS	((1ULL << 1) | (1ULL << 6) | (1ULL << 7) | \
+				 (1ULL << 12) | (1ULL << 19))
 
 /*
  * RLIMIT_NPROC is 0 but for blk: io_uring's io-wq workers are threads of
@@ -89,6 +106,14 @@ const char *sandbox_role_name(enum sandbox_role role);
  */
 int sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
     const struct sandbox_opts *o);
+
+/*
+ * In a child of the monitor, just before exec: every capability and the
+ * bounding set dropped, no core dumps, no_new_privs, and the base seccomp
+ * filter (what no backend needs: ptrace, modules, bpf, setns, ...).  The
+ * caller has already put it in its namespaces and on the tenant's ids.
+ */
+int sandbox_pre_exec(void);
 
 /* --- audit: read back what a running process may do ------------------- */
 

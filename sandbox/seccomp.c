@@ -241,6 +241,9 @@ sc_build(enum sandbox_role role, const char *name, const char *prefix)
 		case SANDBOX_CORE:
 			rc = sc_rules_core(c);
 			break;
+		case SANDBOX_MONITOR:
+			rc = sc_rules_monitor(c);
+			break;
 		default:
 			rc = -EINVAL;
 		}

@@ -1,10 +1,12 @@
 /*
  * The core, once its VM is built: an allowlist like the backends', for
  * what the running core does — vCPU exits and KVM (ioctls filtered by
- * request), the event loop, the control socket, the backends' sockets and
- * eventfds, and for a restart or swap: a socketpair, a message to the
- * spawner, opening a disk or a tap, reaping.  It never forks or execs (the
- * spawner does that), creates no namespaces, loads nothing executable.
+ * request), the event loop, the control connections the monitor passes,
+ * the backends' sockets and eventfds, and for a restart or swap: a
+ * socketpair, a message to the monitor, reaping.  It opens nothing by path
+ * (the monitor opens a swap's disk or tap and reads /proc for the audit),
+ * never forks or execs (the monitor does that), creates no namespaces,
+ * loads nothing executable.
  * New threads: none are made after confinement, so clone3 answers ENOSYS
  * and plain clone is allowed only with CLONE_THREAD (what glibc falls back
  * to), never as fork.
@@ -28,12 +30,7 @@ sc_rules_core(scmp_filter_ctx c)
 	static const int plain[] = {
 		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv),
 		SCMP_SYS(writev), SCMP_SYS(close), SCMP_SYS(fstat),
-		SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek),
-		/* the audit reads /proc; a swap opens a disk or the tun device */
-		SCMP_SYS(openat), SCMP_SYS(getdents64), SCMP_SYS(readlink),
-		SCMP_SYS(readlinkat), SCMP_SYS(access), SCMP_SYS(faccessat2),
-		SCMP_SYS(unlink),
-		SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(brk),
+		SCMP_SYS(lseek), SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(brk),
 		SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
 		SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
 		SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall),
@@ -57,7 +54,6 @@ sc_rules_core(scmp_filter_ctx c)
 		KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_VCPU_EVENTS,
 		KVM_SET_VCPU_EVENTS, KVM_TRANSLATE, KVM_IRQ_LINE, KVM_IRQFD,
 		KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
-		TUNSETIFF, SIOCSIFMTU,
 		TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 	};
 	int rc;
@@ -80,12 +76,12 @@ sc_rules_core(scmp_filter_ctx c)
 	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD))) < 0)
 		return rc;
-	/* A backend's socket pair; the MTU of a new tap; getrlimit. */
-	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+	/* fstat as glibc does it, never a path; a backend's socket pair;
+	 * getrlimit. */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), 1,
+	    SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH, 0))) < 0 ||
+	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
 	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0))) < 0 ||
-	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-	    SCMP_A0(SCMP_CMP_EQ, AF_INET, 0),
-	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff, SOCK_DGRAM))) < 0 ||
 	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
 	    SCMP_A2(SCMP_CMP_EQ, 0, 0))) < 0)
 		return rc;

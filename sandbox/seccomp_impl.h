@@ -27,6 +27,9 @@ int sc_rules_blk(scmp_filter_ctx c);
 int sc_rules_net(scmp_filter_ctx c);
 int sc_rules_rnd(scmp_filter_ctx c);
 int sc_rules_core(scmp_filter_ctx c);
+int sc_rules_monitor(scmp_filter_ctx c);
+/* Loads the base filter of sandbox_pre_exec. */
+int sandbox_load_base_filter(void);
 
 /*
  * Builds the filter for role (not loaded yet) and prepares the SIGSYS

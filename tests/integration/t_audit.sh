@@ -1,4 +1,5 @@
-# hyvectl audit on a VM with blk, net and rnd: every backend is confined as
+# hyvectl audit on a VM with blk, net and rnd: the core (not root, no
+# capabilities), the monitor (its few) and every backend are confined as
 # the kernel itself reports it, and hyvectl exits 0.
 . "$(dirname "$0")/lib.sh"
 need_kvm
@@ -29,10 +30,26 @@ procs = json.load(open(sys.argv[1]))["processes"]
 disk = sys.argv[2]
 core = [p for p in procs if p["role"] == "core"][0]["audit"]
 core_ns = {k: v["id"] for k, v in core["namespaces"].items()}
-roles = sorted(p["role"] for p in procs if p["role"] != "core")
+roles = sorted(p["role"] for p in procs if p["role"] not in ("core", "monitor"))
 assert roles == ["blk", "net", "rnd"], roles
+# The core faces the guest: not root, no capability, its filter.
+c = [p for p in procs if p["role"] == "core"][0]
+assert c["verdict"] == "OK", c["reason"]
+assert all(u != 0 for u in core["uid"]) and all(g != 0 for g in core["gid"]), core["uid"]
+for k in ("effective", "permitted", "inheritable", "ambient"):
+    assert int(core["capabilities"][k], 16) == 0, ("core", k)
+assert core["no_new_privs"] == 1 and core["seccomp"] == 2
+# The monitor: listed, its few capabilities and no others, its filter.
+m = [p for p in procs if p["role"] == "monitor"]
+assert len(m) == 1 and m[0]["verdict"] == "OK", m
+ma = m[0]["audit"]
+allowed = (1 << 1) | (1 << 6) | (1 << 7) | (1 << 12) | (1 << 19)
+for k in ("effective", "permitted", "bounding", "inheritable", "ambient"):
+    assert int(ma["capabilities"][k], 16) & ~allowed == 0, ("monitor", k)
+assert ma["no_new_privs"] == 1 and ma["seccomp"] == 2
+assert m[0]["profile"]["kind"] == "allowlist"
 for p in procs:
-    if p["role"] == "core":
+    if p["role"] in ("core", "monitor"):
         continue
     a, who = p["audit"], "%s (pid %d)" % (p["name"], p["pid"])
     assert p["verdict"] == "OK", (who, p["reason"])
@@ -54,6 +71,6 @@ for p in procs:
     prof = p["profile"]
     assert prof["kind"] == "allowlist" and prof["count"] < 40, (who, prof["count"])
 print("every backend confined:", ", ".join("%s %d syscalls" % (p["name"], p["profile"]["count"])
-      for p in procs if p["role"] != "core"))
+      for p in procs if p["role"] not in ("core", "monitor")))
 PY
 echo ok

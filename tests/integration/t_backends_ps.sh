@@ -29,8 +29,8 @@ for b in hyve-blk hyve-net hyve-rnd; do
 done
 [ "$(grep -c ' hyve-\(blk\|net\|rnd\)$' "$TMP/ps")" -eq 3 ] ||
     fail "expected exactly three backends under hyve"
-# Besides them, only the spawner that starts them for the confined core.
-[ "$(grep -v ' hyve-\(blk\|net\|rnd\)$' "$TMP/ps" | grep -vc ' hyve-spawner$')" -eq 0 ] ||
+# Besides them, only the monitor that starts them for the confined core.
+[ "$(grep -v ' hyve-\(blk\|net\|rnd\)$' "$TMP/ps" | grep -vc ' hyve-monitor$')" -eq 0 ] ||
     fail "unexpected children of hyve: $(cat "$TMP/ps")"
 [ ! -e "$TMP/left" ] || fail "$(cat "$TMP/left")"
 [ "$(cat "$TMP/rc")" -eq 1 ] || fail "hyve exited $(cat "$TMP/rc")"

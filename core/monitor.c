@@ -1,0 +1,522 @@
+/*
+ * The monitor process (see monitor.h): starting backends, confined before
+ * exec, and opening what an operator's swap names.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/if_tun.h>
+
+#include "core/log.h"
+#include "core/monitor.h"
+#include "sandbox/sandbox.h"
+
+#define FIRST_FD	3
+#define CHILD_NS	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | \
+			 CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
+			 CLONE_NEWCGROUP)
+
+/* A device's backend as the configuration started it. */
+struct mon_dev {
+	char	name[16], role[16];
+	char	path[4096];
+	char	*argv[MON_MAXARGS + 1];
+	pid_t	pid;
+	int	pidfd;
+};
+
+static struct {
+	struct mon_dev	devs[MON_MAXDEVS];
+	int		ndevs;
+	bool		sealed;
+	pid_t		core;
+	uid_t		uid;
+	gid_t		gid;
+} mon;
+
+static int
+reply(int fd, char type, int val, int passfd)
+{
+	struct mon_reply r = { type, val };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &r, sizeof(r) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	if (passfd >= 0) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+	}
+	return sendmsg(fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static struct mon_dev *
+find_dev(const char *name)
+{
+	for (int i = 0; i < mon.ndevs; i++)
+		if (strcmp(mon.devs[i].name, name) == 0)
+			return &mon.devs[i];
+	return NULL;
+}
+
+static bool
+same_args(char *const a[], char *const b[])
+{
+	int i;
+
+	/* argv[0] is the binary, checked on its own */
+	for (i = 1; a[i] != NULL && b[i] != NULL; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return a[i] == NULL && b[i] == NULL;
+}
+
+static void
+record(struct mon_dev *d, const char *path, char *const argv[])
+{
+	int i;
+
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	for (i = 0; d->argv[i] != NULL; i++)
+		free(d->argv[i]);
+	for (i = 0; argv[i] != NULL && i < MON_MAXARGS; i++)
+		d->argv[i] = strdup(argv[i]);
+	d->argv[i] = NULL;
+}
+
+/*
+ * Whether the core may start path with argv for device name: anything
+ * before the seal (that is the configuration), afterwards only the
+ * recorded binary and argv, or the binary an operator's swap named.
+ */
+static int
+authorise_spawn(const char *name, const char *role, const char *path,
+    char *const argv[], struct mon_dev **out)
+{
+	struct mon_dev *d = find_dev(name);
+
+	if (!mon.sealed) {
+		if (d == NULL) {
+			if (mon.ndevs == MON_MAXDEVS)
+				return -ENOSPC;
+			d = &mon.devs[mon.ndevs++];
+			snprintf(d->name, sizeof(d->name), "%s", name);
+			snprintf(d->role, sizeof(d->role), "%s", role);
+			d->pidfd = -1;
+		}
+		record(d, path, argv);
+		*out = d;
+		return 0;
+	}
+	if (d == NULL) {
+		hlog("REFUSED: the core asked to start %s for a device %s that "
+		    "the configuration does not have", path, name);
+		return -EPERM;
+	}
+	if (!same_args(argv, d->argv)) {
+		hlog("REFUSED: the core asked to start %s for %s with other "
+		    "arguments than the configuration gave", path, name);
+		return -EPERM;
+	}
+	if (strcmp(path, d->path) != 0) {
+		if (!mctl_granted(name, path, NULL, NULL)) {
+			hlog("REFUSED: the core asked to start %s for %s, which "
+			    "no operator named (configured: %s)", path, name,
+			    d->path);
+			return -EPERM;
+		}
+		record(d, path, argv);
+	}
+	*out = d;
+	return 0;
+}
+
+static int
+write_file(pid_t pid, const char *what, const char *s)
+{
+	char path[64];
+	size_t len = strlen(s);
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (write(fd, s, len) != (ssize_t)len)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* The child's user namespace: the tenant's ids, and only those. */
+static int
+map_ids(pid_t pid)
+{
+	char map[64];
+	int rc;
+
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)mon.uid,
+	    (unsigned)mon.uid);
+	if ((rc = write_file(pid, "uid_map", map)) < 0)
+		return rc;
+	if ((rc = write_file(pid, "setgroups", "deny")) < 0)
+		return rc;
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)mon.gid,
+	    (unsigned)mon.gid);
+	return write_file(pid, "gid_map", map);
+}
+
+/*
+ * In the child, in its new namespaces: wait for the id maps, become the
+ * tenant, shed every privilege, put the descriptors in place and exec the
+ * binary by descriptor (the tenant may not be able to reach its path).
+ */
+static void __attribute__((noreturn))
+child(int sync, int bin, char *const argv[], int sock, const int *fds,
+    int nfds)
+{
+	extern char **environ;
+	sigset_t none;
+	int tmp[MON_MAXFDS + 1], i, n = 0;
+	char c = 'r';
+
+	sigemptyset(&none);
+	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The monitor writes our maps in /proc: they must be its to write. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (write(sync, &c, 1) != 1 || read(sync, &c, 1) != 1 || c != 'g')
+		_exit(126);
+	if (setresgid(mon.gid, mon.gid, mon.gid) < 0 ||
+	    setresuid(mon.uid, mon.uid, mon.uid) < 0) {
+		fprintf(stderr, "hyve-monitor: child: cannot become uid %u: %s\n",
+		    (unsigned)mon.uid, strerror(errno));
+		_exit(126);
+	}
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (sandbox_pre_exec() < 0) {
+		fprintf(stderr, "hyve-monitor: child: cannot drop privileges\n");
+		_exit(126);
+	}
+	/* Everything out of the way first, so dup2 cannot clobber. */
+	tmp[n++] = fcntl(sock, F_DUPFD_CLOEXEC, 100);
+	for (i = 0; i < nfds; i++)
+		tmp[n++] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100);
+	bin = fcntl(bin, F_DUPFD_CLOEXEC, 100);
+	sync = fcntl(sync, F_DUPFD_CLOEXEC, 100);
+	for (i = 0; i < n; i++)
+		if (tmp[i] < 0 || dup2(tmp[i], FIRST_FD + i) < 0)
+			_exit(127);
+	if (bin < 0 || dup3(bin, FIRST_FD + n, O_CLOEXEC) < 0 ||
+	    sync < 0 || dup3(sync, FIRST_FD + n + 1, O_CLOEXEC) < 0)
+		_exit(127);
+	sync = FIRST_FD + n + 1;
+	syscall(SYS_close_range, FIRST_FD + n + 2, ~0U, 0);
+	/* Success closes sync (close-on-exec): the monitor's sign. */
+	syscall(SYS_execveat, FIRST_FD + n, "", argv, environ, AT_EMPTY_PATH);
+	c = 'e';
+	if (write(sync, &c, 1) < 0)
+		_exit(127);
+	fprintf(stderr, "hyve-monitor: exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* Starts the child as the core's child (CLONE_PARENT); its pid or -errno. */
+static pid_t
+start(const char *path, char *const argv[], int sock, const int *fds,
+    int nfds, int closefd)
+{
+	struct pollfd p;
+	int sv[2], bin, rc;
+	char c;
+	pid_t pid;
+
+	if ((bin = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		hlog("backend %s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		rc = -errno;
+		close(bin);
+		return rc;
+	}
+	pid = syscall(SYS_clone, CLONE_PARENT | CHILD_NS | SIGCHLD, NULL, NULL,
+	    NULL, 0);
+	if (pid == 0) {
+		close(sv[0]);
+		close(closefd);
+		child(sv[1], bin, argv, sock, fds, nfds);
+	}
+	rc = pid < 0 ? -errno : 0;
+	close(sv[1]);
+	close(bin);
+	if (rc < 0) {
+		hlog("backend %s: cannot clone it into new namespaces: %s (the "
+		    "kernel must allow user namespaces)", path, strerror(-rc));
+		close(sv[0]);
+		return rc;
+	}
+	p.fd = sv[0];
+	p.events = POLLIN;
+	if (poll(&p, 1, 5000) != 1 || read(sv[0], &c, 1) != 1)
+		rc = -ETIMEDOUT;
+	else if ((rc = map_ids(pid)) < 0)
+		hlog("backend %s: cannot map its user namespace to uid %u: %s",
+		    path, (unsigned)mon.uid, strerror(-rc));
+	c = rc < 0 ? 'x' : 'g';
+	if (write(sv[0], &c, 1) != 1 && rc == 0)
+		rc = -EPIPE;
+	/* Answer once it runs the program, confined: end of file on sync. */
+	if (rc == 0 && (poll(&p, 1, 5000) != 1 || read(sv[0], &c, 1) != 0)) {
+		hlog("backend %s: it did not start (see above)", path);
+		rc = -ENOEXEC;
+	}
+	close(sv[0]);
+	/* On failure the child exits at once; the core reaps it. */
+	return rc < 0 ? rc : pid;
+}
+
+/* Splits buf (after the type byte) into NUL-terminated strings. */
+static int
+split(char *buf, size_t len, char **s, int max)
+{
+	char *p = buf + 1, *end = buf + len;
+	int n = 0;
+
+	while (p < end && n < max) {
+		char *z = memchr(p, '\0', end - p);
+
+		if (z == NULL)
+			break;
+		s[n++] = p;
+		p = z + 1;
+	}
+	s[n] = NULL;
+	return n;
+}
+
+static void
+do_spawn(int fd, char *buf, size_t len, int *fds, int nfds)
+{
+	char *s[MON_MAXARGS + 4];
+	struct mon_dev *d;
+	pid_t pid;
+	int n = split(buf, len, s, MON_MAXARGS + 3), rc;
+
+	/* name, role, path, argv0 ... */
+	if (n < 4 || nfds < 1) {
+		reply(fd, 'P', -EINVAL, -1);
+		return;
+	}
+	if ((rc = authorise_spawn(s[0], s[1], s[2], s + 3, &d)) < 0) {
+		reply(fd, 'P', rc, -1);
+		return;
+	}
+	pid = start(s[2], s + 3, fds[0], fds + 1, nfds - 1, fd);
+	if (pid > 0) {
+		if (d->pidfd >= 0)
+			close(d->pidfd);
+		d->pid = pid;
+		d->pidfd = syscall(SYS_pidfd_open, pid, 0);
+	}
+	reply(fd, 'P', pid, -1);
+}
+
+static int
+open_tap(const char *tap)
+{
+	struct ifreq ifr;
+	int fd, rc;
+
+	if (strlen(tap) >= IFNAMSIZ)
+		return -EINVAL;
+	if ((fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* A disk or tap for a swap: only the one an operator's request named. */
+static void
+do_open(int fd, char *buf, size_t len)
+{
+	char *s[5];
+	int n = split(buf, len, s, 4), flags, rc;
+	bool blk;
+
+	if (n != 4 || (strcmp(s[1], "blk") != 0 && strcmp(s[1], "tap") != 0)) {
+		reply(fd, 'F', -EINVAL, -1);
+		return;
+	}
+	blk = strcmp(s[1], "blk") == 0;
+	if (find_dev(s[0]) == NULL || !mctl_granted(s[0], NULL,
+	    blk ? s[2] : NULL, blk ? NULL : s[2])) {
+		hlog("REFUSED: the core asked to open %s %s for %s, which no "
+		    "operator named", blk ? "disk" : "tap", s[2], s[0]);
+		reply(fd, 'F', -EPERM, -1);
+		return;
+	}
+	flags = atoi(s[3]) & (O_ACCMODE | O_DIRECT | O_SYNC);
+	if (blk)
+		rc = open(s[2], flags | O_CLOEXEC | O_NOCTTY);
+	else
+		rc = open_tap(s[2]);
+	if (rc < 0) {
+		reply(fd, 'F', blk ? -errno : rc, -1);
+		return;
+	}
+	reply(fd, 'F', 0, rc);
+	close(rc);
+}
+
+static void
+do_seal(int fd, int ctl, char *buf, size_t len, int *fds, int nfds)
+{
+	char *s[2];
+
+	mon.sealed = true;
+	if (split(buf, len, s, 1) == 1 && nfds == 1)
+		mctl_init(fds[0], s[0], NULL, ctl);
+	else
+		mctl_init(-1, NULL, NULL, ctl);
+	reply(fd, 'K', 0, -1);
+}
+
+static int
+recv_req(int fd, char *buf, size_t len, int *fds, int *nfds)
+{
+	char cbuf[CMSG_SPACE(MON_MAXFDS * sizeof(int))];
+	struct iovec iov = { buf, len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*nfds = 0;
+	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n <= 0)
+		return n < 0 && (errno == EAGAIN || errno == EINTR) ? 1 : -1;
+	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			*nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			memcpy(fds, CMSG_DATA(c), *nfds * sizeof(int));
+		}
+	return n;
+}
+
+/* One request from the core; -1 when the core is gone. */
+static int
+serve_core(int fd, int ctl)
+{
+	char buf[MON_MAXMSG];
+	int fds[MON_MAXFDS], nfds, n, i;
+
+	n = recv_req(fd, buf, sizeof(buf) - 1, fds, &nfds);
+	if (n < 0)
+		return -1;
+	if (n <= 1 && nfds == 0)
+		return 0;
+	buf[n] = '\0';
+	if (buf[0] == 'S')
+		do_spawn(fd, buf, n, fds, nfds);
+	else if (buf[0] == 'O')
+		do_open(fd, buf, n);
+	else if (buf[0] == 'L' && !mon.sealed) {
+		do_seal(fd, ctl, buf, n, fds, nfds);
+		return 0;		/* the listening socket is kept */
+	}
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	return 0;
+}
+
+int
+monitor_procs(struct mon_proc *p, int max)
+{
+	int i, n = 0;
+
+	if (max < 2)
+		return 0;
+	snprintf(p[n].role, sizeof(p[n].role), "core");
+	p[n++].pid = mon.core;
+	snprintf(p[n].role, sizeof(p[n].role), "monitor");
+	snprintf(p[n].name, sizeof(p[n].name), "monitor");
+	p[n++].pid = getpid();
+	for (i = 0; i < mon.ndevs && n < max; i++) {
+		struct mon_dev *d = &mon.devs[i];
+		struct pollfd pf = { .fd = d->pidfd, .events = POLLIN };
+
+		/* A pidfd turns readable when its process has exited. */
+		if (d->pid <= 0 || d->pidfd < 0 || poll(&pf, 1, 0) != 0)
+			continue;
+		snprintf(p[n].role, sizeof(p[n].role), "%s", d->role);
+		snprintf(p[n].name, sizeof(p[n].name), "%s", d->name);
+		p[n++].pid = d->pid;
+	}
+	return n;
+}
+
+void
+monitor_main(int fd, int ctl, pid_t core, uid_t uid, gid_t gid)
+{
+	struct sandbox_opts so = { .name = "monitor" };
+	struct pollfd p[64];
+	int n;
+
+	log_set_role("monitor");
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "hyve-monitor");
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	mon.core = core;
+	mon.uid = uid;
+	mon.gid = gid;
+	if (sandbox_enter(SANDBOX_MONITOR, NULL, 0, &so) < 0)
+		_exit(1);
+	for (;;) {
+		p[0].fd = fd;
+		p[0].events = POLLIN;
+		n = 1 + mctl_pollfds(p + 1, 63);
+		if (poll(p, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents && serve_core(fd, ctl) < 0)
+			break;		/* the core is gone */
+		mctl_serve(p + 1, n - 1);
+	}
+	mctl_fini();
+	/* exit_group itself: a sanitizer's _exit would make calls the
+	 * filter refuses. */
+	for (;;)
+		syscall(SYS_exit_group, 0);
+}

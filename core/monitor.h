@@ -1,0 +1,71 @@
+#ifndef HYVE_MONITOR_H
+#define HYVE_MONITOR_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/*
+ * The monitor: the one process of a VM that keeps privilege, forked by the
+ * core before anything else and confined at once (SANDBOX_MONITOR).  Like
+ * vmd's parent it does what needs privilege and nothing else:
+ *
+ * - starts backends for the core: every child is cloned into new user,
+ *   PID, mount, network, IPC, UTS and cgroup namespaces, mapped onto the
+ *   tenant's uid and gid, and drops every capability, sets no_new_privs and
+ *   loads the base seccomp filter BEFORE it execs, so even a program chosen
+ *   by an attacker starts as confined as a backend;
+ * - owns the control socket: hyvectl talks to it, it answers audit itself
+ *   and passes the other requests on to the core;
+ * - opens what an operator's swap names (a disk, a tap).
+ *
+ * What it acts on comes from the operator.  Until the core seals it (just
+ * before the core confines itself, so before any guest code runs), the
+ * spawns it makes are the configuration being applied, and each device's
+ * binary and argv are recorded.  After the seal, a spawn must repeat a
+ * device's recorded binary and argv (a restart), or carry the binary an
+ * operator's swap request named for that device; an open must name the disk
+ * or tap an operator's swap request named.  Anything else is refused and
+ * logged.
+ *
+ * Messages on a SOCK_SEQPACKET pair, strings NUL-terminated:
+ *   'S' name role path argv0 argv1 ...  fds: socket, then the device's
+ *	-> 'P' pid or -errno
+ *   'O' name kind("blk"|"tap") target flags  -> 'F' 0 + the fd, or -errno
+ *   'L' control-path  fd: the listening control socket (may be absent)
+ *	-> 'K' 0
+ * and on a second pair, monitor to core: 'C' with one control connection.
+ */
+#define MON_MAXMSG	8192
+#define MON_MAXFDS	8
+#define MON_MAXARGS	32
+#define MON_MAXDEVS	64
+
+struct mon_reply {
+	char	type;
+	int32_t	val;
+} __attribute__((packed));
+
+/* Runs the monitor on fd (requests) and ctl (connections to the core). */
+void monitor_main(int fd, int ctl, pid_t core, uid_t uid, gid_t gid)
+    __attribute__((noreturn));
+
+/* In monitor_ctl.c: the control socket, served by the monitor. */
+void mctl_init(int lfd, const char *path, const char *vmname, int corefd);
+/* Adds its descriptors to the poll set; returns how many. */
+int mctl_pollfds(struct pollfd *p, int max);
+/* Serves whatever the poll found ready. */
+void mctl_serve(const struct pollfd *p, int n);
+/* Removes the socket's path (the VM is ending). */
+void mctl_fini(void);
+/* Whether an operator's pending swap of device names binary, path or tap. */
+bool mctl_granted(const char *device, const char *binary, const char *path,
+    const char *tap);
+
+/* In monitor.c: what the audit lists.  Fills up to max entries. */
+struct mon_proc {
+	char	role[16], name[16];
+	pid_t	pid;
+};
+int monitor_procs(struct mon_proc *p, int max);
+
+#endif
