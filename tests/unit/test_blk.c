@@ -122,7 +122,7 @@ stop(void)
 	sock = -1;
 	if (pid < 0)
 		return;
-	st = reap(5);
+	st = reap(60);
 	assert_true(st != -1 && WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
@@ -869,7 +869,7 @@ run_bad(char *out, size_t outsz, const char *const *args)
 		got += k;
 	out[got] = '\0';
 	close(p[0]);
-	st = reap(5);
+	st = reap(60);
 	assert_true(st != -1 && WIFEXITED(st));
 	return WEXITSTATUS(st);
 }

@@ -244,8 +244,9 @@ teardown(void **state)
 		return 0;
 	close_fd(&sock);
 	if (pid > 0) {
-		/* The frontend went away: the backend must exit 0. */
-		for (int i = 0; i < 500 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		/* The frontend went away: the backend must exit 0.  Bounds here
+		 * are for a hang; a loaded machine under ASan needs seconds. */
+		for (int i = 0; i < 6000 && waitpid(pid, &st, WNOHANG) == 0; i++)
 			usleep(10000);
 		if (kill(pid, 0) == 0) {
 			kill(pid, SIGKILL);
@@ -336,7 +337,7 @@ post(unsigned q, const struct buf *b, unsigned n)
 static bool
 wait_used(unsigned q, uint16_t idx)
 {
-	for (int i = 0; i < 5000; i++) {
+	for (int i = 0; i < 60000; i++) {
 		if (__atomic_load_n(&rq[q].used->idx, __ATOMIC_ACQUIRE) == idx)
 			return true;
 		usleep(1000);

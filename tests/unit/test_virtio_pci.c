@@ -180,7 +180,7 @@ wait_used(int n)
 	struct vring_used *u = vm_gpa(&vm, RING + 0x800, 6 + 8 * QSZ);
 	int i;
 
-	for (i = 0; i < 2000; i++) {
+	for (i = 0; i < 60000; i++) {	/* a bound for a hang, not a speed */
 		if (__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) >= n)
 			return 1;
 		usleep(1000);
@@ -312,7 +312,7 @@ wait_restart(struct vpci *v, pid_t old)
 {
 	int i;
 
-	for (i = 0; i < 300 && (v->bp.pid == old || v->down); i++)
+	for (i = 0; i < 6000 && (v->bp.pid == old || v->down); i++)
 		evloop_run_once(10);
 }
 
