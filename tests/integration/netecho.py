@@ -8,6 +8,9 @@ With --flood SIZE, also flood the guest with SIZE-byte frames ("HYVE-FLOOD
 <seq>") from the moment it sends "HYVE-FLOOD-START" until it sends
 "HYVE-FLOOD-STOP" (bench-net's receive case).
 
+Prints "netecho: listening on TAP" once it listens, so that a test can wait
+for that rather than guess how long Python takes to start.
+
 Usage: netecho.py TAP SECONDS [STOPFILE] [--flood SIZE]"""
 import os, socket, sys, time
 
@@ -32,6 +35,7 @@ def main():
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_TYPE))
     s.bind((tap, 0))
     s.setblocking(False)
+    print("netecho: listening on %s" % tap, flush=True)
     echoed = flooded = 0
     guest = None            # set while flooding: the guest's MAC
     deadline = time.time() + seconds
