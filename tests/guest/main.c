@@ -136,38 +136,101 @@ read_start_info(void)
 	}
 }
 
+/*
+ * One reading of a reference clock, with the TSC read just before and just
+ * after it.  A vCPU can be descheduled between the two (an emulator under
+ * load takes the CPU away for 100 ms and more): that shows as a wide
+ * bracket, so the tightest of a few tries is kept.
+ */
+struct tick {
+	uint64_t tsc;		/* the middle of the bracket */
+	uint64_t spread;	/* its width */
+	uint32_t ref;
+};
+
+static void
+sample(uint32_t (*ref)(void), struct tick *t)
+{
+	uint64_t a, b;
+	uint32_t r;
+	int i;
+
+	t->spread = ~0ULL;
+	for (i = 0; i < 8; i++) {
+		a = rdtsc();
+		r = ref();
+		b = rdtsc();
+		if (b - a < t->spread) {
+			t->spread = b - a;
+			t->tsc = a + (b - a) / 2;
+			t->ref = r;
+		}
+	}
+}
+
+/*
+ * The TSC rate in kHz against ref, which counts up at hz (mask: its
+ * width), over 50 ms; 0 if ref does not move.  A measurement is taken when
+ * its two brackets are within 1% of the interval, else the best of 20.
+ */
+static uint64_t
+measure(uint32_t (*ref)(void), uint32_t mask, uint64_t hz)
+{
+	uint64_t dt, khz = 0, err, best = ~0ULL, limit = 4000000000ULL;
+	uint32_t ticks;
+	struct tick s0, s1;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		sample(ref, &s0);
+		do {
+			sample(ref, &s1);
+			ticks = (s1.ref - s0.ref) & mask;
+		} while (ticks < hz / 20 && s1.tsc - s0.tsc < limit);
+		if (ticks < hz / 20)
+			return 0;
+		dt = s1.tsc - s0.tsc;
+		err = (s0.spread + s1.spread) * 1000 / dt;
+		if (err < best) {
+			best = err;
+			khz = dt * hz / ((uint64_t)ticks * 1000);
+		}
+		if (err <= 10)
+			break;
+	}
+	return khz;
+}
+
+static uint32_t pm_mask;
+
+static uint32_t
+pm_ticks(void)
+{
+	return inl((uint16_t)acpi.pm_tmr) & pm_mask;
+}
+
+/* The LAPIC timer counts down from its initial count. */
+static uint32_t
+lapic_ticks(void)
+{
+	return ~mmio_read32(LAPIC + 0x390);
+}
+
 /* TSC rate from the ACPI PM timer, else from the LAPIC timer (1 GHz bus). */
 static void
 calibrate_tsc(void)
 {
-	uint64_t t0, t1, limit = 4000000000ULL;
-	uint32_t p0, p, mask, c0;
-
 	tsc_khz = 0;
 	if (acpi.pm_tmr && acpi.pm_tmr < 0x10000) {
-		mask = (acpi.flags & (1u << 8)) ? 0xFFFFFFFF : 0xFFFFFF;
-		p0 = inl((uint16_t)acpi.pm_tmr) & mask;
-		t0 = rdtsc();
-		do {
-			p = inl((uint16_t)acpi.pm_tmr) & mask;
-			t1 = rdtsc();
-		} while (((p - p0) & mask) < 35795 && t1 - t0 < limit);
-		if (((p - p0) & mask) >= 35795)
-			tsc_khz = (t1 - t0) * 3579545 / ((uint64_t)((p - p0) & mask) * 1000);
+		pm_mask = (acpi.flags & (1u << 8)) ? 0xFFFFFFFF : 0xFFFFFF;
+		tsc_khz = measure(pm_ticks, pm_mask, 3579545);
 	}
 	if (!tsc_khz) {
 		mmio_write32(LAPIC + 0x320, 0x10000);	/* masked */
 		mmio_write32(LAPIC + 0x3E0, 0xB);	/* divide by 1 */
 		mmio_write32(LAPIC + 0x380, 0xFFFFFFFF);
-		c0 = mmio_read32(LAPIC + 0x390);
-		t0 = rdtsc();
-		do {
-			p = mmio_read32(LAPIC + 0x390);
-			t1 = rdtsc();
-		} while (c0 - p < 10000000 && t1 - t0 < limit);
+		tsc_khz = measure(lapic_ticks, 0xFFFFFFFF, 1000000000);
 		mmio_write32(LAPIC + 0x380, 0);
-		if (c0 - p >= 10000000)
-			tsc_khz = (t1 - t0) * 1000000 / (c0 - p);
 	}
 	if (!tsc_khz) {
 		printf_("testguest: cannot calibrate the TSC, assuming 3 GHz\n");

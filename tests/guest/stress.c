@@ -8,6 +8,10 @@
  * flight, then reads the disk back and checks every sector.
  * net-echo: frames to the host's echo peer (netecho.py); echoes must keep
  * coming.  rng-stress: 4 KiB reads from virtio-rng that must complete.
+ *
+ * Each also ends early when the ACPI power button is pressed (hyvectl
+ * poweroff): the host then decides how long the load runs, by what it saw
+ * happen rather than by a guess of how fast this machine is.
  */
 #include <linux/virtio_net.h>
 
@@ -23,6 +27,31 @@
 static struct vdev sdev;
 static struct bio sbio[DEPTH] __attribute__((aligned(64)));
 static uint8_t sbuf[DEPTH][CHUNK] __attribute__((aligned(4096)));
+
+/* The power button was pressed: looked at every 100 ms, and cleared. */
+static int
+stop_pressed(const char *test)
+{
+	static uint64_t next;
+	uint64_t t = now_us();
+
+	if (!acpi.pm1a_evt || t < next)
+		return 0;
+	next = t + 100000;
+	if (!(inw(acpi.pm1a_evt) & 0x100))
+		return 0;
+	outw(acpi.pm1a_evt, 0x100);
+	printf_("%s: power button pressed, stopping\n", test);
+	return 1;
+}
+
+/* Forgets a press from before the run. */
+static void
+stop_clear(void)
+{
+	if (acpi.pm1a_evt)
+		outw(acpi.pm1a_evt, 0x100);
+}
 
 static uint64_t
 mix(uint64_t x)
@@ -207,6 +236,7 @@ test_blk_stress(char *why, size_t len)
 	}
 	depth = sdev.vq[0].size / 3 < DEPTH ? sdev.vq[0].size / 3 : DEPTH;
 	irq0 = irq_count[sdev.vq[0].vector];
+	stop_clear();
 	end = now_us() + cmdline_num("stress_s", STRESS_S) * 1000000;
 	printf_("blk-stress: %lu blocks of %d bytes, %d KiB requests, %d in "
 	    "flight, for %lu s\n", (unsigned long)cap, SECT, CHUNK / 1024,
@@ -221,7 +251,7 @@ test_blk_stress(char *why, size_t len)
 			printf_("blk-stress: pass %lu done, %lu blocks "
 			    "verified\n", (unsigned long)k, (unsigned long)cap);
 		}
-		if (now_us() >= end)
+		if (now_us() >= end || stop_pressed("blk-stress"))
 			break;
 	}
 	if (irq_count[sdev.vq[0].vector] == irq0) {
@@ -424,12 +454,17 @@ test_net_echo(char *why, size_t len)
 			return FAIL;
 		}
 	vq_kick(&sdev.vq[RXQ]);
+	stop_clear();
 	t = now_us();
 	end = t + cmdline_num("stress_s", STRESS_S) * 1000000;
 	printf_("net-echo: frames to the host's echo peer for %lu s\n",
 	    cmdline_num("stress_s", STRESS_S));
 	waiting = 0;
 	while ((t = now_us()) < end) {
+		if (stop_pressed("net-echo")) {
+			end = t;
+			break;
+		}
 		/* One frame at a time; the next when it is echoed or late. */
 		if ((e.got > waiting || t - sent_at > RESEND_US) &&
 		    e.seq < MAXSEQ) {
@@ -523,6 +558,7 @@ test_rng_stress(char *why, size_t len)
 	rc = vdev_open(&sdev, VIRTIO_ID_RNG, "rng-stress", 0, 1, why, len);
 	if (rc != PASS)
 		return rc;
+	stop_clear();
 	end = now_us() + cmdline_num("stress_s", STRESS_S) * 1000000;
 	printf_("rng-stress: %u-byte reads for %lu s\n", RNG_LEN,
 	    cmdline_num("stress_s", STRESS_S));
@@ -545,7 +581,7 @@ test_rng_stress(char *why, size_t len)
 			return FAIL;
 		}
 		count++;
-	} while (now_us() < end);
+	} while (now_us() < end && !stop_pressed("rng-stress"));
 	printf_("rng-stress: %u reads of %u bytes, %u interrupts\n", count,
 	    RNG_LEN, irq_count[sdev.vq[0].vector]);
 	vdev_reset(&sdev);

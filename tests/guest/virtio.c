@@ -498,7 +498,14 @@ vq_used(struct vq *q, uint32_t *len)
 	return (int)e.id;
 }
 
-/* Halts until an interrupt, at most us (the LAPIC timer wakes us). */
+/*
+ * Halts until an interrupt, at most about us (the LAPIC timer wakes us).
+ * The timer is periodic, not one-shot: SYS_HLT's "sti; hlt" relies on the
+ * STI shadow to take a pending interrupt only once halted, and the lab
+ * VM's emulated SVM (QEMU/TCG under nested KVM) does not always keep it:
+ * it delivered the timer interrupt between sti and hlt, and the one-shot
+ * timer then left the vCPU halted for good.  The next period wakes it.
+ */
 void
 irq_sleep(uint64_t us)
 {
@@ -508,7 +515,7 @@ irq_sleep(uint64_t us)
 		n = 0xFFFFFFFF;
 	lapic_enable();
 	mmio_write32(LAPIC + 0x3E0, 0x3);
-	mmio_write32(LAPIC + 0x320, TIMER_VECTOR);
+	mmio_write32(LAPIC + 0x320, TIMER_VECTOR | 1u << 17);	/* periodic */
 	mmio_write32(LAPIC + 0x380, n ? (uint32_t)n : 1);
 	syscall2(SYS_HLT, 0, 0);
 	mmio_write32(LAPIC + 0x380, 0);

@@ -8,11 +8,11 @@ SOCK=$TMP/vm.sock
     -s 4,virtio-rnd -o control.path="$SOCK" -o boot.kernel="$GUEST" \
     -o 'boot.cmdline=test=idle' vmhang </dev/null >"$TMP/out" 2>"$TMP/err" &
 pid=$!
-wait_for "idle: waiting" "$TMP/out" 30 || fail "the guest did not start"
+wait_for "idle: waiting" "$TMP/out" 300 || fail "the guest did not start"
 rnd=$(ps --ppid $pid -o pid=,comm= | awk '$2 == "hyve-rnd" {print $1}')
 [ -n "$rnd" ] || fail "no hyve-rnd"
 kill -STOP "$rnd"
-wait_for "backend restarted" "$TMP/err" 20 || { kill -9 $pid; cat "$TMP/err"; fail "the hung backend was not replaced"; }
+wait_for "backend restarted" "$TMP/err" 300 || { kill -9 $pid; cat "$TMP/err"; fail "the hung backend was not replaced"; }
 cat "$TMP/err"
 grep -q "rnd0: backend pid $rnd does not answer" "$TMP/err" || fail "no hang reported"
 new=$(ps --ppid $pid -o pid=,comm= | awk '$2 == "hyve-rnd" {print $1}')
