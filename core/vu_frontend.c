@@ -64,13 +64,18 @@ set_u64(struct vu_front *f, uint32_t req, uint64_t v)
 	return call(f, &m, NULL);
 }
 
+static void
+sock_timeout(int sock, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 int
 vuf_open(struct vu_front *f, int sock, const char *name)
 {
-	struct timeval tv = {
-		.tv_sec = VUF_TIMEOUT_MS / 1000,
-		.tv_usec = (VUF_TIMEOUT_MS % 1000) * 1000,
-	};
 	struct vu_msg m;
 	uint64_t pf = 0, nq = 0;
 	int rc;
@@ -78,9 +83,10 @@ vuf_open(struct vu_front *f, int sock, const char *name)
 	memset(f, 0, sizeof(*f));
 	f->sock = sock;
 	f->name = name;
-	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if ((rc = get_u64(f, VU_GET_FEATURES, &f->features)) < 0)
+	sock_timeout(sock, VUF_START_MS);
+	rc = get_u64(f, VU_GET_FEATURES, &f->features);
+	sock_timeout(sock, VUF_TIMEOUT_MS);
+	if (rc < 0)
 		return rc;
 	if (f->features & (1ull << VU_F_PROTOCOL_FEATURES)) {
 		if ((rc = get_u64(f, VU_GET_PROTOCOL_FEATURES, &pf)) < 0)

@@ -51,5 +51,9 @@ int vuf_ping(struct vu_front *f);
 
 /* How long a backend may take to answer, in milliseconds. */
 #define VUF_TIMEOUT_MS	5000
+/* The first answer of a backend just started: its exec and sandbox set-up
+ * take seconds on a loaded or emulated machine.  A backend that dies
+ * instead ends the wait at once (the socket hangs up). */
+#define VUF_START_MS	60000
 
 #endif
