@@ -81,7 +81,8 @@ unit-asan: $(AUNIT_BINS) $(BACKEND_BINS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 sh tests/run-unit.sh $(AUNIT_BINS)
-integration: all $(B)/vu_record fuzz-build
+# The Debian guest is built here, natively (the lab VM has no network).
+integration: all $(B)/vu_record fuzz-build linux-guest
 	@sh tests/integration/run.sh
 
 check: $(DEPS_STAMP)

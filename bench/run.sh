@@ -11,7 +11,8 @@
 # /dev/shm), BENCH_KILLS (SIGKILLs of hyve-blk for the restart figure,
 # default 20; QEMU gets 8, its reconnect takes a second each), BENCH_DOC
 # (default docs/PERFORMANCE.md), BENCH_PARTS (which parts run, default
-# "1 2 3 4 5 6"; the rows of the others are copied from the results in
+# "1 2 3 4 5 6 7"; part 7, the Debian guest against QEMU, needs /dev/kvm
+# and make linux-guest: run it in tools/labvm; the rows of the others are copied from the results in
 # BENCH_DOC, or say "-" where it has none).
 #
 # Parts 1, 2, 4, 5 and 6 need KVM: where /dev/kvm is not usable they run in
@@ -30,7 +31,7 @@ E2EDIR=${BENCH_E2E_DIR:-/dev/shm}
 KILLS=${BENCH_KILLS:-20}
 QKILLS=8
 DOC=${BENCH_DOC:-$ROOT/docs/PERFORMANCE.md}
-PARTS=${BENCH_PARTS:-1 2 3 4 5 6}
+PARTS=${BENCH_PARTS:-1 2 3 4 5 6 7}
 T=$(mktemp -d /tmp/hyve-bench.XXXXXX)
 S=$T/samples
 trap 'rm -rf "$T"' EXIT INT TERM
@@ -125,9 +126,18 @@ timeout -k 5 $((LIMIT * SLOW)) sh "$ROOT/bench/restart.sh" "$ROOT" "$KILLS" "$QK
 [ -s "$T/restart.err" ] && say "part 6: $(tail -3 "$T/restart.err")"
 fi
 
+# --- part 7: the Debian guest against QEMU -----------------------------------
+if here 7; then
+LIMIT=$((RUNS * 3 * 600))
+say "part 7: Debian (make linux-guest) on hyve, QEMU q35, QEMU with hyve's backends (about $((RUNS * 3)) boots)"
+timeout -k 5 $LIMIT sh "$ROOT/bench/linux.sh" "$ROOT" "$RUNS" "$T" >>"$S" 2>"$T/linux.err" ||
+	say "part 7 failed or hit its ${LIMIT} s limit"
+[ -s "$T/linux.err" ] && say "part 7: $(tail -3 "$T/linux.err")"
+fi
+
 # --- the parts that need KVM, in the lab VM where there is none here -----------
 if ! kvm_usable && [ -z "${HYVE_LAB:-}" ]; then
-	for p in 1 2 4 5 6; do want $p && LABPARTS="$LABPARTS $p"; done
+	for p in 1 2 4 5 6 7; do want $p && LABPARTS="$LABPARTS $p"; done
 	LABPARTS=${LABPARTS# }
 fi
 if [ -n "$LABPARTS" ]; then
@@ -215,6 +225,16 @@ h=$(med "restart hyve ms"); q=$(med "restart qemu ms")
 row "6 restart: SIGKILL of hyve-blk to first completed request (ms)" "$(spreadn "restart hyve ms")" "QEMU reconnect=1 $(spreadn "restart qemu ms")" "$(ratio "$h" "$q")" "< 50 ms" "$(check "$h" "<" 50)"
 row "6 restart: guest verified every block (1 = yes), restarts logged" "$(med "restart hyve pass"), $(med "restart hyve restarts") restarts" "QEMU $(med "restart qemu pass")" "-" "1" "$(check "$(med "restart hyve pass")" ">=" 1)"
 
+for m in init_ms:"exec to init's first line (ms)":0.5 off_ms:"exec to power off (ms)":- pss_kib:"PSS of all processes (MiB)":0.3; do
+	k=${m%%:*}; rest=${m#*:}; lab=${rest%:*}; tgt=${rest##*:}
+	div=1; [ $k = pss_kib ] && div=1024
+	h=$(med "linux hyve $k"); q=$(med "linux qemu $k"); v=$(med "linux qemu-vu $k")
+	mib() { awk -v k="$1" -v d=$div 'BEGIN { print k == "-" ? "-" : (d == 1 ? k : sprintf("%.1f", k / d)) }'; }
+	r=$(ratio "$h" "$q")
+	if [ "$tgt" = - ]; then t="-"; c="-"; else t="< ${tgt}x"; c=$(check "$r" "<" "$tgt"); fi
+	row "7 Debian guest, $lab" "$(mib "$h")" "QEMU q35 $(mib "$q"), QEMU + hyve-blk/hyve-rnd $(mib "$v")" "$r" "$t" "$c"
+done
+
 # The rows measured in the lab VM say so in their first column.  Under its
 # emulation only a ratio against QEMU in the same VM means anything: an
 # absolute target or another baseline gets no verdict.
@@ -231,7 +251,7 @@ fi
 
 # The rows of the parts not run: those of the results this replaces.
 KEPT=""
-for p in 1 2 3 4 5 6; do want $p || KEPT="$KEPT $p"; done
+for p in 1 2 3 4 5 6 7; do want $p || KEPT="$KEPT $p"; done
 KEPT=${KEPT# }
 PREV="" PREVNOTE=""
 if [ -n "$KEPT" ] && [ -f "$DOC" ] && grep -q '^<!-- results: begin' "$DOC"; then
@@ -251,7 +271,7 @@ if [ -n "$KEPT" ] && [ -f "$DOC" ] && grep -q '^<!-- results: begin' "$DOC"; the
 		/^\| [0-9] / { new[$2] = new[$2] $0 "\n"; next }
 		{ print }
 		END {
-			for (p = 1; p <= 6; p++)
+			for (p = 1; p <= 7; p++)
 				printf "%s", (p in rows) ? rows[p] : new[p]
 		}' "$TABLE" >"$T/table.new" && cat "$T/table.new" >"$TABLE"
 fi
@@ -278,6 +298,7 @@ RES=$T/results.md
 		echo "- block image: 1 GiB of random data in \`$DIR\` ($(df -P "$DIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$DIR")), O_DIRECT on every side: hyve-blk --nocache, qemu-storage-daemon cache.direct=on,aio=io_uring, fio --direct=1 --ioengine=io_uring"
 	done
 	echo "- guest block image (part 4): 256 MiB of random data in \`$E2EDIR\` ($(df -P "$E2EDIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$E2EDIR")); hyve \`-s 3,virtio-blk,IMG,nocache\`, QEMU q35 \`aio=io_uring,cache=none\`, hyve-blk --nocache under QEMU; guest memory 256 MiB"
+	want 7 && echo "- Debian guest (part 7): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=smp; QEMU q35 \`-accel kvm -cpu host\` with virtio-blk-pci and virtio-rng-pci, and with vhost-user-blk-pci/vhost-user-rng-pci to hyve-blk/hyve-rnd; PSS taken when the guest's checks start"
 	echo "- each figure is the median of $RUNS runs, (min-max) where shown; block runs last ${SECS} s after 0.5 s of warm-up; the guest's bench-blk and bench-net cases last ${GSECS} s; restart: $KILLS kills on hyve, $QKILLS on QEMU"
 	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIRS=\"$DIRS\" BENCH_GUEST_SECS=$GSECS BENCH_E2E_DIR=$E2EDIR BENCH_KILLS=$KILLS${KEPT:+ BENCH_PARTS=\"$PARTS\"} sh bench/run.sh\`)"
 	[ -n "$PREV" ] && echo "- parts $KEPT were not run this time: their rows are copied from the results generated on $PREV"

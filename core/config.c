@@ -672,7 +672,6 @@ static const struct known_key {
 	{ "x86.vmexit_on_hlt",		K_BOOL },
 	{ "x86.vmexit_on_pause",	K_BOOL },
 	{ "x86.x2apic",			K_BOOL },
-	{ "x86.compat",			K_STR },
 	{ "config.dump",		K_BOOL },
 	{ "boot.kernel",		K_STR },
 	{ "boot.initrd",		K_STR },

@@ -20,7 +20,6 @@
 #include "core/acpi.h"
 #include "core/boot.h"
 #include "core/cmdline.h"
-#include "core/compat.h"
 #include "core/config.h"
 #include "core/control.h"
 #include "core/devices.h"
@@ -189,8 +188,6 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 	    (rc = pm_init(vm)) < 0)
 		return rc;
 	if ((rc = build_acpi(vm, &spec.rsdp)) < 0)
-		return rc;
-	if ((rc = compat_init(config_get("x86.compat"), spec.kernel)) < 0)
 		return rc;
 	if ((rc = boot_load(vm, &spec, entry)) < 0)
 		return rc;

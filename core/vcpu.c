@@ -12,7 +12,6 @@
 #include <sys/mman.h>
 
 #include "core/boot.h"
-#include "core/compat.h"
 #include "core/log.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
@@ -138,7 +137,6 @@ vcpu_init(struct vm *vm, struct vcpu *v, struct kvm_cpuid2 *cpuid,
 		return rc;
 	}
 	cpuid_patch(vm, cpuid, v);
-	compat_filter_cpuid(vm, cpuid);
 	if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0) {
 		rc = -errno;
 		hlog("vcpu %d: KVM_SET_CPUID2: %s", v->id, strerror(errno));
@@ -322,9 +320,6 @@ exit_internal_error(struct vcpu *v)
 	int n = 0;
 	uint32_t i;
 
-	/* On an emulating KVM, compat mode may complete the instruction. */
-	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION)
-		return compat_emulation_failure(v);
 	n = snprintf(buf, sizeof(buf), "vcpu %d: KVM internal error, suberror %u",
 	    v->id, run->internal.suberror);
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION)

@@ -3,7 +3,8 @@
 # As root it runs apt-get; otherwise it prints the command to run.
 PKGS="gcc make libc6-dev libcap-ng-dev libseccomp-dev libjson-c-dev
 libcmocka-dev liburing-dev acpica-tools busybox-static cpio qemu-system-x86
-qemu-system-common qemu-utils kmod clang libclang-rt-14-dev iproute2 procps util-linux python3 fio lz4"
+qemu-system-common qemu-utils clang libclang-rt-14-dev iproute2 procps util-linux
+python3 fio debootstrap e2fsprogs kmod gzip"
 
 missing=""
 for p in $PKGS; do

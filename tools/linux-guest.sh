@@ -1,95 +1,136 @@
 #!/bin/sh
-# Builds build/linux/: Debian's cloud kernel (vmlinuz, vmlinux for PVH,
-# System.map for symbols) and an initramfs with busybox, the virtio modules
-# and tests/linux/init.  Everything comes from Debian packages, fetched with
-# apt-get download (run `apt-get update` first on a fresh machine).
+# make linux-guest: a Debian guest made only of Debian packages.
+#
+#   vmlinuz    Debian's cloud kernel, unmodified: the one tools/labvm boots
+#              (tools/lab/kernel.sh fetches it once);
+#   initrd.gz  busybox and the virtio modules root needs (virtio_pci,
+#              virtio_blk), and tests/linux/init, which mounts /dev/vda and
+#              switch_roots to systemd;
+#   root.img   ext4 made with mkfs.ext4 -d from debootstrap --variant=minbase
+#              plus systemd, fio, iproute2, ..., the kernel's modules and the
+#              checks (tests/linux/hyve-test and its unit).
+#
+# Everything is cached under ~/.cache/hyve/linux (HYVE_LAB_CACHE's parent) and
+# rebuilt only when missing: the debootstrap tree is keyed by the package
+# list, the guest by this script, tests/linux/* and the kernel version.
+# build/linux/ gets symbolic links to the cached files.  Needs root
+# (debootstrap, file ownership in the image) and the Debian mirror once.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/tools/lab/kernel.sh"
+cache=$(dirname "$LAB_CACHE")/linux
 out=${LINUX_OUT:-$top/build/linux}
-work=$out/work
+mirror=${HYVE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+suite=bookworm
+# What the checks use; the rest is debootstrap's minbase.
+pkgs=systemd,systemd-sysv,udev,kmod,iproute2,iputils-ping,fio,e2fsprogs,netcat-openbsd,procps
 
 die() {
 	echo "linux-guest: $*" >&2
 	exit 1
 }
+now() { date +%s; }
 
-for t in apt-get apt-cache dpkg-deb cpio gzip dd; do
-	command -v $t >/dev/null 2>&1 || die "$t is missing; install it (apt-get install $t)"
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, and the image keeps file owners)"
+for t in debootstrap mkfs.ext4 cpio gzip depmod sha256sum; do
+	command -v $t >/dev/null 2>&1 || die "$t is missing; run tools/deps.sh (as root)"
 done
+[ -x /bin/busybox ] || die "/bin/busybox is missing; install busybox-static"
 
-mkdir -p "$work"
-cd "$work"
+t0=$(now)
+kdir=$(lab_kernel) || die "cannot get Debian's cloud kernel (see above)"
+kver=$(ls "$kdir/lib/modules")
+mkdir -p "$cache" || die "cannot make $cache"
 
-# The package that linux-image-cloud-amd64 points at, e.g. linux-image-6.1.0-56-cloud-amd64.
-pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-    awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
-[ -n "$pkg" ] || die "apt-cache knows no linux-image-cloud-amd64; run apt-get update"
-
-if ! ls ${pkg}_*.deb >/dev/null 2>&1; then
-	apt-get download "$pkg" || die "apt-get download $pkg failed; run apt-get update"
+# 1. The Debian tree: debootstrap, keyed by what it installs.
+rkey=$(echo "$suite $mirror $pkgs" | sha256sum | cut -c1-12)
+rootfs=$cache/rootfs-$rkey
+if [ ! -f "$rootfs.ok" ]; then
+	echo "linux-guest: debootstrap $suite (minbase + $pkgs) into $rootfs (a few minutes)" >&2
+	rm -rf "$rootfs" "$cache"/rootfs-*
+	debootstrap --variant=minbase --include="$pkgs" "$suite" "$rootfs" \
+	    "$mirror" >"$cache/debootstrap.log" 2>&1 ||
+	    die "debootstrap failed; see $cache/debootstrap.log (is $mirror reachable?)"
+	# What a test guest never reads: the downloaded .debs, docs, locales.
+	rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
+	    "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* \
+	    "$rootfs"/usr/share/locale/* "$rootfs"/usr/share/info/*
+	touch "$rootfs.ok"
 fi
-if ! ls busybox-static_*.deb >/dev/null 2>&1; then
-	apt-get download busybox-static || die "apt-get download busybox-static failed"
+t1=$(now)
+
+# 2. The guest: keyed by this script, the files from tests/linux, the kernel.
+gkey=$({ echo "$rkey $kver"; cat "$0" "$top"/tests/linux/*; } | sha256sum | cut -c1-12)
+g=$cache/guest-$gkey
+if [ ! -f "$g/ok" ]; then
+	echo "linux-guest: making $g" >&2
+	for d in "$cache"/guest-*; do [ "$d" = "$g" ] || rm -rf "$d"; done
+	rm -rf "$g"
+	mkdir -p "$g/root" "$g/initrd"
+
+	# The root filesystem: a copy of the tree, the modules, the checks.
+	cp -a "$rootfs/." "$g/root/"
+	r=$g/root
+	mkdir -p "$r/lib/modules"
+	cp -a "$kdir/lib/modules/$kver" "$r/lib/modules/"
+	depmod -b "$r" "$kver"
+	echo hyve-guest >"$r/etc/hostname"
+	echo "127.0.1.1 hyve-guest" >>"$r/etc/hosts"
+	printf '/dev/vda / ext4 rw,errors=remount-ro 0 0\n' >"$r/etc/fstab"
+	# Not a first boot: a machine id, the hwdb built, /etc and /var up
+	# to date (else systemd spends minutes under emulation on them).
+	systemd-machine-id-setup --root="$r" >/dev/null 2>&1 ||
+	    od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$r/etc/machine-id"
+	chroot "$r" systemd-hwdb update || die "systemd-hwdb update in $r failed"
+	install -m 755 "$top/tests/linux/hyve-test" "$r/usr/local/sbin/hyve-test"
+	install -m 644 "$top/tests/linux/hyve-test.service" \
+	    "$r/etc/systemd/system/hyve-test.service"
+	ln -sf ../hyve-test.service \
+	    "$r/etc/systemd/system/multi-user.target.wants/hyve-test.service"
+	# No login prompts, nothing that waits for a network or a clock.
+	for u in serial-getty@ttyS0.service getty@tty1.service \
+	    systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer \
+	    e2scrub_all.timer e2scrub_reap.service fstrim.timer \
+	    systemd-networkd-wait-online.service; do
+		ln -sf /dev/null "$r/etc/systemd/system/$u"
+	done
+	touch "$r/usr"
+	date +%s >"$r/etc/.updated"
+	date +%s >"$r/var/.updated"
+	touch -d '+1 min' "$r/etc/.updated" "$r/var/.updated"
+	# Root image: the tree plus room for the checks' scratch files.
+	sz=$(( $(du -sm "$r" | cut -f1) + 256 ))
+	mkfs.ext4 -q -F -L hyveroot -d "$r" "$g/root.img" "${sz}M" ||
+	    die "mkfs.ext4 -d $r failed"
+	rm -rf "$r"
+
+	# The initramfs: busybox, the modules for /dev/vda, tests/linux/init.
+	i=$g/initrd
+	mkdir -p "$i/bin" "$i/dev" "$i/proc" "$i/sys" "$i/newroot" "$i/mods"
+	cp /bin/busybox "$i/bin/busybox"
+	install -m 755 "$top/tests/linux/init" "$i/init"
+	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
+	    virtio_pci virtio_blk; do
+		f=$(find "$kdir/lib/modules/$kver/kernel" -name "$m.ko" | head -n 1)
+		[ -n "$f" ] || die "the kernel $kver has no module $m.ko"
+		cp "$f" "$i/mods/"
+		echo "$m.ko" >>"$i/mods/order"
+	done
+	(cd "$i" && find . | cpio -o -H newc --quiet) | gzip -1 >"$g/initrd.gz" ||
+	    die "cannot write $g/initrd.gz"
+	rm -rf "$i"
+	cp "$kdir/boot/vmlinuz-$kver" "$g/vmlinuz"
+	echo "$kver" >"$g/version"
+	touch "$g/ok"
 fi
-rm -rf kpkg bbpkg
-dpkg-deb -x ${pkg}_*.deb kpkg
-dpkg-deb -x busybox-static_*.deb bbpkg
+t2=$(now)
 
-kver=$(ls kpkg/lib/modules | head -n 1)
-cp kpkg/boot/vmlinuz-$kver "$out/vmlinuz"
-cp kpkg/boot/System.map-$kver "$out/System.map"
-cp kpkg/boot/config-$kver "$out/config"
-
-# vmlinux: the payload of the bzImage, located by the setup header
-# (setup_sects at 0x1f1, payload_offset/payload_length at 0x248/0x24c).
-u8() { dd if="$1" bs=1 skip=$2 count=1 status=none | od -An -tu1 | tr -d ' '; }
-u32() { dd if="$1" bs=1 skip=$2 count=4 status=none | od -An -tu4 | tr -d ' '; }
-vz=$out/vmlinuz
-sects=$(u8 "$vz" 497)
-[ "$sects" -ne 0 ] || sects=4
-poff=$(( ($sects + 1) * 512 + $(u32 "$vz" 584) ))
-plen=$(u32 "$vz" 588)
-magic=$(dd if="$vz" bs=1 skip=$poff count=4 status=none | od -An -tx1 | tr -d ' ')
-case $magic in
-02214c18)	dec="lz4 -dc" ;;
-28b52ffd)	dec="zstd -dc" ;;
-fd377a58)	dec="xz -dc" ;;
-1f8b08*)	dec="gzip -dc" ;;
-5d000000|5d00*)	dec="xz -dc --format=lzma" ;;
-*)		die "$vz: unknown payload compression (magic $magic)" ;;
-esac
-command -v ${dec%% *} >/dev/null 2>&1 ||
-    die "${dec%% *} is needed to extract vmlinux; install it"
-# The kernel appends the uncompressed size, which some tools call garbage.
-tail -c +$(($poff + 1)) "$vz" | head -c "$plen" | $dec > "$out/vmlinux" 2>/dev/null || true
-size=$(u32 "$vz" $(($poff + $plen - 4)))
-[ "$(wc -c < "$out/vmlinux")" -eq "$size" ] ||
-    die "$out/vmlinux: extracted $(wc -c < "$out/vmlinux") bytes, expected $size"
-
-# The initramfs.
-rm -rf root
-mkdir -p root/bin root/dev root/proc root/sys root/mnt root/lib/modules root/tmp
-cp bbpkg/bin/busybox root/bin/busybox
-cp "$top/tests/linux/init" root/init
-chmod 755 root/init root/bin/busybox
-mods="drivers/virtio/virtio drivers/virtio/virtio_ring
-    drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev
-    drivers/virtio/virtio_pci drivers/block/virtio_blk net/core/failover
-    drivers/net/net_failover drivers/net/virtio_net
-    drivers/char/hw_random/virtio-rng"
-: > root/lib/modules/order
-for m in $mods; do
-	f=kpkg/lib/modules/$kver/kernel/$m.ko
-	if [ -f "$f.xz" ]; then
-		xz -dc "$f.xz" > root/lib/modules/$(basename $m).ko
-	elif [ -f "$f" ]; then
-		cp "$f" root/lib/modules/
-	else
-		die "$pkg has no module $m.ko"
-	fi
-	echo "$(basename $m).ko" >> root/lib/modules/order
+mkdir -p "$out"
+for f in vmlinuz initrd.gz root.img version; do
+	ln -sfn "$g/$f" "$out/$f"
 done
-(cd root && find . | cpio -o -H newc --quiet) | gzip -9 > "$out/initramfs.cpio.gz"
-
-echo "linux-guest: $out: vmlinuz vmlinux System.map initramfs.cpio.gz ($pkg)"
+echo "linux-guest: $out -> $g: kernel $kver, root.img" \
+    "$(du -m --apparent-size "$g/root.img" | cut -f1) MiB" \
+    "($(du -m "$g/root.img" | cut -f1) MiB used);" \
+    "debootstrap $((t1 - t0)) s, image $((t2 - t1)) s"

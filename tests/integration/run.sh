@@ -19,7 +19,9 @@ run_one() {
 	# left behind (a failed test's hyve, say) is ended with it.
 	sid=build/tests/integration/$name.sid
 	rm -f "$sid"
-	timeout -k 5 "$HYVE_TEST_TIMEOUT" setsid -w sh -c 'echo $$ >"$1"; exec sh "$2"' \
+	# A test may ask for longer than the default: "# timeout: N s".
+	tmo=$(sed -n 's/^# timeout: \([0-9]*\) s$/\1/p' "$1" | head -n 1)
+	timeout -k 5 "${tmo:-$HYVE_TEST_TIMEOUT}" setsid -w sh -c 'echo $$ >"$1"; exec sh "$2"' \
 	    _ "$sid" "$1" >"$log" 2>&1; rc=$?
 	[ -s "$sid" ] && pkill -KILL -s "$(cat "$sid")" 2>/dev/null
 	case $rc in

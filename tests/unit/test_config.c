@@ -487,7 +487,7 @@ test_check_keys_good(void **state)
 		{ "uuid", "x" }, { "acpi_tables", "true" },
 		{ "rtc.use_localtime", "false" }, { "x86.strictio", "1" },
 		{ "x86.strictmsr", "false" }, { "x86.vmexit_on_hlt", "on" },
-		{ "x86.vmexit_on_pause", "no" }, { "x86.compat", "linux" },
+		{ "x86.vmexit_on_pause", "no" },
 		{ "config.dump", "1" }, { "boot.kernel", "/k" },
 		{ "boot.initrd", "/i" }, { "boot.cmdline", "c" },
 		{ "lpc.com1.path", "stdio" }, { "lpc.com4.path", "/f" },

@@ -1,0 +1,110 @@
+#!/bin/sh
+# The Debian guest (make linux-guest) booted three ways, same kernel, initrd,
+# root image and command line (hyve.test=smp: up, one check, power off):
+# hyve; QEMU q35 (-accel kvm) with its built-in virtio-blk and virtio-rng;
+# QEMU with hyve-blk and hyve-rnd over vhost-user.  Prints sample lines
+# "linux CONFIG init_ms|off_ms|pss_kib VALUE": from exec to the initramfs
+# init's first line, from exec to the VMM's exit after power off, and the
+# PSS of all the VM's processes once the guest runs its checks.
+# Usage: bench/linux.sh ROOT RUNS TMPDIR.  Needs /dev/kvm (the lab VM).
+ROOT=$1
+RUNS=$2
+T=$3
+B=$ROOT/build
+L=$B/linux
+MEM=512M
+CMD="console=ttyS0 quiet panic=-1 root=/dev/vda systemd.show_status=0 hyve.test=smp hyve.cpus=2"
+LIMIT=600
+for f in vmlinuz initrd.gz root.img; do
+	[ -f "$L/$f" ] || { echo "linux: $L/$f is missing; run make linux-guest" >&2; exit 1; }
+done
+[ -c /dev/kvm ] || { echo "linux: no /dev/kvm (run it in tools/labvm)" >&2; exit 1; }
+QEMU="qemu-system-x86_64 -M q35 -accel kvm -cpu host -smp 2 -m $MEM -nodefaults
+    -no-user-config -nographic -serial stdio -monitor none -no-reboot
+    -kernel $L/vmlinuz -initrd $L/initrd.gz"
+
+# Console lines with the milliseconds (CLOCK_REALTIME) they arrived at.
+cat >"$T/ts.py" <<'EOF'
+import sys, time
+for l in sys.stdin:
+    print("%d %s" % (time.time_ns() // 1000000, l), end="", flush=True)
+EOF
+
+# tree PID: PID and all its descendants.
+tree() {
+	echo "$1"
+	for c in $(ps --ppid "$1" -o pid=); do tree "$c"; done
+}
+# pss PID...: the sum of their Pss in KiB.
+pss() {
+	for p in "$@"; do cat /proc/$p/smaps_rollup 2>/dev/null; done |
+	    awk '$1 == "Pss:" { s += $2 } END { print s + 0 }'
+}
+
+# run CONFIG EXTRA_PIDS CMD...: one boot; EXTRA_PIDS (comma-separated or
+# "-") are processes outside CMD's tree that serve the VM.
+run() {
+	cfg=$1 extra=$2
+	shift 2
+	rm -f "$T/fifo" "$T/lin.out"
+	mkfifo "$T/fifo"
+	python3 -u "$T/ts.py" <"$T/fifo" >"$T/lin.out" &
+	tp=$!
+	start=$(date +%s%3N)
+	timeout -k 2 $LIMIT "$@" </dev/null >"$T/fifo" 2>"$T/lin.err" &
+	vp=$!
+	n=0
+	until grep -q "hyve-linux: checks start" "$T/lin.out" 2>/dev/null; do
+		n=$((n + 1))
+		[ $n -lt $((LIMIT * 20)) ] && kill -0 $vp 2>/dev/null || break
+		sleep 0.05
+	done
+	p=$(pss $(tree $vp) $(echo "$extra" | tr ',-' '  '))
+	wait $vp
+	end=$(date +%s%3N)
+	wait $tp
+	if ! grep -q "1 passed, 0 failed" "$T/lin.out"; then
+		echo "linux: $cfg did not pass: $(tail -n 3 "$T/lin.out" "$T/lin.err" | tr '\n' ' ')" >&2
+		return
+	fi
+	i=$(awk '/hyve-linux: init started/ { print $1; exit }' "$T/lin.out")
+	echo "linux $cfg init_ms $((i - start))"
+	echo "linux $cfg off_ms $((end - start))"
+	echo "linux $cfg pss_kib $p"
+}
+
+r=0
+while [ $r -lt "$RUNS" ]; do
+	cp --sparse=always "$L/root.img" "$T/root.img"
+	run hyve - "$B/hyve" -c 2 -m $MEM -s 0,hostbridge -s 31,lpc -l com1,stdio \
+	    -s 3,virtio-blk,"$T/root.img" -s 4,virtio-rnd \
+	    -o boot.kernel="$L/vmlinuz" -o boot.initrd="$L/initrd.gz" \
+	    -o "boot.cmdline=$CMD" linux-bench
+
+	cp --sparse=always "$L/root.img" "$T/root.img"
+	# word splitting of $QEMU is intended
+	run qemu - $QEMU -append "$CMD" \
+	    -drive file="$T/root.img",if=none,id=d,format=raw \
+	    -device virtio-blk-pci,drive=d,disable-legacy=on \
+	    -device virtio-rng-pci,disable-legacy=on
+
+	cp --sparse=always "$L/root.img" "$T/root.img"
+	rm -f "$T/blk.sock" "$T/rnd.sock"
+	"$B/hyve-blk" --socket "$T/blk.sock" --file "$T/root.img" 2>"$T/lin-blk.err" &
+	bp=$!
+	"$B/hyve-rnd" --socket "$T/rnd.sock" 2>"$T/lin-rnd.err" &
+	rp=$!
+	n=0
+	while { [ ! -S "$T/blk.sock" ] || [ ! -S "$T/rnd.sock" ]; } && [ $n -lt 100 ]; do
+		sleep 0.1; n=$((n + 1))
+	done
+	run qemu-vu "$bp,$rp" $QEMU -append "$CMD" \
+	    -object memory-backend-memfd,id=mem,size=$MEM,share=on \
+	    -numa node,memdev=mem \
+	    -chardev socket,id=c0,path="$T/blk.sock" -device vhost-user-blk-pci,chardev=c0,num-queues=1 \
+	    -chardev socket,id=c1,path="$T/rnd.sock" -device vhost-user-rng-pci,chardev=c1
+	kill $bp $rp 2>/dev/null
+	wait $bp $rp 2>/dev/null
+	r=$((r + 1))
+done
+exit 0
