@@ -79,13 +79,14 @@ assert p["role"] == "core" and p["pid"] == int(sys.argv[2]), p
 assert p["verdict"] in ("OK", "FAIL"), p
 assert p["audit"]["pid"] == p["pid"], p
 roles = [q["role"] for q in r["processes"]]
-assert roles == ["core", "rnd"], roles
+assert roles == ["core", "monitor", "rnd"], roles
 for q in r["processes"]:
     assert q["verdict"] == "OK" or q["reason"], q
 EOF
 "$CTL" --socket "$SOCK" audit vm-ctl >"$TMP/au" ; rc=$?
 [ $rc -le 1 ] || fail "audit: exit $rc"
 grep -q "^core vm-ctl (pid $pid): \(OK\|FAIL\)" "$TMP/au" || fail "audit does not show the core"
+grep -q "^monitor [^ ]* (pid [0-9]*): \(OK\|FAIL\)" "$TMP/au" || fail "audit does not show the monitor"
 grep -q "^rnd rnd0 (pid [0-9]*): \(OK\|FAIL\)" "$TMP/au" || fail "audit does not show rnd0"
 
 # Malformed requests get JSON errors; the VM carries on.  One python for
