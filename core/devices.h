@@ -19,6 +19,8 @@ int uart_init(struct vm *vm, int idx, const char *path);
 void uart_fini(struct vm *vm);
 /* Restores the terminal; async-signal-safe, idempotent. */
 void uart_restore_tty(void);
+/* The core is about to lose unlink: leave the socket files to the monitor. */
+void uart_keep_sockets(void);
 
 /* CMOS RTC at 0x70/0x71; utc false means localtime (bhyve's default). */
 int rtc_init(struct vm *vm, bool utc);

@@ -341,6 +341,7 @@ confine_core(uid_t uid, gid_t gid)
 	}
 	if (become_tenant(uid, gid) < 0)
 		return -EPERM;
+	uart_keep_sockets();
 	return sandbox_enter(SANDBOX_CORE, NULL, 0, &so);
 }
 

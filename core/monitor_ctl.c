@@ -60,6 +60,23 @@ mctl_init(int lfd, const char *path, const char *vmname, int corefd)
 	}
 }
 
+/* The COM ports' listening sockets: the confined core may not unlink. */
+static void
+consoles_fini(void)
+{
+	char key[32];
+	const char *v;
+	struct stat st;
+
+	for (int i = 1; i <= 4; i++) {
+		snprintf(key, sizeof(key), "lpc.com%d.path", i);
+		v = config_get(key);
+		if (v != NULL && strncmp(v, "unix:", 5) == 0 &&
+		    lstat(v + 5, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(v + 5);
+	}
+}
+
 void
 mctl_fini(void)
 {
@@ -69,6 +86,7 @@ mctl_fini(void)
 	if (mc.lfd >= 0 && mc.path[0] != '\0' && lstat(mc.path, &st) == 0 &&
 	    st.st_dev == mc.dev && st.st_ino == mc.ino)
 		unlink(mc.path);
+	consoles_fini();
 }
 
 bool

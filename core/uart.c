@@ -125,6 +125,13 @@ static pthread_mutex_t uarts_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct termios saved_tio;
 static int tio_saved;
 static const char *stdio_owner;
+static bool sockets_kept;
+
+void
+uart_keep_sockets(void)
+{
+	sockets_kept = true;
+}
 
 void
 uart_restore_tty(void)
@@ -651,7 +658,9 @@ uart_close_backend(struct uart *u)
 		close(u->out_fd);
 	if (u->listen_fd >= 0) {
 		close(u->listen_fd);
-		unlink(u->path + strlen("unix:"));
+		/* Once the core is confined the monitor removes it. */
+		if (!sockets_kept)
+			unlink(u->path + strlen("unix:"));
 	}
 	if (u->conn_fd >= 0)
 		close(u->conn_fd);
