@@ -308,15 +308,12 @@ out:
 	return rc;
 }
 
-/* See seccomp_core.c for why the core keeps its ids and namespaces. */
+/* No core dumps, no_new_privs, not dumpable, then the filter. */
 static int
-core_enter(const struct sandbox_opts *o, const char *name, const char *prefix)
+lock_and_load(scmp_filter_ctx c, const struct sandbox_opts *o, const char *name)
 {
 	struct rlimit zero = { 0, 0 };
-	scmp_filter_ctx c;
 
-	if ((c = sc_build(SANDBOX_CORE, name, prefix)) == NULL)
-		return -EINVAL;
 	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
@@ -328,12 +325,22 @@ core_enter(const struct sandbox_opts *o, const char *name, const char *prefix)
 	return sc_load(c, name);
 }
 
+/* See seccomp_core.c for why the core keeps its ids and namespaces. */
+static int
+core_enter(const struct sandbox_opts *o, const char *name, const char *prefix)
+{
+	scmp_filter_ctx c;
+
+	if ((c = sc_build(SANDBOX_CORE, name, prefix)) == NULL)
+		return -EINVAL;
+	return lock_and_load(c, o, name);
+}
+
 /* The monitor keeps SANDBOX_MONITOR_CAPS, in no set more than that. */
 static int
 monitor_enter(const struct sandbox_opts *o, const char *name,
     const char *prefix)
 {
-	struct rlimit zero = { 0, 0 };
 	scmp_filter_ctx c;
 
 	if ((c = sc_build(SANDBOX_MONITOR, name, prefix)) == NULL)
@@ -349,15 +356,7 @@ monitor_enter(const struct sandbox_opts *o, const char *name,
 			return fail(name, "dropping capabilities", EPERM);
 		}
 	}
-	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		seccomp_release(c);
-		return fail(name, "no_new_privs and limits", errno);
-	}
-	if (o->pre_filter != NULL)
-		o->pre_filter(o->arg);
-	return sc_load(c, name);
+	return lock_and_load(c, o, name);
 }
 
 int
