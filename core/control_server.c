@@ -620,12 +620,12 @@ static bool
 peer_allowed(int fd)
 {
 	struct ucred cr;
-	socklen_t len = sizeof(cr);
+	int rc;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
-		return false;
-	if (cr.uid == 0 || cr.uid == geteuid())
+	if ((rc = ctl_peer_check(fd, geteuid(), &cr)) == 0)
 		return true;
+	if (rc != -EACCES)
+		return false;
 	hlog("%s: control socket %s: refusing pid %d of uid %d (only uid %d "
 	    "and root may connect)", ctl.vm->name, ctl.path, (int)cr.pid,
 	    (int)cr.uid, (int)geteuid());

@@ -257,12 +257,12 @@ static bool
 peer_allowed(int fd)
 {
 	struct ucred cr;
-	socklen_t len = sizeof(cr);
+	int rc;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
-		return false;
-	if (cr.uid == 0 || cr.uid == getuid())
+	if ((rc = ctl_peer_check(fd, getuid(), &cr)) == 0)
 		return true;
+	if (rc != -EACCES)
+		return false;
 	hlog("control socket %s: refusing pid %d of uid %d (only uid %d and "
 	    "root may connect)", mc.path, (int)cr.pid, (int)cr.uid,
 	    (int)getuid());

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "ipc/control.h"
 
@@ -459,4 +460,15 @@ ctl_lines_next(struct ctl_lines *l, char **line, size_t *len)
 	*len = nl - l->buf;
 	l->used = *len + 1;
 	return 1;
+}
+
+int
+ctl_peer_check(int fd, uid_t owner, struct ucred *cr)
+{
+	socklen_t len = sizeof(*cr);
+
+	memset(cr, 0, sizeof(*cr));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cr, &len) < 0)
+		return -errno;
+	return cr->uid == 0 || cr->uid == owner ? 0 : -EACCES;
 }

@@ -51,6 +51,7 @@
  * Only processes with the core's uid (or root) may connect.
  */
 
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <json-c/json.h>
@@ -105,6 +106,13 @@ char *ctl_build_error(const char *fmt, ...)
  */
 int ctl_parse_response(const char *line, size_t len, json_object **result,
     char *err, size_t errlen);
+
+/*
+ * Whether the peer of the connected socket fd runs as root or as owner:
+ * 0 if so, -EACCES if not, -errno if it cannot be told.  *cr is the peer's
+ * credentials, for the caller's message.
+ */
+int ctl_peer_check(int fd, uid_t owner, struct ucred *cr);
 
 /* Splits a byte stream into lines of at most CTL_MAX_LINE bytes. */
 struct ctl_lines {

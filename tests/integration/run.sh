@@ -21,32 +21,41 @@ run_one() {
 	rm -f "$sid"
 	# A test may ask for longer than the default: "# timeout: N s".
 	tmo=$(sed -n 's/^# timeout: \([0-9]*\) s$/\1/p' "$1" | head -n 1)
+	t0=$(date +%s)
 	timeout -k 5 "${tmo:-$HYVE_TEST_TIMEOUT}" setsid -w sh -c 'echo $$ >"$1"; exec sh "$2"' \
 	    _ "$sid" "$1" >"$log" 2>&1; rc=$?
 	[ -s "$sid" ] && pkill -KILL -s "$(cat "$sid")" 2>/dev/null
+	took="$(($(date +%s) - t0)) s"
 	case $rc in
-	0)  pass=$((pass + 1)); echo "PASS $name$where" ;;
-	77) skip=$((skip + 1)); echo "SKIP $name$where: $(tail -1 "$log")" ;;
-	*)  fail=$((fail + 1)); echo "FAIL $name$where (exit $rc), log follows:"
+	0)  pass=$((pass + 1)); echo "PASS $name$where, $took" ;;
+	77) skip=$((skip + 1)); echo "SKIP $name$where, $took: $(tail -1 "$log")" ;;
+	*)  fail=$((fail + 1)); echo "FAIL $name$where (exit $rc), $took, log follows:"
 	    sed 's/^/    /' "$log" | tail -40 ;;
 	esac
 }
 
-# in_lab TEST...: runs the tests in one lab VM and adds up its summary.
+# in_lab TEST...: runs the tests in one lab VM and counts what it reported,
+# test by test, so that a VM that stops early fails only the tests it did
+# not finish, by name.
 in_lab() {
 	out=build/tests/integration/lab.out
 	echo "integration: no usable /dev/kvm here; $# tests run in the lab VM" \
 	    "(console: build/lab/console.log)"
 	tools/labvm -t "$HYVE_LAB_TIMEOUT" sh tests/integration/run.sh "$@" 2>&1 |
 	    tee "$out" | grep --line-buffered -v '^integration: [0-9]* passed'
-	sum=$(grep '^integration: [0-9]* passed, [0-9]* failed, [0-9]* skipped$' "$out" | tail -1)
-	if [ -z "$sum" ]; then
-		echo "FAIL the lab VM did not report its tests; counted as $# failures"
-		fail=$((fail + $#))
-		return
-	fi
-	set -- $sum
-	pass=$((pass + $2)); fail=$((fail + $4)); skip=$((skip + $6))
+	for t in "$@"; do
+		name=$(basename "$t" .sh)
+		if grep -q "^PASS $name (lab VM)" "$out"; then
+			pass=$((pass + 1))
+		elif grep -q "^SKIP $name (lab VM)" "$out"; then
+			skip=$((skip + 1))
+		elif grep -q "^FAIL $name (lab VM)" "$out"; then
+			fail=$((fail + 1))
+		else
+			fail=$((fail + 1))
+			echo "FAIL $name (lab VM): the VM stopped before it reported"
+		fi
+	done
 }
 
 [ $# -gt 0 ] || set -- tests/integration/t_*.sh

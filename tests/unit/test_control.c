@@ -687,6 +687,31 @@ test_server_paths(void **state)
 	assert_int_equal(control_init(&vm, path), 0);	/* for teardown */
 }
 
+/* Root and the owner pass; anyone else is refused, with their uid. */
+static void
+test_peer_check(void **state)
+{
+	struct ucred cr;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ctl_peer_check(sv[0], geteuid(), &cr), 0);
+	assert_int_equal(cr.uid, geteuid());
+	assert_int_equal(cr.pid, getpid());
+	if (geteuid() != 0)
+		assert_int_equal(ctl_peer_check(sv[0], geteuid() + 1, &cr),
+		    -EACCES);
+	else
+		assert_int_equal(ctl_peer_check(sv[0], 4242, &cr), 0);
+	close(sv[0]);
+	close(sv[1]);
+	/* Not a socket: the reason, not a verdict. */
+	assert_true((sv[0] = open("/dev/null", O_RDONLY)) >= 0);
+	assert_int_equal(ctl_peer_check(sv[0], 0, &cr), -ENOTSOCK);
+	close(sv[0]);
+}
+
 int
 main(void)
 {
@@ -695,6 +720,7 @@ main(void)
 		cmocka_unit_test(test_request_malformed),
 		cmocka_unit_test(test_response),
 		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_peer_check),
 		cmocka_unit_test_setup_teardown(test_server_status,
 		    srv_setup, srv_teardown),
 		cmocka_unit_test_setup_teardown(test_server_malformed,
