@@ -45,16 +45,13 @@ in_lab() {
 	    tee "$out" | grep --line-buffered -v '^integration: [0-9]* passed'
 	for t in "$@"; do
 		name=$(basename "$t" .sh)
-		if grep -q "^PASS $name (lab VM)" "$out"; then
-			pass=$((pass + 1))
-		elif grep -q "^SKIP $name (lab VM)" "$out"; then
-			skip=$((skip + 1))
-		elif grep -q "^FAIL $name (lab VM)" "$out"; then
-			fail=$((fail + 1))
-		else
-			fail=$((fail + 1))
-			echo "FAIL $name (lab VM): the VM stopped before it reported"
-		fi
+		case $(sed -n "s/^\(PASS\|SKIP\|FAIL\) $name (lab VM).*/\1/p" "$out" | head -n 1) in
+		PASS) pass=$((pass + 1)) ;;
+		SKIP) skip=$((skip + 1)) ;;
+		FAIL) fail=$((fail + 1)) ;;
+		*)    fail=$((fail + 1))
+		      echo "FAIL $name (lab VM): the VM stopped before it reported" ;;
+		esac
 	done
 }
 
