@@ -45,8 +45,9 @@ boot() {
 		echo "kill \$peer 2>/dev/null; wait"
 	} >>"$TMP/$n.sh"
 	unshare -n sh "$TMP/$n.sh"
-	echo "--- $n: hyve exited $(cat "$TMP/$n.rc") after $(cat "$TMP/$n.ms") ms"
-	cat "$TMP/$n.out"
+	echo "--- $n: hyve exited $(cat "$TMP/$n.rc") after $(cat "$TMP/$n.ms") ms;" \
+	    "the console's last 80 of $(wc -l <"$TMP/$n.out") lines:"
+	tail -n 80 "$TMP/$n.out"
 	sed 's/^/hyve: /' "$TMP/$n.err"
 	sed 's/^/host: /' "$TMP/$n.peer"
 }
@@ -71,7 +72,8 @@ bad "$TMP/big.initrd" -o boot.kernel="$L/vmlinuz" -o boot.initrd="$TMP/big.initr
 bad "$TMP/nosuch.img" -s 3,virtio-blk,"$TMP/nosuch.img" \
     -o boot.kernel="$L/vmlinuz" -o boot.initrd="$L/initrd.gz"
 
-CMD="console=ttyS0 quiet panic=-1 net.ifnames=0 root=/dev/vda systemd.show_status=0"
+# Not "quiet": when a boot stalls, the kernel's own words say where.
+CMD="console=ttyS0 panic=-1 net.ifnames=0 root=/dev/vda systemd.show_status=0"
 
 boot full 480 -c 2 -m 512M -s 0,hostbridge -s 31,lpc -l com1,stdio \
     -s 2,virtio-net,hyvetap0,mac=$MAC,mtu=$MTU \
