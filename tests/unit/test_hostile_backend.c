@@ -46,6 +46,8 @@ static struct vpci *v;
 static uint64_t bar4;
 static char badback[PATH_MAX], disk[64], logpath[64];
 static int saved_err = -1;
+static pid_t ext = -1;		/* a backend started by the test */
+static char extsock[64];
 
 static long long
 now_ms(void)
@@ -142,6 +144,7 @@ setup(void **state)
 	close(fd);
 	vuf_timeout_ms = 300;
 	v = NULL;
+	config_reset();
 	return 0;
 }
 
@@ -155,6 +158,11 @@ teardown(void **state)
 	}
 	pci_reset_all();
 	vm_destroy(&vm);
+	if (ext > 0) {
+		kill(ext, SIGKILL);
+		waitpid(ext, NULL, 0);
+		ext = -1;
+	}
 	fflush(stderr);
 	dup2(saved_err, 2);
 	close(saved_err);
@@ -182,7 +190,6 @@ bring_up(const char *mode)
 
 	if (mode != NULL)
 		setenv("HYVE_BADBACK", mode, 1);
-	config_reset();
 	pci_reset_all();
 	assert_int_equal(vm_create_nokvm(&vm, "t", MB(64)), 0);
 	assert_int_equal(irq_init(&vm), 0);
@@ -461,6 +468,66 @@ test_err_flood(void **state)
 		    cpu);
 }
 
+/* Starts badback in mode on a socket of its own, as an operator would. */
+static void
+start_external(const char *mode)
+{
+	int p[2];
+	char c;
+
+	snprintf(extsock, sizeof(extsock), "/tmp/hyve-hostile-%d.sock",
+	    (int)getpid());
+	assert_int_equal(pipe(p), 0);
+	ext = fork();
+	assert_true(ext >= 0);
+	if (ext == 0) {
+		dup2(p[1], 1);
+		setenv("HYVE_BADBACK", mode, 1);
+		execl(badback, badback, "--listen", extsock, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);	/* "ready" */
+	close(p[0]);
+}
+
+/*
+ * A backend hyve did not start cannot be restarted: the device fails,
+ * with the reason in its state, and the VM's other device runs on.
+ */
+static void
+test_external_backend_fails_device(void **state)
+{
+	struct pci_dev *other;
+
+	(void)state;
+	start_external("GET_CONFIG@2:badcode");
+	assert_int_equal(config_set("pci.0.5.0.device", "vhost-user"), 0);
+	assert_int_equal(config_set("pci.0.5.0.socket", extsock), 0);
+	assert_int_equal(config_set("pci.0.5.0.type", "blk"), 0);
+	assert_int_equal(bring_up(NULL), 0);
+	other = pci_find(0, 5, 0);
+	assert_non_null(other);
+	v = other->arg;
+	bar4 = pci_get_cfg32(other, PCI_BASE_ADDRESS_4) & ~0xfULL;
+	(void)capacity();
+	assert_true(v->failed);
+	assert_string_equal(sup_state(v), "failed");
+	assert_non_null(strstr(v->last_exit, "the backend answered GET_CONFIG "
+	    "with request 1 (GET_FEATURES)"));
+	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
+	    VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_true(log_has("(device failed); the guest must reset the "
+	    "device"));
+	/* Later reads use the last good config and ask no one. */
+	assert_int_equal(capacity(), 8);
+	/* The device hyve started, in slot 4, is untouched. */
+	v = pci_find(0, SLOT, 0)->arg;
+	bar4 = pci_get_cfg32(pci_find(0, SLOT, 0), PCI_BASE_ADDRESS_4) & ~0xfULL;
+	assert_int_equal(capacity(), 8);
+	assert_string_equal(sup_state(v), "running");
+}
+
 static void
 test_close_in_handshake(void **state)
 {
@@ -519,6 +586,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reply_with_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_err_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_external_backend_fails_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_in_handshake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_in_every_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_queues, setup, teardown),
