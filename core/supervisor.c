@@ -337,6 +337,8 @@ start(struct vpci *v)
 		evloop_add(v->bp.pidfd, on_exit_fd, v);
 	rc = vuf_open(&v->vu, v->bp.sock, v->name);
 	v->bp.sock = -1;		/* the frontend owns it now */
+	v->vu.broken = on_broken;
+	v->vu.arg = v;
 	if (rc < 0) {
 		hlog("%s: backend pid %d did not complete the vhost-user "
 		    "handshake", v->name, (int)v->bp.pid);
@@ -361,10 +363,10 @@ sup_attach(struct vpci *v, const char *node, int sock)
 	window_ms = w * 1000;
 	snprintf(v->node, sizeof(v->node), "%s", node);
 	v->timer = -1;
-	v->vu.broken = on_broken;
-	v->vu.arg = v;
 	if (sock >= 0) {
 		rc = vuf_open(&v->vu, sock, v->name);
+		v->vu.broken = on_broken;
+		v->vu.arg = v;
 		if (rc < 0)
 			hlog("%s (%s): the backend did not complete the "
 			    "vhost-user handshake", v->name, v->pd->name);

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 	1ull << VU_PF_INFLIGHT_SHMFD)
 
 int vuf_timeout_ms = VUF_TIMEOUT_MS;
+bool vuf_check_unasked = true;
 
 /* The backend broke the protocol: say what it did and drop it. */
 static int __attribute__((format(printf, 3, 4)))
@@ -44,7 +46,7 @@ check_idle(struct vu_front *f)
 	struct vu_hdr h;
 	ssize_t n;
 
-	if (poll(&p, 1, 0) <= 0)
+	if (!vuf_check_unasked || poll(&p, 1, 0) <= 0)
 		return 0;
 	n = recv(f->sock, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -191,12 +193,7 @@ vuf_open(struct vu_front *f, int sock, const char *name)
 	uint64_t pf = 0, nq = 0;
 	int rc;
 
-	void (*cb)(struct vu_front *, void *) = f->broken;
-	void *arg = f->arg;
-
 	memset(f, 0, sizeof(*f));
-	f->broken = cb;
-	f->arg = arg;
 	f->sock = sock;
 	f->name = name;
 	f->timeout = VUF_START_MS;
