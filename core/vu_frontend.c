@@ -4,7 +4,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -59,18 +61,57 @@ check_idle(struct vu_front *f)
 	    h.request, vu_request_name(h.request));
 }
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Whether a whole message (or a hang-up, or a header vu_recv refuses)
+ * waits in the socket, so that reading it cannot block. */
+static bool
+whole(int sock)
+{
+	struct vu_hdr h;
+	ssize_t n;
+	int q;
+
+	n = recv(sock, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		return true;
+	if (n < (ssize_t)sizeof(h))
+		return false;
+	if (h.size > VU_MAX_PAYLOAD)
+		return true;
+	return ioctl(sock, FIONREAD, &q) == 0 &&
+	    (size_t)q >= sizeof(h) + h.size;
+}
+
+/*
+ * Waits until a whole answer is there, f->timeout ms at most in all: a
+ * backend that trickles one byte at a time cannot stretch it.
+ */
 static int
 wait_reply(struct vu_front *f)
 {
 	struct pollfd p = { .fd = f->sock, .events = POLLIN };
+	long long end = now_ms() + f->timeout, left;
 	int n;
 
-	do
-		n = poll(&p, 1, f->timeout);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return n == 0 ? -EAGAIN : 0;
+	while ((left = end - now_ms()) > 0) {
+		n = poll(&p, 1, left);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		if (whole(f->sock))
+			return 0;
+		usleep(1000);	/* part of one: wait for more */
+	}
+	return -EAGAIN;
 }
 
 static int
@@ -80,6 +121,9 @@ bad_reply(struct vu_front *f, struct vu_msg *m, struct vu_msg *r, int rc)
 
 	switch (rc) {
 	case -EAGAIN:
+		if (recv(f->sock, &r->hdr, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+			return broken(f, rc, "sent only part of an answer to "
+			    "%s within %d ms", req, f->timeout);
 		return broken(f, rc, "did not answer %s within %d ms", req,
 		    f->timeout);
 	case -ECONNRESET:
@@ -90,7 +134,6 @@ bad_reply(struct vu_front *f, struct vu_msg *m, struct vu_msg *r, int rc)
 		    "(bad version, or a size above %u bytes, or over %d fds)",
 		    req, VU_MAX_PAYLOAD, VU_MAX_FDS);
 	}
-	(void)r;
 	return broken(f, rc, "answered %s unreadably: %s", req, strerror(-rc));
 }
 

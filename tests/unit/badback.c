@@ -7,10 +7,10 @@
  *					GET_CONFIG; N from 1) gets ACTION
  *   HYVE_BADBACK_MS=ms			the delay of "late" (default 300)
  *
- * ACTION is badcode, badsize, hugesize, never, late, close, stop, flood,
- * errflood, garbage, bigconfig, badconfig, queues or fds.  It talks on fd 3
- * (--fd 3, as hyve starts its backends), or listens on --listen PATH for
- * one frontend.  Every other argument is ignored.
+ * ACTION is badcode, badsize, hugesize, trickle, never, late, close,
+ * stop, flood, errflood, garbage, bigconfig, badconfig, queues or fds.  It
+ * talks on fd 3 (--fd 3, as hyve starts its backends), or listens on
+ * --listen PATH for one frontend.  Every other argument is ignored.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -110,6 +110,20 @@ send_huge(int sock, uint32_t req)
 		exit(1);
 }
 
+/* The answer one byte every 100 ms. */
+static void
+send_trickle(int sock, const struct vu_msg *r)
+{
+	const char *p = (const char *)&r->hdr;
+
+	for (size_t i = 0; i < sizeof(r->hdr) + r->hdr.size; i++) {
+		if (write(sock, i < sizeof(r->hdr) ? p + i :
+		    (const char *)&r->p + i - sizeof(r->hdr), 1) != 1)
+			exit(0);
+		usleep(100000);
+	}
+}
+
 /* Does action to m's answer r; returns false if nothing is to be sent. */
 static bool
 misbehave(int sock, const struct vu_msg *m, struct vu_msg *r)
@@ -119,7 +133,10 @@ misbehave(int sock, const struct vu_msg *m, struct vu_msg *r)
 		    VU_GET_PROTOCOL_FEATURES : VU_GET_FEATURES;
 	else if (strcmp(action, "badsize") == 0)
 		r->hdr.size = 4;
-	else if (strcmp(action, "hugesize") == 0) {
+	else if (strcmp(action, "trickle") == 0) {
+		send_trickle(sock, r);
+		return false;
+	} else if (strcmp(action, "hugesize") == 0) {
 		send_huge(sock, m->hdr.request);
 		return false;
 	} else if (strcmp(action, "never") == 0) {

@@ -292,6 +292,14 @@ test_huge_size_field(void **state)
 }
 
 static void
+test_reply_trickles(void **state)
+{
+	(void)state;
+	restarted_after("GET_CONFIG@2:trickle", "the backend sent only part "
+	    "of an answer to GET_CONFIG within 300 ms");
+}
+
+static void
 test_reply_never_comes(void **state)
 {
 	(void)state;
@@ -576,6 +584,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_reply_code, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_reply_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_huge_size_field, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_trickles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_never_comes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_too_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_late_in_time, setup, teardown),
