@@ -97,7 +97,7 @@ whole(int sock)
 static int
 wait_reply(struct vu_front *f)
 {
-	struct pollfd p = { .fd = f->sock, .events = POLLIN };
+	struct pollfd p = { .fd = f->sock, .events = POLLIN | POLLRDHUP };
 	long long end = now_ms() + f->timeout, left;
 	int n;
 
@@ -107,7 +107,9 @@ wait_reply(struct vu_front *f)
 			return -errno;
 		if (n <= 0)
 			continue;
-		if (whole(f->sock))
+		/* A hang-up, even inside a message: reading it says which. */
+		if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) ||
+		    whole(f->sock))
 			return 0;
 		usleep(1000);	/* part of one: wait for more */
 	}
@@ -130,9 +132,10 @@ bad_reply(struct vu_front *f, struct vu_msg *m, struct vu_msg *r, int rc)
 		return broken(f, rc, "closed the connection instead of "
 		    "answering %s", req);
 	case -EBADMSG:
-		return broken(f, rc, "answered %s with a malformed message "
-		    "(bad version, or a size above %u bytes, or over %d fds)",
-		    req, VU_MAX_PAYLOAD, VU_MAX_FDS);
+		return broken(f, rc, "answered %s with a malformed or cut-off "
+		    "message (a bad version, a size above %u bytes, over %d "
+		    "fds, or a hang-up inside it)", req, VU_MAX_PAYLOAD,
+		    VU_MAX_FDS);
 	}
 	return broken(f, rc, "answered %s unreadably: %s", req, strerror(-rc));
 }
