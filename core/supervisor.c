@@ -488,20 +488,19 @@ restart_later(struct vpci *v, int ms)
 
 /* A backend killed by its seccomp filter left the syscall in its
  * counters page: name it. */
-static bool
+static void
 seccomp_culprit(struct vpci *v)
 {
 	uint64_t nr;
 	char *name;
 
 	if (v->stats == NULL || (nr = v->stats->seccomp_nr) == 0)
-		return false;
+		return;
 	v->stats->seccomp_nr = 0;
 	name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr - 1);
 	snprintf(v->last_exit, sizeof(v->last_exit), "killed by seccomp: %s",
 	    name ? name : "an unknown syscall");
 	free(name);
-	return true;
 }
 
 static void
@@ -511,16 +510,14 @@ on_exit_fd(int fd, void *arg)
 	long long now = now_ms();
 	pid_t pid = v->bp.pid;
 	char why[200];
-	bool seccomp;
 	int delay;
 
 	evloop_del(fd);
 	if (backend_reap(&v->bp, v->last_exit, sizeof(v->last_exit)) < 0)
 		snprintf(v->last_exit, sizeof(v->last_exit), "went away");
-	/* A seccomp death explains a hang-up the frontend saw as well. */
-	seccomp = seccomp_culprit(v);
+	seccomp_culprit(v);
 	pthread_mutex_lock(&v->vm->dev_lock);
-	if (!seccomp && v->vu.why[0] != '\0')
+	if (v->vu.why[0] != '\0')
 		snprintf(v->last_exit, sizeof(v->last_exit), "killed: it %s",
 		    v->vu.why);
 	vuf_close(&v->vu);
