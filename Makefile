@@ -75,10 +75,9 @@ $(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(B)/asan/libhyve.a
 
 # --- tests ---------------------------------------------------------------
 
-# badback: a vhost-user backend that misbehaves on command (test_hostile_backend).
-unit: $(UNIT_BINS) $(BACKEND_BINS) $(B)/tests/badback
+unit: $(UNIT_BINS) $(BACKEND_BINS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
-unit-asan: $(AUNIT_BINS) $(BACKEND_BINS) $(B)/asan/tests/badback
+unit-asan: $(AUNIT_BINS) $(BACKEND_BINS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 sh tests/run-unit.sh $(AUNIT_BINS)

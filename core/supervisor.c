@@ -293,33 +293,6 @@ stats_create(struct vpci *v)
 	return 0;
 }
 
-/*
- * The frontend dropped a backend that broke the protocol.  One the core
- * started is killed and so restarted (its death counts towards
- * restart.max); one someone else started cannot be: the device fails.
- */
-static void
-on_broken(struct vu_front *f, void *arg)
-{
-	struct vpci *v = arg;
-	char why[200];
-
-	if (v->spawned) {
-		if (v->bp.pid > 0) {
-			hlog("%s: killing backend pid %d", v->name,
-			    (int)v->bp.pid);
-			kill(v->bp.pid, SIGKILL);
-		}
-		return;
-	}
-	if (v->failed)
-		return;
-	v->failed = true;
-	snprintf(v->last_exit, sizeof(v->last_exit), "the backend %s", f->why);
-	snprintf(why, sizeof(why), "the backend %s (device failed)", f->why);
-	vpci_needs_reset(v, why);
-}
-
 /* Spawns the backend and does the handshake; on failure it is killed. */
 static int
 start(struct vpci *v)
@@ -337,8 +310,6 @@ start(struct vpci *v)
 		evloop_add(v->bp.pidfd, on_exit_fd, v);
 	rc = vuf_open(&v->vu, v->bp.sock, v->name);
 	v->bp.sock = -1;		/* the frontend owns it now */
-	v->vu.broken = on_broken;
-	v->vu.arg = v;
 	if (rc < 0) {
 		hlog("%s: backend pid %d did not complete the vhost-user "
 		    "handshake", v->name, (int)v->bp.pid);
@@ -365,8 +336,6 @@ sup_attach(struct vpci *v, const char *node, int sock)
 	v->timer = -1;
 	if (sock >= 0) {
 		rc = vuf_open(&v->vu, sock, v->name);
-		v->vu.broken = on_broken;
-		v->vu.arg = v;
 		if (rc < 0)
 			hlog("%s (%s): the backend did not complete the "
 			    "vhost-user handshake", v->name, v->pd->name);
@@ -517,9 +486,6 @@ on_exit_fd(int fd, void *arg)
 		snprintf(v->last_exit, sizeof(v->last_exit), "went away");
 	seccomp_culprit(v);
 	pthread_mutex_lock(&v->vm->dev_lock);
-	if (v->vu.why[0] != '\0')
-		snprintf(v->last_exit, sizeof(v->last_exit), "killed: it %s",
-		    v->vu.why);
 	vuf_close(&v->vu);
 	v->down = true;
 	hlog("backend %s (pid %d) %s", v->name, (int)pid, v->last_exit);
@@ -680,11 +646,17 @@ sup_heartbeat(void)
 
 	for (i = 0; i < ndevs; i++) {
 		struct vpci *v = devs[i];
+		int rc = 0;
 
-		/* One that does not answer is dropped (on_broken). */
 		pthread_mutex_lock(&v->vm->dev_lock);
-		if (vpci_backend_ok(v))
-			vuf_ping(&v->vu);
+		if (v->spawned && vpci_backend_ok(v))
+			rc = vuf_ping(&v->vu);
+		if (rc < 0 && v->bp.pid > 0) {
+			hlog("%s: backend pid %d does not answer (%s); killing it",
+			    v->name, (int)v->bp.pid, rc == -EAGAIN ?
+			    "no reply within 5 s: hung" : strerror(-rc));
+			kill(v->bp.pid, SIGKILL);
+		}
 		pthread_mutex_unlock(&v->vm->dev_lock);
 	}
 }
