@@ -168,16 +168,11 @@ static const struct vu_backend rnd_backend = {
 };
 
 static void
-usage(int status)
+usage(void)
 {
-	fprintf(status ? stderr : stdout, "usage: hyve-rnd --socket PATH | --fd N "
-	    "[--rate BYTES_PER_SEC]\n"
-	    "\t[--name NAME] [--stats-fd N] [--uid UID] [--gid GID] "
-	    "[--no-sandbox]\n"
-	    "  --rate N         at most N random bytes per second (default: no "
-	    "limit)\n"
-	    CLI_USAGE);
-	exit(status);
+	fprintf(stderr, "usage: hyve-rnd --socket PATH | --fd N "
+	    "[--rate BYTES_PER_SEC]\n");
+	exit(2);
 }
 
 int
@@ -202,16 +197,13 @@ main(int argc, char **argv)
 		case 'V':
 			rnd.violate = true;
 			break;
-		case 'h':
-			usage(0);
-			break;
 		default:
 			if (!cli_option(&cli, c, optarg))
-				usage(2);
+				usage();
 		}
 	}
 	if (optind != argc || (cli.path == NULL) == (cli.fd < 0))
-		usage(2);
+		usage();
 	if (cli_listen(&cli) < 0)
 		return 1;
 	if ((rc = cli_dev_init(&cli, &d, &rnd_backend, &rnd)) < 0) {
