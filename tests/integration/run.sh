@@ -34,21 +34,19 @@ run_one() {
 	esac
 }
 
-# lab_round SECONDS TEST...: runs the tests in one lab VM, appending what
-# it printed to $out and labvm's status to $out.rc.
+# lab_round SECONDS LOG TEST...: runs the tests in one lab VM with its
+# console in LOG, appending what it printed to $out and labvm's status to
+# $out.rc.
 lab_round() {
-	t=$1
-	shift
-	{ tools/labvm -t "$t" sh tests/integration/run.sh "$@"; echo $? >"$out.rc"; } 2>&1 |
+	t=$1 l=$2
+	shift 2
+	{ tools/labvm -t "$t" -l "$l" sh tests/integration/run.sh "$@"; echo $? >"$out.rc"; } 2>&1 |
 	    tee -a "$out" | grep --line-buffered -v '^integration: [0-9]* passed'
 }
 
-# unreported TEST...: the tests with no result in $out.
-unreported() {
-	for t in "$@"; do
-		grep -q "^\(PASS\|SKIP\|FAIL\) $(basename "$t" .sh) (lab VM)" "$out" ||
-		    echo "$t"
-	done
+# result TEST: PASS, SKIP or FAIL as the lab VM reported it, or nothing.
+result() {
+	sed -n "s/^\(PASS\|SKIP\|FAIL\) $(basename "$1" .sh) (lab VM).*/\1/p" "$out" | head -n 1
 }
 
 # in_lab TEST...: runs the tests in one lab VM and counts what it reported,
@@ -62,24 +60,28 @@ in_lab() {
 	end=$(($(date +%s) + HYVE_LAB_TIMEOUT))
 	echo "integration: no usable /dev/kvm here; $# tests run in the lab VM" \
 	    "(console: build/lab/console.log)"
-	lab_round "$HYVE_LAB_TIMEOUT" "$@"
-	left=$(unreported "$@")
+	lab_round "$HYVE_LAB_TIMEOUT" build/lab/console.log "$@"
+	left=""
+	for t in "$@"; do
+		[ -n "$(result "$t")" ] || left="$left $t"
+	done
 	now=$(date +%s)
 	if [ -n "$left" ] && [ "$(cat "$out.rc")" = 125 ] && [ $((end - now)) -ge 120 ]; then
-		cp build/lab/console.log build/lab/console.1.log 2>/dev/null
-		echo "integration: the lab VM stopped before $(echo "$left" | head -n 1 | xargs basename) reported" \
-		    "(console: build/lab/console.1.log); the $(echo "$left" | wc -l) tests it did not finish run again in a new one"
+		first=${left# }
 		# shellcheck disable=SC2086
-		lab_round $((end - now)) $left
+		echo "integration: the lab VM stopped before $(basename "${first%% *}" .sh) reported;" \
+		    "the $(echo $left | wc -w) tests it did not finish run again in a new one" \
+		    "(console: build/lab/console.2.log)"
+		# shellcheck disable=SC2086
+		lab_round $((end - now)) build/lab/console.2.log $left
 	fi
 	for t in "$@"; do
-		name=$(basename "$t" .sh)
-		case $(sed -n "s/^\(PASS\|SKIP\|FAIL\) $name (lab VM).*/\1/p" "$out" | head -n 1) in
+		case $(result "$t") in
 		PASS) pass=$((pass + 1)) ;;
 		SKIP) skip=$((skip + 1)) ;;
 		FAIL) fail=$((fail + 1)) ;;
 		*)    fail=$((fail + 1))
-		      echo "FAIL $name (lab VM): the VM stopped before it reported" ;;
+		      echo "FAIL $(basename "$t" .sh) (lab VM): the VM stopped before it reported" ;;
 		esac
 	done
 }
