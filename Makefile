@@ -75,9 +75,10 @@ $(B)/asan/tests/%: $(B)/asan/tests/unit/%.o $(B)/asan/libhyve.a
 
 # --- tests ---------------------------------------------------------------
 
-unit: $(UNIT_BINS) $(BACKEND_BINS)
+# badback: a vhost-user backend that misbehaves on command (test_hostile_backend).
+unit: $(UNIT_BINS) $(BACKEND_BINS) $(B)/tests/badback
 	@sh tests/run-unit.sh $(UNIT_BINS)
-unit-asan: $(AUNIT_BINS) $(BACKEND_BINS)
+unit-asan: $(AUNIT_BINS) $(BACKEND_BINS) $(B)/asan/tests/badback
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 sh tests/run-unit.sh $(AUNIT_BINS)

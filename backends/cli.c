@@ -2,12 +2,20 @@
  * The command line every backend shares; see cli.h.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "backends/cli.h"
 #include "core/log.h"
 
 #define CLI_MAX_KEEP	16
+
+static int keeper_fd = -1;	/* the backend's end, to the socket keeper */
 
 long long
 cli_number(const char *opt, const char *s, long long min, long long max)
@@ -29,6 +37,11 @@ cli_option(struct cli *c, int opt, const char *arg)
 {
 	switch (opt) {
 	case 's':
+		if (arg[0] == '\0') {
+			hlog("--socket: empty path; give the path of the socket "
+			    "to listen on");
+			exit(2);
+		}
 		c->path = arg;
 		break;
 	case 'f':
@@ -55,12 +68,84 @@ cli_option(struct cli *c, int opt, const char *arg)
 	return true;
 }
 
+/* SIGTERM, SIGINT, SIGHUP: the keeper removes the socket, then we exit. */
+static void
+on_stop(int sig)
+{
+	char b = (char)sig;
+
+	if (write(keeper_fd, &b, 1) == 1 && read(keeper_fd, &b, 1) < 0)
+		b = 0;
+	_exit(0);
+}
+
+/*
+ * The socket keeper: the confined backend may not unlink, and its root and
+ * ids are no longer those that made the file, so a child forked before
+ * confinement removes the socket file once the backend exits, whether on a
+ * signal (on_stop asks and waits for it) or a crash (EOF).  It removes only
+ * the file the backend made, not one a later instance put there.
+ */
+static void
+keeper(int fd, const char *path, const struct stat *made)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
+	struct stat st;
+	char b;
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_IGN);
+	if ((fd != 3 && dup2(fd, 3) < 0) ||
+	    syscall(SYS_close_range, 4, ~0U, 0) < 0 ||
+	    sandbox_keeper(log_name()) < 0)
+		_exit(1);
+	while (read(3, &b, 1) < 0 && errno == EINTR)
+		;
+	if (lstat(path, &st) == 0 && st.st_dev == made->st_dev &&
+	    st.st_ino == made->st_ino && unlink(path) < 0)
+		hlog("socket %s: cannot remove it: %s", path, strerror(errno));
+	if (write(3, &b, 1) < 0)
+		b = 0;
+	_exit(0);
+}
+
+static int
+start_keeper(const char *path)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+	struct stat made;
+	int sv[2];
+	pid_t pid;
+
+	if (lstat(path, &made) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    (pid = fork()) < 0) {
+		hlog("socket %s: cannot start the process that removes it at "
+		    "exit: %s", path, strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	if (pid == 0)
+		keeper(sv[1], path, &made);
+	close(sv[1]);
+	keeper_fd = sv[0];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	return 0;
+}
+
 int
 cli_listen(struct cli *c)
 {
-	if (c->path != NULL && (c->fd = vu_listen(c->path)) < 0)
+	if (c->path == NULL)
+		return 0;
+	if ((c->fd = vu_listen(c->path)) < 0)
 		return -1;
-	return 0;
+	return start_keeper(c->path);
 }
 
 int
@@ -80,8 +165,8 @@ int
 cli_confine(struct cli *c, struct vu_dev *d, enum sandbox_role role,
     const int *extra, int nextra)
 {
-	int keep[CLI_MAX_KEEP] = { c->fd, d->epfd, d->infl_fd };
-	int n = 3;
+	int keep[CLI_MAX_KEEP] = { c->fd, d->epfd, d->infl_fd, keeper_fd };
+	int n = 4;
 
 	for (int i = 0; i < nextra && n < CLI_MAX_KEEP; i++)
 		keep[n++] = extra[i];

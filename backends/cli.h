@@ -32,12 +32,30 @@ struct cli {
 
 #define CLI_INIT	{ .fd = -1, .statsfd = -1 }
 
+/* --help's lines for the shared options, after a backend's own. */
+#define CLI_USAGE \
+	"  --socket PATH    listen on PATH, serve one frontend at a time\n" \
+	"                   (standalone use; the file is removed at exit)\n" \
+	"  --fd N           serve the unix socket N, listening or connected\n" \
+	"                   (as the hyve core starts a backend)\n" \
+	"  --name NAME      log as hyve[NAME]\n" \
+	"  --stats-fd N     count requests, bytes, kicks in the page of\n" \
+	"                   memfd N (hyve's core passes one)\n" \
+	"  --uid UID        started as root, run as UID (default 65534)\n" \
+	"  --gid GID        started as root, run as GID (default 65534)\n" \
+	"  --no-sandbox     do not confine the process (debugging only)\n" \
+	"  --help           print this and exit\n"
+
 /* Parses a decimal option value in min..max; exits 2 if it is not one. */
 long long cli_number(const char *opt, const char *s, long long min,
     long long max);
 /* Handles one of the CLI_OPTIONS (not --help); false if opt is another. */
 bool cli_option(struct cli *c, int opt, const char *arg);
-/* With --socket, listens on it.  -1 (already reported) on failure. */
+/*
+ * With --socket, listens on it and forks the keeper that removes the
+ * file when the backend exits; SIGTERM, SIGINT and SIGHUP then remove it
+ * and exit 0.  -1 (already reported) on failure.
+ */
 int cli_listen(struct cli *c);
 /* vu_dev_init, then maps --stats-fd if given.  -errno on failure. */
 int cli_dev_init(struct cli *c, struct vu_dev *d, const struct vu_backend *be,

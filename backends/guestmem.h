@@ -7,6 +7,7 @@
  * that the whole range lies inside one region.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -19,6 +20,7 @@ struct gmem_region {
 	uint8_t *host;		/* gpa maps to host */
 	void *map;
 	size_t maplen;
+	int guard;		/* gmem_guard slot of map, 0 if none */
 };
 
 struct gmem {
@@ -29,9 +31,27 @@ struct gmem {
 void gmem_init(struct gmem *gm);
 
 /*
+ * A frontend may shrink the file under a mapping, which turns accesses
+ * into SIGBUS.  gmem_guard_install (before the sandbox: it needs
+ * sigaction) makes such a fault in a guarded mapping put zero pages there
+ * instead and mark the mapping lost; any other SIGBUS kills the process
+ * as before.  Every region gmem_set_table maps is guarded.
+ */
+int gmem_guard_install(void);
+/* Guards [p, p+len); returns a slot (> 0) or -ENOSPC. */
+int gmem_guard(void *p, size_t len);
+/* Forgets slot g (0 is ignored); call before unmapping. */
+void gmem_unguard(int g);
+/* True once an access faulted in slot g's mapping. */
+bool gmem_guard_lost(int g);
+/* True once any region of gm lost its file. */
+bool gmem_lost(const struct gmem *gm);
+
+/*
  * Maps every region of t from fds[i] (which stay open: the caller closes
  * them).  Replaces the current table only on success.  Returns 0 or
- * -errno (-EINVAL for a bad table or a region beyond its file's end).
+ * -errno (-EINVAL for a bad table, a region beyond its file's end, or a
+ * memfd that could be sealed against shrinking but is not).
  */
 int gmem_set_table(struct gmem *gm, const struct vu_memtable *t, const int *fds);
 

@@ -50,6 +50,8 @@ struct vu_dev {
 	int epfd;
 	int lfd;			/* listening socket, or -1 */
 	int cfd;			/* connected frontend, or -1 */
+	uint32_t conn_gen;		/* counts frontends (epoll tags) */
+	uint32_t kick_gen[VU_MAX_QUEUES];	/* counts kick fds per queue */
 	uint64_t features;		/* negotiated */
 	uint64_t pfeatures;		/* negotiated protocol features */
 	bool proto_set;			/* SET_PROTOCOL_FEATURES was received */
@@ -68,6 +70,7 @@ struct vu_dev {
 	size_t infl_stride;		/* bytes per queue */
 	unsigned infl_nq;
 	unsigned infl_qsize;
+	int infl_guard;			/* gmem_guard slot of infl */
 };
 
 /* Features every backend offers on top of the device's own. */
@@ -84,7 +87,10 @@ void vu_dev_free(struct vu_dev *d);
 /* Maps the counters page the core passed (--stats-fd). */
 int vu_stats_map(struct vu_dev *d, int fd);
 
-/* Binds and listens on path (a stale socket there is replaced). */
+/*
+ * Binds and listens on path.  A stale socket there (nobody listening) is
+ * replaced; a live one is refused with -EADDRINUSE.
+ */
 int vu_listen(const char *path);
 
 /* Calls cb whenever fd is readable (a timer, say). */

@@ -15,11 +15,24 @@
 #include "core/log.h"
 #include "sandbox/sandbox.h"
 
+/*
+ * epoll tags: the kind in the low 32 bits; for a frontend's socket and a
+ * kick fd, the generation of that fd in the high 32, so that an event of
+ * a connection or kick fd replaced earlier in the same batch is ignored.
+ */
 enum { TAG_LISTEN = 1, TAG_CONN, TAG_KICK = 0x100, TAG_WATCH = 0x200 };
+
+static uint64_t
+tag_gen(uint32_t kind, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | kind;
+}
 
 int
 vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv)
 {
+	int rc;
+
 	memset(d, 0, sizeof(*d));
 	if (be->nqueues == 0 || be->nqueues > VU_MAX_QUEUES)
 		return -EINVAL;
@@ -28,6 +41,11 @@ vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv)
 	d->lfd = -1;
 	d->cfd = -1;
 	gmem_init(&d->mem);
+	if ((rc = gmem_guard_install()) < 0) {
+		hlog("guest memory: cannot install the SIGBUS handler: %s",
+		    strerror(-rc));
+		return rc;
+	}
 	d->infl_cap = inflight_queue_size(be->max_queue_size) * be->nqueues;
 	d->infl_fd = memfd_create("hyve-inflight", MFD_CLOEXEC);
 	if (d->infl_fd < 0 || ftruncate(d->infl_fd, d->infl_cap) < 0) {
@@ -93,21 +111,58 @@ vu_watch(struct vu_dev *d, int fd, void (*cb)(struct vu_dev *, void *), void *ar
 	return 0;
 }
 
+/*
+ * A socket file at sa: if something listens there, -EADDRINUSE; if not (a
+ * stale socket from an earlier run), it is removed.
+ */
+static int
+take_stale(const struct sockaddr_un *sa)
+{
+	const char *path = sa->sun_path;
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;	/* nothing, or not a socket: bind says */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A full backlog (EAGAIN) means a listener too. */
+	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ? 0 :
+	    -errno;
+	close(fd);
+	if (rc == 0 || rc == -EAGAIN) {
+		hlog("socket %s: another process is listening on it; stop that "
+		    "one first or choose another path", path);
+		return -EADDRINUSE;
+	}
+	if (rc == -ECONNREFUSED && unlink(path) < 0 && errno != ENOENT) {
+		rc = -errno;
+		hlog("socket %s: cannot remove the stale socket: %s", path,
+		    strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 int
 vu_listen(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
+	int fd, rc;
 
+	if (path[0] == '\0') {
+		hlog("socket: empty path; give the path of the socket to listen on");
+		return -EINVAL;
+	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		hlog("socket %s: path too long (max %zu bytes)", path,
 		    sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);		/* a stale socket from an earlier run */
+	if ((rc = take_stale(&sa)) < 0)
+		return rc;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -136,6 +191,7 @@ stop_ring(struct vu_dev *d, struct vring_queue *vq)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, vq->kickfd, NULL);
 		close(vq->kickfd);
 		vq->kickfd = -1;
+		d->kick_gen[vq->index]++;
 	}
 	vring_flush(vq);
 	vq->started = false;
@@ -237,6 +293,8 @@ inflight_unmap(struct vu_dev *d)
 {
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
 		d->vq[i].infl = NULL;
+	gmem_unguard(d->infl_guard);
+	d->infl_guard = 0;
 	if (d->infl != NULL)
 		munmap(d->infl, d->infl_len);
 	d->infl = NULL;
@@ -265,6 +323,7 @@ inflight_map(struct vu_dev *d, int fd, uint64_t off, const struct vu_inflight *i
 	size_t len = stride * in->num_queues;
 	struct stat st;
 	void *p;
+	int g;
 
 	if (in->mmap_size < len || fstat(fd, &st) < 0 ||
 	    off > (uint64_t)st.st_size || len > (uint64_t)st.st_size - off) {
@@ -274,7 +333,12 @@ inflight_map(struct vu_dev *d, int fd, uint64_t off, const struct vu_inflight *i
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
 	if (p == MAP_FAILED)
 		return -errno;
+	if ((g = gmem_guard(p, len)) < 0) {
+		munmap(p, len);
+		return g;
+	}
 	inflight_unmap(d);
+	d->infl_guard = g;
 	d->infl = p;
 	d->infl_len = len;
 	d->infl_stride = stride;
@@ -362,7 +426,8 @@ set_vring_fd(struct vu_dev *d, struct vu_msg *m)
 	case VU_SET_VRING_KICK:
 		stop_ring(d, vq);
 		vq->kickfd = fd;
-		if (fd >= 0 && (rc = ep_add(d, fd, TAG_KICK + vq->index)) < 0)
+		if (fd >= 0 && (rc = ep_add(d, fd, tag_gen(TAG_KICK + vq->index,
+		    d->kick_gen[vq->index]))) < 0)
 			return rc;
 		start_ring(d, vq);
 		break;
@@ -508,15 +573,15 @@ vu_handle(struct vu_dev *d)
 		return rc;
 	if (rc < 0) {
 		hlog("vhost-user: malformed message from the frontend (%s); "
-		    "dropping it", strerror(-rc));
+		    "closing the connection", strerror(-rc));
 		return rc;
 	}
 	req = m.hdr.request;
 	flags = m.hdr.flags;
 	rc = vu_validate(&m, d->be->nqueues, &why);
 	if (rc < 0) {
-		hlog("vhost-user: bad %s from the frontend: %s; dropping it",
-		    vu_request_name(req), why);
+		hlog("vhost-user: bad %s from the frontend: %s; closing the "
+		    "connection", vu_request_name(req), why);
 		vu_msg_close_fds(&m);
 		return rc;
 	}
@@ -531,7 +596,7 @@ vu_handle(struct vu_dev *d)
 		return reply(d, &m, sizeof(uint64_t));
 	}
 	if (rc < 0)
-		hlog("vhost-user: %s failed: %s; dropping the frontend",
+		hlog("vhost-user: %s failed: %s; closing the connection",
 		    vu_request_name(req), strerror(-rc));
 	return rc;
 }
@@ -551,6 +616,28 @@ on_kick(struct vu_dev *d, unsigned q)
 	run_queue(d, vq);
 }
 
+/*
+ * Whether the connected frontend has gone, its hang-up perhaps not yet
+ * read (it may be later in the same epoll batch as the new connection).
+ * What it sent before it left is handled first, in order.
+ */
+static bool
+conn_gone(struct vu_dev *d)
+{
+	char c;
+
+	for (;;) {
+		ssize_t n = recv(d->cfd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return false;	/* alive, nothing to read */
+		if (n <= 0 || vu_handle(d) < 0)
+			return true;
+	}
+}
+
 static int
 accept_one(struct vu_dev *d)
 {
@@ -558,15 +645,29 @@ accept_one(struct vu_dev *d)
 
 	if (fd < 0)
 		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	if (d->cfd >= 0 && conn_gone(d))
+		vu_disconnect(d);
 	if (d->cfd >= 0) {
 		hlog("vhost-user: a frontend is already connected; refusing "
-		    "another");
+		    "the new connection (one frontend at a time)");
 		close(fd);
 		return 0;
 	}
 	d->cfd = fd;
+	d->conn_gen++;
 	hlog("vhost-user: frontend connected");
-	return ep_add(d, fd, TAG_CONN);
+	return ep_add(d, fd, tag_gen(TAG_CONN, d->conn_gen));
+}
+
+/* The frontend shrank a file under guest memory or the inflight region. */
+static bool
+memory_lost(struct vu_dev *d)
+{
+	if (!gmem_lost(&d->mem) && !gmem_guard_lost(d->infl_guard))
+		return false;
+	hlog("vhost-user: the frontend shrank a memory file the backend had "
+	    "mapped; closing the connection");
+	return true;
 }
 
 int
@@ -585,7 +686,7 @@ vu_serve(struct vu_dev *d, int fd)
 		rc = ep_add(d, fd, TAG_LISTEN);
 	} else {
 		d->cfd = fd;
-		rc = ep_add(d, fd, TAG_CONN);
+		rc = ep_add(d, fd, tag_gen(TAG_CONN, d->conn_gen));
 	}
 	if (rc < 0)
 		return rc;
@@ -598,23 +699,27 @@ vu_serve(struct vu_dev *d, int fd)
 		if (n < 0)
 			return -errno;
 		for (int i = 0; i < n; i++) {
-			uint64_t tag = ev[i].data.u64;
+			uint32_t tag = ev[i].data.u64, gen = ev[i].data.u64 >> 32;
+			bool drop = false;
 
 			if (tag == TAG_LISTEN) {
 				if ((rc = accept_one(d)) < 0)
 					return rc;
 			} else if (tag == TAG_CONN) {
-				if (d->cfd >= 0 && vu_handle(d) < 0) {
-					vu_disconnect(d);
-					if (!listening)
-						return 0;
-				}
+				drop = gen == d->conn_gen && d->cfd >= 0 &&
+				    vu_handle(d) < 0;
 			} else if (tag >= TAG_WATCH) {
 				struct vu_watch *w = &d->watch[tag - TAG_WATCH];
 
 				w->cb(d, w->arg);
 			} else if (tag >= TAG_KICK) {
-				on_kick(d, tag - TAG_KICK);
+				if (gen == d->kick_gen[tag - TAG_KICK])
+					on_kick(d, tag - TAG_KICK);
+			}
+			if (drop || (d->cfd >= 0 && memory_lost(d))) {
+				vu_disconnect(d);
+				if (!listening)
+					return 0;
 			}
 		}
 	}

@@ -293,6 +293,33 @@ stats_create(struct vpci *v)
 	return 0;
 }
 
+/*
+ * The frontend dropped a backend that broke the protocol.  One the core
+ * started is killed and so restarted (its death counts towards
+ * restart.max); one someone else started cannot be: the device fails.
+ */
+static void
+on_broken(struct vu_front *f, void *arg)
+{
+	struct vpci *v = arg;
+	char why[200];
+
+	if (v->spawned) {
+		if (v->bp.pid > 0) {
+			hlog("%s: killing backend pid %d", v->name,
+			    (int)v->bp.pid);
+			kill(v->bp.pid, SIGKILL);
+		}
+		return;
+	}
+	if (v->failed)
+		return;
+	v->failed = true;
+	snprintf(v->last_exit, sizeof(v->last_exit), "the backend %s", f->why);
+	snprintf(why, sizeof(why), "the backend %s (device failed)", f->why);
+	vpci_needs_reset(v, why);
+}
+
 /* Spawns the backend and does the handshake; on failure it is killed. */
 static int
 start(struct vpci *v)
@@ -310,6 +337,8 @@ start(struct vpci *v)
 		evloop_add(v->bp.pidfd, on_exit_fd, v);
 	rc = vuf_open(&v->vu, v->bp.sock, v->name);
 	v->bp.sock = -1;		/* the frontend owns it now */
+	v->vu.broken = on_broken;
+	v->vu.arg = v;
 	if (rc < 0) {
 		hlog("%s: backend pid %d did not complete the vhost-user "
 		    "handshake", v->name, (int)v->bp.pid);
@@ -336,6 +365,8 @@ sup_attach(struct vpci *v, const char *node, int sock)
 	v->timer = -1;
 	if (sock >= 0) {
 		rc = vuf_open(&v->vu, sock, v->name);
+		v->vu.broken = on_broken;
+		v->vu.arg = v;
 		if (rc < 0)
 			hlog("%s (%s): the backend did not complete the "
 			    "vhost-user handshake", v->name, v->pd->name);
@@ -457,19 +488,20 @@ restart_later(struct vpci *v, int ms)
 
 /* A backend killed by its seccomp filter left the syscall in its
  * counters page: name it. */
-static void
+static bool
 seccomp_culprit(struct vpci *v)
 {
 	uint64_t nr;
 	char *name;
 
 	if (v->stats == NULL || (nr = v->stats->seccomp_nr) == 0)
-		return;
+		return false;
 	v->stats->seccomp_nr = 0;
 	name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr - 1);
 	snprintf(v->last_exit, sizeof(v->last_exit), "killed by seccomp: %s",
 	    name ? name : "an unknown syscall");
 	free(name);
+	return true;
 }
 
 static void
@@ -479,13 +511,18 @@ on_exit_fd(int fd, void *arg)
 	long long now = now_ms();
 	pid_t pid = v->bp.pid;
 	char why[200];
+	bool seccomp;
 	int delay;
 
 	evloop_del(fd);
 	if (backend_reap(&v->bp, v->last_exit, sizeof(v->last_exit)) < 0)
 		snprintf(v->last_exit, sizeof(v->last_exit), "went away");
-	seccomp_culprit(v);
+	/* A seccomp death explains a hang-up the frontend saw as well. */
+	seccomp = seccomp_culprit(v);
 	pthread_mutex_lock(&v->vm->dev_lock);
+	if (!seccomp && v->vu.why[0] != '\0')
+		snprintf(v->last_exit, sizeof(v->last_exit), "killed: it %s",
+		    v->vu.why);
 	vuf_close(&v->vu);
 	v->down = true;
 	hlog("backend %s (pid %d) %s", v->name, (int)pid, v->last_exit);
@@ -646,17 +683,11 @@ sup_heartbeat(void)
 
 	for (i = 0; i < ndevs; i++) {
 		struct vpci *v = devs[i];
-		int rc = 0;
 
+		/* One that does not answer is dropped (on_broken). */
 		pthread_mutex_lock(&v->vm->dev_lock);
-		if (v->spawned && vpci_backend_ok(v))
-			rc = vuf_ping(&v->vu);
-		if (rc < 0 && v->bp.pid > 0) {
-			hlog("%s: backend pid %d does not answer (%s); killing it",
-			    v->name, (int)v->bp.pid, rc == -EAGAIN ?
-			    "no reply within 5 s: hung" : strerror(-rc));
-			kill(v->bp.pid, SIGKILL);
-		}
+		if (vpci_backend_ok(v))
+			vuf_ping(&v->vu);
 		pthread_mutex_unlock(&v->vm->dev_lock);
 	}
 }

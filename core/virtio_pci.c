@@ -149,7 +149,27 @@ intx_watch(int fd, void *arg)
 	pthread_mutex_lock(&v->vm->dev_lock);
 	v->isr |= 1;
 	pci_intx_assert(v->pd);
+	/* The line stays up until the guest reads the ISR; until then more
+	 * calls change nothing, and a backend that floods them must not
+	 * make the core spin. */
+	evloop_del(fd);
 	pthread_mutex_unlock(&v->vm->dev_lock);
+}
+
+/* The guest read the ISR: watch the call eventfds again (INTx only). */
+static void
+intx_rearm(struct vpci *v)
+{
+	unsigned i;
+
+	if (v->msix_on)
+		return;
+	for (i = 0; i < v->nq; i++) {
+		if (!v->q[i].started)
+			continue;
+		evloop_del(v->q[i].call);
+		evloop_add(v->q[i].call, intx_watch, v);
+	}
 }
 
 /* The device cannot go on: tell the driver, which must reset it. */
@@ -171,10 +191,11 @@ vpci_config_changed(struct vpci *v)
 void
 vpci_needs_reset(struct vpci *v, const char *why)
 {
-	hlog("%s: %s; the guest must reset the device (DEVICE_NEEDS_RESET)",
-	    v->name, why);
+	/* Once: a backend that keeps signalling must not flood the log. */
 	if (v->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return;
+	hlog("%s: %s; the guest must reset the device (DEVICE_NEEDS_RESET)",
+	    v->name, why);
 	v->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	if (v->status & VIRTIO_CONFIG_S_DRIVER_OK)
 		config_irq(v);
@@ -195,6 +216,8 @@ on_queue_error(int fd, void *arg)
 		;
 	snprintf(why, sizeof(why), "the backend put queue %u in error", i);
 	vpci_needs_reset(v, why);
+	/* Heard once until the device is reset: no flood of wake-ups. */
+	evloop_del(fd);
 	pthread_mutex_unlock(&v->vm->dev_lock);
 }
 
@@ -241,6 +264,10 @@ device_reset(struct vpci *v)
 			;
 		while (read(q->call, &n, sizeof(n)) == sizeof(n))
 			;
+		while (read(q->err, &n, sizeof(n)) == sizeof(n))
+			;
+		evloop_del(q->err);
+		evloop_add(q->err, on_queue_error, v);
 	}
 	update_irqs(v);
 }
@@ -601,6 +628,7 @@ vpci_barread(struct pci_dev *pd, int bar, uint64_t off, int size, uint64_t *val)
 		*val = v->isr;
 		v->isr = 0;
 		pci_intx_deassert(pd);
+		intx_rearm(v);
 	} else if (off >= VPCI_DEVCFG && off < VPCI_DEVCFG + VPCI_DEVCFG_SIZE)
 		*val = devcfg_read(v, off - VPCI_DEVCFG, size);
 	return 0;

@@ -105,7 +105,7 @@ struct vpci {
 	int		recent;		/* crashes in the current window */
 	long long	window_start;	/* ms, CLOCK_MONOTONIC */
 	int		timer;		/* timerfd for a delayed restart */
-	char		last_exit[96];
+	char		last_exit[192];
 	char		node[32];	/* its config node, "pci.0.3.0" */
 	uint8_t		devcfg[VPCI_DEVCFG_SIZE];
 	int		cfgcap;		/* offset of the PCI_CFG capability */

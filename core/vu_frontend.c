@@ -1,7 +1,12 @@
 #include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -16,6 +21,153 @@
 	1ull << VU_PF_CONFIG | 1ull << VU_PF_RESET_DEVICE | \
 	1ull << VU_PF_INFLIGHT_SHMFD)
 
+int vuf_timeout_ms = VUF_TIMEOUT_MS;
+bool vuf_check_unasked = true;
+
+/* The backend broke the protocol: say what it did and drop it. */
+static int __attribute__((format(printf, 3, 4)))
+broken(struct vu_front *f, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->why, sizeof(f->why), fmt, ap);
+	va_end(ap);
+	hlog("%s: the backend %s; dropping its connection", f->name, f->why);
+	vuf_close(f);
+	if (f->broken != NULL)
+		f->broken(f, f->arg);
+	return rc;
+}
+
+/* Before a request: anything the backend sent unasked, or its hang-up. */
+static int
+check_idle(struct vu_front *f)
+{
+	struct pollfd p = { .fd = f->sock, .events = POLLIN };
+	struct vu_hdr h;
+	ssize_t n;
+
+	if (!vuf_check_unasked || poll(&p, 1, 0) <= 0)
+		return 0;
+	n = recv(f->sock, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		return broken(f, -ECONNRESET, "closed the connection");
+	if (n < (ssize_t)sizeof(h))
+		return broken(f, -EPROTO, "sent %zd bytes unasked", n);
+	return broken(f, -EPROTO, "sent a message unasked (request %u, %s)",
+	    h.request, vu_request_name(h.request));
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Whether a whole message (or a hang-up, or a header vu_recv refuses)
+ * waits in the socket, so that reading it cannot block. */
+static bool
+whole(int sock)
+{
+	struct vu_hdr h;
+	ssize_t n;
+	int q;
+
+	n = recv(sock, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		return true;
+	if (n < (ssize_t)sizeof(h))
+		return false;
+	if (h.size > VU_MAX_PAYLOAD)
+		return true;
+	return ioctl(sock, FIONREAD, &q) == 0 &&
+	    (size_t)q >= sizeof(h) + h.size;
+}
+
+/*
+ * Waits until a whole answer is there, f->timeout ms at most in all: a
+ * backend that trickles one byte at a time cannot stretch it.
+ */
+static int
+wait_reply(struct vu_front *f)
+{
+	struct pollfd p = { .fd = f->sock, .events = POLLIN | POLLRDHUP };
+	long long end = now_ms() + f->timeout, left;
+	int n;
+
+	while ((left = end - now_ms()) > 0) {
+		n = poll(&p, 1, left);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		/* A hang-up, even inside a message: reading it says which. */
+		if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) ||
+		    whole(f->sock))
+			return 0;
+		usleep(1000);	/* part of one: wait for more */
+	}
+	return -EAGAIN;
+}
+
+static int
+bad_reply(struct vu_front *f, struct vu_msg *m, struct vu_msg *r, int rc)
+{
+	const char *req = vu_request_name(m->hdr.request);
+
+	switch (rc) {
+	case -EAGAIN:
+		if (recv(f->sock, &r->hdr, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+			return broken(f, rc, "sent only part of an answer to "
+			    "%s within %d ms", req, f->timeout);
+		return broken(f, rc, "did not answer %s within %d ms", req,
+		    f->timeout);
+	case -ECONNRESET:
+		return broken(f, rc, "closed the connection instead of "
+		    "answering %s", req);
+	case -EBADMSG:
+		return broken(f, rc, "answered %s with a malformed or cut-off "
+		    "message (a bad version, a size above %u bytes, over %d "
+		    "fds, or a hang-up inside it)", req, VU_MAX_PAYLOAD,
+		    VU_MAX_FDS);
+	}
+	return broken(f, rc, "answered %s unreadably: %s", req, strerror(-rc));
+}
+
+static int
+check_reply(struct vu_front *f, struct vu_msg *m, struct vu_msg *r)
+{
+	const char *req = vu_request_name(m->hdr.request), *why;
+	int rc;
+
+	rc = vu_validate_reply(r, m->hdr.request, &why);
+	if (rc == -EIO) {
+		hlog("%s: the backend refused %s", f->name, req);
+		return rc;
+	}
+	if (rc < 0) {
+		int n = r->nfds;
+
+		vu_msg_close_fds(r);
+		return broken(f, rc, "answered %s with request %u (%s), flags "
+		    "0x%x, %u bytes, %d fds: %s", req, r->hdr.request,
+		    vu_request_name(r->hdr.request), r->hdr.flags, r->hdr.size,
+		    n, why);
+	}
+	if (!vu_has_reply(m->hdr.request) && r->p.u64 != 0) {
+		hlog("%s: the backend refused %s (status %llu)", f->name, req,
+		    (unsigned long long)r->p.u64);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int
 call(struct vu_front *f, struct vu_msg *m, struct vu_msg *reply)
 {
@@ -24,20 +176,27 @@ call(struct vu_front *f, struct vu_msg *m, struct vu_msg *reply)
 
 	if (f->sock < 0)
 		return -ENOTCONN;
+	if ((rc = check_idle(f)) < 0)
+		return rc;
 	/* With REPLY_ACK, every request that changes state is acknowledged,
 	 * so a failure is seen where it happens. */
 	if (!vu_has_reply(m->hdr.request) &&
 	    (f->pfeatures & (1ull << VU_PF_REPLY_ACK)))
 		m->hdr.flags |= VU_FLAG_NEED_REPLY;
-	rc = vu_call(f->sock, m, reply ? reply : &r);
-	if (rc < 0)
-		hlog("%s: vhost-user %s failed: %s", f->name,
-		    vu_request_name(m->hdr.request),
-		    rc == -EAGAIN ? "the backend did not answer in time" :
+	if ((rc = vu_send(f->sock, m)) < 0)
+		return broken(f, rc, "took no %s: %s", vu_request_name(
+		    m->hdr.request), rc == -EAGAIN ? "it stopped reading" :
 		    strerror(-rc));
-	if (reply == NULL && rc == 0 && (vu_has_reply(m->hdr.request) ||
-	    (m->hdr.flags & VU_FLAG_NEED_REPLY)))
-		vu_msg_close_fds(&r);
+	if (!vu_has_reply(m->hdr.request) &&
+	    !(m->hdr.flags & VU_FLAG_NEED_REPLY))
+		return 0;
+	if (reply == NULL)
+		reply = &r;
+	if ((rc = wait_reply(f)) < 0 || (rc = vu_recv(f->sock, reply)) < 0)
+		return bad_reply(f, m, reply, rc);
+	rc = check_reply(f, m, reply);
+	if (reply == &r || rc < 0)
+		vu_msg_close_fds(reply);
 	return rc;
 }
 
@@ -83,9 +242,10 @@ vuf_open(struct vu_front *f, int sock, const char *name)
 	memset(f, 0, sizeof(*f));
 	f->sock = sock;
 	f->name = name;
-	sock_timeout(sock, VUF_START_MS);
+	f->timeout = VUF_START_MS;
+	sock_timeout(sock, vuf_timeout_ms);
 	rc = get_u64(f, VU_GET_FEATURES, &f->features);
-	sock_timeout(sock, VUF_TIMEOUT_MS);
+	f->timeout = vuf_timeout_ms;
 	if (rc < 0)
 		return rc;
 	if (f->features & (1ull << VU_F_PROTOCOL_FEATURES)) {
@@ -102,11 +262,9 @@ vuf_open(struct vu_front *f, int sock, const char *name)
 	if (pf & (1ull << VU_PF_MQ)) {
 		if ((rc = get_u64(f, VU_GET_QUEUE_NUM, &nq)) < 0)
 			return rc;
-		if (nq == 0 || nq > VU_MAX_QUEUES) {
-			hlog("%s: the backend claims %llu queues", name,
-			    (unsigned long long)nq);
-			return -EPROTO;
-		}
+		if (nq == 0 || nq > VU_MAX_QUEUES)
+			return broken(f, -EPROTO, "claims %llu queues (at most "
+			    "%d)", (unsigned long long)nq, VU_MAX_QUEUES);
 		f->nqueues = nq;
 	}
 	return 0;
@@ -139,11 +297,10 @@ vuf_get_config(struct vu_front *f, uint32_t off, void *buf, uint32_t len)
 		return rc;
 	/* The reply must echo what was asked, or it is not believed. */
 	if (r.hdr.size != VU_CONFIG_HDR + len || r.p.config.size != len ||
-	    r.p.config.offset != off) {
-		hlog("%s: GET_CONFIG reply does not match the request", f->name);
-		vu_msg_close_fds(&r);
-		return -EPROTO;
-	}
+	    r.p.config.offset != off)
+		return broken(f, -EPROTO, "answered GET_CONFIG of %u bytes at "
+		    "%u with %u bytes at %u", len, off, r.p.config.size,
+		    r.p.config.offset);
 	memcpy(buf, r.p.config.data, len);
 	vu_msg_close_fds(&r);
 	return 0;
@@ -248,12 +405,10 @@ vuf_ring_stop(struct vu_front *f, unsigned idx, uint16_t *base)
 	vu_msg_state(&m, VU_GET_VRING_BASE, idx, 0);
 	if ((rc = call(f, &m, &r)) < 0)
 		return rc;
-	if (r.p.state.index != idx || r.p.state.num > 0xffff) {
-		hlog("%s: GET_VRING_BASE answered queue %u base %u for queue %u",
-		    f->name, r.p.state.index, r.p.state.num, idx);
-		vu_msg_close_fds(&r);
-		return -EPROTO;
-	}
+	if (r.p.state.index != idx || r.p.state.num > 0xffff)
+		return broken(f, -EPROTO, "answered GET_VRING_BASE for queue "
+		    "%u with queue %u base %u", idx, r.p.state.index,
+		    r.p.state.num);
 	*base = r.p.state.num;
 	vu_msg_close_fds(&r);
 	return 0;
@@ -294,10 +449,11 @@ vuf_get_inflight(struct vu_front *f, unsigned nq, unsigned qsize,
 		return rc;
 	if (r.nfds != 1 || r.p.inflight.mmap_size == 0 ||
 	    r.p.inflight.num_queues != nq || r.p.inflight.queue_size != qsize) {
-		hlog("%s: GET_INFLIGHT_FD reply does not match the request",
-		    f->name);
 		vu_msg_close_fds(&r);
-		return -EPROTO;
+		return broken(f, -EPROTO, "answered GET_INFLIGHT_FD for %u "
+		    "queues of %u with %u of %u, %d fds, %llu bytes", nq, qsize,
+		    r.p.inflight.num_queues, r.p.inflight.queue_size, r.nfds,
+		    (unsigned long long)r.p.inflight.mmap_size);
 	}
 	in->fd = r.fds[0];
 	in->size = r.p.inflight.mmap_size;
@@ -329,5 +485,9 @@ vuf_ping(struct vu_front *f)
 
 	if ((rc = get_u64(f, VU_GET_FEATURES, &feat)) < 0)
 		return rc;
-	return feat == f->features ? 0 : -EPROTO;
+	if (feat != f->features)
+		return broken(f, -EPROTO, "changed its features from 0x%llx "
+		    "to 0x%llx", (unsigned long long)f->features,
+		    (unsigned long long)feat);
+	return 0;
 }

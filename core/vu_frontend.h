@@ -1,6 +1,7 @@
 #ifndef HYVE_VU_FRONTEND_H
 #define HYVE_VU_FRONTEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct vm;
@@ -16,6 +17,16 @@ struct vu_front {
 	uint64_t	features;	/* offered by the backend */
 	uint64_t	pfeatures;	/* protocol features in use */
 	unsigned	nqueues;	/* from GET_QUEUE_NUM, or 0 */
+	/*
+	 * A backend that breaks the protocol (a malformed or unasked
+	 * message, no answer in time, a hang-up) loses its connection at
+	 * once, so no later request reads a stale answer; why says what it
+	 * did, and broken, if set (after vuf_open), is told.
+	 */
+	int		timeout;	/* ms, for the next answer */
+	char		why[160];
+	void		(*broken)(struct vu_front *f, void *arg);
+	void		*arg;
 };
 
 /* Takes sock; handshake: features, protocol features, owner, queue count. */
@@ -51,6 +62,11 @@ int vuf_ping(struct vu_front *f);
 
 /* How long a backend may take to answer, in milliseconds. */
 #define VUF_TIMEOUT_MS	5000
+/* The limit in use: VUF_TIMEOUT_MS, lowered by tests. */
+extern int vuf_timeout_ms;
+/* Whether data waiting before a request is an unasked message (true);
+ * the fuzz target writes every answer in advance and turns it off. */
+extern bool vuf_check_unasked;
 /* The first answer of a backend just started: its exec and sandbox set-up
  * take seconds on a loaded or emulated machine.  A backend that dies
  * instead ends the wait at once (the socket hangs up). */

@@ -385,6 +385,32 @@ sandbox_pre_exec(void)
 }
 
 int
+sandbox_keeper(const char *name)
+{
+	static const int nrs[] = {
+		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(newfstatat),
+		SCMP_SYS(lstat), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
+		SCMP_SYS(exit), SCMP_SYS(exit_group),
+	};
+	scmp_filter_ctx c = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	int rc;
+
+	if (c == NULL)
+		return fail(name, "seccomp_init", ENOMEM);
+	if ((rc = sc_allow(c, nrs, NELEM(nrs))) < 0) {
+		seccomp_release(c);
+		return fail(name, "building the socket keeper's filter", -rc);
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		seccomp_release(c);
+		return fail(name, "no_new_privs", errno);
+	}
+	rc = seccomp_load(c);
+	seccomp_release(c);
+	return rc < 0 ? fail(name, "loading the socket keeper's filter", -rc) : 0;
+}
+
+int
 sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
     const struct sandbox_opts *o)
 {

@@ -108,6 +108,14 @@ int sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
     const struct sandbox_opts *o);
 
 /*
+ * The socket keeper of a standalone backend (backends/cli.c), a child
+ * forked before the backend confines itself, that only waits and removes
+ * the socket file: no_new_privs and an allowlist of read, write, lstat,
+ * unlink and exit; anything else kills it.  Returns 0 or -errno.
+ */
+int sandbox_keeper(const char *name);
+
+/*
  * In a child of the monitor, just before exec: every capability and the
  * bounding set dropped, no core dumps, no_new_privs, and the base seccomp
  * filter (what no backend needs: ptrace, modules, bpf, setns, ...).  The

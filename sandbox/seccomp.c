@@ -152,7 +152,9 @@ sc_backend_base(scmp_filter_ctx c)
 		SCMP_SYS(fstat), SCMP_SYS(clock_gettime),
 		SCMP_SYS(restart_syscall),
 	};
-	static const int fcntls[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD };
+	/* F_GET_SEALS: is guest memory sealed against shrinking? */
+	static const int fcntls[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD,
+	    F_GET_SEALS };
 	int rc;
 
 	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)

@@ -55,6 +55,7 @@ sc_rules_core(scmp_filter_ctx c)
 		KVM_SET_VCPU_EVENTS, KVM_TRANSLATE, KVM_IRQ_LINE, KVM_IRQFD,
 		KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
 		TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
+		FIONREAD,	/* is a backend's whole answer there yet */
 	};
 	int rc;
 

@@ -23,14 +23,26 @@
 static struct blk blk = { .fd = -1, .efd = -1 };
 
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: hyve-blk --fd N --disk-fd M | --socket PATH "
-	    "--file IMG\n"
+	fprintf(status ? stderr : stdout, "usage: hyve-blk --fd N --disk-fd M | "
+	    "--socket PATH --file IMG\n"
 	    "\t[--ro] [--nocache] [--sync|--direct] [--nodelete]\n"
-	    "\t[--sectorsize LOG[/PHYS]] [--ser SERIAL] [--queues N] "
-	    "[--name NAME]\n");
-	exit(2);
+	    "\t[--sectorsize LOG[/PHYS]] [--ser SERIAL] [--queues N]\n"
+	    "\t[--name NAME] [--stats-fd N] [--uid UID] [--gid GID] "
+	    "[--no-sandbox]\n"
+	    "  --file IMG       the disk image or block device (with --socket)\n"
+	    "  --disk-fd M      the disk, opened by the caller (with --fd)\n"
+	    "  --ro             read-only disk\n"
+	    "  --nocache        O_DIRECT: bypass the host's page cache\n"
+	    "  --sync, --direct every write reaches the disk before it completes\n"
+	    "  --nodelete       no discard\n"
+	    "  --sectorsize LOG[/PHYS]  logical and physical sector sizes\n"
+	    "                   (512..4096, default 512)\n"
+	    "  --ser SERIAL     the disk's serial number (20 bytes at most)\n"
+	    "  --queues N       request queues, 1..%d (default 1)\n"
+	    CLI_USAGE, BLK_MAX_QUEUES);
+	exit(status);
 }
 
 static bool
@@ -223,15 +235,18 @@ main(int argc, char **argv)
 			blk.nqueues = cli_number("--queues", optarg, 1,
 			    BLK_MAX_QUEUES);
 			break;
+		case 'h':
+			usage(0);
+			break;
 		default:
 			if (!cli_option(&cli, c, optarg))
-				usage();
+				usage(2);
 		}
 	}
 	if (optind != argc || (cli.path == NULL) == (cli.fd < 0) ||
 	    (cli.path == NULL) != (file == NULL) || (cli.fd < 0) != (blk.fd < 0)) {
 		hlog("give either --fd and --disk-fd, or --socket and --file");
-		usage();
+		usage(2);
 	}
 	if (blk.fd >= 0 && cli.fd >= 0 && blk.fd == cli.fd) {
 		hlog("--fd and --disk-fd are both %d; pass two descriptors",
@@ -248,9 +263,9 @@ main(int argc, char **argv)
 	if (sync)
 		blk.rwflags = RWF_SYNC;
 	probe(file);
-	if ((rc = blk_init(&blk)) < 0)
-		return 1;
 	if (cli_listen(&cli) < 0)
+		return 1;
+	if ((rc = blk_init(&blk)) < 0)
 		return 1;
 	if ((rc = cli_dev_init(&cli, &d, &blk.be, &blk)) < 0 ||
 	    (rc = blk_attach(&blk, &d)) < 0) {

@@ -23,11 +23,20 @@
 static struct net net = { .tapfd = -1, .tapep = -1 };
 
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: hyve-net --fd N --tap-fd M | --socket PATH "
-	    "--tap NAME [--mac XX:XX:XX:XX:XX:XX] [--mtu N] [--name NAME]\n");
-	exit(2);
+	fprintf(status ? stderr : stdout, "usage: hyve-net --fd N --tap-fd M | "
+	    "--socket PATH --tap NAME\n"
+	    "\t[--mac XX:XX:XX:XX:XX:XX] [--mtu N]\n"
+	    "\t[--name NAME] [--stats-fd N] [--uid UID] [--gid GID] "
+	    "[--no-sandbox]\n"
+	    "  --tap NAME       attach to tap NAME (with --socket)\n"
+	    "  --tap-fd M       the tap, opened by the caller (with --fd)\n"
+	    "  --mac ADDR       the guest's MAC address (default: from the tap "
+	    "name)\n"
+	    "  --mtu N          the MTU offered to the guest, 68..65535\n"
+	    CLI_USAGE);
+	exit(status);
 }
 
 static void
@@ -138,14 +147,17 @@ main(int argc, char **argv)
 		case 'u':
 			net.mtu = cli_number("--mtu", optarg, 68, 65535);
 			break;
+		case 'h':
+			usage(0);
+			break;
 		default:
 			if (!cli_option(&cli, c, optarg))
-				usage();
+				usage(2);
 		}
 	}
 	if (optind != argc || (cli.path == NULL) == (cli.fd < 0) ||
 	    (tap == NULL) == (tapfd < 0))
-		usage();
+		usage(2);
 	if (tap != NULL && (tapfd = open_tap(tap)) < 0)
 		return 1;
 	if (net_init(&net, tapfd) < 0)

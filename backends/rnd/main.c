@@ -168,11 +168,16 @@ static const struct vu_backend rnd_backend = {
 };
 
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: hyve-rnd --socket PATH | --fd N "
-	    "[--rate BYTES_PER_SEC]\n");
-	exit(2);
+	fprintf(status ? stderr : stdout, "usage: hyve-rnd --socket PATH | --fd N "
+	    "[--rate BYTES_PER_SEC]\n"
+	    "\t[--name NAME] [--stats-fd N] [--uid UID] [--gid GID] "
+	    "[--no-sandbox]\n"
+	    "  --rate N         at most N random bytes per second (default: no "
+	    "limit)\n"
+	    CLI_USAGE);
+	exit(status);
 }
 
 int
@@ -197,13 +202,16 @@ main(int argc, char **argv)
 		case 'V':
 			rnd.violate = true;
 			break;
+		case 'h':
+			usage(0);
+			break;
 		default:
 			if (!cli_option(&cli, c, optarg))
-				usage();
+				usage(2);
 		}
 	}
 	if (optind != argc || (cli.path == NULL) == (cli.fd < 0))
-		usage();
+		usage(2);
 	if (cli_listen(&cli) < 0)
 		return 1;
 	if ((rc = cli_dev_init(&cli, &d, &rnd_backend, &rnd)) < 0) {

@@ -14,7 +14,9 @@ rnd=$(ps --ppid $pid -o pid=,comm= | awk '$2 == "hyve-rnd" {print $1}')
 kill -STOP "$rnd"
 wait_for "backend restarted" "$TMP/err" 300 || { kill -9 $pid; cat "$TMP/err"; fail "the hung backend was not replaced"; }
 cat "$TMP/err"
-grep -q "rnd0: backend pid $rnd does not answer" "$TMP/err" || fail "no hang reported"
+grep -q "rnd0: the backend did not answer [A-Z_]* within [0-9]* ms" "$TMP/err" ||
+    fail "no hang reported"
+grep -q "rnd0: killing backend pid $rnd\$" "$TMP/err" || fail "the hung backend pid $rnd was not killed"
 new=$(ps --ppid $pid -o pid=,comm= | awk '$2 == "hyve-rnd" {print $1}')
 [ -n "$new" ] && [ "$new" != "$rnd" ] || fail "no new hyve-rnd"
 "$ROOT/build/hyvectl" --socket "$SOCK" status vmhang | grep "rnd0" | grep -q running ||

@@ -1,5 +1,6 @@
 /* Guest memory table: mapping and range-checked translation. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,12 +129,54 @@ test_bad_tables(void **state)
 	close(fds[1]);
 }
 
+/*
+ * A file that shrinks under a mapped region: the access reads zeros
+ * instead of raising SIGBUS, and the table reports the loss.  A memfd
+ * that could be sealed against shrinking but is not is refused.
+ */
+static void
+test_shrinking_file(void **state)
+{
+	struct vu_memtable t;
+	struct gmem gm;
+	volatile uint8_t *p;
+	int fd, sealable;
+
+	(void)state;
+	assert_int_equal(gmem_guard_install(), 0);
+	fd = mkmem(MB);
+	table(&t);
+	t.nregions = 1;
+	gmem_init(&gm);
+	assert_int_equal(gmem_set_table(&gm, &t, &fd), 0);
+	p = gmem_gpa(&gm, MB - 1, 1);
+	*p = 7;
+	assert_false(gmem_lost(&gm));
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(*p, 0);
+	*p = 1;
+	assert_true(gmem_lost(&gm));
+	gmem_free(&gm);
+	close(fd);
+
+	sealable = memfd_create("gmem-sealable", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(sealable >= 0);
+	assert_int_equal(ftruncate(sealable, MB), 0);
+	assert_int_equal(gmem_set_table(&gm, &t, &sealable), -EINVAL);
+	assert_int_equal(fcntl(sealable, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	assert_int_equal(gmem_set_table(&gm, &t, &sealable), 0);
+	assert_false(gmem_lost(&gm));
+	gmem_free(&gm);
+	close(sealable);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_translate),
 		cmocka_unit_test(test_bad_tables),
+		cmocka_unit_test(test_shrinking_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

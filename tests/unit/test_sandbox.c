@@ -869,10 +869,15 @@ body_core(void)
 	struct rlimit rl;
 	int sv[2];
 
+	int n;
+
 	/* What the running core does: getrlimit, a socket pair for a
-	 * backend.  It opens nothing: the monitor does. */
+	 * backend, how much of an answer has come.  It opens nothing: the
+	 * monitor does. */
 	CHECK(getrlimit(RLIMIT_CORE, &rl) == 0 && rl.rlim_max == 0);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK(write(sv[1], "ab", 2) == 2);
+	CHECK(ioctl(sv[0], FIONREAD, &n) == 0 && n == 2);
 	close(sv[0]);
 	close(sv[1]);
 }

@@ -1,0 +1,604 @@
+/*
+ * The core against a hostile vhost-user backend (badback.c), without KVM:
+ * a virtio-blk device whose backend answers one request wrongly, hangs,
+ * floods or hangs up.  Each case: the core neither crashes nor hangs, the
+ * device ends restarted or failed with a reason, and the log names what
+ * the backend did.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <linux/pci_regs.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+
+#include "core/config.h"
+#include "core/evloop.h"
+#include "core/irq.h"
+#include "core/layout.h"
+#include "core/pci.h"
+#include "core/supervisor.h"
+#include "core/virtio_pci.h"
+#include "core/vm.h"
+#include "core/vu_frontend.h"
+
+#define SLOT	4
+#define QSZ	8
+#define RING	0x100000ULL
+
+static struct vm vm;
+static struct vpci *v;
+static uint64_t bar4;
+static char badback[PATH_MAX], disk[64], logpath[64];
+static int saved_err = -1;
+static pid_t ext = -1;		/* a backend started by the test */
+static char extsock[64];
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+rd(uint64_t addr, int size)
+{
+	uint64_t val;
+
+	assert_int_equal(bus_access(&vm.mmio, addr, size, false, &val), 0);
+	return val;
+}
+
+static void
+wr(uint64_t addr, int size, uint64_t val)
+{
+	assert_int_equal(bus_access(&vm.mmio, addr, size, true, &val), 0);
+}
+
+/* The core's log (its stderr, captured for the test) has s in it. */
+static bool
+log_has(const char *s)
+{
+	static char buf[1 << 16];
+	int fd = open(logpath, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, s) != NULL;
+}
+
+static int
+log_count(const char *s)
+{
+	static char buf[1 << 20];
+	int fd = open(logpath, O_RDONLY), k = 0;
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	for (char *p = buf; (p = strstr(p, s)) != NULL; p++)
+		k++;
+	return k;
+}
+
+static int
+nfds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int k = 0;
+
+	while (readdir(d) != NULL)
+		k++;
+	closedir(d);
+	return k;
+}
+
+static int
+setup(void **state)
+{
+	char self[PATH_MAX - 16];
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	snprintf(badback, sizeof(badback), "%s/badback", self);
+	if (access(badback, X_OK) != 0)
+		fail_msg("%s is missing: run make unit", badback);
+	snprintf(disk, sizeof(disk), "/tmp/hyve-hostile-XXXXXX");
+	fd = mkstemp(disk);
+	assert_true(fd >= 0 && ftruncate(fd, 4096) == 0);
+	close(fd);
+	snprintf(logpath, sizeof(logpath), "/tmp/hyve-hostile-log-XXXXXX");
+	fd = mkstemp(logpath);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved_err = dup(2);
+	dup2(fd, 2);
+	close(fd);
+	vuf_timeout_ms = 300;
+	v = NULL;
+	config_reset();
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (v != NULL && v->bp.pid > 0) {
+		kill(v->bp.pid, SIGKILL);
+		waitpid(v->bp.pid, NULL, 0);
+	}
+	pci_reset_all();
+	vm_destroy(&vm);
+	if (ext > 0) {
+		kill(ext, SIGKILL);
+		waitpid(ext, NULL, 0);
+		ext = -1;
+	}
+	fflush(stderr);
+	dup2(saved_err, 2);
+	close(saved_err);
+	if (getenv("HYVE_TEST_LOG") != NULL) {
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "cat %s >&2", logpath);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot show %s\n", logpath);
+	}
+	unlink(disk);
+	unlink(logpath);
+	unsetenv("HYVE_BADBACK");
+	unsetenv("HYVE_BADBACK_MS");
+	vuf_timeout_ms = VUF_TIMEOUT_MS;
+	return 0;
+}
+
+/* A VM with one virtio-blk device served by badback in mode (or NULL). */
+static int
+bring_up(const char *mode)
+{
+	struct pci_dev *pd;
+	int rc;
+
+	if (mode != NULL)
+		setenv("HYVE_BADBACK", mode, 1);
+	pci_reset_all();
+	assert_int_equal(vm_create_nokvm(&vm, "t", MB(64)), 0);
+	assert_int_equal(irq_init(&vm), 0);
+	assert_int_equal(evloop_init(), 0);
+	assert_int_equal(config_set("pci.0.4.0.device", "virtio-blk"), 0);
+	assert_int_equal(config_set("pci.0.4.0.path", disk), 0);
+	assert_int_equal(config_set("pci.0.4.0.binary", badback), 0);
+	assert_int_equal(config_set("pci.0.4.0.sandbox", "off"), 0);
+	if ((rc = pci_init(&vm)) < 0)
+		return rc;
+	pd = pci_find(0, SLOT, 0);
+	assert_non_null(pd);
+	v = pd->arg;
+	bar4 = pci_get_cfg32(pd, PCI_BASE_ADDRESS_4) & ~0xfULL;
+	return 0;
+}
+
+/* Runs the event loop until the backend is back (or failed), 10 s at most. */
+static void
+wait_settled(pid_t old)
+{
+	long long end = now_ms() + 10000;
+
+	while (now_ms() < end && !v->failed &&
+	    (v->bp.pid == old || v->down || v->vu.sock < 0))
+		evloop_run_once(10);
+}
+
+/* The device config, as the guest reads it (blk: capacity, low word). */
+static uint32_t
+capacity(void)
+{
+	return rd(bar4 + VPCI_DEVCFG, 4);
+}
+
+/*
+ * The common shape: the second GET_CONFIG (the guest's first read of the
+ * device config) is answered per mode; the core must drop and restart
+ * the backend, log what, and the next backend must serve.
+ */
+static void
+restarted(const char *logged)
+{
+	long long t0;
+	pid_t old;
+
+	old = v->bp.pid;
+	t0 = now_ms();
+	(void)capacity();
+	/* The read came back in bounded time (the 300 ms limit and change). */
+	assert_true(now_ms() - t0 < 3000);
+	wait_settled(old);
+	assert_false(v->failed);
+	assert_int_not_equal(v->bp.pid, old);
+	assert_int_equal(v->restarts, 1);
+	assert_string_equal(sup_state(v), "running");
+	assert_non_null(strstr(v->last_exit, "killed: it "));
+	if (!log_has(logged))
+		fail_msg("the log does not say '%s'", logged);
+	/* The new backend's first GET_CONFIG is honest. */
+	assert_int_equal(capacity(), 8);
+}
+
+static void
+restarted_after(const char *mode, const char *logged)
+{
+	assert_int_equal(bring_up(mode), 0);
+	restarted(logged);
+}
+
+static void
+test_wrong_reply_code(void **state)
+{
+	(void)state;
+	restarted_after("GET_CONFIG@2:badcode", "the backend answered "
+	    "GET_CONFIG with request 1 (GET_FEATURES)");
+}
+
+static void
+test_wrong_reply_size(void **state)
+{
+	(void)state;
+	restarted_after("GET_CONFIG@2:badsize", "answered GET_CONFIG with "
+	    "request 24 (GET_CONFIG), flags 0x5, 4 bytes, 0 fds: payload "
+	    "shorter than the config header");
+}
+
+static void
+test_huge_size_field(void **state)
+{
+	struct rusage before, after;
+
+	(void)state;
+	getrusage(RUSAGE_SELF, &before);
+	restarted_after("GET_CONFIG@2:hugesize", "answered GET_CONFIG with a "
+	    "malformed or cut-off message");
+	/* Nothing was allocated for the 4 GiB the header promised. */
+	getrusage(RUSAGE_SELF, &after);
+	assert_true(after.ru_maxrss - before.ru_maxrss < 16 * 1024);
+}
+
+static void
+test_reply_trickles(void **state)
+{
+	(void)state;
+	restarted_after("GET_CONFIG@2:trickle", "the backend sent only part "
+	    "of an answer to GET_CONFIG within 300 ms");
+}
+
+static void
+test_reply_never_comes(void **state)
+{
+	(void)state;
+	restarted_after("GET_CONFIG@2:never", "the backend did not answer "
+	    "GET_CONFIG within 300 ms");
+}
+
+static void
+test_reply_too_late(void **state)
+{
+	(void)state;
+	setenv("HYVE_BADBACK_MS", "800", 1);
+	restarted_after("GET_CONFIG@2:late", "did not answer GET_CONFIG "
+	    "within 300 ms");
+}
+
+static void
+test_reply_late_in_time(void **state)
+{
+	pid_t pid;
+
+	(void)state;
+	setenv("HYVE_BADBACK_MS", "100", 1);
+	assert_int_equal(bring_up("GET_CONFIG@2:late"), 0);
+	pid = v->bp.pid;
+	assert_int_equal(capacity(), 8);
+	assert_int_equal(capacity(), 8);
+	assert_int_equal(v->bp.pid, pid);
+	assert_int_equal(v->restarts, 0);
+	assert_false(log_has("dropping its connection"));
+}
+
+static void
+test_backend_stops_itself(void **state)
+{
+	(void)state;
+	restarted_after("GET_CONFIG@2:stop", "the backend did not answer "
+	    "GET_CONFIG within 300 ms");
+}
+
+static void
+test_oversized_config(void **state)
+{
+	(void)state;
+	restarted_after("GET_CONFIG@2:bigconfig", "answered GET_CONFIG of 60 "
+	    "bytes at 0 with 256 bytes at 0");
+}
+
+static void
+test_malformed_config(void **state)
+{
+	(void)state;
+	restarted_after("GET_CONFIG@2:badconfig", "config offset or size "
+	    "beyond 256 bytes");
+}
+
+static void
+test_unasked_message(void **state)
+{
+	pid_t old;
+
+	(void)state;
+	assert_int_equal(bring_up("GET_CONFIG@2:garbage"), 0);
+	old = v->bp.pid;
+	/* Answered honestly, then a message of its own. */
+	assert_int_equal(capacity(), 8);
+	assert_int_equal(poll(&(struct pollfd){ .fd = v->vu.sock,
+	    .events = POLLIN }, 1, 5000), 1);
+	/* The next request finds it, and does not take it for its answer. */
+	(void)capacity();
+	wait_settled(old);
+	assert_int_not_equal(v->bp.pid, old);
+	assert_int_equal(v->restarts, 1);
+	assert_true(log_has("the backend sent a message unasked (request "
+	    "30583, unknown)"));
+	assert_int_equal(capacity(), 8);
+}
+
+static void
+test_reply_with_fds(void **state)
+{
+	int before;
+
+	(void)state;
+	assert_int_equal(bring_up("GET_CONFIG@2:fds"), 0);
+	before = nfds();
+	restarted("answered GET_CONFIG with request 24 (GET_CONFIG), flags "
+	    "0x5, 72 bytes, 8 fds: unexpected fds");
+	/* The 8 descriptors it sent were closed. */
+	assert_int_equal(nfds(), before);
+}
+
+/* The driver sets the device up: queue 0, QSZ entries, INTx (no MSI-X). */
+static void
+driver_init(void)
+{
+	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+
+	wr(bar4 + VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	wr(bar4 + VIRTIO_PCI_COMMON_STATUS, 1, s);
+	wr(bar4 + VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
+	wr(bar4 + VIRTIO_PCI_COMMON_GF, 4, 1);
+	wr(bar4 + VIRTIO_PCI_COMMON_GFSELECT, 4, 0);
+	wr(bar4 + VIRTIO_PCI_COMMON_GF, 4, 0);
+	s |= VIRTIO_CONFIG_S_FEATURES_OK;
+	wr(bar4 + VIRTIO_PCI_COMMON_STATUS, 1, s);
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_SIZE, 2, QSZ);
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_DESCLO, 4, RING);
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_AVAILLO, 4, RING + 16 * QSZ);
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_USEDLO, 4, RING + 0x800);
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+	wr(bar4 + VIRTIO_PCI_COMMON_STATUS, 1, s | VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
+	    VIRTIO_CONFIG_S_DRIVER_OK);
+}
+
+/* The core's CPU time, in ms, while its loop runs for ms of wall time. */
+static long long
+cpu_while_running(int ms)
+{
+	struct rusage a, b;
+	long long end = now_ms() + ms;
+
+	getrusage(RUSAGE_SELF, &a);
+	while (now_ms() < end)
+		evloop_run_once(10);
+	getrusage(RUSAGE_SELF, &b);
+	return (b.ru_utime.tv_sec - a.ru_utime.tv_sec +
+	    b.ru_stime.tv_sec - a.ru_stime.tv_sec) * 1000LL +
+	    (b.ru_utime.tv_usec - a.ru_utime.tv_usec +
+	    b.ru_stime.tv_usec - a.ru_stime.tv_usec) / 1000;
+}
+
+/*
+ * A flood of call-eventfd writes.  With MSI-X the call eventfd is a KVM
+ * irqfd and the core never sees it; with INTx the core turns calls into
+ * the interrupt line, and must not wake once per write.
+ */
+static void
+test_call_flood(void **state)
+{
+	long long cpu;
+
+	(void)state;
+	assert_int_equal(bring_up("SET_VRING_ENABLE@1:flood"), 0);
+	driver_init();
+	cpu = cpu_while_running(1000);
+	assert_true(rd(bar4 + VPCI_ISR, 1) & 1);	/* the guest was told */
+	if (cpu > 200)
+		fail_msg("the core used %lld ms of CPU in 1 s of call flood",
+		    cpu);
+	assert_false(v->failed);
+	assert_int_equal(v->restarts, 0);
+	/* The control plane still answers. */
+	assert_int_equal(capacity(), 8);
+}
+
+/* A flood of err-eventfd writes: one DEVICE_NEEDS_RESET, one log line. */
+static void
+test_err_flood(void **state)
+{
+	long long cpu;
+
+	(void)state;
+	assert_int_equal(bring_up("SET_VRING_ENABLE@1:errflood"), 0);
+	driver_init();
+	cpu = cpu_while_running(1000);
+	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
+	    VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_int_equal(log_count("the backend put queue 0 in error"), 1);
+	if (cpu > 200)
+		fail_msg("the core used %lld ms of CPU in 1 s of err flood",
+		    cpu);
+}
+
+/* Starts badback in mode on a socket of its own, as an operator would. */
+static void
+start_external(const char *mode)
+{
+	int p[2];
+	char c;
+
+	snprintf(extsock, sizeof(extsock), "/tmp/hyve-hostile-%d.sock",
+	    (int)getpid());
+	assert_int_equal(pipe(p), 0);
+	ext = fork();
+	assert_true(ext >= 0);
+	if (ext == 0) {
+		dup2(p[1], 1);
+		setenv("HYVE_BADBACK", mode, 1);
+		execl(badback, badback, "--listen", extsock, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);	/* "ready" */
+	close(p[0]);
+}
+
+/*
+ * A backend hyve did not start cannot be restarted: the device fails,
+ * with the reason in its state, and the VM's other device runs on.
+ */
+static void
+test_external_backend_fails_device(void **state)
+{
+	struct pci_dev *other;
+
+	(void)state;
+	start_external("GET_CONFIG@2:badcode");
+	assert_int_equal(config_set("pci.0.5.0.device", "vhost-user"), 0);
+	assert_int_equal(config_set("pci.0.5.0.socket", extsock), 0);
+	assert_int_equal(config_set("pci.0.5.0.type", "blk"), 0);
+	assert_int_equal(bring_up(NULL), 0);
+	other = pci_find(0, 5, 0);
+	assert_non_null(other);
+	v = other->arg;
+	bar4 = pci_get_cfg32(other, PCI_BASE_ADDRESS_4) & ~0xfULL;
+	(void)capacity();
+	assert_true(v->failed);
+	assert_string_equal(sup_state(v), "failed");
+	assert_non_null(strstr(v->last_exit, "the backend answered GET_CONFIG "
+	    "with request 1 (GET_FEATURES)"));
+	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
+	    VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_true(log_has("(device failed); the guest must reset the "
+	    "device"));
+	/* Later reads use the last good config and ask no one. */
+	assert_int_equal(capacity(), 8);
+	/* The device hyve started, in slot 4, is untouched. */
+	v = pci_find(0, SLOT, 0)->arg;
+	bar4 = pci_get_cfg32(pci_find(0, SLOT, 0), PCI_BASE_ADDRESS_4) & ~0xfULL;
+	assert_int_equal(capacity(), 8);
+	assert_string_equal(sup_state(v), "running");
+}
+
+static void
+test_close_in_handshake(void **state)
+{
+	(void)state;
+	assert_true(bring_up("GET_PROTOCOL_FEATURES@1:close") < 0);
+	assert_true(log_has("the backend closed the connection instead of "
+	    "answering GET_PROTOCOL_FEATURES"));
+	assert_true(log_has("did not complete the vhost-user handshake"));
+}
+
+static void
+test_close_in_every_restart(void **state)
+{
+	long long end;
+	pid_t old;
+
+	(void)state;
+	assert_int_equal(bring_up(NULL), 0);
+	setenv("HYVE_BADBACK", "GET_PROTOCOL_FEATURES@1:close", 1);
+	old = v->bp.pid;
+	kill(old, SIGKILL);
+	end = now_ms() + 20000;
+	while (now_ms() < end && !v->failed)
+		evloop_run_once(10);
+	assert_true(v->failed);
+	assert_string_equal(sup_state(v), "failed");
+	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
+	    VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_true(log_has("closed the connection instead of answering "
+	    "GET_PROTOCOL_FEATURES"));
+	assert_true(log_has("giving up (device failed"));
+}
+
+static void
+test_too_many_queues(void **state)
+{
+	(void)state;
+	assert_true(bring_up("GET_QUEUE_NUM@1:queues") < 0);
+	assert_true(log_has("the backend claims 100000 queues (at most 64)"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_wrong_reply_code, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_reply_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_huge_size_field, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_trickles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_never_comes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_too_late, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_late_in_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_stops_itself, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unasked_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_with_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_err_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_external_backend_fails_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_in_handshake, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_in_every_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_queues, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
