@@ -8,16 +8,10 @@
 # running (its "round" lines, the peer's "receiving").
 #
 # NOT YET IN make check (hence not named t_*.sh): it has not passed yet.
-# In the lab VM on 2026-12-04, with four lab VMs on the two cores: once
-# hyve-net missed its vhost-user handshake deadline at start ("GET_FEATURES
-# failed: the backend did not answer in time"); once the guest ran fio
-# rounds but `hyvectl status --json` printed nothing, so no kill was made.
-# With one lab vCPU (2026-12-04, 9m40s): 10 hyve-blk kills under fio
-# --verify, 17 rounds verified, then rnd kills until hyvectl status printed
-# nothing again (its stderr now goes to $TMP/ctl.err and into the failure).
-# A second such run: 10 kills, 2 swaps, 19 rounds verified; then after
-# hyve-rnd's second restart (the core logged it done) hyvectl status
-# printed no device for 60 s.
+# In the lab VM it gets through the blk kills and swaps; then either
+# `hyvectl status --json` prints no device after a hyve-rnd restart (its
+# stderr is kept in $TMP/ctl.err and shown in the failure) or the guest's
+# TCP transfer never reaches the peer.
 # Rename it to t_linux_restart.sh once it passes:
 #   tools/labvm sh tests/integration/linux_restart.sh
 . "$(dirname "$0")/lib.sh"
