@@ -690,6 +690,7 @@ static const struct known_key {
 	{ "control.**",			K_STR },
 	{ "restart.max",		K_UINT },
 	{ "restart.window",		K_UINT },
+	{ "restart.retry",		K_UINT },
 	{ "debug.**",			K_STR },
 };
 

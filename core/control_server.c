@@ -101,6 +101,7 @@ device_json(struct pci_dev *pd)
 {
 	json_object *d;
 	struct vpci *v = pd_vpci(pd);
+	long long next;
 	char slot[16];
 
 	if ((d = json_object_new_object()) == NULL)
@@ -121,6 +122,9 @@ device_json(struct pci_dev *pd)
 		    json_object_new_int(v->restarts));
 		json_object_object_add(d, "last_exit", v->last_exit[0] ?
 		    json_object_new_string(v->last_exit) : NULL);
+		next = sup_next_try(v);
+		json_object_object_add(d, "next_try_s", next < 0 ? NULL :
+		    json_object_new_int64((next + 999) / 1000));
 		if (v->stats != NULL)
 			json_object_object_add(d, "counters", counters_json(v));
 	}

@@ -39,6 +39,7 @@
 static struct vpci *devs[MAX_DEVS];
 static int ndevs;
 static uint64_t restart_max = SUP_RESTART_MAX, window_ms = SUP_WINDOW_S * 1000;
+static uint64_t retry_ms = SUP_RETRY_S * 1000;
 
 static long long
 now_ms(void)
@@ -293,6 +294,29 @@ stats_create(struct vpci *v)
 	return 0;
 }
 
+/* With the lock held: no more automatic restarts until a try or an
+ * operator brings the device back. */
+static void
+fail(struct vpci *v, const char *why)
+{
+	v->failed = true;
+	v->failed_reset = !(v->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	vpci_needs_reset(v, why);
+}
+
+/* With the lock held: a backend serves the failed device again.  The
+ * guest's driver never reset it, so its rings are where the new backend
+ * took them up; the NEEDS_RESET that failing set no longer holds. */
+static void
+revived(struct vpci *v)
+{
+	v->failed = false;
+	if (v->failed_reset)
+		v->status &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
+	v->failed_reset = false;
+	hlog("%s: the device works again", v->name);
+}
+
 /*
  * The frontend dropped a backend that broke the protocol.  One the core
  * started is killed and so restarted (its death counts towards
@@ -314,10 +338,9 @@ on_broken(struct vu_front *f, void *arg)
 	}
 	if (v->failed)
 		return;
-	v->failed = true;
 	snprintf(v->last_exit, sizeof(v->last_exit), "the backend %s", f->why);
 	snprintf(why, sizeof(why), "the backend %s (device failed)", f->why);
-	vpci_needs_reset(v, why);
+	fail(v, why);
 }
 
 /* Spawns the backend and does the handshake; on failure it is killed. */
@@ -352,15 +375,17 @@ sup_attach(struct vpci *v, const char *node, int sock)
 {
 	int rc;
 
-	uint64_t w;
+	uint64_t w, r;
 
 	if (ndevs == MAX_DEVS)
 		return -ENOSPC;
 	if ((rc = config_get_uint("restart.max", SUP_RESTART_MAX,
 	    &restart_max)) < 0 ||
-	    (rc = config_get_uint("restart.window", SUP_WINDOW_S, &w)) < 0)
+	    (rc = config_get_uint("restart.window", SUP_WINDOW_S, &w)) < 0 ||
+	    (rc = config_get_uint("restart.retry", SUP_RETRY_S, &r)) < 0)
 		return rc;
 	window_ms = w * 1000;
+	retry_ms = r * 1000;
 	snprintf(v->node, sizeof(v->node), "%s", node);
 	v->timer = -1;
 	if (sock >= 0) {
@@ -433,6 +458,8 @@ sup_detach(struct vpci *v)
 	v->statsfd = -1;
 }
 
+static void died(struct vpci *v);
+
 /* With the device lock held: a new backend, given the running device. */
 static void
 restart(struct vpci *v)
@@ -440,8 +467,16 @@ restart(struct vpci *v)
 	long long t0 = now_ms();
 	int rc;
 
-	if ((rc = start(v)) < 0)
-		return;			/* its death is counted when reaped */
+	if ((rc = start(v)) < 0) {
+		/* One that ran is counted when reaped; one that never ran
+		 * (its binary is gone, say) is counted now. */
+		if (v->bp.pid <= 0) {
+			snprintf(v->last_exit, sizeof(v->last_exit),
+			    "could not be started: %s", strerror(-rc));
+			died(v);
+		}
+		return;
+	}
 	if ((rc = vpci_replay(v, NULL)) < 0) {
 		hlog("%s: the new backend (pid %d) refused the device's state; "
 		    "killing it", v->name, (int)v->bp.pid);
@@ -452,6 +487,8 @@ restart(struct vpci *v)
 	v->restarts++;
 	hlog("%s: backend restarted: pid %d, %lld ms, restart %d", v->name,
 	    (int)v->bp.pid, now_ms() - t0, v->restarts);
+	if (v->failed)
+		revived(v);
 }
 
 static void
@@ -463,27 +500,42 @@ on_timer(int fd, void *arg)
 	if (read(fd, &n, sizeof(n)) < 0)
 		return;
 	pthread_mutex_lock(&v->vm->dev_lock);
-	if (v->down && !v->failed)
+	v->next_try = 0;
+	if (v->down)
 		restart(v);
 	pthread_mutex_unlock(&v->vm->dev_lock);
 }
 
+/* With the lock held: the next try in ms from now; ms < 0: none. */
 static void
-restart_later(struct vpci *v, int ms)
+try_later(struct vpci *v, long long ms)
 {
-	struct itimerspec it = { .it_value = { ms / 1000, (ms % 1000) * 1000000L } };
+	struct itimerspec it;
 
-	if (v->timer < 0) {
+	memset(&it, 0, sizeof(it));
+	v->next_try = 0;
+	if (ms >= 0) {
+		/* An it_value of 0 would disarm the timer. */
+		it.it_value.tv_sec = ms / 1000;
+		it.it_value.tv_nsec = (ms % 1000) * 1000000L + 1;
+		v->next_try = now_ms() + ms;
+	}
+	if (v->timer < 0 && ms >= 0) {
 		v->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC |
 		    TFD_NONBLOCK);
 		if (v->timer < 0 || evloop_add(v->timer, on_timer, v) < 0) {
-			hlog("%s: no timer for a delayed restart: %s", v->name,
-			    strerror(errno));
+			hlog("%s: no timer for a delayed restart (%s); "
+			    "restarting now", v->name, strerror(errno));
+			if (v->timer >= 0)
+				close(v->timer);
+			v->timer = -1;
+			v->next_try = 0;
 			restart(v);
 			return;
 		}
 	}
-	timerfd_settime(v->timer, 0, &it, NULL);
+	if (v->timer >= 0)
+		timerfd_settime(v->timer, 0, &it, NULL);
 }
 
 /* A backend killed by its seccomp filter left the syscall in its
@@ -504,15 +556,59 @@ seccomp_culprit(struct vpci *v)
 	return true;
 }
 
+/*
+ * With the lock held: v's backend is gone (last_exit says why).  The
+ * first death restarts at once, repeated ones back off; past restart.max
+ * in restart.window the device fails and is tried every restart.retry s.
+ */
+static void
+died(struct vpci *v)
+{
+	long long now = now_ms(), delay;
+	char why[200];
+
+	v->down = true;
+	if (now - v->window_start > (long long)window_ms) {
+		v->window_start = now;
+		v->recent = 0;
+	}
+	if ((uint64_t)++v->recent > restart_max) {
+		if (!v->failed) {
+			snprintf(why, sizeof(why), "backend died %d times in "
+			    "%llu s; giving up (device failed; see "
+			    "restart.max)", v->recent,
+			    (unsigned long long)(window_ms / 1000));
+			fail(v, why);
+		}
+		if (retry_ms == 0) {
+			hlog("%s: failed until hyvectl restart "
+			    "(restart.retry=0)", v->name);
+			return;
+		}
+		hlog("%s: next try in %llu s (restart.retry), or at once "
+		    "with hyvectl restart", v->name,
+		    (unsigned long long)(retry_ms / 1000));
+		try_later(v, (long long)retry_ms);
+		return;
+	}
+	delay = v->recent == 1 ? 0 :
+	    (long long)SUP_BACKOFF_MS << (v->recent - 2);
+	if (delay > SUP_BACKOFF_MAX_MS)
+		delay = SUP_BACKOFF_MAX_MS;
+	if (delay == 0)
+		restart(v);
+	else {
+		hlog("%s: restarting in %lld ms", v->name, delay);
+		try_later(v, delay);
+	}
+}
+
 static void
 on_exit_fd(int fd, void *arg)
 {
 	struct vpci *v = arg;
-	long long now = now_ms();
 	pid_t pid = v->bp.pid;
-	char why[200];
 	bool seccomp;
-	int delay;
 
 	evloop_del(fd);
 	if (backend_reap(&v->bp, v->last_exit, sizeof(v->last_exit)) < 0)
@@ -524,31 +620,8 @@ on_exit_fd(int fd, void *arg)
 		snprintf(v->last_exit, sizeof(v->last_exit), "killed: it %s",
 		    v->vu.why);
 	vuf_close(&v->vu);
-	v->down = true;
 	hlog("backend %s (pid %d) %s", v->name, (int)pid, v->last_exit);
-	if (now - v->window_start > (long long)window_ms) {
-		v->window_start = now;
-		v->recent = 0;
-	}
-	if ((uint64_t)++v->recent > restart_max) {
-		v->failed = true;
-		snprintf(why, sizeof(why), "backend died %d times in %llu s; "
-		    "giving up (device failed; see restart.max)", v->recent,
-		    (unsigned long long)(window_ms / 1000));
-		vpci_needs_reset(v, why);
-		pthread_mutex_unlock(&v->vm->dev_lock);
-		return;
-	}
-	/* The first death restarts at once; repeated ones back off. */
-	delay = v->recent == 1 ? 0 : SUP_BACKOFF_MS << (v->recent - 2);
-	if (delay > SUP_BACKOFF_MAX_MS)
-		delay = SUP_BACKOFF_MAX_MS;
-	if (delay == 0)
-		restart(v);
-	else {
-		hlog("%s: restarting in %d ms", v->name, delay);
-		restart_later(v, delay);
-	}
+	died(v);
 	pthread_mutex_unlock(&v->vm->dev_lock);
 }
 
@@ -628,16 +701,27 @@ swap_locked(struct vpci *v, const struct sup_swap *sw, char *err, size_t len)
 		v->argv[0] = strdup(sw->binary);
 	}
 	v->down = true;
-	v->failed = false;
 	v->recent = 0;
+	try_later(v, -1);
 	if ((rc = start(v)) < 0 || (rc = vpci_replay(v, stopped ? bases :
 	    NULL)) < 0) {
 		snprintf(err, len, "%s: the new backend did not take over (%s); "
 		    "see the log", v->name, strerror(-rc));
+		/* Either way the supervisor takes over from here: a backend
+		 * that runs is killed and restarted when reaped. */
+		if (v->bp.pid > 0)
+			kill(v->bp.pid, SIGKILL);
+		else {
+			snprintf(v->last_exit, sizeof(v->last_exit),
+			    "could not be started: %s", strerror(-rc));
+			died(v);
+		}
 		return rc;
 	}
 	v->down = false;
 	v->restarts++;
+	if (v->failed)
+		revived(v);
 	if (v->t->cfg_len > 0 && vuf_get_config(&v->vu, 0, v->devcfg,
 	    v->t->cfg_len) == 0 && v->t->virtio_id == VIRTIO_ID_BLOCK &&
 	    capacity(v) != cap) {
@@ -699,6 +783,17 @@ sup_foreach(void (*fn)(struct vpci *v, void *arg), void *arg)
 
 	for (i = 0; i < ndevs; i++)
 		fn(devs[i], arg);
+}
+
+long long
+sup_next_try(const struct vpci *v)
+{
+	long long ms;
+
+	if (v->next_try == 0)
+		return -1;
+	ms = v->next_try - now_ms();
+	return ms < 0 ? 0 : ms;
 }
 
 const char *

@@ -11,15 +11,18 @@ struct vpci;
  * event loop, and a heartbeat for hangs), restarts it when it dies — with
  * the same sandbox and descriptors, its vhost-user setup replayed and its
  * unfinished requests run again from the inflight region — backs off when
- * it keeps dying, and gives up (DEVICE_NEEDS_RESET, state "failed") after
- * too many deaths in a window.  It also swaps a device's backend on
- * request.
+ * it keeps dying, and marks the device failed (DEVICE_NEEDS_RESET) after
+ * too many deaths in a window; a failed device is tried again now and
+ * then, and at once on hyvectl restart.  It also swaps a device's backend
+ * on request.
  */
 
 /* Defaults of restart.max (deaths within the window before the device is
- * marked failed) and restart.window (seconds). */
+ * marked failed), restart.window (seconds) and restart.retry (seconds
+ * between tries to bring a failed device back; 0: only hyvectl restart). */
 #define SUP_RESTART_MAX		5
 #define SUP_WINDOW_S		60
+#define SUP_RETRY_S		30
 #define SUP_BACKOFF_MS		10	/* first delay; doubles, capped */
 #define SUP_BACKOFF_MAX_MS	2000
 
@@ -44,5 +47,7 @@ void sup_heartbeat(void);
 /* Calls fn for each device with a vhost-user backend. */
 void sup_foreach(void (*fn)(struct vpci *v, void *arg), void *arg);
 const char *sup_state(const struct vpci *v);
+/* Milliseconds until v's backend is next tried, or -1 if none is due. */
+long long sup_next_try(const struct vpci *v);
 
 #endif

@@ -105,12 +105,14 @@ struct vpci {
 	int		recent;		/* crashes in the current window */
 	long long	window_start;	/* ms, CLOCK_MONOTONIC */
 	int		timer;		/* timerfd for a delayed restart */
+	long long	next_try;	/* ms, when the timer fires; 0: not set */
 	char		last_exit[192];
 	char		node[32];	/* its config node, "pci.0.3.0" */
 	uint8_t		devcfg[VPCI_DEVCFG_SIZE];
 	int		cfgcap;		/* offset of the PCI_CFG capability */
 	int		msixcap;	/* offset of the MSI-X capability */
 	bool		failed;
+	bool		failed_reset;	/* failing set DEVICE_NEEDS_RESET */
 };
 
 /* virtio_pci.c, for the supervisor. */

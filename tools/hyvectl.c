@@ -267,9 +267,13 @@ print_status(json_object *r)
 	    "SLOT", "PID", "STATE", "RESTARTS", "LAST EXIT");
 	for (i = 0; i < json_object_array_length(devs); i++) {
 		d = json_object_array_get_idx(devs, i);
-		printf("%-8s %-12s %-7s %-7s %-11s %-8s %s\n", str(d, "name"),
+		printf("%-8s %-12s %-7s %-7s %-11s %-8s %s", str(d, "name"),
 		    str(d, "emulation"), str(d, "slot"), str(d, "pid"),
 		    str(d, "state"), str(d, "restarts"), str(d, "last_exit"));
+		if (num(d, "next_try_s") >= 0)
+			printf(" (next try in %" PRId64 " s)",
+			    num(d, "next_try_s"));
+		printf("\n");
 	}
 }
 

@@ -1,7 +1,8 @@
 /*
  * Stress tests that run while the VMM restarts device backends under them
- * (stress_s=N seconds, default 10).  Completions are interrupt driven; all
- * the CPU work (patterns, checksums) runs here at CPL 3.
+ * (stress_s=N seconds, default 10).  A request not completed within req_s
+ * seconds (default 10) fails the test.  Completions are interrupt driven;
+ * all the CPU work (patterns, checksums) runs here at CPL 3.
  *
  * blk-stress: pass k writes every sector s of the disk with a pattern
  * derived from (s, k) and a checksum, 64 KiB per request and up to 16 in
@@ -18,13 +19,14 @@
 #include "virtio.h"
 
 #define STRESS_S	10
-#define REQ_US		10000000	/* a request may take this long */
+#define REQ_S		10	/* a request may take this long (req_s) */
 #define SECT		512
 #define CHUNK		(64 * 1024)
 #define DEPTH		16
 #define MAGIC		0x5352545345565948ULL	/* "HYVESTRS" */
 
 static struct vdev sdev;
+static uint64_t req_us;
 static struct bio sbio[DEPTH] __attribute__((aligned(64)));
 static uint8_t sbuf[DEPTH][CHUNK] __attribute__((aligned(4096)));
 
@@ -123,7 +125,7 @@ check(const uint64_t *w, uint64_t s, uint64_t k, char *why, size_t len)
 	return 0;
 }
 
-/* Halts until an interrupt or 10 ms; fails a request older than REQ_US. */
+/* Halts until an interrupt or 10 ms; fails a request older than req_s. */
 static int
 blk_idle(int n, char *why, size_t len)
 {
@@ -131,12 +133,13 @@ blk_idle(int n, char *why, size_t len)
 	int i;
 
 	for (i = 0; i < n; i++)
-		if (sbio[i].busy && t - sbio[i].t0 > REQ_US) {
+		if (sbio[i].busy && t - sbio[i].t0 > req_us) {
 			snprintf_(why, len, "%s of blocks %lu-%lu "
 			    "not completed within %u s (device status 0x%x)",
 			    bio_op(sbio[i].type), (unsigned long)sbio[i].sector,
 			    (unsigned long)(sbio[i].sector + sbio[i].len / SECT
-			    - 1), REQ_US / 1000000, vdev_status(&sdev));
+			    - 1), (unsigned)(req_us / 1000000),
+			    vdev_status(&sdev));
 			return -1;
 		}
 	if (!vq_pending(&sdev.vq[0]))
@@ -219,6 +222,7 @@ test_blk_stress(char *why, size_t len)
 	uint32_t irq0;
 	int rc, depth;
 
+	req_us = cmdline_num("req_s", REQ_S) * 1000000;
 	rc = vdev_open(&sdev, VIRTIO_ID_BLOCK, "blk-stress",
 	    1ULL << VIRTIO_BLK_F_RO, 1, why, len);
 	if (rc != PASS)
@@ -365,10 +369,10 @@ tx_reap(char *why, size_t len)
 		tx_busy[tx_of[id]] = 0;
 	}
 	for (i = 0; i < NTX; i++)
-		if (tx_busy[i] && t - tx_t0[i] > REQ_US) {
+		if (tx_busy[i] && t - tx_t0[i] > req_us) {
 			snprintf_(why, len, "tx frame not completed "
 			    "within %u s (device status 0x%x)",
-			    REQ_US / 1000000, vdev_status(&sdev));
+			    (unsigned)(req_us / 1000000), vdev_status(&sdev));
 			return -1;
 		}
 	return 0;
@@ -438,6 +442,7 @@ test_net_echo(char *why, size_t len)
 	uint32_t waiting;
 	int rc, i;
 
+	req_us = cmdline_num("req_s", REQ_S) * 1000000;
 	rc = vdev_open(&sdev, VIRTIO_ID_NET, "net-echo", want, 2, why, len);
 	if (rc != PASS)
 		return rc;
@@ -527,11 +532,11 @@ rng_fill(uint8_t *buf, char *why, size_t len)
 			return -1;
 		}
 		vq_kick(q);
-		id = vq_wait(q, 1, REQ_US, &got);
+		id = vq_wait(q, 1, req_us, &got);
 		if (id < 0) {
 			snprintf_(why, len, "request %s (device "
 			    "status 0x%x)", id == VQ_EMPTY ? "not completed "
-			    "within 10 s" : id == VQ_NOIRQ ? "completed "
+			    "within req_s" : id == VQ_NOIRQ ? "completed "
 			    "without an MSI-X interrupt" : "came back with a "
 			    "bad id", vdev_status(&sdev));
 			return -1;
@@ -555,6 +560,7 @@ test_rng_stress(char *why, size_t len)
 	uint8_t *cur, *prev;
 	int rc, i;
 
+	req_us = cmdline_num("req_s", REQ_S) * 1000000;
 	rc = vdev_open(&sdev, VIRTIO_ID_RNG, "rng-stress", 0, 1, why, len);
 	if (rc != PASS)
 		return rc;
