@@ -2,8 +2,8 @@
 # Runs tests/integration/t_*.sh, or the tests named.  A test exits 0 to
 # pass, 77 to skip (it prints why), anything else to fail.  Tests that need
 # KVM (they call need_kvm) run on /dev/kvm where it is usable; where it is
-# not, all of them run in one lab VM (tools/labvm, docs/LAB.md), the others
-# here.  Ends with the summary line "integration: N passed, N failed, N skipped".
+# not, they run in lab VMs (tools/labvm, docs/LAB.md), two at once on a
+# machine with two cores, the others here.  Ends with the summary line "integration: N passed, N failed, N skipped".
 cd "$(dirname "$0")/../.." || exit 1
 : "${HYVE_TEST_TIMEOUT:=300}"
 : "${HYVE_LAB_TIMEOUT:=2700}"
@@ -34,46 +34,93 @@ run_one() {
 	esac
 }
 
-# lab_round SECONDS LOG TEST...: runs the tests in one lab VM with its
-# console in LOG, appending what it printed to $out and labvm's status to
-# $out.rc.
+# lab_round SECONDS LOG OUT TEST...: runs the tests in one lab VM with its
+# console in LOG, appending what it printed to OUT and labvm's status to
+# OUT.rc.
 lab_round() {
-	t=$1 l=$2
-	shift 2
-	{ tools/labvm -t "$t" -l "$l" sh tests/integration/run.sh "$@"; echo $? >"$out.rc"; } 2>&1 |
-	    tee -a "$out" | grep --line-buffered -v '^integration: [0-9]* passed'
+	t=$1 l=$2 o=$3
+	shift 3
+	{ tools/labvm -t "$t" -l "$l" sh tests/integration/run.sh "$@"; echo $? >"$o.rc"; } 2>&1 |
+	    tee -a "$o" | grep --line-buffered -v '^integration: [0-9]* passed'
 }
 
-# result TEST: PASS, SKIP or FAIL as the lab VM reported it, or nothing.
+# result TEST: PASS, SKIP or FAIL as a lab VM reported it, or nothing.
 result() {
-	sed -n "s/^\(PASS\|SKIP\|FAIL\) $(basename "$1" .sh) (lab VM).*/\1/p" "$out" | head -n 1
+	sed -n "s/^\(PASS\|SKIP\|FAIL\) $(basename "$1" .sh) (lab VM).*/\1/p" $lab_outs | head -n 1
 }
 
-# in_lab TEST...: runs the tests in one lab VM and counts what it reported,
-# test by test.  When the lab VM itself stops early (labvm's 125: QEMU's
-# emulation, not a test, ended it), the tests it did not finish run once
-# more in a new one, and the line above them says so; a test that failed
-# is never run again.
+# weight TEST: about how many seconds it takes in the lab VM ("# lab: N s"
+# in the test; 20 if it does not say).
+weight() {
+	w=$(sed -n 's/^# lab: \([0-9]*\) s$/\1/p' "$1" | head -n 1)
+	echo "${w:-20}"
+}
+
+# shard N TEST...: splits the tests over N lab VMs, the longest first, each
+# to the VM with the least work so far; writes the lists to $dir/shard.K.
+shard() {
+	n=$1
+	shift
+	k=1
+	while [ $k -le "$n" ]; do : >"$dir/shard.$k"; echo 0 >"$dir/load.$k"; k=$((k + 1)); done
+	for t in "$@"; do echo "$(weight "$t") $t"; done | sort -rn | while read -r w t; do
+		best=1 k=1
+		while [ $k -le "$n" ]; do
+			[ "$(cat "$dir/load.$k")" -lt "$(cat "$dir/load.$best")" ] && best=$k
+			k=$((k + 1))
+		done
+		echo "$t" >>"$dir/shard.$best"
+		echo $(($(cat "$dir/load.$best") + w)) >"$dir/load.$best"
+	done
+}
+
+# in_lab TEST...: runs the tests in HYVE_LAB_VMS lab VMs at once (one per
+# core of this machine, at most 2: each has one vCPU) and counts what they
+# reported, test by test.  When a lab VM itself stops early (labvm's 125:
+# QEMU's emulation, not a test, ended it), the tests it did not finish run
+# once more in a new one, and the line above them says so; a test that
+# failed is never run again.
 in_lab() {
-	out=build/tests/integration/lab.out
-	: >"$out"
+	dir=build/tests/integration
+	n=${HYVE_LAB_VMS:-$(nproc)}
+	[ "$n" -le 2 ] || n=2
+	[ "$n" -le $# ] || n=$#
 	end=$(($(date +%s) + HYVE_LAB_TIMEOUT))
-	echo "integration: no usable /dev/kvm here; $# tests run in the lab VM" \
-	    "(console: build/lab/console.log)"
-	lab_round "$HYVE_LAB_TIMEOUT" build/lab/console.log "$@"
+	echo "integration: no usable /dev/kvm here; $# tests run in $n lab VM(s)" \
+	    "(consoles: build/lab/console.K.log)"
+	shard "$n" "$@"
+	lab_outs=""
+	k=1
+	while [ $k -le "$n" ]; do
+		: >"$dir/lab.$k.out"
+		lab_outs="$lab_outs $dir/lab.$k.out"
+		# shellcheck disable=SC2046
+		lab_round "$HYVE_LAB_TIMEOUT" "build/lab/console.$k.log" "$dir/lab.$k.out" \
+		    $(cat "$dir/shard.$k") &
+		k=$((k + 1))
+	done
+	wait
 	left=""
-	for t in "$@"; do
-		[ -n "$(result "$t")" ] || left="$left $t"
+	k=1
+	while [ $k -le "$n" ]; do
+		if [ "$(cat "$dir/lab.$k.out.rc")" = 125 ]; then
+			for t in $(cat "$dir/shard.$k"); do
+				[ -n "$(result "$t")" ] || left="$left $t"
+			done
+		fi
+		k=$((k + 1))
 	done
 	now=$(date +%s)
-	if [ -n "$left" ] && [ "$(cat "$out.rc")" = 125 ] && [ $((end - now)) -ge 120 ]; then
+	if [ -n "$left" ] && [ $((end - now)) -ge 120 ]; then
 		first=${left# }
 		# shellcheck disable=SC2086
-		echo "integration: the lab VM stopped before $(basename "${first%% *}" .sh) reported;" \
+		echo "integration: a lab VM stopped before $(basename "${first%% *}" .sh) reported;" \
 		    "the $(echo $left | wc -w) tests it did not finish run again in a new one" \
-		    "(console: build/lab/console.2.log)"
+		    "(console: build/lab/console.again.log)"
+		: >"$dir/lab.again.out"
+		lab_outs="$lab_outs $dir/lab.again.out"
 		# shellcheck disable=SC2086
-		lab_round $((end - now)) build/lab/console.2.log $left
+		lab_round $((end - now)) build/lab/console.again.log "$dir/lab.again.out" $left
 	fi
 	for t in "$@"; do
 		case $(result "$t") in

@@ -8,6 +8,7 @@
 # take whole) with no frame dropped by hyve-net and, where the kernel counts
 # them, each one reaching the host's IPv4 stack as a frame for another
 # host; net rx at 64 bytes; and the peer sent flood frames.
+# lab: 30 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
 need_netns

@@ -2,6 +2,7 @@
 # reconnect=1) while the guest runs blk-stress: QEMU's guest goes on and
 # every block verifies.  QEMU hands the new backend the inflight region the
 # dead one kept, so this also proves that region follows the spec.
+# lab: 36 s
 . "$(dirname "$0")/lib.sh"
 need_cmd qemu-system-x86_64
 need_kvm

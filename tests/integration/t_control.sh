@@ -2,6 +2,7 @@
 # JSON), audit, malformed requests that must not disturb the VM, a refused
 # second hyve on the same socket, and poweroff through the power button.
 # HYVE_BIN overrides the hyve binary under test.
+# lab: 60 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
 need_cmd python3

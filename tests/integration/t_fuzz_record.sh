@@ -1,6 +1,7 @@
 # make fuzz-seeds' recording (tests/fuzz/record.sh): a real VM's vhost-user
 # conversations, rings and register accesses come out in each fuzz
 # target's input layout, and every target takes them without a finding.
+# lab: 32 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
 need_cmd python3

@@ -4,6 +4,7 @@
 # 64 MiB of TCP each way, the MTU) and SMP, then powers off (exit 1); a
 # second boot with -c 1 checks nproc again and reboots (exit 0).  In a
 # private network namespace.
+# lab: 380 s
 # timeout: 1200 s
 . "$(dirname "$0")/lib.sh"
 need_kvm

@@ -3,6 +3,7 @@
 # and seccomp; only the monitor holds a capability, and only its few; a
 # restarted backend comes back as confined; the monitor refuses a swap to
 # a backend binary that does not exist, and the device keeps running.
+# lab: 60 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
 [ "$(id -u)" = 0 ] || { echo "SKIP: the privilege test needs root (it checks what root gives up)"; exit 77; }

@@ -13,6 +13,7 @@
 # restart.max=100 lets the device survive 20 deaths; restart.window=5
 # keeps the restart back-off short (it doubles per death in a window, up
 # to 2 s).
+# lab: 240 s
 # timeout: 1200 s
 . "$(dirname "$0")/lib.sh"
 need_kvm

@@ -10,6 +10,7 @@
 # restarts and the device serves after the last.
 # restart.max=100 lets the device survive the deaths; restart.window=5
 # keeps the restart back-off (doubling per death in a window) short.
+# lab: 100 s
 # timeout: 1200 s
 . "$(dirname "$0")/lib.sh"
 need_kvm

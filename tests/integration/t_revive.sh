@@ -9,6 +9,7 @@
 # that waited complete: the guest passes.
 # VM 2 (restart.retry=0): killed restart.max+1 times, the device fails and
 # stays failed; hyvectl restart brings it back at once and the guest passes.
+# lab: 150 s
 # timeout: 900 s
 . "$(dirname "$0")/lib.sh"
 need_kvm

@@ -1,5 +1,6 @@
 # hyvectl restart and swap, a SIGKILLed backend coming back, and the
 # status and stats that show it: restarts, last exit, counters.
+# lab: 36 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
 CTL=$ROOT/build/hyvectl

@@ -5,6 +5,7 @@
 # (The second "image" is a hard link: blk-stress checks what it wrote
 # before the swap, so the new image must hold the same data; a different
 # image of the same size is the user's decision and the guest's problem.)
+# lab: 26 s
 # timeout: 1200 s
 . "$(dirname "$0")/lib.sh"
 need_kvm

@@ -2,6 +2,7 @@
 # and a process with tenant A's ids cannot signal, trace, or read tenant
 # B's backends, open B's disk image or guest memory, or reach B's control
 # socket.  Each refusal is asserted.
+# lab: 40 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
 need_cmd setpriv
