@@ -491,3 +491,11 @@ vuf_ping(struct vu_front *f)
 		    (unsigned long long)feat);
 	return 0;
 }
+
+bool
+vuf_peer_open(const struct vu_front *f)
+{
+	struct pollfd p = { .fd = f->sock, .events = POLLRDHUP };
+
+	return f->sock >= 0 && poll(&p, 1, 0) == 0;
+}

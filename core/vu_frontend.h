@@ -59,6 +59,9 @@ int vuf_set_inflight(struct vu_front *f, const struct vuf_inflight *in);
 int vuf_reset(struct vu_front *f);
 /* A sign of life: GET_FEATURES answered, with the same features. */
 int vuf_ping(struct vu_front *f);
+/* Whether the backend's end of the socket is still open: after the
+ * backend has died, a process it forked or gave the socket to holds it. */
+bool vuf_peer_open(const struct vu_front *f);
 
 /* How long a backend may take to answer, in milliseconds. */
 #define VUF_TIMEOUT_MS	5000
