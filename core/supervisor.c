@@ -619,6 +619,10 @@ on_exit_fd(int fd, void *arg)
 	if (!seccomp && v->vu.why[0] != '\0')
 		snprintf(v->last_exit, sizeof(v->last_exit), "killed: it %s",
 		    v->vu.why);
+	if (vuf_peer_open(&v->vu))
+		strncat(v->last_exit, "; its socket stayed open in a process "
+		    "it forked or passed it to", sizeof(v->last_exit) -
+		    strlen(v->last_exit) - 1);
 	vuf_close(&v->vu);
 	hlog("backend %s (pid %d) %s", v->name, (int)pid, v->last_exit);
 	died(v);
@@ -703,10 +707,15 @@ swap_locked(struct vpci *v, const struct sup_swap *sw, char *err, size_t len)
 	v->down = true;
 	v->recent = 0;
 	try_later(v, -1);
+	v->vu.why[0] = '\0';
 	if ((rc = start(v)) < 0 || (rc = vpci_replay(v, stopped ? bases :
 	    NULL)) < 0) {
-		snprintf(err, len, "%s: the new backend did not take over (%s); "
-		    "see the log", v->name, strerror(-rc));
+		if (v->vu.why[0] != '\0')
+			snprintf(err, len, "%s: the new backend %s; see the log",
+			    v->name, v->vu.why);
+		else
+			snprintf(err, len, "%s: the new backend did not take "
+			    "over (%s); see the log", v->name, strerror(-rc));
 		/* Either way the supervisor takes over from here: a backend
 		 * that runs is killed and restarted when reaped. */
 		if (v->bp.pid > 0)
