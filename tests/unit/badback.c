@@ -6,13 +6,23 @@
  *   HYVE_BADBACK=REQUEST@N:ACTION	the Nth REQUEST (a name such as
  *					GET_CONFIG; N from 1) gets ACTION
  *   HYVE_BADBACK_MS=ms			the delay of "late" (default 300)
+ *   HYVE_BADBACK_NOACK=1		REPLY_ACK is not offered, so the
+ *					frontend sends most requests without
+ *					waiting for an answer
+ *   HYVE_BADBACK_CHILD=fifo		what forkexit and forkstay fork opens
+ *					the fifo for writing and writes "c":
+ *					the reader sees it live, and gone
  *
- * ACTION is badcode, badsize, hugesize, trickle, never, late, close,
- * stop, flood, errflood, garbage, bigconfig, badconfig, queues or fds.  It
- * talks on fd 3 (--fd 3, as hyve starts its backends), or listens on
- * --listen PATH for one frontend.  Every other argument is ignored.
+ * ACTION is badcode, badsize, hugesize, trickle, never (no answer, and
+ * nothing read ever after), late, close, stop, flood, errflood, garbage,
+ * bigconfig, badconfig, queues, fds, forkexit (a child takes the socket
+ * over and answers, the parent exits) or forkstay (the same, but the
+ * parent stays, serving no more).  It talks on fd 3 (--fd 3, as hyve
+ * starts its backends), or listens on --listen PATH for one frontend.
+ * Every other argument is ignored.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,6 +79,9 @@ answer(const struct vu_msg *m, struct vu_msg *r)
 	uint64_t pf = 1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK |
 	    1ull << VU_PF_CONFIG | 1ull << VU_PF_RESET_DEVICE;
 
+	if (getenv("HYVE_BADBACK_NOACK") != NULL)
+		pf &= ~(1ull << VU_PF_REPLY_ACK);
+
 	switch (m->hdr.request) {
 	case VU_GET_FEATURES:
 		vu_msg_u64(r, m->hdr.request, 1ull << 32 |
@@ -124,6 +137,35 @@ send_trickle(int sock, const struct vu_msg *r)
 	}
 }
 
+/*
+ * A child takes the socket over and goes on serving; the parent exits or
+ * stays without serving.  The child holds the fifo, if any, till it ends.
+ */
+static void
+fork_off(bool parent_exits)
+{
+	const char *fifo = getenv("HYVE_BADBACK_CHILD");
+	int p[2], fd;
+	pid_t pid;
+	char c;
+
+	if (pipe(p) < 0 || (pid = fork()) < 0)
+		exit(1);
+	if (pid > 0) {
+		/* Only once the child holds the fifo. */
+		close(p[1]);
+		if (read(p[0], &c, 1) < 0 || parent_exits)
+			exit(0);
+		for (;;)
+			pause();
+	}
+	close(p[0]);
+	if (fifo != NULL && ((fd = open(fifo, O_WRONLY)) < 0 ||
+	    write(fd, "c", 1) != 1))
+		exit(1);
+	close(p[1]);
+}
+
 /* Does action to m's answer r; returns false if nothing is to be sent. */
 static bool
 misbehave(int sock, const struct vu_msg *m, struct vu_msg *r)
@@ -146,6 +188,10 @@ misbehave(int sock, const struct vu_msg *m, struct vu_msg *r)
 		usleep(late_ms * 1000);
 	else if (strcmp(action, "close") == 0)
 		exit(0);
+	else if (strcmp(action, "forkexit") == 0)
+		fork_off(true);
+	else if (strcmp(action, "forkstay") == 0)
+		fork_off(false);
 	else if (strcmp(action, "stop") == 0)
 		raise(SIGSTOP);
 	else if (strcmp(action, "flood") == 0)

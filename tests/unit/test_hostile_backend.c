@@ -20,9 +20,11 @@
 #include <time.h>
 #include <poll.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <cap-ng.h>
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
@@ -36,6 +38,7 @@
 #include "core/virtio_pci.h"
 #include "core/vm.h"
 #include "core/vu_frontend.h"
+#include "ipc/vhost_user.h"
 
 #define SLOT	4
 #define QSZ	8
@@ -48,6 +51,9 @@ static char badback[PATH_MAX], disk[64], logpath[64];
 static int saved_err = -1;
 static pid_t ext = -1;		/* a backend started by the test */
 static char extsock[64];
+static char fifo[64];		/* where a forked child says it lives */
+static int life = -1;		/* its read end */
+static bool nosysadmin;		/* CAP_SYS_ADMIN dropped from effective */
 
 static long long
 now_ms(void)
@@ -163,6 +169,17 @@ teardown(void **state)
 		waitpid(ext, NULL, 0);
 		ext = -1;
 	}
+	if (life >= 0) {
+		close(life);
+		unlink(fifo);
+		life = -1;
+	}
+	if (nosysadmin) {
+		capng_get_caps_process();
+		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE, CAP_SYS_ADMIN);
+		capng_apply(CAPNG_SELECT_CAPS);
+		nosysadmin = false;
+	}
 	fflush(stderr);
 	dup2(saved_err, 2);
 	close(saved_err);
@@ -177,6 +194,8 @@ teardown(void **state)
 	unlink(logpath);
 	unsetenv("HYVE_BADBACK");
 	unsetenv("HYVE_BADBACK_MS");
+	unsetenv("HYVE_BADBACK_NOACK");
+	unsetenv("HYVE_BADBACK_CHILD");
 	vuf_timeout_ms = VUF_TIMEOUT_MS;
 	return 0;
 }
@@ -392,9 +411,9 @@ test_reply_with_fds(void **state)
 	assert_int_equal(nfds(), before);
 }
 
-/* The driver sets the device up: queue 0, QSZ entries, INTx (no MSI-X). */
-static void
-driver_init(void)
+/* The driver resets the device and negotiates VERSION_1; the status. */
+static uint8_t
+driver_features(void)
 {
 	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 
@@ -406,6 +425,15 @@ driver_init(void)
 	wr(bar4 + VIRTIO_PCI_COMMON_GF, 4, 0);
 	s |= VIRTIO_CONFIG_S_FEATURES_OK;
 	wr(bar4 + VIRTIO_PCI_COMMON_STATUS, 1, s);
+	return s;
+}
+
+/* The driver sets the device up: queue 0, QSZ entries, INTx (no MSI-X). */
+static void
+driver_init(void)
+{
+	uint8_t s = driver_features();
+
 	wr(bar4 + VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
 	wr(bar4 + VIRTIO_PCI_COMMON_Q_SIZE, 2, QSZ);
 	wr(bar4 + VIRTIO_PCI_COMMON_Q_DESCLO, 4, RING);
@@ -577,6 +605,385 @@ test_too_many_queues(void **state)
 	assert_true(log_has("the backend claims 100000 queues (at most 64)"));
 }
 
+/* --- a backend that forks ------------------------------------------------ */
+
+/* Whether pid runs in the test's own pid namespace. */
+static bool
+own_pidns(pid_t pid)
+{
+	struct stat a, b;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	assert_int_equal(stat(path, &a), 0);
+	assert_int_equal(stat("/proc/self/ns/pid", &b), 0);
+	return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/*
+ * As root the core starts a backend as pid 1 of a new pid namespace
+ * (backend_start); without CAP_SYS_ADMIN it cannot and forks plainly,
+ * and what the backend forks may outlive it.
+ */
+static void
+without_pidns(void)
+{
+	capng_get_caps_process();
+	if (!capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_ADMIN))
+		return;
+	capng_update(CAPNG_DROP, CAPNG_EFFECTIVE, CAP_SYS_ADMIN);
+	assert_int_equal(capng_apply(CAPNG_SELECT_CAPS), 0);
+	nosysadmin = true;
+}
+
+/* The fifo that badback's forked child holds open while it lives. */
+static void
+child_fifo(void)
+{
+	snprintf(fifo, sizeof(fifo), "/tmp/hyve-hostile-child-%d",
+	    (int)getpid());
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	life = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(life >= 0);
+	setenv("HYVE_BADBACK_CHILD", fifo, 1);
+}
+
+/* The child was forked and took the socket over (it wrote "c"). */
+static void
+child_forked(void)
+{
+	struct pollfd p = { .fd = life, .events = POLLIN };
+	char c;
+
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(read(life, &c, 1), 1);
+}
+
+/* The child has ended (the fifo has no writer left), within ms. */
+static bool
+child_gone(int ms)
+{
+	struct pollfd p = { .fd = life, .events = POLLIN };
+	char c;
+
+	return poll(&p, 1, ms) == 1 && (p.revents & POLLHUP) &&
+	    read(life, &c, 1) == 0;
+}
+
+/* A backend, started in mode, forks at the guest's first config read. */
+static pid_t
+forked(const char *mode)
+{
+	pid_t pid;
+
+	child_fifo();
+	assert_int_equal(bring_up(mode), 0);
+	driver_init();		/* the backend has the guest's memory */
+	pid = v->bp.pid;
+	(void)capacity();
+	child_forked();
+	unsetenv("HYVE_BADBACK");
+	return pid;
+}
+
+/*
+ * A backend forks; the child keeps the socket and answers, the parent
+ * exits.  Here without a pid namespace, so the child outlives its parent:
+ * the core reaps the parent, closes its end of the socket and restarts
+ * the device; the child, reading, finds the end of the file and ends.
+ * hyve adds two walls: its monitor starts every backend as pid 1 of a
+ * pid namespace of its own (CLONE_NEWUSER | CLONE_NEWPID, core/monitor.c),
+ * whose other processes the kernel kills when it ends, so the child dies
+ * with its parent even if it ignores the hang-up
+ * (test_fork_in_pid_namespace); and a sandboxed backend cannot fork at
+ * all: clone, fork and vfork are on no backend's seccomp allowlist.
+ */
+static void
+test_fork_parent_exits(void **state)
+{
+	char line[256];
+	pid_t old;
+
+	(void)state;
+	without_pidns();
+	old = forked("GET_CONFIG@2:forkexit");
+	assert_true(own_pidns(old));
+	wait_settled(old);
+	assert_false(v->failed);
+	assert_int_not_equal(v->bp.pid, old);
+	assert_int_equal(v->restarts, 1);
+	assert_string_equal(sup_state(v), "running");
+	assert_string_equal(v->last_exit, "exited with status 0; its socket "
+	    "stayed open in a process it forked or passed it to");
+	snprintf(line, sizeof(line), "backend %s (pid %d) %s", v->name,
+	    (int)old, v->last_exit);
+	assert_true(log_has(line));
+	if (!child_gone(5000))
+		fail_msg("the forked child still runs after the core moved on");
+	assert_int_equal(capacity(), 8);
+}
+
+/*
+ * The same as hyve runs it: the parent is pid 1 of its pid namespace and
+ * the child ends with it.  Whether the child answered first is a race, so
+ * either reason is right.
+ */
+static void
+test_fork_in_pid_namespace(void **state)
+{
+	pid_t old;
+
+	(void)state;
+	old = forked("GET_CONFIG@2:forkexit");
+	if (own_pidns(old))
+		skip();		/* no pid namespaces for this user */
+	if (!child_gone(5000))
+		fail_msg("the forked child outlived pid 1 of its namespace");
+	wait_settled(old);
+	assert_false(v->failed);
+	assert_int_not_equal(v->bp.pid, old);
+	assert_int_equal(v->restarts, 1);
+	assert_string_equal(sup_state(v), "running");
+	if (strcmp(v->last_exit, "exited with status 0") != 0 &&
+	    strstr(v->last_exit, "killed: it closed the connection instead "
+	    "of answering GET_CONFIG") == NULL)
+		fail_msg("last_exit is '%s'", v->last_exit);
+	assert_int_equal(capacity(), 8);
+}
+
+/*
+ * The parent stays but serves no more; the child serves.  The protocol is
+ * kept, so the device runs on.  When the core moves on (a swap here) it
+ * closes the socket and kills the silent parent after its grace time; the
+ * child, without a pid namespace, finds the end of the file.
+ */
+static void
+test_fork_parent_stays(void **state)
+{
+	char err[256];
+	pid_t old;
+
+	(void)state;
+	without_pidns();
+	old = forked("GET_CONFIG@2:forkstay");
+	assert_true(own_pidns(old));
+	assert_int_equal(capacity(), 8);
+	assert_true(cpu_while_running(100) < 100);
+	assert_int_equal(v->bp.pid, old);
+	assert_int_equal(v->restarts, 0);
+	assert_string_equal(sup_state(v), "running");
+	assert_int_equal(sup_swap(v->name, &(struct sup_swap){
+	    .binary = badback }, err, sizeof(err)), 0);
+	assert_int_not_equal(v->bp.pid, old);
+	assert_string_equal(sup_state(v), "running");
+	assert_true(log_has("backend swapped"));
+	if (!child_gone(5000))
+		fail_msg("the forked child still runs after the swap");
+	assert_int_equal(capacity(), 8);
+}
+
+/* --- a hang-up in the middle of a swap ---------------------------------- */
+
+/* A second device, slot 5, whose backend must not notice. */
+static void
+add_second(void)
+{
+	assert_int_equal(config_set("pci.0.5.0.device", "virtio-blk"), 0);
+	assert_int_equal(config_set("pci.0.5.0.path", disk), 0);
+	assert_int_equal(config_set("pci.0.5.0.binary", badback), 0);
+	assert_int_equal(config_set("pci.0.5.0.sandbox", "off"), 0);
+}
+
+static struct vpci *
+second(void)
+{
+	return pci_find(0, 5, 0)->arg;
+}
+
+/* The second device serves on, with the backend it had. */
+static void
+second_runs(pid_t pid)
+{
+	struct pci_dev *pd = pci_find(0, 5, 0);
+
+	assert_int_equal(rd((pci_get_cfg32(pd, PCI_BASE_ADDRESS_4) & ~0xfULL) +
+	    VPCI_DEVCFG, 4), 8);
+	assert_int_equal(second()->bp.pid, pid);
+	assert_int_equal(second()->restarts, 0);
+	assert_string_equal(sup_state(second()), "running");
+}
+
+/* Swaps slot 4's backend for badback in mode: sup_swap's result. */
+static int
+swap_to(const char *mode, char *err, size_t len)
+{
+	long long t0 = now_ms();
+	int rc;
+
+	setenv("HYVE_BADBACK", mode, 1);
+	err[0] = '\0';
+	rc = sup_swap(v->name, &(struct sup_swap){ .binary = badback }, err,
+	    len);
+	assert_true(now_ms() - t0 < 3000);
+	return rc;
+}
+
+/*
+ * The new backend hangs up in the handshake or in the replay of the
+ * device's state.  The swap fails saying why; the supervisor watches the
+ * new backend from its start, so its death restarts the device the usual
+ * way (here with an honest backend); the other device runs on.
+ */
+static void
+swap_hangs_up(const char *mode, const char *why)
+{
+	char err[256];
+	pid_t other;
+
+	add_second();
+	assert_int_equal(bring_up(NULL), 0);
+	other = second()->bp.pid;
+	driver_init();
+	assert_true(swap_to(mode, err, sizeof(err)) < 0);
+	unsetenv("HYVE_BADBACK");
+	if (strstr(err, why) == NULL)
+		fail_msg("the swap's error '%s' does not say '%s'", err, why);
+	assert_string_equal(sup_state(v), "restarting");
+	wait_settled(v->bp.pid);
+	assert_false(v->failed);
+	assert_string_equal(sup_state(v), "running");
+	assert_int_equal(v->restarts, 1);
+	if (strstr(v->last_exit, why) == NULL)
+		fail_msg("last_exit '%s' does not say '%s'", v->last_exit, why);
+	assert_true(log_has("backend restarted"));
+	assert_int_equal(capacity(), 8);
+	second_runs(other);
+}
+
+static void
+test_swap_close_in_handshake(void **state)
+{
+	(void)state;
+	swap_hangs_up("GET_PROTOCOL_FEATURES@1:close", "closed the connection "
+	    "instead of answering GET_PROTOCOL_FEATURES");
+}
+
+static void
+test_swap_close_in_replay(void **state)
+{
+	(void)state;
+	swap_hangs_up("SET_VRING_ADDR@1:close", "closed the connection "
+	    "instead of answering SET_VRING_ADDR");
+}
+
+/* A new binary that hangs up every time: the device fails, with why. */
+static void
+test_swap_close_every_time(void **state)
+{
+	char err[256];
+	long long end;
+	pid_t other;
+
+	(void)state;
+	assert_int_equal(config_set("restart.max", "1"), 0);
+	add_second();
+	assert_int_equal(bring_up(NULL), 0);
+	other = second()->bp.pid;
+	driver_init();
+	assert_true(swap_to("SET_VRING_ADDR@1:close", err, sizeof(err)) < 0);
+	end = now_ms() + 10000;
+	while (now_ms() < end && !v->failed)
+		evloop_run_once(10);
+	unsetenv("HYVE_BADBACK");
+	assert_true(v->failed);
+	assert_string_equal(sup_state(v), "failed");
+	assert_non_null(strstr(v->last_exit, "closed the connection instead "
+	    "of answering SET_VRING_ADDR"));
+	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
+	    VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_true(log_has("giving up (device failed"));
+	second_runs(other);
+}
+
+/* The old backend hangs up when the swap stops its rings: the new one
+ * takes over all the same, from the used indexes. */
+static void
+test_swap_old_closes(void **state)
+{
+	char err[256];
+	pid_t old, other;
+
+	(void)state;
+	add_second();
+	assert_int_equal(bring_up("GET_VRING_BASE@1:close"), 0);
+	other = second()->bp.pid;
+	driver_init();
+	old = v->bp.pid;
+	unsetenv("HYVE_BADBACK");
+	assert_int_equal(sup_swap(v->name, &(struct sup_swap){
+	    .binary = badback }, err, sizeof(err)), 0);
+	assert_true(log_has("the backend closed the connection instead of "
+	    "answering GET_VRING_BASE"));
+	assert_true(log_has("backend swapped"));
+	assert_int_not_equal(v->bp.pid, old);
+	assert_string_equal(sup_state(v), "running");
+	assert_int_equal(capacity(), 8);
+	second_runs(other);
+}
+
+/* --- a backend that stops reading ------------------------------------------ */
+
+/*
+ * Without REPLY_ACK most requests get no answer by design, so a backend
+ * that stops reading is not noticed until the socket's buffer is full:
+ * the guest, resetting and starting the device again and again, makes
+ * the core send until it is.  The send then waits at most the limit (the
+ * socket's SO_SNDTIMEO), the backend is dropped and restarted, and no
+ * guest access is held longer.
+ */
+static void
+test_backend_stops_reading(void **state)
+{
+	long long t0, worst = 0, end;
+	pid_t old, other;
+	int cycles = 0;
+
+	(void)state;
+	setenv("HYVE_BADBACK_NOACK", "1", 1);
+	add_second();
+	assert_int_equal(bring_up("RESET_DEVICE@1:never"), 0);
+	other = second()->bp.pid;
+	assert_false(v->vu.pfeatures & (1ull << VU_PF_REPLY_ACK));
+	old = v->bp.pid;
+	end = now_ms() + 20000;
+	while (v->vu.sock >= 0 && now_ms() < end) {
+		t0 = now_ms();
+		(void)driver_features();
+		wr(bar4 + VIRTIO_PCI_COMMON_STATUS, 1,
+		    rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) |
+		    VIRTIO_CONFIG_S_DRIVER_OK);
+		if (now_ms() - t0 > worst)
+			worst = now_ms() - t0;
+		cycles++;
+	}
+	unsetenv("HYVE_BADBACK");
+	unsetenv("HYVE_BADBACK_NOACK");
+	assert_true(v->vu.sock < 0);
+	if (worst > 3000)
+		fail_msg("one reset and start took %lld ms", worst);
+	assert_true(cycles > 2);
+	assert_true(log_has("it stopped reading; dropping its connection"));
+	wait_settled(old);
+	assert_false(v->failed);
+	assert_int_not_equal(v->bp.pid, old);
+	assert_int_equal(v->restarts, 1);
+	assert_string_equal(sup_state(v), "running");
+	assert_non_null(strstr(v->last_exit, "killed: it took no "));
+	assert_int_equal(capacity(), 8);
+	second_runs(other);
+}
+
 int
 main(void)
 {
@@ -599,6 +1006,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_close_in_handshake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_in_every_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_parent_exits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_in_pid_namespace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_parent_stays, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_swap_close_in_handshake, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_swap_close_in_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_swap_close_every_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_swap_old_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_stops_reading, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
