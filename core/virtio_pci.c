@@ -411,8 +411,10 @@ status_write(struct vpci *v, uint8_t val)
 		return;
 	}
 	v->status = val | (old & VIRTIO_CONFIG_S_NEEDS_RESET);
+	/* A backend that dies now gets the features with the replay. */
 	if ((val & VIRTIO_CONFIG_S_FEATURES_OK) &&
-	    !(old & VIRTIO_CONFIG_S_FEATURES_OK) && features_ok(v) < 0)
+	    !(old & VIRTIO_CONFIG_S_FEATURES_OK) && (rc = features_ok(v)) < 0 &&
+	    !backend_gone(rc))
 		v->status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 	if ((val & VIRTIO_CONFIG_S_DRIVER_OK) &&
 	    !(old & VIRTIO_CONFIG_S_DRIVER_OK) && (rc = driver_ok(v)) < 0 &&

@@ -597,6 +597,39 @@ test_close_in_every_restart(void **state)
 	assert_true(log_has("giving up (device failed"));
 }
 
+/* The backend dies as the driver sets FEATURES_OK: the driver still sees
+ * FEATURES_OK, and the next backend gets the features with the replay. */
+static void
+test_gone_at_features_ok(void **state)
+{
+	uint8_t s;
+	pid_t old;
+
+	(void)state;
+	assert_int_equal(bring_up("SET_FEATURES@1:close"), 0);
+	unsetenv("HYVE_BADBACK");	/* the next backend behaves */
+	old = v->bp.pid;
+	s = driver_features();
+	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
+	    VIRTIO_CONFIG_S_FEATURES_OK);
+	wait_settled(old);
+	assert_false(v->failed);
+	assert_true(v->bp.pid != old && v->bp.pid > 0);
+	assert_string_equal(sup_state(v), "running");
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_SIZE, 2, QSZ);
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_DESCLO, 4, RING);
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_AVAILLO, 4, RING + 16 * QSZ);
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_USEDLO, 4, RING + 0x800);
+	wr(bar4 + VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
+	wr(bar4 + VIRTIO_PCI_COMMON_STATUS, 1, s | VIRTIO_CONFIG_S_DRIVER_OK);
+	s = rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1);
+	assert_true(s & VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_false(s & VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_true(log_has("closed the connection instead of answering "
+	    "SET_FEATURES"));
+}
+
 static void
 test_too_many_queues(void **state)
 {
@@ -1005,6 +1038,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_external_backend_fails_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_in_handshake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_in_every_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gone_at_features_ok,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_parent_exits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_in_pid_namespace, setup, teardown),
