@@ -2,6 +2,7 @@
  * vhost-user server loop shared by all backends.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -47,8 +48,15 @@ vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv)
 		return rc;
 	}
 	d->infl_cap = inflight_queue_size(be->max_queue_size) * be->nqueues;
-	d->infl_fd = memfd_create("hyve-inflight", MFD_CLOEXEC);
-	if (d->infl_fd < 0 || ftruncate(d->infl_fd, d->infl_cap) < 0) {
+	/*
+	 * Every frontend gets this file in turn; sealed, so that one cannot
+	 * shrink it and leave the next without an inflight region.
+	 */
+	d->infl_fd = memfd_create("hyve-inflight", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING);
+	if (d->infl_fd < 0 || ftruncate(d->infl_fd, d->infl_cap) < 0 ||
+	    fcntl(d->infl_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) < 0) {
 		hlog("inflight region: %s", strerror(errno));
 		return -errno;
 	}

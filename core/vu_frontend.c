@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include "core/layout.h"
@@ -432,11 +434,35 @@ vuf_reset(struct vu_front *f)
 	return call(f, &m, NULL);
 }
 
+/*
+ * The core keeps the inflight fd and hands it to every later backend of
+ * the device, which must be able to map it; a file this backend shrinks
+ * afterwards is met by that backend's SIGBUS guard.
+ */
+static const char *
+inflight_unusable(int fd, uint64_t off, uint64_t size)
+{
+	struct stat st;
+	int seals;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return "that is not a file";
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR)
+		return "that is not open for reading and writing";
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return "that is sealed against writing";
+	if (off > (uint64_t)st.st_size || size > (uint64_t)st.st_size - off)
+		return "that is smaller than the region it holds";
+	return NULL;
+}
+
 int
 vuf_get_inflight(struct vu_front *f, unsigned nq, unsigned qsize,
     struct vuf_inflight *in)
 {
 	struct vu_msg m, r;
+	const char *why;
 	int rc;
 
 	in->fd = -1;
@@ -454,6 +480,14 @@ vuf_get_inflight(struct vu_front *f, unsigned nq, unsigned qsize,
 		    "queues of %u with %u of %u, %d fds, %llu bytes", nq, qsize,
 		    r.p.inflight.num_queues, r.p.inflight.queue_size, r.nfds,
 		    (unsigned long long)r.p.inflight.mmap_size);
+	}
+	if ((why = inflight_unusable(r.fds[0], r.p.inflight.mmap_offset,
+	    r.p.inflight.mmap_size)) != NULL) {
+		vu_msg_close_fds(&r);
+		return broken(f, -EPROTO, "answered GET_INFLIGHT_FD with an fd "
+		    "%s (%llu bytes at %llu)", why,
+		    (unsigned long long)r.p.inflight.mmap_size,
+		    (unsigned long long)r.p.inflight.mmap_offset);
 	}
 	in->fd = r.fds[0];
 	in->size = r.p.inflight.mmap_size;

@@ -5,15 +5,22 @@
  * asks anything; the core then runs the handshake and, if that succeeds,
  * reads config, sets features and the memory table, starts and stops a
  * ring and resets the device.  The core must reject what does not match,
- * copy no more than it asked for, and leak no fd the backend sent.
+ * copy no more than it asked for, and leak no fd the backend sent.  An
+ * answer can carry fds of odd kinds and sizes (fuzz_vu.h's operations):
+ * the inflight fd the core keeps is handed to every later backend of the
+ * device, so the core must take only a file that backend can map, and
+ * keep it when the backend shrinks it afterwards.
  *
  * Input: u8 which calls to make, u8 config offset, u8 config length,
- * u8 ring index (bit 7: config length + 256), then the replies.
+ * u8 ring index (bit 7: config length + 256; bit 6: shrink the odd fd to
+ * nothing once the core took the inflight fd), then the replies.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/layout.h"
@@ -37,9 +44,23 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* What a later backend needs of the inflight fd to map it. */
+static bool
+mappable(const struct vuf_inflight *in)
+{
+	struct stat st;
+	int fl = fcntl(in->fd, F_GETFL), seals = fcntl(in->fd, F_GET_SEALS);
+
+	return fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (fl & O_ACCMODE) == O_RDWR &&
+	    (seals < 0 || !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) &&
+	    in->offset <= (uint64_t)st.st_size &&
+	    in->size <= (uint64_t)st.st_size - in->offset;
+}
+
 static void
 calls(struct vu_front *f, unsigned ops, unsigned off, unsigned len,
-    unsigned idx)
+    unsigned idx, bool shrink, const struct fz_fds *k)
 {
 	uint8_t cfg[VU_MAX_CONFIG + 16];
 	struct vuf_ring r = {
@@ -83,6 +104,9 @@ calls(struct vu_front *f, unsigned ops, unsigned off, unsigned len,
 
 		if (vuf_get_inflight(f, 2, 64, &in) == 0) {
 			FZ_CHECK(in.fd >= 0 && in.nqueues == 2 && in.qsize == 64);
+			FZ_CHECK(mappable(&in));
+			if (shrink && k->odd >= 0)
+				(void)!ftruncate(k->odd, 0);
 			vuf_set_inflight(f, &in);
 			close(in.fd);
 		}
@@ -95,7 +119,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = { data, size };
 	struct vu_front vf;
+	struct fz_fds k = { vm.mem_fd, -1, -1, NULL, 0 };
 	unsigned ops, off, len, idx;
+	bool shrink;
 	int sv[2], nfd0 = fz_nfds();
 
 	ops = fz_u8(&f);
@@ -104,19 +130,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	idx = fz_u8(&f);
 	if (idx & 0x80)
 		len += 256;
+	shrink = idx & 0x40;
 	idx %= VU_MAX_QUEUES;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
-	while (f.n > 0 && fz_put_msg(sv[0], &f, vm.mem_fd))
+	while (f.n > 0 && fz_put_msg(sv[0], &f, &k) >= 0)
 		;
 	shutdown(sv[0], SHUT_WR);
 	vuf_check_unasked = false;	/* every answer is there in advance */
 
 	if (vuf_open(&vf, sv[1], "fuzz") == 0) {
 		FZ_CHECK(vf.nqueues <= VU_MAX_QUEUES);
-		calls(&vf, ops, off, len, idx);
+		calls(&vf, ops, off, len, idx, shrink, &k);
 	}
 	vuf_close(&vf);
+	fz_fds_close(&k);
 	close(sv[0]);
 	FZ_CHECK(fz_nfds() == nfd0);
 	return 0;

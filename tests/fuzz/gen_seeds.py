@@ -79,20 +79,20 @@ def memtable(regions):
     return struct.pack("<II", len(regions), 0) + b"".join(
         struct.pack("<QQQQ", *r) for r in regions)
 
-MEMFD, EVENTFD, PIPE = 0, 1, 3
+MEMFD, EVENTFD, ODD, PIPE = 0, 1, 2, 3
 FEAT = 1 << 32 | 1 << 30 | 1 << 28 | 1 << 29
 PFEAT = 1 << 0 | 1 << 3 | 1 << 9 | 1 << 13
 ring_img = memory(0x8000, [(0, b"".join(simple)),
                            (0x200, avail([0]))])
 
-def setup(q=0, need_reply=False, inflight=False):
+def setup(q=0, need_reply=False, inflight=False, mem=MEMFD, infl=MEMFD):
     fl = 1 | (8 if need_reply else 0)
     m = msg(1) + msg(2, u64(FEAT), fl) + msg(15) + \
         msg(16, u64(PFEAT), fl) + msg(3, flags=fl)
-    m += msg(5, memtable([(0, 0x10000, UVA, 0)]), fl, [MEMFD])
+    m += msg(5, memtable([(0, 0x10000, UVA, 0)]), fl, [mem])
     if inflight:
         m += msg(32, struct.pack("<QQHH", 4096, 0, 2, 8) + b"\0" * 4, fl,
-                 [MEMFD])
+                 [infl])
     m += msg(8, state(q, 8), fl)
     m += msg(9, addr(q, UVA, UVA + 0x400, UVA + 0x200), fl)
     m += msg(10, state(q, 0), fl)
@@ -118,6 +118,35 @@ put("vu_server", "remap", vu(setup() + msg(5, memtable([(0, 0x8000, UVA, 0),
 put("vu_server", "bad-fds", vu(msg(1, fds=[PIPE, EVENTFD]) +
     msg(5, memtable([(0, 0x10000, UVA, 0)]), 1, [PIPE])))
 
+# Operations between messages (fuzz_vu.h): a new odd fd, a size change, a
+# write into a file; 0xf3 only runs the rings.
+def new_odd(how, size):
+    return struct.pack("<BBI", 0xf0, how, size)
+
+def trunc(odd, size):
+    return struct.pack("<BBI", 0xf1, odd, size)
+
+def poke(odd, off, b):
+    return struct.pack("<BBIB", 0xf2, odd, off, len(b)) + b
+
+KICK = b"\xf3"
+more = poke(0, 0x200, avail([0, 0], idx=2))
+put("vu_server", "shrink-guest-memory", vu(setup() + trunc(0, 0x1000) +
+    more + KICK + trunc(0, 0) + KICK))
+for how, name in ((0, "odd-memfd-shrinks"), (1, "odd-memfd-unsealed"),
+                  (2, "odd-memfd-sealed"), (3, "odd-memfd-sealed-all")):
+    put("vu_server", name, vu(new_odd(how, 0x10001) + setup(mem=ODD) +
+        poke(1, 0x200, avail([0, 0], idx=2)) + trunc(1, 0) + KICK))
+put("vu_server", "odd-memfd-tiny", vu(new_odd(0, 0xfff) + setup(mem=ODD)))
+put("vu_server", "odd-fds-as-memory", vu(b"".join(new_odd(h, 0x10000) +
+    msg(5, memtable([(0, 0x10000, UVA, 0)]), 1, [ODD]) for h in (4, 5, 6))))
+put("vu_server", "inflight-odd-shrinks", vu(new_odd(0, 0x2000) +
+    setup(inflight=True, infl=ODD) + trunc(1, 0) + more + KICK))
+put("vu_server", "inflight-own-shrinks", vu(setup() + msg(31,
+    struct.pack("<QQHH", 0, 0, 2, 8) + b"\0" * 4) + new_odd(7, 0) +
+    trunc(1, 0) + KICK + msg(32, struct.pack("<QQHH", 4096, 0, 2, 8) +
+    b"\0" * 4, 1, [ODD]) + KICK))
+
 # --- surface 3: vu_frontend --------------------------------------------
 def reply(req, payload=b"", fds=()):
     return msg(req, payload, 1 | 4, fds)
@@ -142,6 +171,25 @@ put("vu_frontend", "reset", fe(0x60, 0, 0, 0, handshake() + reply(13, ACK) +
 put("vu_frontend", "inflight", fe(0x80, 0, 0, 0, handshake() +
     reply(31, struct.pack("<QQHH", 4096, 0, 2, 64) + b"\0" * 4, [MEMFD]) +
     reply(32, ACK) + reply(1, u64(FEAT))))
+# The inflight fd the core keeps for later backends, of odd kinds and sizes.
+def infl_reply(size=4096, off=0, kind=ODD, before=b"", shrink=False):
+    return fe(0x80, 0, 0, 0x40 if shrink else 0, before + handshake() +
+              reply(31, struct.pack("<QQHH", size, off, 2, 64) + b"\0" * 4,
+                    [kind]) + reply(32, ACK) + reply(1, u64(FEAT)))
+
+put("vu_frontend", "inflight-memfd", infl_reply(before=new_odd(0, 4096)))
+put("vu_frontend", "inflight-shrinks-later", infl_reply(
+    before=new_odd(0, 4096), shrink=True))
+put("vu_frontend", "inflight-short-file", infl_reply(before=new_odd(0, 4095)))
+put("vu_frontend", "inflight-past-end", infl_reply(0x1000, 0x1000,
+    before=new_odd(2, 0x1fff)))
+put("vu_frontend", "inflight-write-sealed", infl_reply(
+    before=new_odd(3, 4096)))
+put("vu_frontend", "inflight-read-only", infl_reply(before=new_odd(4, 4096)))
+put("vu_frontend", "inflight-socket", infl_reply(before=new_odd(5, 0)))
+put("vu_frontend", "inflight-dev-zero", infl_reply(before=new_odd(6, 0)))
+put("vu_frontend", "inflight-eventfd", infl_reply(kind=EVENTFD))
+put("vu_frontend", "inflight-pipe", infl_reply(kind=PIPE))
 
 # --- surface 4: requests -----------------------------------------------
 def req_seed(dev, dflags, rflags, q, descs, heads, extra, frames=None):
