@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -15,6 +16,9 @@
 #include "backends/runtime.h"
 #include "core/log.h"
 #include "sandbox/sandbox.h"
+
+/* ".PID" (at most 7 digits) of the temporary name vu_listen binds first. */
+#define VU_TMP_SUFFIX	8
 
 /*
  * epoll tags: the kind in the low 32 bits; for a frontend's socket and a
@@ -153,34 +157,45 @@ take_stale(const struct sockaddr_un *sa)
 	return 0;
 }
 
+/*
+ * The socket is bound under a temporary name and listens before it is
+ * linked to path, so whoever waits for the file to appear can connect at
+ * once; link, unlike bind over a removed file, fails if another instance
+ * got there first.
+ */
 int
 vu_listen(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, rc;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX }, tmp = sa;
+	int fd, rc, e;
 
 	if (path[0] == '\0') {
 		hlog("socket: empty path; give the path of the socket to listen on");
 		return -EINVAL;
 	}
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (strlen(path) >= sizeof(sa.sun_path) - VU_TMP_SUFFIX) {
 		hlog("socket %s: path too long (max %zu bytes)", path,
-		    sizeof(sa.sun_path) - 1);
+		    sizeof(sa.sun_path) - VU_TMP_SUFFIX - 1);
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
+	snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%u", path,
+	    (unsigned)getpid() % 10000000);
 	if ((rc = take_stale(&sa)) < 0)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
-		int e = errno;
-
+	unlink(tmp.sun_path);
+	if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0 ||
+	    listen(fd, 1) < 0 || link(tmp.sun_path, path) < 0) {
+		e = errno;
 		hlog("socket %s: %s; choose another path", path, strerror(e));
+		unlink(tmp.sun_path);
 		close(fd);
 		return -e;
 	}
+	unlink(tmp.sun_path);
 	return fd;
 }
 
