@@ -18,7 +18,7 @@
 #include "core/log.h"
 #include "core/spawner.h"
 
-#define FIRST_FD	3
+#define FIRST_FD	BACKEND_SOCK_FD
 
 int
 backend_binary(const char *type, const char *override, char *out, size_t len)

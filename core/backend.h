@@ -9,6 +9,9 @@
  * one end of a socketpair (as fd 3) and the descriptors it serves (disk,
  * tap) as fds 4, 5, ...  The backend opens nothing by path.
  */
+#define BACKEND_SOCK_FD	3
+#define BACKEND_FD(i)	(BACKEND_SOCK_FD + 1 + (i))	/* fds[i] */
+
 struct backend_proc {
 	char	name[16];	/* "blk0" */
 	char	role[8];	/* "blk": its sandbox role, for the audit */

@@ -12,6 +12,7 @@
 
 #include "core/cmdline.h"
 #include "core/config.h"
+#include "core/devclass.h"
 #include "core/log.h"
 #include "core/pci.h"
 
@@ -281,22 +282,19 @@ emul_ok(const char *s)
 }
 
 /*
- * The conf items of -s, after the emulation.  For virtio-blk the first
- * bare item is the path, for virtio-net the backend (the tap), unless
- * path= or backend= is given; other bare items are flags ("ro").
+ * The conf items of -s, after the emulation.  A device class may name the
+ * key its first bare item sets (virtio-blk's path, virtio-net's backend),
+ * unless that key is given; other bare items are flags ("ro").
  */
 static int
 slot_conf(const char *arg, const char *pfx, const char *emul, char *conf)
 {
+	const struct devclass *c = devclass_by_emul(emul);
 	char key[KEY_MAX_LEN + 64], given[16];
-	const char *val, *bare = NULL;
+	const char *val, *bare = c ? c->bare : NULL;
 	char *item, *eq;
 	int ret;
 
-	if (strcmp(emul, "virtio-blk") == 0)
-		bare = "path";
-	else if (strcmp(emul, "virtio-net") == 0)
-		bare = "backend";
 	if (bare != NULL) {
 		snprintf(given, sizeof(given), ",%s=", bare);
 		snprintf(key, sizeof(key), ",%s", conf);

@@ -19,6 +19,7 @@
 #include <linux/virtio_config.h>
 
 #include "core/control.h"
+#include "core/devclass.h"
 #include "core/evloop.h"
 #include "core/devices.h"
 #include "core/log.h"
@@ -65,21 +66,6 @@ now_sec(void)
 
 /* --- status and audit ------------------------------------------------------ */
 
-/* The struct vpci behind pd, if pd is a virtio device served by a backend. */
-static struct vpci *
-pd_vpci(struct pci_dev *pd)
-{
-	struct vpci *v;
-
-	if (pd->pe == NULL || pd->arg == NULL ||
-	    (strncmp(pd->pe->name, "virtio-", 7) != 0 &&
-	    strcmp(pd->pe->name, "vhost-user") != 0))
-		return NULL;
-	v = pd->arg;
-	return v->pd == pd ? v : NULL;
-}
-
-
 static json_object *
 counters_json(struct vpci *v)
 {
@@ -100,7 +86,7 @@ static json_object *
 device_json(struct pci_dev *pd)
 {
 	json_object *d;
-	struct vpci *v = pd_vpci(pd);
+	struct vpci *v = vpci_of(pd);
 	long long next;
 	char slot[16];
 
@@ -169,13 +155,9 @@ cmd_status(struct vm *vm)
 static enum sandbox_role
 role_of(const char *role)
 {
-	if (strcmp(role, "blk") == 0)
-		return SANDBOX_BLK;
-	if (strcmp(role, "net") == 0)
-		return SANDBOX_NET;
-	if (strcmp(role, "rnd") == 0 || strcmp(role, "rng") == 0)
-		return SANDBOX_RND;
-	return SANDBOX_CORE;
+	const struct devclass *c = devclass_by_type(role);
+
+	return c != NULL ? c->role : SANDBOX_CORE;
 }
 
 /* One process's audit entry: what it may do, and whether that is enough. */
@@ -285,7 +267,7 @@ add_proc(struct vpci *v, void *arg)
 	if (v->bp.pid <= 0)
 		return;
 	snprintf(ps->p[ps->n].role, sizeof(ps->p[ps->n].role), "%s",
-	    v->t->prefix);
+	    v->cls->prefix);
 	snprintf(ps->p[ps->n].name, sizeof(ps->p[ps->n].name), "%s", v->name);
 	ps->p[ps->n++].pid = v->bp.pid;
 }

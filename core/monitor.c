@@ -19,11 +19,12 @@
 #include <sys/syscall.h>
 #include <linux/if_tun.h>
 
+#include "core/backend.h"
 #include "core/log.h"
 #include "core/monitor.h"
 #include "sandbox/sandbox.h"
 
-#define FIRST_FD	3
+#define FIRST_FD	BACKEND_SOCK_FD
 #define CHILD_NS	(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | \
 			 CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | \
 			 CLONE_NEWCGROUP)

@@ -1,6 +1,7 @@
 /*
  * PCI bus 0: config mechanism #1 (0xCF8/0xCFC), ECAM, BAR sizing and
- * placement, INTx.  Emulations register in pci_devemus[].
+ * placement, INTx.  Emulations register in pci_devemus[], the virtio
+ * devices of a backend in devclasses[].
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <linux/pci_regs.h>
 
 #include "core/config.h"
+#include "core/devclass.h"
 #include "core/layout.h"
 #include "core/log.h"
 #include "core/pci.h"
@@ -15,18 +17,14 @@
 
 extern const struct pci_devemu pci_de_hostbridge;
 extern const struct pci_devemu pci_de_lpc;
-extern const struct pci_devemu pci_de_virtio_blk;
-extern const struct pci_devemu pci_de_virtio_net;
-extern const struct pci_devemu pci_de_virtio_rnd;
 extern const struct pci_devemu pci_de_vhost_user;
 
-/* Every PCI emulation hyve knows.  A new one adds itself here. */
-static const struct pci_devemu *pci_devemus[] = {
+/* The PCI emulations hyve knows besides the device classes (devclass.c),
+ * which come in their place, at NULL. */
+static const struct pci_devemu *const pci_devemus[] = {
 	&pci_de_hostbridge,
 	&pci_de_lpc,
-	&pci_de_virtio_blk,
-	&pci_de_virtio_net,
-	&pci_de_virtio_rnd,
+	NULL,
 	&pci_de_vhost_user,
 };
 #define NDEVEMUS (int)(sizeof(pci_devemus) / sizeof(pci_devemus[0]))
@@ -35,26 +33,51 @@ static struct pci_dev *slots[PCI_SLOTS][PCI_FUNCS];
 static uint32_t cf8;			/* mechanism #1 address latch */
 static uint64_t next_io = PCI_PIO_BASE, next_mem32 = PCI_MMIO32_BASE, next_mem64;
 
+/* The i-th emulation, in -s help's order; NULL past the last. */
+static const struct pci_devemu *
+emul_at(int i)
+{
+	int j, n;
+
+	for (j = 0; j < NDEVEMUS; j++) {
+		if (pci_devemus[j] != NULL) {
+			if (i-- == 0)
+				return pci_devemus[j];
+			continue;
+		}
+		for (n = 0; devclasses[n] != NULL; n++)
+			if (i-- == 0)
+				return &devclasses[n]->pe;
+	}
+	return NULL;
+}
+
 static const struct pci_devemu *
 pci_emul_find(const char *name)
 {
+	const struct pci_devemu *pe;
 	int i;
 
-	for (i = 0; i < NDEVEMUS; i++)
-		if (strcmp(pci_devemus[i]->name, name) == 0)
-			return pci_devemus[i];
+	for (i = 0; (pe = emul_at(i)) != NULL; i++)
+		if (strcmp(pe->name, name) == 0)
+			return pe;
 	return NULL;
 }
 
 void
 pci_print_emulations(FILE *f)
 {
+	const struct pci_devemu *pe;
+	char usage[256];
 	int i;
 
 	fprintf(f, "PCI emulations (-s slot[:func],emulation[,conf]):\n");
-	for (i = 0; i < NDEVEMUS; i++)
-		fprintf(f, "  %-12s %s\n", pci_devemus[i]->name,
-		    pci_devemus[i]->usage);
+	for (i = 0; (pe = emul_at(i)) != NULL; i++) {
+		if (pe->usage_fn != NULL)
+			pe->usage_fn(usage, sizeof(usage));
+		fprintf(f, "  %-12s %s\n", pe->name, pe->usage_fn != NULL ?
+		    usage : pe->usage);
+	}
 }
 
 struct pci_dev *

@@ -2,6 +2,7 @@
 #define HYVE_PCI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -18,12 +19,13 @@ struct pci_bar {
 };
 
 /*
- * A PCI device emulation.  Every one is listed in pci_devemus[] (pci.c),
- * the one table a new emulation registers into, as bhyve's PCI_EMUL_SET.
+ * A PCI device emulation.  Every one is listed in pci_devemus[] (pci.c);
+ * the virtio devices served by a backend in devclasses[] (devclass.c).
  */
 struct pci_devemu {
 	const char	*name;
 	const char	*usage;		/* for -s help */
+	void	(*usage_fn)(char *buf, size_t len);	/* or made on demand */
 	/* cfg is the device's config node, e.g. "pci.0.3.0". */
 	int	(*init)(struct vm *vm, struct pci_dev *pd, const char *cfg);
 	/* Checks the device's options and files before KVM is opened; may

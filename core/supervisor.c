@@ -5,26 +5,19 @@
  * touches a device.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/timerfd.h>
-#include <linux/fs.h>
-#include <linux/if_tun.h>
 #include <linux/virtio_config.h>
-#include <linux/virtio_ids.h>
 #include <seccomp.h>
 
 #include "core/config.h"
+#include "core/devclass.h"
 #include "core/evloop.h"
 #include "core/log.h"
 #include "core/pci.h"
@@ -50,12 +43,18 @@ now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+/* An argument for v's backend; one too many is an error for sup_attach. */
 static void
 arg(struct vpci *v, const char *a)
 {
-	if (v->argc < 22) {
+	if (v->argc < (int)(sizeof(v->argv) / sizeof(v->argv[0])) - 1) {
 		v->argv[v->argc++] = strdup(a);
 		v->argv[v->argc] = NULL;
+	} else if (!v->argv_full) {
+		hlog("%s: more than %d arguments for its backend; '%s' and "
+		    "what follows cannot be passed", v->name,
+		    (int)(sizeof(v->argv) / sizeof(v->argv[0])) - 1, a);
+		v->argv_full = true;
 	}
 }
 
@@ -66,152 +65,49 @@ arg2(struct vpci *v, const char *a, const char *b)
 	arg(v, b);
 }
 
-/* --- what each device's backend is given -------------------------------- */
-
-/* At start-up the core opens it; afterwards only the monitor can, and
- * only what an operator's swap named. */
-static int
-blk_open(struct vpci *v, const char *path)
+void
+sup_arg(struct vpci *v, const char *a, const char *b)
 {
-	int fd;
-
-	if (spawner_sealed()) {
-		if ((fd = spawner_open(v->name, "blk", path, v->devflags)) < 0)
-			hlog("%s: %s: %s", v->name, path, strerror(-fd));
-		return fd;
-	}
-	fd = open(path, v->devflags);
-
-	if (fd < 0) {
-		int e = errno;
-		hlog("%s: %s: %s", v->name, path, strerror(e));
-		return -e;
-	}
-	return fd;
+	arg(v, a);
+	if (b != NULL)
+		arg(v, b);
 }
 
-static int
-blk_prepare(struct vpci *v, const char *node)
+void
+sup_give(struct vpci *v, int slot, int fd)
 {
-	const char *path = config_node_get(node, "path"), *x;
-	bool ro = config_node_bool(node, "ro");
-
-	if (path == NULL) {
-		hlog("%s (%s): no disk image (use -s SLOT,virtio-blk,PATH)",
-		    v->name, v->pd->name);
-		return -EINVAL;
-	}
-	v->devflags = O_CLOEXEC | (ro ? O_RDONLY : O_RDWR);
-	if (config_node_bool(node, "nocache"))
-		v->devflags |= O_DIRECT;
-	if (config_node_bool(node, "direct") || config_node_bool(node, "sync"))
-		v->devflags |= O_SYNC;
-	if ((v->devfd = blk_open(v, path)) < 0)
-		return v->devfd;
-	arg2(v, "--disk-fd", "4");
-	if (ro)
-		arg(v, "--ro");
-	if (config_node_bool(node, "nodelete"))
-		arg(v, "--nodelete");
-	if ((x = config_node_get(node, "sectorsize")) != NULL)
-		arg2(v, "--sectorsize", x);
-	if ((x = config_node_get(node, "ser")) != NULL)
-		arg2(v, "--ser", x);
-	if ((x = config_node_get(node, "queues")) != NULL)
-		arg2(v, "--queues", x);
-	return 0;
+	v->slot[slot] = fd;
 }
 
+/* The descriptors v's backend is given, in order: the class's slots,
+ * then the counters page.  Returns how many. */
 static int
-tap_open(struct vpci *v, const char *tap)
+backend_fds(struct vpci *v, int *fds)
 {
-	struct ifreq ifr;
-	int fd;
+	int i, n = 0;
 
-	if (strlen(tap) >= IFNAMSIZ) {
-		hlog("%s: tap name '%s' is too long", v->name, tap);
-		return -EINVAL;
-	}
-	if (spawner_sealed()) {
-		if ((fd = spawner_open(v->name, "tap", tap, 0)) < 0)
-			hlog("%s: tap %s: %s", v->name, tap, strerror(-fd));
-		return fd;
-	}
-	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		hlog("%s: /dev/net/tun: %s", v->name, strerror(e));
-		return -e;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int e = errno;
-		hlog("%s: tap %s: %s", v->name, tap, strerror(e));
-		close(fd);
-		return -e;
-	}
-	return fd;
+	for (i = 0; i < DEV_MAX_SLOTS; i++)
+		if (v->slot[i] >= 0)
+			fds[n++] = v->slot[i];
+	if (v->statsfd >= 0)
+		fds[n++] = v->statsfd;
+	return n;
 }
 
-static int
-tap_mtu(struct vpci *v, const char *tap, const char *mtu)
+/* --disk-fd N for each slot the class filled, N where start() puts it. */
+static void
+slot_args(struct vpci *v)
 {
-	struct ifreq ifr;
-	int sk, e;
+	char opt[32], n[16];
+	int i, k = 0;
 
-	/* The sandboxed backend cannot change the tap; the core does. */
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
-	ifr.ifr_mtu = atoi(mtu);
-	sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (sk >= 0 && ioctl(sk, SIOCSIFMTU, &ifr) == 0) {
-		close(sk);
-		return 0;
+	for (i = 0; i < DEV_MAX_SLOTS; i++) {
+		if (v->slot[i] < 0)
+			continue;
+		snprintf(opt, sizeof(opt), "--%s-fd", v->cls->slots[i]);
+		snprintf(n, sizeof(n), "%d", BACKEND_FD(k++));
+		arg2(v, opt, n);
 	}
-	e = errno;
-	hlog("%s: setting the MTU of tap %s to %s: %s", v->name, tap, mtu,
-	    strerror(e));
-	if (sk >= 0)
-		close(sk);
-	return -e;
-}
-
-static int
-net_prepare(struct vpci *v, const char *node)
-{
-	const char *tap = config_node_get(node, "backend"), *x;
-	int rc;
-
-	if (tap == NULL) {
-		hlog("%s (%s): no tap device (use -s SLOT,virtio-net,TAPNAME)",
-		    v->name, v->pd->name);
-		return -EINVAL;
-	}
-	if ((v->devfd = tap_open(v, tap)) < 0)
-		return v->devfd;
-	arg2(v, "--tap-fd", "4");
-	if ((x = config_node_get(node, "mac")) != NULL)
-		arg2(v, "--mac", x);
-	if ((x = config_node_get(node, "mtu")) != NULL) {
-		if ((rc = tap_mtu(v, tap, x)) < 0)
-			return rc;
-		arg2(v, "--mtu", x);
-	}
-	return 0;
-}
-
-static int
-rnd_prepare(struct vpci *v, const char *node)
-{
-	const char *x;
-
-	if ((x = config_node_get(node, "rate")) != NULL)
-		arg2(v, "--rate", x);
-	if (config_node_bool(node, "debug_seccomp"))
-		arg(v, "--debug-seccomp");
-	return 0;
 }
 
 /* sandbox=on|off (or any boolean); unset means on. */
@@ -276,7 +172,8 @@ static void on_exit_fd(int fd, void *arg);
 static int
 stats_create(struct vpci *v)
 {
-	char n[8];
+	char n[16];
+	int i, k = 0;
 
 	v->statsfd = memfd_create("hyve-stats", MFD_CLOEXEC);
 	if (v->statsfd < 0 || ftruncate(v->statsfd, 4096) < 0) {
@@ -289,7 +186,10 @@ stats_create(struct vpci *v)
 		v->stats = NULL;
 		return -errno;
 	}
-	snprintf(n, sizeof(n), "%d", v->devfd >= 0 ? 5 : 4);
+	/* It comes after the slots (backend_fds). */
+	for (i = 0; i < DEV_MAX_SLOTS; i++)
+		k += v->slot[i] >= 0;
+	snprintf(n, sizeof(n), "%d", BACKEND_FD(k));
 	arg2(v, "--stats-fd", n);
 	return 0;
 }
@@ -347,12 +247,8 @@ on_broken(struct vu_front *f, void *arg)
 static int
 start(struct vpci *v)
 {
-	int fds[2], n = 0, rc;
+	int fds[DEV_MAX_SLOTS + 1], n = backend_fds(v, fds), rc;
 
-	if (v->devfd >= 0)
-		fds[n++] = v->devfd;
-	if (v->statsfd >= 0)
-		fds[n++] = v->statsfd;
 	rc = backend_spawn(&v->bp, v->argv, fds, n);
 	if (rc < 0)
 		return rc;
@@ -396,21 +292,24 @@ sup_attach(struct vpci *v, const char *node, int sock)
 			hlog("%s (%s): the backend did not complete the "
 			    "vhost-user handshake", v->name, v->pd->name);
 	} else {
+		char fd[16];
+
+		snprintf(fd, sizeof(fd), "%d", BACKEND_SOCK_FD);
 		arg(v, "");
-		arg2(v, "--fd", "3");
+		arg2(v, "--fd", fd);
 		arg2(v, "--name", v->name);
 		if ((rc = sandbox_args(v, node)) < 0)
 			return rc;
-		if (v->t->virtio_id == VIRTIO_ID_BLOCK)
-			rc = blk_prepare(v, node);
-		else if (v->t->virtio_id == VIRTIO_ID_NET)
-			rc = net_prepare(v, node);
-		else
-			rc = rnd_prepare(v, node);
-		if (rc == 0)
+		if (v->cls->prepare != NULL)
+			rc = v->cls->prepare(v, node);
+		if (rc == 0) {
+			slot_args(v);
 			rc = stats_create(v);
+		}
+		if (rc == 0 && v->argv_full)
+			rc = -E2BIG;
 		if (rc == 0)
-			rc = backend_binary(v->t->binary,
+			rc = backend_binary(v->cls->binary,
 			    config_node_get(node, "binary"), v->bp.path,
 			    sizeof(v->bp.path));
 		if (rc < 0)
@@ -418,7 +317,7 @@ sup_attach(struct vpci *v, const char *node, int sock)
 		free(v->argv[0]);
 		v->argv[0] = strdup(v->bp.path);
 		snprintf(v->bp.name, sizeof(v->bp.name), "%s", v->name);
-		snprintf(v->bp.role, sizeof(v->bp.role), "%s", v->t->prefix);
+		snprintf(v->bp.role, sizeof(v->bp.role), "%s", v->cls->prefix);
 		v->spawned = true;
 		rc = start(v);
 	}
@@ -449,6 +348,7 @@ sup_detach(struct vpci *v)
 	}
 	for (i = 0; i < v->argc; i++)
 		free(v->argv[i]);
+	v->argv_full = false;
 	v->argc = 0;
 	if (v->stats != NULL)
 		munmap(v->stats, 4096);
@@ -642,22 +542,30 @@ find(const char *name)
 	return NULL;
 }
 
-static uint64_t
-capacity(struct vpci *v)
+/* Whether swap --opt (given: not NULL) fits v's class; else err says why. */
+static int
+swap_target_ok(struct vpci *v, const char *opt, const char *given, char *err,
+    size_t len)
 {
-	uint64_t c;
+	const struct devclass *c = devclass_by_swap(opt);
 
-	memcpy(&c, v->devcfg, sizeof(c));
-	return c;
+	if (given == NULL || (v->cls->swap_opt != NULL &&
+	    strcmp(v->cls->swap_opt, opt) == 0))
+		return 0;
+	snprintf(err, len, "%s is not a %s: --%s is for %s", v->name,
+	    c ? c->noun : "device", opt, c ? c->pe.name : "no device");
+	return -EINVAL;
 }
 
 /* With the lock held: replace fd and binary, then start and replay. */
 static int
 swap_locked(struct vpci *v, const struct sup_swap *sw, char *err, size_t len)
 {
+	const struct devclass *c = v->cls;
 	uint16_t bases[VPCI_MAX_QUEUES];
+	uint8_t cfg[VPCI_DEVCFG_SIZE];
+	const char *target = sw->path ? sw->path : sw->tap;
 	bool stopped = false;
-	uint64_t cap = capacity(v);
 	int fd = -1, rc;
 
 	if (!v->spawned) {
@@ -665,29 +573,16 @@ swap_locked(struct vpci *v, const struct sup_swap *sw, char *err, size_t len)
 		    "start; it cannot be swapped", v->name);
 		return -EINVAL;
 	}
-	if (sw->path && v->t->virtio_id != VIRTIO_ID_BLOCK) {
-		snprintf(err, len, "%s is not a disk: --path is for virtio-blk",
-		    v->name);
-		return -EINVAL;
-	}
-	if (sw->tap && v->t->virtio_id != VIRTIO_ID_NET) {
-		snprintf(err, len, "%s is not a NIC: --tap is for virtio-net",
-		    v->name);
-		return -EINVAL;
-	}
+	if ((rc = swap_target_ok(v, "path", sw->path, err, len)) < 0 ||
+	    (rc = swap_target_ok(v, "tap", sw->tap, err, len)) < 0)
+		return rc;
 	/* Once sealed, the monitor checked it when the request came by. */
 	if (sw->binary && !spawner_sealed() && access(sw->binary, X_OK) < 0) {
 		snprintf(err, len, "%s: %s", sw->binary, strerror(errno));
 		return -ENOENT;
 	}
-	if (sw->path && (fd = blk_open(v, sw->path)) < 0) {
-		snprintf(err, len, "%s: %s", sw->path, strerror(-fd));
+	if (target != NULL && (fd = c->reopen(v, target, err, len)) < 0)
 		return fd;
-	}
-	if (sw->tap && (fd = tap_open(v, sw->tap)) < 0) {
-		snprintf(err, len, "tap %s: %s", sw->tap, strerror(-fd));
-		return fd;
-	}
 	/* Stop the rings where the old backend is; it finishes what it has. */
 	if (vpci_backend_ok(v) && vpci_stop_rings(v, bases) == 0)
 		stopped = true;
@@ -696,8 +591,8 @@ swap_locked(struct vpci *v, const struct sup_swap *sw, char *err, size_t len)
 		evloop_del(v->bp.pidfd);
 	backend_stop(&v->bp);
 	if (fd >= 0) {
-		close(v->devfd);
-		v->devfd = fd;
+		close(v->slot[0]);
+		v->slot[0] = fd;
 	}
 	if (sw->binary) {
 		snprintf(v->bp.path, sizeof(v->bp.path), "%s", sw->binary);
@@ -731,17 +626,14 @@ swap_locked(struct vpci *v, const struct sup_swap *sw, char *err, size_t len)
 	v->restarts++;
 	if (v->failed)
 		revived(v);
-	if (v->t->cfg_len > 0 && vuf_get_config(&v->vu, 0, v->devcfg,
-	    v->t->cfg_len) == 0 && v->t->virtio_id == VIRTIO_ID_BLOCK &&
-	    capacity(v) != cap) {
-		hlog("%s: disk size changed from %llu to %llu sectors; "
-		    "config interrupt sent", v->name, (unsigned long long)cap,
-		    (unsigned long long)capacity(v));
+	memcpy(cfg, v->devcfg, sizeof(cfg));
+	if (c->cfg_len > 0 && vuf_get_config(&v->vu, 0, v->devcfg,
+	    c->cfg_len) == 0 && c->cfg_changed != NULL &&
+	    c->cfg_changed(v->name, cfg, v->devcfg))
 		vpci_config_changed(v);
-	}
-	hlog("%s: backend swapped: pid %d, %s%s%s", v->name, (int)v->bp.pid,
-	    v->bp.path, sw->path ? ", disk " : sw->tap ? ", tap " : "",
-	    sw->path ? sw->path : sw->tap ? sw->tap : "");
+	hlog("%s: backend swapped: pid %d, %s%s%s%s%s", v->name, (int)v->bp.pid,
+	    v->bp.path, target ? ", " : "", target ? c->slots[0] : "",
+	    target ? " " : "", target ? target : "");
 	return 0;
 }
 

@@ -28,6 +28,11 @@ struct vpci;
 
 /* Starts (or, with sock >= 0, connects) the backend of v; the handshake. */
 int sup_attach(struct vpci *v, const char *node, int sock);
+/* For a class's prepare: an argument for v's backend (b: its value, or
+ * NULL); past argv's room sup_attach fails with -E2BIG. */
+void sup_arg(struct vpci *v, const char *a, const char *b);
+/* For a class's prepare: fd (now v's) goes to the backend in slot. */
+void sup_give(struct vpci *v, int slot, int fd);
 /* Stops and reaps the backend of v. */
 void sup_detach(struct vpci *v);
 

@@ -1,11 +1,10 @@
 /*
  * virtio-pci modern transport for devices served by vhost-user backends:
- * virtio-blk, virtio-net, virtio-rnd (each spawning its backend) and the
- * generic vhost-user (connecting to a backend someone else started).
+ * each device class (devclass.c) spawning its backend, and the generic
+ * vhost-user (connecting to a backend someone else started).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +13,9 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <linux/if_tun.h>
 #include <linux/pci_regs.h>
-#include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
-#include <linux/virtio_net.h>
 #include <linux/virtio_pci.h>
 
 #include "core/backend.h"
@@ -38,29 +34,8 @@
 #define FEATURES_MASK	(0xffffffull | 1ull << VIRTIO_RING_F_INDIRECT_DESC | \
 	1ull << VIRTIO_RING_F_EVENT_IDX | 1ull << VIRTIO_F_VERSION_1)
 
-static const struct vpci_type types[] = {
-	/* Up to the write-zeroes fields: backends built against older
-	 * headers (QEMU 7.2's) refuse a longer config read. */
-	{ "virtio-blk", "blk", "blk", VIRTIO_ID_BLOCK, 0x01, 0x80,
-	  offsetof(struct virtio_blk_config, max_secure_erase_sectors), 0 },
-	{ "virtio-net", "net", "net", VIRTIO_ID_NET, 0x02, 0x00,
-	  sizeof(struct virtio_net_config), 2 },
-	{ "virtio-rnd", "rnd", "rnd", VIRTIO_ID_RNG, 0x00, 0xff, 0, 1 },
-};
-
-/* Devices named so far, per type: blk0, blk1, ... */
-static int type_count[sizeof(types) / sizeof(types[0])];
-
-static const struct vpci_type *
-type_by_name(const char *emul)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcmp(types[i].emul, emul) == 0)
-			return &types[i];
-	return NULL;
-}
+/* Devices named so far, per class: blk0, blk1, ... */
+static int class_count[16];
 
 /* --- interrupts ------------------------------------------------------------ */
 
@@ -561,11 +536,11 @@ devcfg_read(struct vpci *v, uint64_t off, int size)
 {
 	uint64_t val = 0;
 
-	if (off + size > v->t->cfg_len)
+	if (off + size > v->cls->cfg_len)
 		return 0;
 	/* Ask the backend each time: it owns the device's state. */
 	if (vpci_backend_ok(v))
-		vuf_get_config(&v->vu, 0, v->devcfg, v->t->cfg_len);
+		vuf_get_config(&v->vu, 0, v->devcfg, v->cls->cfg_len);
 	memcpy(&val, &v->devcfg[off], size);
 	return val;
 }
@@ -615,7 +590,7 @@ msix_write(struct vpci *v, uint64_t off, int size, uint64_t val)
 	config_irq_pending(v);
 }
 
-static int
+int
 vpci_barread(struct pci_dev *pd, int bar, uint64_t off, int size, uint64_t *val)
 {
 	struct vpci *v = pd->arg;
@@ -636,7 +611,7 @@ vpci_barread(struct pci_dev *pd, int bar, uint64_t off, int size, uint64_t *val)
 	return 0;
 }
 
-static int
+int
 vpci_barwrite(struct pci_dev *pd, int bar, uint64_t off, int size, uint64_t val)
 {
 	struct vpci *v = pd->arg;
@@ -682,7 +657,7 @@ ioeventfds(struct vpci *v, uint64_t base, bool assign)
 	}
 }
 
-static void
+void
 vpci_barmap(struct pci_dev *pd, int bar, bool mapped, uint64_t addr)
 {
 	struct vpci *v = pd->arg;
@@ -700,7 +675,7 @@ vpci_barmap(struct pci_dev *pd, int bar, bool mapped, uint64_t addr)
 
 /* --- config space hooks: MSI-X control, the PCI_CFG window ------------------ */
 
-static int
+int
 vpci_cfgwrite(struct pci_dev *pd, int off, int size, uint32_t val)
 {
 	struct vpci *v = pd->arg;
@@ -739,7 +714,7 @@ vpci_cfgwrite(struct pci_dev *pd, int off, int size, uint32_t val)
 	return -ENOENT;
 }
 
-static int
+int
 vpci_cfgread(struct pci_dev *pd, int off, int size, uint32_t *val)
 {
 	struct vpci *v = pd->arg;
@@ -792,10 +767,10 @@ setup_pci(struct vpci *v)
 	int off, rc;
 
 	pci_set_cfg16(pd, PCI_VENDOR_ID, 0x1af4);
-	pci_set_cfg16(pd, PCI_DEVICE_ID, 0x1040 + v->t->virtio_id);
+	pci_set_cfg16(pd, PCI_DEVICE_ID, 0x1040 + v->cls->virtio_id);
 	pci_set_cfg8(pd, PCI_REVISION_ID, 1);
-	pci_set_cfg8(pd, PCI_CLASS_DEVICE + 1, v->t->class);
-	pci_set_cfg8(pd, PCI_CLASS_DEVICE, v->t->subclass);
+	pci_set_cfg8(pd, PCI_CLASS_DEVICE + 1, v->cls->class);
+	pci_set_cfg8(pd, PCI_CLASS_DEVICE, v->cls->subclass);
 	pci_set_cfg16(pd, PCI_SUBSYSTEM_VENDOR_ID, 0x1af4);
 	pci_set_cfg16(pd, PCI_SUBSYSTEM_ID, 0x40);
 	pci_set_cfg8(pd, PCI_HEADER_TYPE, PCI_HEADER_TYPE_NORMAL);
@@ -805,8 +780,8 @@ setup_pci(struct vpci *v)
 	    add_vcap(pd, VIRTIO_PCI_CAP_NOTIFY_CFG, VPCI_NOTIFY,
 	    VPCI_NOTIFY_MULT * v->nq, &mult, 4) < 0 ||
 	    add_vcap(pd, VIRTIO_PCI_CAP_ISR_CFG, VPCI_ISR, 1, NULL, 0) < 0 ||
-	    (v->t->cfg_len > 0 && add_vcap(pd, VIRTIO_PCI_CAP_DEVICE_CFG,
-	    VPCI_DEVCFG, v->t->cfg_len, NULL, 0) < 0))
+	    (v->cls->cfg_len > 0 && add_vcap(pd, VIRTIO_PCI_CAP_DEVICE_CFG,
+	    VPCI_DEVCFG, v->cls->cfg_len, NULL, 0) < 0))
 		return -ENOSPC;
 	v->cfgcap = add_vcap(pd, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, &zero, 4);
 	if (v->cfgcap < 0)
@@ -860,13 +835,6 @@ setup_queues(struct vpci *v)
 }
 
 /* Device keys each emulation accepts (the rest is a typo to report). */
-static const char *const blk_keys[] = { "device", "path", "ro", "nocache",
-    "direct", "sync", "sectorsize", "nodelete", "ser", "queues", "binary",
-    "sandbox", NULL };
-static const char *const net_keys[] = { "device", "backend", "mac", "mtu",
-    "binary", "sandbox", NULL };
-static const char *const rnd_keys[] = { "device", "rate", "binary", "sandbox",
-    "debug_seccomp", NULL };
 static const char *const vu_keys[] = { "device", "socket", "type", NULL };
 
 struct keycheck {
@@ -903,25 +871,26 @@ check_keys(const char *node, const char *const *keys)
 
 static int
 vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
-    const struct vpci_type *t, int sock)
+    const struct devclass *t, int sock)
 {
 	struct vpci *v;
-	int rc;
+	int i, rc;
 
 	v = calloc(1, sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
 	v->vm = vm;
 	v->pd = pd;
-	v->t = t;
+	v->cls = t;
 	v->bp.pidfd = -1;
 	v->bp.sock = -1;
 	v->vu.sock = -1;
 	v->infl.fd = -1;
-	v->devfd = -1;
+	for (i = 0; i < DEV_MAX_SLOTS; i++)
+		v->slot[i] = -1;
 	v->statsfd = -1;
 	snprintf(v->name, sizeof(v->name), "%s%d", t->prefix,
-	    type_count[t - types]++);
+	    class_count[devclass_index(t)]++);
 	pd->arg = v;
 	if ((rc = sup_attach(v, node, sock)) < 0)
 		return rc;
@@ -947,92 +916,66 @@ vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
 	device_reset(v);
 	if (v->spawned)
 		hlog("%s: %s at %s, backend %s pid %d, %u queue(s)", v->name,
-		    t->emul, pd->name, v->bp.path, (int)v->bp.pid, v->nq);
+		    t->pe.name, pd->name, v->bp.path, (int)v->bp.pid, v->nq);
 	else
 		hlog("%s: %s at %s, vhost-user backend at %s, %u queue(s)",
-		    v->name, t->emul, pd->name, config_node_get(node, "socket"), v->nq);
+		    v->name, t->pe.name, pd->name, config_node_get(node, "socket"), v->nq);
 	return 0;
 }
 
-static const char *const *
-type_keys(const struct vpci_type *t)
-{
-	return t->virtio_id == VIRTIO_ID_BLOCK ? blk_keys :
-	    t->virtio_id == VIRTIO_ID_NET ? net_keys : rnd_keys;
-}
-
-static int
+int
 vpci_init(struct vm *vm, struct pci_dev *pd, const char *node)
 {
-	const struct vpci_type *t;
-	const char *emul;
-	char k[64];
+	const struct devclass *t = devclass_by_emul(config_node_get(node,
+	    "device"));
 	int rc;
 
-	snprintf(k, sizeof(k), "%s.device", node);
-	emul = config_get(k);
-	t = type_by_name(emul);
 	if (t == NULL)
 		return -ENOENT;
-	if ((rc = check_keys(node, type_keys(t))) < 0)
+	if ((rc = check_keys(node, t->keys)) < 0)
 		return rc;
 	return vpci_init_type(vm, pd, node, t, -1);
 }
 
-/* The disk image, the tap's name and the backend binary, before KVM. */
-static int
+/* The options, files and the backend binary, before KVM. */
+int
 vpci_check(const char *node, const char *name)
 {
-	const struct vpci_type *t = type_by_name(config_node_get(node, "device"));
-	const char *path = config_node_get(node, "path");
-	const char *tap = config_node_get(node, "backend");
+	const struct devclass *t = devclass_by_emul(config_node_get(node,
+	    "device"));
 	char bin[4096];
-	int rc, e;
+	int rc;
 
 	if (t == NULL)
 		return -ENOENT;
-	if ((rc = check_keys(node, type_keys(t))) < 0)
+	if ((rc = check_keys(node, t->keys)) < 0)
 		return rc;
-	if (t->virtio_id == VIRTIO_ID_BLOCK && path == NULL) {
-		hlog("%s: no disk image (use -s SLOT,virtio-blk,PATH)", name);
-		return -EINVAL;
-	}
-	if (t->virtio_id == VIRTIO_ID_BLOCK && access(path,
-	    config_node_bool(node, "ro") ? R_OK : R_OK | W_OK) < 0) {
-		e = errno;
-		hlog("%s: %s: %s", name, path, strerror(e));
-		return -e;
-	}
-	if (t->virtio_id == VIRTIO_ID_NET &&
-	    (tap == NULL || *tap == '\0' || strlen(tap) >= IFNAMSIZ)) {
-		hlog("%s: give a tap name of 1 to %d characters "
-		    "(-s SLOT,virtio-net,TAPNAME)", name, IFNAMSIZ - 1);
-		return -EINVAL;
-	}
+	if (t->check != NULL && (rc = t->check(node, name)) < 0)
+		return rc;
 	return backend_binary(t->binary, config_node_get(node, "binary"), bin,
 	    sizeof(bin));
 }
 
-/* The device type of a vhost-user node; NULL, said, if it is not valid. */
-static const struct vpci_type *
+/* The device class of a vhost-user node; NULL, said, if it is not valid. */
+static const struct devclass *
 vu_type(const char *node, const char *name)
 {
 	const char *path = config_node_get(node, "socket"), *type = config_node_get(node, "type");
+	const struct devclass *t;
+	char types[128];
 
 	if (check_keys(node, vu_keys) < 0)
 		return NULL;
 	if (path == NULL || type == NULL) {
-		hlog("%s: vhost-user needs socket=PATH and type=blk|net|rng",
-		    name);
+		devclass_types(types, sizeof(types), "|", "|");
+		hlog("%s: vhost-user needs socket=PATH and type=%s", name,
+		    types);
 		return NULL;
 	}
-	if (strcmp(type, "blk") == 0)
-		return &types[0];
-	if (strcmp(type, "net") == 0)
-		return &types[1];
-	if (strcmp(type, "rng") == 0 || strcmp(type, "rnd") == 0)
-		return &types[2];
-	hlog("%s: vhost-user type '%s' is not blk, net or rng", name, type);
+	if ((t = devclass_by_type(type)) != NULL)
+		return t;
+	devclass_types(types, sizeof(types), ", ", " or ");
+	hlog("%s: vhost-user type '%s' is not %s", name, type, types);
 	return NULL;
 }
 
@@ -1047,7 +990,7 @@ static int
 vhost_user_init(struct vm *vm, struct pci_dev *pd, const char *node)
 {
 	const char *path = config_node_get(node, "socket");
-	const struct vpci_type *t;
+	const struct devclass *t;
 	int sock;
 
 	if ((t = vu_type(node, pd->name)) == NULL)
@@ -1057,7 +1000,7 @@ vhost_user_init(struct vm *vm, struct pci_dev *pd, const char *node)
 	return vpci_init_type(vm, pd, node, t, sock);
 }
 
-static void
+void
 vpci_fini(struct pci_dev *pd)
 {
 	struct vpci *v = pd->arg;
@@ -1079,28 +1022,38 @@ vpci_fini(struct pci_dev *pd)
 	sup_detach(v);
 	if (v->infl.fd >= 0)
 		close(v->infl.fd);
-	if (v->devfd >= 0)
-		close(v->devfd);
+	for (i = 0; i < DEV_MAX_SLOTS; i++)
+		if (v->slot[i] >= 0)
+			close(v->slot[i]);
 	free(v);
 	pd->arg = NULL;
 }
 
-#define VPCI_EMUL(var, nm, use, initfn, checkfn)			\
-const struct pci_devemu var = {						\
-	.name = nm, .usage = use, .init = initfn, .check = checkfn,	\
-	.cfgread = vpci_cfgread, .cfgwrite = vpci_cfgwrite,		\
-	.barread = vpci_barread, .barwrite = vpci_barwrite,		\
-	.barmap = vpci_barmap, .fini = vpci_fini,			\
+struct vpci *
+vpci_of(struct pci_dev *pd)
+{
+	struct vpci *v;
+
+	if (pd->pe == NULL || pd->pe->fini != vpci_fini || pd->arg == NULL)
+		return NULL;
+	v = pd->arg;
+	return v->pd == pd ? v : NULL;
 }
 
-VPCI_EMUL(pci_de_virtio_blk, "virtio-blk",
-    "PATH[,ro][,nocache][,direct][,sectorsize=N][,nodelete][,ser=S]"
-    "[,queues=N]  (backend hyve-blk)", vpci_init, vpci_check);
-VPCI_EMUL(pci_de_virtio_net, "virtio-net",
-    "TAPNAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]  (backend hyve-net)", vpci_init,
-    vpci_check);
-VPCI_EMUL(pci_de_virtio_rnd, "virtio-rnd", "[rate=BYTES_PER_SEC]  "
-    "(backend hyve-rnd)", vpci_init, vpci_check);
-VPCI_EMUL(pci_de_vhost_user, "vhost-user",
-    "socket=PATH,type=blk|net|rng  (a backend you started)",
-    vhost_user_init, vhost_user_check);
+static void
+vhost_user_usage(char *buf, size_t len)
+{
+	char types[128];
+
+	devclass_types(types, sizeof(types), "|", "|");
+	snprintf(buf, len, "socket=PATH,type=%s  (a backend you started)",
+	    types);
+}
+
+const struct pci_devemu pci_de_vhost_user = {
+	.name = "vhost-user", .usage_fn = vhost_user_usage,
+	.init = vhost_user_init, .check = vhost_user_check,
+	.cfgread = vpci_cfgread, .cfgwrite = vpci_cfgwrite,
+	.barread = vpci_barread, .barwrite = vpci_barwrite,
+	.barmap = vpci_barmap, .fini = vpci_fini,
+};

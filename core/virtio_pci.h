@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "core/backend.h"
+#include "core/devclass.h"
 #include "core/vu_frontend.h"
 #include "ipc/stats.h"
 
@@ -37,15 +38,6 @@ struct pci_dev;
 #define VPCI_NOTIFY		0x3000
 #define VPCI_NOTIFY_MULT	4
 
-struct vpci_type {
-	const char	*emul;		/* "virtio-blk" */
-	const char	*prefix;	/* "blk": device names blk0, blk1... */
-	const char	*binary;	/* "blk": hyve-blk */
-	uint16_t	virtio_id;
-	uint8_t		class, subclass;
-	unsigned	cfg_len;	/* bytes of device config */
-	unsigned	nqueues;	/* fixed count, or 0: ask the backend */
-};
 
 struct vpci_queue {
 	uint16_t	size;
@@ -68,7 +60,7 @@ struct vpci_vec {
 struct vpci {
 	struct vm	*vm;
 	struct pci_dev	*pd;
-	const struct vpci_type *t;
+	const struct devclass *cls;
 	char		name[16];
 	struct vu_front	vu;
 	struct backend_proc bp;
@@ -95,8 +87,8 @@ struct vpci {
 	/* The backend's life (core/supervisor.c). */
 	char		*argv[24];	/* how it is started, argv[0] the binary */
 	int		argc;
-	int		devfd;		/* disk or tap the core opened, or -1 */
-	int		devflags;	/* how the disk was opened */
+	int		slot[DEV_MAX_SLOTS];	/* what the core opened for it */
+	bool		argv_full;	/* arguments were lost: an error */
 	int		statsfd;	/* the counters page, shared with the backend */
 	struct hyve_stats *stats;
 	struct vuf_inflight infl;	/* kept across backends */
@@ -114,6 +106,28 @@ struct vpci {
 	bool		failed;
 	bool		failed_reset;	/* failing set DEVICE_NEEDS_RESET */
 };
+
+/* The transport's hooks, shared by every class's emulation. */
+int vpci_init(struct vm *vm, struct pci_dev *pd, const char *node);
+int vpci_check(const char *node, const char *name);
+int vpci_cfgread(struct pci_dev *pd, int off, int size, uint32_t *val);
+int vpci_cfgwrite(struct pci_dev *pd, int off, int size, uint32_t val);
+int vpci_barread(struct pci_dev *pd, int bar, uint64_t off, int size,
+    uint64_t *val);
+int vpci_barwrite(struct pci_dev *pd, int bar, uint64_t off, int size,
+    uint64_t val);
+void vpci_barmap(struct pci_dev *pd, int bar, bool mapped, uint64_t addr);
+void vpci_fini(struct pci_dev *pd);
+
+#define VPCI_DEVEMU(nm, use) {						\
+	.name = nm, .usage = use, .init = vpci_init, .check = vpci_check,	\
+	.cfgread = vpci_cfgread, .cfgwrite = vpci_cfgwrite,		\
+	.barread = vpci_barread, .barwrite = vpci_barwrite,		\
+	.barmap = vpci_barmap, .fini = vpci_fini,			\
+}
+
+/* The device behind pd, if a class or vhost-user serves it; else NULL. */
+struct vpci *vpci_of(struct pci_dev *pd);
 
 /* virtio_pci.c, for the supervisor. */
 bool vpci_backend_ok(const struct vpci *v);
