@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 
 #include "sandbox/sandbox.h"
+#include "sandbox/seccomp_impl.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -343,8 +344,8 @@ log_file(const struct sandbox_audit *a)
 
 /* Sockets, pipes, eventfds, io_uring, memfds and /dev/null are harmless. */
 static int
-check_fds(const struct sandbox_audit *a, enum sandbox_role role, char *why,
-    size_t len)
+check_fds(const struct sandbox_audit *a, const struct sandbox_row *r,
+    char *why, size_t len)
 {
 	int paths = 0;
 
@@ -360,14 +361,14 @@ check_fds(const struct sandbox_audit *a, enum sandbox_role role, char *why,
 		    starts(t, "anon_inode:") || starts(t, "/memfd:") ||
 		    strcmp(t, "/dev/null") == 0)
 			continue;
-		if (role == SANDBOX_NET && strcmp(t, "/dev/net/tun") == 0)
+		if (r->device != NULL && strcmp(t, r->device) == 0)
 			continue;
-		/* blk holds exactly one file: its disk */
-		if (role == SANDBOX_BLK && t[0] == '/' && paths++ == 0)
+		/* blk holds exactly one file: its disk (r->files) */
+		if (t[0] == '/' && paths++ < r->files)
 			continue;
 		return why_not(why, len, "fd %d points to %s, outside what "
 		    "a %s backend needs", a->fd[i].fd, t[0] ? t : "(unreadable)",
-		    sandbox_role_name(role));
+		    r->name);
 	}
 	return 0;
 }
@@ -382,10 +383,12 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 	const uint64_t caps[] = {
 		a->cap_inh, a->cap_prm, a->cap_eff, a->cap_bnd, a->cap_amb,
 	};
-	long long nproc;
+	const struct sandbox_row *r = sandbox_row(role);
 
 	if (why != NULL && len > 0)
 		why[0] = '\0';
+	if (r == NULL)
+		return why_not(why, len, "unknown role %d", (int)role);
 	if (a->seccomp != 2)
 		return why_not(why, len, "seccomp is %s (mode %d), not filtering",
 		    a->seccomp == 0 ? "off" : "not a filter", a->seccomp);
@@ -401,19 +404,19 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 	 * and no_new_privs rule out (and which a non-root user cannot empty).
 	 */
 	for (size_t i = 0; i < NELEM(caps); i++)
-		if ((role != SANDBOX_CORE || i != 3) && caps[i] & ~(role == SANDBOX_MONITOR ? SANDBOX_MONITOR_CAPS :
-		    0ULL))
+		if ((!r->bounding || i != 3) && caps[i] & ~r->caps)
 			return why_not(why, len, "%s capability set is %#" PRIx64
-			    ", %s", capname[i], caps[i], role == SANDBOX_MONITOR ?
-			    "more than the monitor's" : "not empty");
-	if (role == SANDBOX_MONITOR)
+			    ", %s%s%s", capname[i], caps[i], r->caps ?
+			    "more than the " : "not empty", r->caps ? r->name : "",
+			    r->caps ? "'s" : "");
+	if (r->root)
 		return 0;
 	/* The core faces the guest: it must not be root in any id. */
 	for (int i = 0; i < 4; i++)
 		if (a->uid[i] <= 0 || a->gid[i] <= 0)
 			return why_not(why, len, "runs as uid %ld gid %ld",
 			    a->uid[i], a->gid[i]);
-	if (role == SANDBOX_CORE)
+	if (r->host)
 		return 0;
 	/* hyve starts each backend as the init of a PID namespace of its
 	 * own, so every namespace must differ from the host's. */
@@ -423,16 +426,15 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 			    a->ns[i].name);
 	if (a->nns < SANDBOX_AUDIT_NNS)
 		return why_not(why, len, "namespaces were not read");
-	nproc = role == SANDBOX_BLK ? SANDBOX_BLK_NPROC : 0;
 	if (a->rlim_hard[RLIMIT_NPROC] == SANDBOX_RLIM_INF ||
-	    a->rlim_hard[RLIMIT_NPROC] > nproc)
+	    a->rlim_hard[RLIMIT_NPROC] > r->nproc)
 		return why_not(why, len, "may create processes (RLIMIT_NPROC "
-		    "above %lld)", nproc);
-	if (role != SANDBOX_BLK && !log_file(a) &&
+		    "above %lld)", r->nproc);
+	if (!r->writes && !log_file(a) &&
 	    a->rlim_hard[RLIMIT_FSIZE] != 0)
 		return why_not(why, len, "may write files (RLIMIT_FSIZE)");
 	if (a->root_is_host)
 		return why_not(why, len, "its root is the host's / (%s)",
 		    a->root[0] ? a->root : "unreadable");
-	return check_fds(a, role, why, len);
+	return check_fds(a, r, why, len);
 }

@@ -43,19 +43,9 @@
 const char *
 sandbox_role_name(enum sandbox_role role)
 {
-	switch (role) {
-	case SANDBOX_BLK:
-		return "blk";
-	case SANDBOX_NET:
-		return "net";
-	case SANDBOX_RND:
-		return "rnd";
-	case SANDBOX_CORE:
-		return "core";
-	case SANDBOX_MONITOR:
-		return "monitor";
-	}
-	return "unknown";
+	const struct sandbox_row *r = sandbox_row(role);
+
+	return r != NULL ? r->name : "unknown";
 }
 
 static int
@@ -100,10 +90,11 @@ write_file(const char *path, const char *s)
 /*
  * A new pid namespace for children also forbids new threads (the kernel
  * refuses CLONE_THREAD across pid namespaces), which is what we want but
- * for blk: io_uring's io-wq workers are threads of the process.
+ * for a role that needs threads (nproc): io_uring's io-wq workers are
+ * threads of the process.
  */
 static int
-namespaces(const char *name, enum sandbox_role role)
+namespaces(const char *name, const struct sandbox_row *r)
 {
 	char map[64];
 	uid_t uid = geteuid();
@@ -113,7 +104,7 @@ namespaces(const char *name, enum sandbox_role role)
 
 	/* Started as the init of a PID namespace of its own (the core does
 	 * that when it can), a backend needs no other. */
-	if (role != SANDBOX_BLK && getpid() != 1)
+	if (r->nproc == 0 && getpid() != 1)
 		flags |= CLONE_NEWPID;
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	if (unshare(flags) < 0) {
@@ -218,26 +209,20 @@ close_fds(const char *name, const int *keep, int nkeep, int nul, bool stdio)
 	return 0;
 }
 
-static unsigned
-default_nofile(enum sandbox_role role)
-{
-	/* kick, call, err per queue for up to 64 queues, regions, slack */
-	return role == SANDBOX_RND ? 64 : 256;
-}
-
 static int
-limits(const char *name, enum sandbox_role role, const int *keep, int nkeep,
-    const struct sandbox_opts *o)
+limits(const char *name, const struct sandbox_row *r, const int *keep,
+    int nkeep, const struct sandbox_opts *o)
 {
 	struct rlimit zero = { 0, 0 }, nf, np;
 	struct stat st;
-	unsigned nofile = o->nofile ? o->nofile : default_nofile(role);
+	/* kick, call, err per queue for up to 64 queues, regions, slack */
+	unsigned nofile = o->nofile ? o->nofile : r->nofile;
 
 	for (int i = 0; i < nkeep; i++)
 		if (keep[i] >= 0 && (unsigned)keep[i] >= nofile)
 			nofile = keep[i] + 1;
 	nf.rlim_cur = nf.rlim_max = nofile;
-	np.rlim_cur = np.rlim_max = role == SANDBOX_BLK ? SANDBOX_BLK_NPROC : 0;
+	np.rlim_cur = np.rlim_max = r->nproc;
 	if (setrlimit(RLIMIT_CORE, &zero) < 0)
 		return fail(name, "RLIMIT_CORE", errno);
 	if (setrlimit(RLIMIT_NOFILE, &nf) < 0)
@@ -248,7 +233,7 @@ limits(const char *name, enum sandbox_role role, const int *keep, int nkeep,
 	 * FSIZE limits writes through any fd to a regular file: blk writes
 	 * its disk, and a log file on stderr must keep growing.
 	 */
-	if (role != SANDBOX_BLK && !(fstat(2, &st) == 0 && S_ISREG(st.st_mode)) &&
+	if (!r->writes && !(fstat(2, &st) == 0 && S_ISREG(st.st_mode)) &&
 	    setrlimit(RLIMIT_FSIZE, &zero) < 0)
 		return fail(name, "RLIMIT_FSIZE", errno);
 	return 0;
@@ -279,16 +264,17 @@ static int
 backend_enter(enum sandbox_role role, const int *keep, int nkeep,
     const struct sandbox_opts *o, const char *name, const char *prefix)
 {
+	const struct sandbox_row *r = sandbox_row(role);
 	scmp_filter_ctx c;
 	int rc, nul;
 
 	if ((c = sc_build(role, name, prefix)) == NULL)
 		return -EINVAL;
 	nul = o->keep_stdio ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);
-	if ((rc = drop_ids(name, o)) < 0 || (rc = namespaces(name, role)) < 0 ||
+	if ((rc = drop_ids(name, o)) < 0 || (rc = namespaces(name, r)) < 0 ||
 	    (rc = empty_root(name)) < 0 ||
 	    (rc = close_fds(name, keep, nkeep, nul, o->keep_stdio)) < 0 ||
-	    (nul = -1, rc = limits(name, role, keep, nkeep, o)) < 0 ||
+	    (nul = -1, rc = limits(name, r, keep, nkeep, o)) < 0 ||
 	    (rc = drop_caps(name)) < 0)
 		goto out;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
@@ -327,28 +313,29 @@ lock_and_load(scmp_filter_ctx c, const struct sandbox_opts *o, const char *name)
 
 /* See seccomp_core.c for why the core keeps its ids and namespaces. */
 static int
-core_enter(const struct sandbox_opts *o, const char *name, const char *prefix)
+host_enter(enum sandbox_role role, const struct sandbox_opts *o,
+    const char *name, const char *prefix)
 {
 	scmp_filter_ctx c;
 
-	if ((c = sc_build(SANDBOX_CORE, name, prefix)) == NULL)
+	if ((c = sc_build(role, name, prefix)) == NULL)
 		return -EINVAL;
 	return lock_and_load(c, o, name);
 }
 
-/* The monitor keeps SANDBOX_MONITOR_CAPS, in no set more than that. */
+/* The monitor keeps its caps (SANDBOX_MONITOR_CAPS), in no set more. */
 static int
-monitor_enter(const struct sandbox_opts *o, const char *name,
-    const char *prefix)
+root_enter(enum sandbox_role role, const struct sandbox_row *r,
+    const struct sandbox_opts *o, const char *name, const char *prefix)
 {
 	scmp_filter_ctx c;
 
-	if ((c = sc_build(SANDBOX_MONITOR, name, prefix)) == NULL)
+	if ((c = sc_build(role, name, prefix)) == NULL)
 		return -EINVAL;
 	if (geteuid() == 0) {
 		capng_clear(CAPNG_SELECT_ALL);
 		for (int cap = 0; cap < 64; cap++)
-			if (SANDBOX_MONITOR_CAPS & (1ULL << cap))
+			if (r->caps & (1ULL << cap))
 				capng_update(CAPNG_ADD, CAPNG_EFFECTIVE |
 				    CAPNG_PERMITTED | CAPNG_BOUNDING_SET, cap);
 		if (setgroups(0, NULL) < 0 || capng_apply(CAPNG_SELECT_ALL) < 0) {
@@ -415,6 +402,7 @@ sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
     const struct sandbox_opts *o)
 {
 	static const struct sandbox_opts def;
+	const struct sandbox_row *r = sandbox_row(role);
 	char name[64], prefix[80];
 
 	if (o == NULL)
@@ -431,15 +419,15 @@ sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
 		    "hyve's privileges", name);
 		return 0;
 	}
-	if ((unsigned)role > SANDBOX_MONITOR || nkeep < 0 || nkeep > MAX_KEEP ||
+	if (r == NULL || nkeep < 0 || nkeep > MAX_KEEP ||
 	    (nkeep > 0 && keep_fds == NULL)) {
 		hlog("%s: sandbox: bad role or kept fds (at most %d)", name,
 		    MAX_KEEP);
 		return -EINVAL;
 	}
-	if (role == SANDBOX_CORE)
-		return core_enter(o, name, prefix);
-	if (role == SANDBOX_MONITOR)
-		return monitor_enter(o, name, prefix);
+	if (r->host)
+		return host_enter(role, o, name, prefix);
+	if (r->root)
+		return root_enter(role, r, o, name, prefix);
 	return backend_enter(role, keep_fds, nkeep, o, name, prefix);
 }

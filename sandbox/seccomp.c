@@ -202,7 +202,7 @@ sc_build(enum sandbox_role role, const char *name, const char *prefix)
 	static const int always[] = {
 		SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
 	};
-	bool core = role == SANDBOX_CORE;
+	const struct sandbox_row *r = sandbox_row(role);
 	scmp_filter_ctx c;
 	int rc;
 
@@ -223,33 +223,14 @@ sc_build(enum sandbox_role role, const char *name, const char *prefix)
 	}
 	/* Other ABIs (i386 via int 0x80, x32) are killed outright. */
 	rc = seccomp_attr_set(c, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (rc == 0 && core)
+	if (rc == 0 && r != NULL && r->host)
 		rc = seccomp_attr_set(c, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (rc == 0)
 		rc = sc_allow(c, always, NELEM(always));
 	if (rc == 0)
 		rc = seccomp_rule_add(c, SCMP_ACT_KILL_PROCESS, SC_DEATH, 0);
-	if (rc == 0) {
-		switch (role) {
-		case SANDBOX_BLK:
-			rc = sc_rules_blk(c);
-			break;
-		case SANDBOX_NET:
-			rc = sc_rules_net(c);
-			break;
-		case SANDBOX_RND:
-			rc = sc_rules_rnd(c);
-			break;
-		case SANDBOX_CORE:
-			rc = sc_rules_core(c);
-			break;
-		case SANDBOX_MONITOR:
-			rc = sc_rules_monitor(c);
-			break;
-		default:
-			rc = -EINVAL;
-		}
-	}
+	if (rc == 0)
+		rc = r != NULL ? r->rules(c) : -EINVAL;
 	if (rc < 0) {
 		hlog("%s: cannot build the seccomp filter: %s", name,
 		    strerror(-rc));

@@ -28,6 +28,27 @@ int sc_rules_net(scmp_filter_ctx c);
 int sc_rules_rnd(scmp_filter_ctx c);
 int sc_rules_core(scmp_filter_ctx c);
 int sc_rules_monitor(scmp_filter_ctx c);
+/*
+ * A role's row (roles.c).  A backend gets new namespaces, an empty root,
+ * no capabilities, rlimits and its list; the core and the monitor, which
+ * cannot take namespaces, only what their fields say.
+ */
+struct sandbox_row {
+	const char	*name;			/* "blk" */
+	int		(*rules)(scmp_filter_ctx c);	/* its seccomp list */
+	unsigned	nofile;			/* RLIMIT_NOFILE by default */
+	long long	nproc;			/* RLIMIT_NPROC: threads it needs */
+	bool		writes;			/* writes files: no RLIMIT_FSIZE */
+	const char	*device;		/* a device node it may hold */
+	int		files;			/* regular files it may hold */
+	bool		host;			/* the core: host namespaces and /,
+						   a tenant uid, filter on all threads */
+	bool		bounding;		/* may keep a full bounding set */
+	bool		root;			/* the monitor: may be root, with caps */
+	uint64_t	caps;			/* the capabilities it keeps */
+};
+const struct sandbox_row *sandbox_row(enum sandbox_role role);
+
 /* Loads the base filter of sandbox_pre_exec. */
 int sandbox_load_base_filter(void);
 
