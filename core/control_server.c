@@ -72,7 +72,7 @@ counters_json(struct vpci *v)
 	json_object *c = json_object_new_object();
 	struct hyve_stats st;
 
-	memcpy(&st, v->stats, sizeof(st));
+	memcpy(&st, v->sup.stats, sizeof(st));
 	json_object_object_add(c, "requests", json_object_new_int64(st.requests));
 	json_object_object_add(c, "bytes", json_object_new_int64(st.bytes));
 	json_object_object_add(c, "errors", json_object_new_int64(st.errors));
@@ -98,20 +98,20 @@ device_json(struct pci_dev *pd)
 	json_object_object_add(d, "emulation",
 	    json_object_new_string(pd->pe->name));
 	json_object_object_add(d, "slot", json_object_new_string(slot));
-	json_object_object_add(d, "pid", v && v->bp.pid > 0 ?
-	    json_object_new_int(v->bp.pid) : NULL);
+	json_object_object_add(d, "pid", v && v->sup.bp.pid > 0 ?
+	    json_object_new_int(v->sup.bp.pid) : NULL);
 	json_object_object_add(d, "state",
 	    json_object_new_string(v ? sup_state(v) : "running"));
 	if (v != NULL) {
 		json_object_object_add(d, "queues", json_object_new_int(v->nq));
 		json_object_object_add(d, "restarts",
-		    json_object_new_int(v->restarts));
-		json_object_object_add(d, "last_exit", v->last_exit[0] ?
-		    json_object_new_string(v->last_exit) : NULL);
+		    json_object_new_int(v->sup.restarts));
+		json_object_object_add(d, "last_exit", v->sup.last_exit[0] ?
+		    json_object_new_string(v->sup.last_exit) : NULL);
 		next = sup_next_try(v);
 		json_object_object_add(d, "next_try_s", next < 0 ? NULL :
 		    json_object_new_int64((next + 999) / 1000));
-		if (v->stats != NULL)
+		if (v->sup.stats != NULL)
 			json_object_object_add(d, "counters", counters_json(v));
 	}
 	return d;
@@ -264,12 +264,12 @@ add_proc(struct vpci *v, void *arg)
 {
 	struct procs *ps = arg;
 
-	if (v->bp.pid <= 0)
+	if (v->sup.bp.pid <= 0)
 		return;
 	snprintf(ps->p[ps->n].role, sizeof(ps->p[ps->n].role), "%s",
 	    v->cls->prefix);
 	snprintf(ps->p[ps->n].name, sizeof(ps->p[ps->n].name), "%s", v->name);
-	ps->p[ps->n++].pid = v->bp.pid;
+	ps->p[ps->n++].pid = v->sup.bp.pid;
 }
 
 /* Without a monitor (it serves audit when there is one). */
@@ -292,10 +292,10 @@ cmd_audit(struct vm *vm)
 static void
 add_stats(struct vpci *v, void *arg)
 {
-	json_object *d = v->stats ? counters_json(v) : json_object_new_object();
+	json_object *d = v->sup.stats ? counters_json(v) : json_object_new_object();
 
 	json_object_object_add(d, "name", json_object_new_string(v->name));
-	json_object_object_add(d, "restarts", json_object_new_int(v->restarts));
+	json_object_object_add(d, "restarts", json_object_new_int(v->sup.restarts));
 	json_object_array_add(arg, d);
 }
 

@@ -39,7 +39,7 @@ blk_flags(const char *node)
 static int
 blk_open(struct vpci *v, const char *path)
 {
-	int fd, flags = blk_flags(v->node);
+	int fd, flags = blk_flags(v->sup.node);
 
 	if (spawner_sealed()) {
 		if ((fd = spawner_open(v->name, "blk", path, flags)) < 0)

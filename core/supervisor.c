@@ -47,14 +47,14 @@ now_ms(void)
 static void
 arg(struct vpci *v, const char *a)
 {
-	if (v->argc < (int)(sizeof(v->argv) / sizeof(v->argv[0])) - 1) {
-		v->argv[v->argc++] = strdup(a);
-		v->argv[v->argc] = NULL;
-	} else if (!v->argv_full) {
+	if (v->sup.argc < (int)(sizeof(v->sup.argv) / sizeof(v->sup.argv[0])) - 1) {
+		v->sup.argv[v->sup.argc++] = strdup(a);
+		v->sup.argv[v->sup.argc] = NULL;
+	} else if (!v->sup.argv_full) {
 		hlog("%s: more than %d arguments for its backend; '%s' and "
 		    "what follows cannot be passed", v->name,
-		    (int)(sizeof(v->argv) / sizeof(v->argv[0])) - 1, a);
-		v->argv_full = true;
+		    (int)(sizeof(v->sup.argv) / sizeof(v->sup.argv[0])) - 1, a);
+		v->sup.argv_full = true;
 	}
 }
 
@@ -76,7 +76,7 @@ sup_arg(struct vpci *v, const char *a, const char *b)
 void
 sup_give(struct vpci *v, int slot, int fd)
 {
-	v->slot[slot] = fd;
+	v->sup.slot[slot] = fd;
 }
 
 /* The descriptors v's backend is given, in order: the class's slots,
@@ -87,10 +87,10 @@ backend_fds(struct vpci *v, int *fds)
 	int i, n = 0;
 
 	for (i = 0; i < DEV_MAX_SLOTS; i++)
-		if (v->slot[i] >= 0)
-			fds[n++] = v->slot[i];
-	if (v->statsfd >= 0)
-		fds[n++] = v->statsfd;
+		if (v->sup.slot[i] >= 0)
+			fds[n++] = v->sup.slot[i];
+	if (v->sup.statsfd >= 0)
+		fds[n++] = v->sup.statsfd;
 	return n;
 }
 
@@ -102,7 +102,7 @@ slot_args(struct vpci *v)
 	int i, k = 0;
 
 	for (i = 0; i < DEV_MAX_SLOTS; i++) {
-		if (v->slot[i] < 0)
+		if (v->sup.slot[i] < 0)
 			continue;
 		snprintf(opt, sizeof(opt), "--%s-fd", v->cls->slots[i]);
 		snprintf(n, sizeof(n), "%d", BACKEND_FD(k++));
@@ -175,20 +175,20 @@ stats_create(struct vpci *v)
 	char n[16];
 	int i, k = 0;
 
-	v->statsfd = memfd_create("hyve-stats", MFD_CLOEXEC);
-	if (v->statsfd < 0 || ftruncate(v->statsfd, 4096) < 0) {
+	v->sup.statsfd = memfd_create("hyve-stats", MFD_CLOEXEC);
+	if (v->sup.statsfd < 0 || ftruncate(v->sup.statsfd, 4096) < 0) {
 		hlog("%s: counters page: %s", v->name, strerror(errno));
 		return -errno;
 	}
-	v->stats = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    v->statsfd, 0);
-	if (v->stats == MAP_FAILED) {
-		v->stats = NULL;
+	v->sup.stats = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    v->sup.statsfd, 0);
+	if (v->sup.stats == MAP_FAILED) {
+		v->sup.stats = NULL;
 		return -errno;
 	}
 	/* It comes after the slots (backend_fds). */
 	for (i = 0; i < DEV_MAX_SLOTS; i++)
-		k += v->slot[i] >= 0;
+		k += v->sup.slot[i] >= 0;
 	snprintf(n, sizeof(n), "%d", BACKEND_FD(k));
 	arg2(v, "--stats-fd", n);
 	return 0;
@@ -199,8 +199,8 @@ stats_create(struct vpci *v)
 static void
 fail(struct vpci *v, const char *why)
 {
-	v->failed = true;
-	v->failed_reset = !(v->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	v->sup.failed = true;
+	v->sup.failed_reset = !(v->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 	vpci_needs_reset(v, why);
 }
 
@@ -210,10 +210,10 @@ fail(struct vpci *v, const char *why)
 static void
 revived(struct vpci *v)
 {
-	v->failed = false;
-	if (v->failed_reset)
+	v->sup.failed = false;
+	if (v->sup.failed_reset)
 		v->status &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
-	v->failed_reset = false;
+	v->sup.failed_reset = false;
 	hlog("%s: the device works again", v->name);
 }
 
@@ -228,17 +228,17 @@ on_broken(struct vu_front *f, void *arg)
 	struct vpci *v = arg;
 	char why[200];
 
-	if (v->spawned) {
-		if (v->bp.pid > 0) {
+	if (v->sup.spawned) {
+		if (v->sup.bp.pid > 0) {
 			hlog("%s: killing backend pid %d", v->name,
-			    (int)v->bp.pid);
-			kill(v->bp.pid, SIGKILL);
+			    (int)v->sup.bp.pid);
+			kill(v->sup.bp.pid, SIGKILL);
 		}
 		return;
 	}
-	if (v->failed)
+	if (v->sup.failed)
 		return;
-	snprintf(v->last_exit, sizeof(v->last_exit), "the backend %s", f->why);
+	snprintf(v->sup.last_exit, sizeof(v->sup.last_exit), "the backend %s", f->why);
 	snprintf(why, sizeof(why), "the backend %s (device failed)", f->why);
 	fail(v, why);
 }
@@ -249,21 +249,34 @@ start(struct vpci *v)
 {
 	int fds[DEV_MAX_SLOTS + 1], n = backend_fds(v, fds), rc;
 
-	rc = backend_spawn(&v->bp, v->argv, fds, n);
+	rc = backend_spawn(&v->sup.bp, v->sup.argv, fds, n);
 	if (rc < 0)
 		return rc;
-	if (v->bp.pidfd >= 0)
-		evloop_add(v->bp.pidfd, on_exit_fd, v);
-	rc = vuf_open(&v->vu, v->bp.sock, v->name);
-	v->bp.sock = -1;		/* the frontend owns it now */
+	if (v->sup.bp.pidfd >= 0)
+		evloop_add(v->sup.bp.pidfd, on_exit_fd, v);
+	rc = vuf_open(&v->vu, v->sup.bp.sock, v->name);
+	v->sup.bp.sock = -1;		/* the frontend owns it now */
 	v->vu.broken = on_broken;
 	v->vu.arg = v;
 	if (rc < 0) {
 		hlog("%s: backend pid %d did not complete the vhost-user "
-		    "handshake", v->name, (int)v->bp.pid);
-		kill(v->bp.pid, SIGKILL);
+		    "handshake", v->name, (int)v->sup.bp.pid);
+		kill(v->sup.bp.pid, SIGKILL);
 	}
 	return rc;
+}
+
+void
+sup_init(struct sup_dev *d)
+{
+	int i;
+
+	d->bp.pidfd = -1;
+	d->bp.sock = -1;
+	for (i = 0; i < DEV_MAX_SLOTS; i++)
+		d->slot[i] = -1;
+	d->statsfd = -1;
+	d->timer = -1;
 }
 
 int
@@ -282,8 +295,7 @@ sup_attach(struct vpci *v, const char *node, int sock)
 		return rc;
 	window_ms = w * 1000;
 	retry_ms = r * 1000;
-	snprintf(v->node, sizeof(v->node), "%s", node);
-	v->timer = -1;
+	snprintf(v->sup.node, sizeof(v->sup.node), "%s", node);
 	if (sock >= 0) {
 		rc = vuf_open(&v->vu, sock, v->name);
 		v->vu.broken = on_broken;
@@ -306,19 +318,19 @@ sup_attach(struct vpci *v, const char *node, int sock)
 			slot_args(v);
 			rc = stats_create(v);
 		}
-		if (rc == 0 && v->argv_full)
+		if (rc == 0 && v->sup.argv_full)
 			rc = -E2BIG;
 		if (rc == 0)
 			rc = backend_binary(v->cls->binary,
-			    config_node_get(node, "binary"), v->bp.path,
-			    sizeof(v->bp.path));
+			    config_node_get(node, "binary"), v->sup.bp.path,
+			    sizeof(v->sup.bp.path));
 		if (rc < 0)
 			return rc;
-		free(v->argv[0]);
-		v->argv[0] = strdup(v->bp.path);
-		snprintf(v->bp.name, sizeof(v->bp.name), "%s", v->name);
-		snprintf(v->bp.role, sizeof(v->bp.role), "%s", v->cls->prefix);
-		v->spawned = true;
+		free(v->sup.argv[0]);
+		v->sup.argv[0] = strdup(v->sup.bp.path);
+		snprintf(v->sup.bp.name, sizeof(v->sup.bp.name), "%s", v->name);
+		snprintf(v->sup.bp.role, sizeof(v->sup.bp.role), "%s", v->cls->prefix);
+		v->sup.spawned = true;
 		rc = start(v);
 	}
 	if (rc == 0)
@@ -338,24 +350,29 @@ sup_detach(struct vpci *v)
 		}
 	}
 	vuf_close(&v->vu);
-	if (v->bp.pidfd >= 0)
-		evloop_del(v->bp.pidfd);
-	backend_stop(&v->bp);
-	if (v->timer >= 0) {
-		evloop_del(v->timer);
-		close(v->timer);
-		v->timer = -1;
+	if (v->sup.bp.pidfd >= 0)
+		evloop_del(v->sup.bp.pidfd);
+	backend_stop(&v->sup.bp);
+	if (v->sup.timer >= 0) {
+		evloop_del(v->sup.timer);
+		close(v->sup.timer);
+		v->sup.timer = -1;
 	}
-	for (i = 0; i < v->argc; i++)
-		free(v->argv[i]);
-	v->argv_full = false;
-	v->argc = 0;
-	if (v->stats != NULL)
-		munmap(v->stats, 4096);
-	v->stats = NULL;
-	if (v->statsfd >= 0)
-		close(v->statsfd);
-	v->statsfd = -1;
+	for (i = 0; i < v->sup.argc; i++)
+		free(v->sup.argv[i]);
+	v->sup.argv_full = false;
+	v->sup.argc = 0;
+	if (v->sup.stats != NULL)
+		munmap(v->sup.stats, 4096);
+	v->sup.stats = NULL;
+	if (v->sup.statsfd >= 0)
+		close(v->sup.statsfd);
+	v->sup.statsfd = -1;
+	for (i = 0; i < DEV_MAX_SLOTS; i++) {
+		if (v->sup.slot[i] >= 0)
+			close(v->sup.slot[i]);
+		v->sup.slot[i] = -1;
+	}
 }
 
 static void died(struct vpci *v);
@@ -370,8 +387,8 @@ restart(struct vpci *v)
 	if ((rc = start(v)) < 0) {
 		/* One that ran is counted when reaped; one that never ran
 		 * (its binary is gone, say) is counted now. */
-		if (v->bp.pid <= 0) {
-			snprintf(v->last_exit, sizeof(v->last_exit),
+		if (v->sup.bp.pid <= 0) {
+			snprintf(v->sup.last_exit, sizeof(v->sup.last_exit),
 			    "could not be started: %s", strerror(-rc));
 			died(v);
 		}
@@ -379,15 +396,15 @@ restart(struct vpci *v)
 	}
 	if ((rc = vpci_replay(v, NULL)) < 0) {
 		hlog("%s: the new backend (pid %d) refused the device's state; "
-		    "killing it", v->name, (int)v->bp.pid);
-		kill(v->bp.pid, SIGKILL);
+		    "killing it", v->name, (int)v->sup.bp.pid);
+		kill(v->sup.bp.pid, SIGKILL);
 		return;
 	}
-	v->down = false;
-	v->restarts++;
+	v->sup.down = false;
+	v->sup.restarts++;
 	hlog("%s: backend restarted: pid %d, %lld ms, restart %d", v->name,
-	    (int)v->bp.pid, now_ms() - t0, v->restarts);
-	if (v->failed)
+	    (int)v->sup.bp.pid, now_ms() - t0, v->sup.restarts);
+	if (v->sup.failed)
 		revived(v);
 }
 
@@ -400,8 +417,8 @@ on_timer(int fd, void *arg)
 	if (read(fd, &n, sizeof(n)) < 0)
 		return;
 	pthread_mutex_lock(&v->vm->dev_lock);
-	v->next_try = 0;
-	if (v->down)
+	v->sup.next_try = 0;
+	if (v->sup.down)
 		restart(v);
 	pthread_mutex_unlock(&v->vm->dev_lock);
 }
@@ -413,29 +430,29 @@ try_later(struct vpci *v, long long ms)
 	struct itimerspec it;
 
 	memset(&it, 0, sizeof(it));
-	v->next_try = 0;
+	v->sup.next_try = 0;
 	if (ms >= 0) {
 		/* An it_value of 0 would disarm the timer. */
 		it.it_value.tv_sec = ms / 1000;
 		it.it_value.tv_nsec = (ms % 1000) * 1000000L + 1;
-		v->next_try = now_ms() + ms;
+		v->sup.next_try = now_ms() + ms;
 	}
-	if (v->timer < 0 && ms >= 0) {
-		v->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC |
+	if (v->sup.timer < 0 && ms >= 0) {
+		v->sup.timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC |
 		    TFD_NONBLOCK);
-		if (v->timer < 0 || evloop_add(v->timer, on_timer, v) < 0) {
+		if (v->sup.timer < 0 || evloop_add(v->sup.timer, on_timer, v) < 0) {
 			hlog("%s: no timer for a delayed restart (%s); "
 			    "restarting now", v->name, strerror(errno));
-			if (v->timer >= 0)
-				close(v->timer);
-			v->timer = -1;
-			v->next_try = 0;
+			if (v->sup.timer >= 0)
+				close(v->sup.timer);
+			v->sup.timer = -1;
+			v->sup.next_try = 0;
 			restart(v);
 			return;
 		}
 	}
-	if (v->timer >= 0)
-		timerfd_settime(v->timer, 0, &it, NULL);
+	if (v->sup.timer >= 0)
+		timerfd_settime(v->sup.timer, 0, &it, NULL);
 }
 
 /* A backend killed by its seccomp filter left the syscall in its
@@ -446,11 +463,11 @@ seccomp_culprit(struct vpci *v)
 	uint64_t nr;
 	char *name;
 
-	if (v->stats == NULL || (nr = v->stats->seccomp_nr) == 0)
+	if (v->sup.stats == NULL || (nr = v->sup.stats->seccomp_nr) == 0)
 		return false;
-	v->stats->seccomp_nr = 0;
+	v->sup.stats->seccomp_nr = 0;
 	name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr - 1);
-	snprintf(v->last_exit, sizeof(v->last_exit), "killed by seccomp: %s",
+	snprintf(v->sup.last_exit, sizeof(v->sup.last_exit), "killed by seccomp: %s",
 	    name ? name : "an unknown syscall");
 	free(name);
 	return true;
@@ -467,16 +484,16 @@ died(struct vpci *v)
 	long long now = now_ms(), delay;
 	char why[200];
 
-	v->down = true;
-	if (now - v->window_start > (long long)window_ms) {
-		v->window_start = now;
-		v->recent = 0;
+	v->sup.down = true;
+	if (now - v->sup.window_start > (long long)window_ms) {
+		v->sup.window_start = now;
+		v->sup.recent = 0;
 	}
-	if ((uint64_t)++v->recent > restart_max) {
-		if (!v->failed) {
+	if ((uint64_t)++v->sup.recent > restart_max) {
+		if (!v->sup.failed) {
 			snprintf(why, sizeof(why), "backend died %d times in "
 			    "%llu s; giving up (device failed; see "
-			    "restart.max)", v->recent,
+			    "restart.max)", v->sup.recent,
 			    (unsigned long long)(window_ms / 1000));
 			fail(v, why);
 		}
@@ -491,8 +508,8 @@ died(struct vpci *v)
 		try_later(v, (long long)retry_ms);
 		return;
 	}
-	delay = v->recent == 1 ? 0 :
-	    (long long)SUP_BACKOFF_MS << (v->recent - 2);
+	delay = v->sup.recent == 1 ? 0 :
+	    (long long)SUP_BACKOFF_MS << (v->sup.recent - 2);
 	if (delay > SUP_BACKOFF_MAX_MS)
 		delay = SUP_BACKOFF_MAX_MS;
 	if (delay == 0)
@@ -507,24 +524,24 @@ static void
 on_exit_fd(int fd, void *arg)
 {
 	struct vpci *v = arg;
-	pid_t pid = v->bp.pid;
+	pid_t pid = v->sup.bp.pid;
 	bool seccomp;
 
 	evloop_del(fd);
-	if (backend_reap(&v->bp, v->last_exit, sizeof(v->last_exit)) < 0)
-		snprintf(v->last_exit, sizeof(v->last_exit), "went away");
+	if (backend_reap(&v->sup.bp, v->sup.last_exit, sizeof(v->sup.last_exit)) < 0)
+		snprintf(v->sup.last_exit, sizeof(v->sup.last_exit), "went away");
 	/* A seccomp death explains a hang-up the frontend saw as well. */
 	seccomp = seccomp_culprit(v);
 	pthread_mutex_lock(&v->vm->dev_lock);
 	if (!seccomp && v->vu.why[0] != '\0')
-		snprintf(v->last_exit, sizeof(v->last_exit), "killed: it %s",
+		snprintf(v->sup.last_exit, sizeof(v->sup.last_exit), "killed: it %s",
 		    v->vu.why);
 	if (vuf_peer_open(&v->vu))
-		strncat(v->last_exit, "; its socket stayed open in a process "
-		    "it forked or passed it to", sizeof(v->last_exit) -
-		    strlen(v->last_exit) - 1);
+		strncat(v->sup.last_exit, "; its socket stayed open in a process "
+		    "it forked or passed it to", sizeof(v->sup.last_exit) -
+		    strlen(v->sup.last_exit) - 1);
 	vuf_close(&v->vu);
-	hlog("backend %s (pid %d) %s", v->name, (int)pid, v->last_exit);
+	hlog("backend %s (pid %d) %s", v->name, (int)pid, v->sup.last_exit);
 	died(v);
 	pthread_mutex_unlock(&v->vm->dev_lock);
 }
@@ -568,7 +585,7 @@ swap_locked(struct vpci *v, const struct sup_swap *sw, char *err, size_t len)
 	bool stopped = false;
 	int fd = -1, rc;
 
-	if (!v->spawned) {
+	if (!v->sup.spawned) {
 		snprintf(err, len, "%s is served by a backend hyve did not "
 		    "start; it cannot be swapped", v->name);
 		return -EINVAL;
@@ -587,20 +604,20 @@ swap_locked(struct vpci *v, const struct sup_swap *sw, char *err, size_t len)
 	if (vpci_backend_ok(v) && vpci_stop_rings(v, bases) == 0)
 		stopped = true;
 	vuf_close(&v->vu);
-	if (v->bp.pidfd >= 0)
-		evloop_del(v->bp.pidfd);
-	backend_stop(&v->bp);
+	if (v->sup.bp.pidfd >= 0)
+		evloop_del(v->sup.bp.pidfd);
+	backend_stop(&v->sup.bp);
 	if (fd >= 0) {
-		close(v->slot[0]);
-		v->slot[0] = fd;
+		close(v->sup.slot[0]);
+		v->sup.slot[0] = fd;
 	}
 	if (sw->binary) {
-		snprintf(v->bp.path, sizeof(v->bp.path), "%s", sw->binary);
-		free(v->argv[0]);
-		v->argv[0] = strdup(sw->binary);
+		snprintf(v->sup.bp.path, sizeof(v->sup.bp.path), "%s", sw->binary);
+		free(v->sup.argv[0]);
+		v->sup.argv[0] = strdup(sw->binary);
 	}
-	v->down = true;
-	v->recent = 0;
+	v->sup.down = true;
+	v->sup.recent = 0;
 	try_later(v, -1);
 	v->vu.why[0] = '\0';
 	if ((rc = start(v)) < 0 || (rc = vpci_replay(v, stopped ? bases :
@@ -613,26 +630,26 @@ swap_locked(struct vpci *v, const struct sup_swap *sw, char *err, size_t len)
 			    "over (%s); see the log", v->name, strerror(-rc));
 		/* Either way the supervisor takes over from here: a backend
 		 * that runs is killed and restarted when reaped. */
-		if (v->bp.pid > 0)
-			kill(v->bp.pid, SIGKILL);
+		if (v->sup.bp.pid > 0)
+			kill(v->sup.bp.pid, SIGKILL);
 		else {
-			snprintf(v->last_exit, sizeof(v->last_exit),
+			snprintf(v->sup.last_exit, sizeof(v->sup.last_exit),
 			    "could not be started: %s", strerror(-rc));
 			died(v);
 		}
 		return rc;
 	}
-	v->down = false;
-	v->restarts++;
-	if (v->failed)
+	v->sup.down = false;
+	v->sup.restarts++;
+	if (v->sup.failed)
 		revived(v);
 	memcpy(cfg, v->devcfg, sizeof(cfg));
 	if (c->cfg_len > 0 && vuf_get_config(&v->vu, 0, v->devcfg,
 	    c->cfg_len) == 0 && c->cfg_changed != NULL &&
 	    c->cfg_changed(v->name, cfg, v->devcfg))
 		vpci_config_changed(v);
-	hlog("%s: backend swapped: pid %d, %s%s%s%s%s", v->name, (int)v->bp.pid,
-	    v->bp.path, target ? ", " : "", target ? c->slots[0] : "",
+	hlog("%s: backend swapped: pid %d, %s%s%s%s%s", v->name, (int)v->sup.bp.pid,
+	    v->sup.bp.path, target ? ", " : "", target ? c->slots[0] : "",
 	    target ? " " : "", target ? target : "");
 	return 0;
 }
@@ -658,7 +675,7 @@ sup_pid(const char *name)
 {
 	struct vpci *v = find(name);
 
-	return v ? v->bp.pid : -1;
+	return v ? v->sup.bp.pid : -1;
 }
 
 void
@@ -691,18 +708,18 @@ sup_next_try(const struct vpci *v)
 {
 	long long ms;
 
-	if (v->next_try == 0)
+	if (v->sup.next_try == 0)
 		return -1;
-	ms = v->next_try - now_ms();
+	ms = v->sup.next_try - now_ms();
 	return ms < 0 ? 0 : ms;
 }
 
 const char *
 sup_state(const struct vpci *v)
 {
-	if (v->failed)
+	if (v->sup.failed)
 		return "failed";
-	if (v->down)
+	if (v->sup.down)
 		return "restarting";
 	if (v->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return "needs-reset";

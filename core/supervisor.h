@@ -4,6 +4,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "core/backend.h"
+#include "core/devclass.h"
+#include "ipc/stats.h"
+
 struct vpci;
 
 /*
@@ -26,6 +30,30 @@ struct vpci;
 #define SUP_BACKOFF_MS		10	/* first delay; doubles, capped */
 #define SUP_BACKOFF_MAX_MS	2000
 
+/* A device's backend, from start to its last restart. */
+struct sup_dev {
+	struct backend_proc bp;
+	bool		spawned;	/* hyve started it (else: vhost-user) */
+	char		*argv[24];	/* how it is started, argv[0] the binary */
+	int		argc;
+	bool		argv_full;	/* arguments were lost: an error */
+	int		slot[DEV_MAX_SLOTS];	/* what the core opened for it */
+	int		statsfd;	/* the counters page, shared with it */
+	struct hyve_stats *stats;
+	bool		down;		/* dead, a new one is on its way */
+	int		restarts;	/* in all */
+	int		recent;		/* crashes in the current window */
+	long long	window_start;	/* ms, CLOCK_MONOTONIC */
+	int		timer;		/* timerfd for a delayed restart */
+	long long	next_try;	/* ms, when the timer fires; 0: not set */
+	char		last_exit[192];
+	char		node[32];	/* its config node, "pci.0.3.0" */
+	bool		failed;
+	bool		failed_reset;	/* failing set DEVICE_NEEDS_RESET */
+};
+
+/* Before sup_attach: nothing started, nothing open. */
+void sup_init(struct sup_dev *d);
 /* Starts (or, with sock >= 0, connects) the backend of v; the handshake. */
 int sup_attach(struct vpci *v, const char *node, int sock);
 /* For a class's prepare: an argument for v's backend (b: its value, or
@@ -33,7 +61,7 @@ int sup_attach(struct vpci *v, const char *node, int sock);
 void sup_arg(struct vpci *v, const char *a, const char *b);
 /* For a class's prepare: fd (now v's) goes to the backend in slot. */
 void sup_give(struct vpci *v, int slot, int fd);
-/* Stops and reaps the backend of v. */
+/* Stops and reaps the backend of v; closes what was opened for it. */
 void sup_detach(struct vpci *v);
 
 struct sup_swap {

@@ -151,7 +151,7 @@ intx_rearm(struct vpci *v)
 bool
 vpci_backend_ok(const struct vpci *v)
 {
-	return !v->failed && !v->down && v->vu.sock >= 0;
+	return !v->sup.failed && !v->sup.down && v->vu.sock >= 0;
 }
 
 /* The device config changed (a new disk size): tell the driver. */
@@ -263,10 +263,10 @@ features_ok(struct vpci *v)
 		    "(legacy drivers are not supported)", v->name);
 		return -EINVAL;
 	}
-	if (v->failed)
+	if (v->sup.failed)
 		return -EIO;
 	/* A backend being restarted gets the features when it is back. */
-	if (v->down)
+	if (v->sup.down)
 		return 0;
 	return vuf_set_features(&v->vu, f | (1ull << VU_F_PROTOCOL_FEATURES));
 }
@@ -357,9 +357,9 @@ vpci_stop_rings(struct vpci *v, uint16_t *bases)
 static int
 driver_ok(struct vpci *v)
 {
-	if (v->failed)
+	if (v->sup.failed)
 		return -EIO;
-	if (v->down) {
+	if (v->sup.down) {
 		/* The restarted backend gets the rings then. */
 		return 0;
 	}
@@ -874,7 +874,7 @@ vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
     const struct devclass *t, int sock)
 {
 	struct vpci *v;
-	int i, rc;
+	int rc;
 
 	v = calloc(1, sizeof(*v));
 	if (v == NULL)
@@ -882,13 +882,9 @@ vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
 	v->vm = vm;
 	v->pd = pd;
 	v->cls = t;
-	v->bp.pidfd = -1;
-	v->bp.sock = -1;
+	sup_init(&v->sup);
 	v->vu.sock = -1;
 	v->infl.fd = -1;
-	for (i = 0; i < DEV_MAX_SLOTS; i++)
-		v->slot[i] = -1;
-	v->statsfd = -1;
 	snprintf(v->name, sizeof(v->name), "%s%d", t->prefix,
 	    class_count[devclass_index(t)]++);
 	pd->arg = v;
@@ -914,9 +910,9 @@ vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
 	if ((rc = setup_queues(v)) < 0 || (rc = setup_pci(v)) < 0)
 		return rc;
 	device_reset(v);
-	if (v->spawned)
+	if (v->sup.spawned)
 		hlog("%s: %s at %s, backend %s pid %d, %u queue(s)", v->name,
-		    t->pe.name, pd->name, v->bp.path, (int)v->bp.pid, v->nq);
+		    t->pe.name, pd->name, v->sup.bp.path, (int)v->sup.bp.pid, v->nq);
 	else
 		hlog("%s: %s at %s, vhost-user backend at %s, %u queue(s)",
 		    v->name, t->pe.name, pd->name, config_node_get(node, "socket"), v->nq);
@@ -1022,9 +1018,6 @@ vpci_fini(struct pci_dev *pd)
 	sup_detach(v);
 	if (v->infl.fd >= 0)
 		close(v->infl.fd);
-	for (i = 0; i < DEV_MAX_SLOTS; i++)
-		if (v->slot[i] >= 0)
-			close(v->slot[i]);
 	free(v);
 	pd->arg = NULL;
 }

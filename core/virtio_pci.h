@@ -7,8 +7,8 @@
 
 #include "core/backend.h"
 #include "core/devclass.h"
+#include "core/supervisor.h"
 #include "core/vu_frontend.h"
-#include "ipc/stats.h"
 
 struct vm;
 struct pci_dev;
@@ -38,7 +38,6 @@ struct pci_dev;
 #define VPCI_NOTIFY		0x3000
 #define VPCI_NOTIFY_MULT	4
 
-
 struct vpci_queue {
 	uint16_t	size;
 	uint16_t	vector;
@@ -63,8 +62,7 @@ struct vpci {
 	const struct devclass *cls;
 	char		name[16];
 	struct vu_front	vu;
-	struct backend_proc bp;
-	bool		spawned;
+	struct sup_dev	sup;		/* its backend (supervisor.c) */
 
 	uint64_t	dev_features, drv_features;
 	uint32_t	dfsel, gfsel;
@@ -84,27 +82,10 @@ struct vpci {
 
 	uint64_t	notify_base;	/* guest-physical, 0 while unmapped */
 
-	/* The backend's life (core/supervisor.c). */
-	char		*argv[24];	/* how it is started, argv[0] the binary */
-	int		argc;
-	int		slot[DEV_MAX_SLOTS];	/* what the core opened for it */
-	bool		argv_full;	/* arguments were lost: an error */
-	int		statsfd;	/* the counters page, shared with the backend */
-	struct hyve_stats *stats;
 	struct vuf_inflight infl;	/* kept across backends */
-	bool		down;		/* dead, a new one is on its way */
-	int		restarts;	/* in all */
-	int		recent;		/* crashes in the current window */
-	long long	window_start;	/* ms, CLOCK_MONOTONIC */
-	int		timer;		/* timerfd for a delayed restart */
-	long long	next_try;	/* ms, when the timer fires; 0: not set */
-	char		last_exit[192];
-	char		node[32];	/* its config node, "pci.0.3.0" */
 	uint8_t		devcfg[VPCI_DEVCFG_SIZE];
 	int		cfgcap;		/* offset of the PCI_CFG capability */
 	int		msixcap;	/* offset of the MSI-X capability */
-	bool		failed;
-	bool		failed_reset;	/* failing set DEVICE_NEEDS_RESET */
 };
 
 /* The transport's hooks, shared by every class's emulation. */

@@ -158,9 +158,9 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	if (v != NULL && v->bp.pid > 0) {
-		kill(v->bp.pid, SIGKILL);
-		waitpid(v->bp.pid, NULL, 0);
+	if (v != NULL && v->sup.bp.pid > 0) {
+		kill(v->sup.bp.pid, SIGKILL);
+		waitpid(v->sup.bp.pid, NULL, 0);
 	}
 	pci_reset_all();
 	vm_destroy(&vm);
@@ -232,8 +232,8 @@ wait_settled(pid_t old)
 {
 	long long end = now_ms() + 10000;
 
-	while (now_ms() < end && !v->failed &&
-	    (v->bp.pid == old || v->down || v->vu.sock < 0))
+	while (now_ms() < end && !v->sup.failed &&
+	    (v->sup.bp.pid == old || v->sup.down || v->vu.sock < 0))
 		evloop_run_once(10);
 }
 
@@ -255,17 +255,17 @@ restarted(const char *logged)
 	long long t0;
 	pid_t old;
 
-	old = v->bp.pid;
+	old = v->sup.bp.pid;
 	t0 = now_ms();
 	(void)capacity();
 	/* The read came back in bounded time (the 300 ms limit and change). */
 	assert_true(now_ms() - t0 < 3000);
 	wait_settled(old);
-	assert_false(v->failed);
-	assert_int_not_equal(v->bp.pid, old);
-	assert_int_equal(v->restarts, 1);
+	assert_false(v->sup.failed);
+	assert_int_not_equal(v->sup.bp.pid, old);
+	assert_int_equal(v->sup.restarts, 1);
 	assert_string_equal(sup_state(v), "running");
-	assert_non_null(strstr(v->last_exit, "killed: it "));
+	assert_non_null(strstr(v->sup.last_exit, "killed: it "));
 	if (!log_has(logged))
 		fail_msg("the log does not say '%s'", logged);
 	/* The new backend's first GET_CONFIG is honest. */
@@ -343,11 +343,11 @@ test_reply_late_in_time(void **state)
 	(void)state;
 	setenv("HYVE_BADBACK_MS", "100", 1);
 	assert_int_equal(bring_up("GET_CONFIG@2:late"), 0);
-	pid = v->bp.pid;
+	pid = v->sup.bp.pid;
 	assert_int_equal(capacity(), 8);
 	assert_int_equal(capacity(), 8);
-	assert_int_equal(v->bp.pid, pid);
-	assert_int_equal(v->restarts, 0);
+	assert_int_equal(v->sup.bp.pid, pid);
+	assert_int_equal(v->sup.restarts, 0);
 	assert_false(log_has("dropping its connection"));
 }
 
@@ -382,7 +382,7 @@ test_unasked_message(void **state)
 
 	(void)state;
 	assert_int_equal(bring_up("GET_CONFIG@2:garbage"), 0);
-	old = v->bp.pid;
+	old = v->sup.bp.pid;
 	/* Answered honestly, then a message of its own. */
 	assert_int_equal(capacity(), 8);
 	assert_int_equal(poll(&(struct pollfd){ .fd = v->vu.sock,
@@ -390,8 +390,8 @@ test_unasked_message(void **state)
 	/* The next request finds it, and does not take it for its answer. */
 	(void)capacity();
 	wait_settled(old);
-	assert_int_not_equal(v->bp.pid, old);
-	assert_int_equal(v->restarts, 1);
+	assert_int_not_equal(v->sup.bp.pid, old);
+	assert_int_equal(v->sup.restarts, 1);
 	assert_true(log_has("the backend sent a message unasked (request "
 	    "30583, unknown)"));
 	assert_int_equal(capacity(), 8);
@@ -480,8 +480,8 @@ test_call_flood(void **state)
 	if (cpu > 200)
 		fail_msg("the core used %lld ms of CPU in 1 s of call flood",
 		    cpu);
-	assert_false(v->failed);
-	assert_int_equal(v->restarts, 0);
+	assert_false(v->sup.failed);
+	assert_int_equal(v->sup.restarts, 0);
 	/* The control plane still answers. */
 	assert_int_equal(capacity(), 8);
 }
@@ -547,9 +547,9 @@ test_external_backend_fails_device(void **state)
 	v = other->arg;
 	bar4 = pci_get_cfg32(other, PCI_BASE_ADDRESS_4) & ~0xfULL;
 	(void)capacity();
-	assert_true(v->failed);
+	assert_true(v->sup.failed);
 	assert_string_equal(sup_state(v), "failed");
-	assert_non_null(strstr(v->last_exit, "the backend answered GET_CONFIG "
+	assert_non_null(strstr(v->sup.last_exit, "the backend answered GET_CONFIG "
 	    "with request 1 (GET_FEATURES)"));
 	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
 	    VIRTIO_CONFIG_S_NEEDS_RESET);
@@ -583,12 +583,12 @@ test_close_in_every_restart(void **state)
 	(void)state;
 	assert_int_equal(bring_up(NULL), 0);
 	setenv("HYVE_BADBACK", "GET_PROTOCOL_FEATURES@1:close", 1);
-	old = v->bp.pid;
+	old = v->sup.bp.pid;
 	kill(old, SIGKILL);
 	end = now_ms() + 20000;
-	while (now_ms() < end && !v->failed)
+	while (now_ms() < end && !v->sup.failed)
 		evloop_run_once(10);
-	assert_true(v->failed);
+	assert_true(v->sup.failed);
 	assert_string_equal(sup_state(v), "failed");
 	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
 	    VIRTIO_CONFIG_S_NEEDS_RESET);
@@ -608,13 +608,13 @@ test_gone_at_features_ok(void **state)
 	(void)state;
 	assert_int_equal(bring_up("SET_FEATURES@1:close"), 0);
 	unsetenv("HYVE_BADBACK");	/* the next backend behaves */
-	old = v->bp.pid;
+	old = v->sup.bp.pid;
 	s = driver_features();
 	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
 	    VIRTIO_CONFIG_S_FEATURES_OK);
 	wait_settled(old);
-	assert_false(v->failed);
-	assert_true(v->bp.pid != old && v->bp.pid > 0);
+	assert_false(v->sup.failed);
+	assert_true(v->sup.bp.pid != old && v->sup.bp.pid > 0);
 	assert_string_equal(sup_state(v), "running");
 	wr(bar4 + VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
 	wr(bar4 + VIRTIO_PCI_COMMON_Q_SIZE, 2, QSZ);
@@ -713,7 +713,7 @@ forked(const char *mode)
 	child_fifo();
 	assert_int_equal(bring_up(mode), 0);
 	driver_init();		/* the backend has the guest's memory */
-	pid = v->bp.pid;
+	pid = v->sup.bp.pid;
 	(void)capacity();
 	child_forked();
 	unsetenv("HYVE_BADBACK");
@@ -743,14 +743,14 @@ test_fork_parent_exits(void **state)
 	old = forked("GET_CONFIG@2:forkexit");
 	assert_true(own_pidns(old));
 	wait_settled(old);
-	assert_false(v->failed);
-	assert_int_not_equal(v->bp.pid, old);
-	assert_int_equal(v->restarts, 1);
+	assert_false(v->sup.failed);
+	assert_int_not_equal(v->sup.bp.pid, old);
+	assert_int_equal(v->sup.restarts, 1);
 	assert_string_equal(sup_state(v), "running");
-	assert_string_equal(v->last_exit, "exited with status 0; its socket "
+	assert_string_equal(v->sup.last_exit, "exited with status 0; its socket "
 	    "stayed open in a process it forked or passed it to");
 	snprintf(line, sizeof(line), "backend %s (pid %d) %s", v->name,
-	    (int)old, v->last_exit);
+	    (int)old, v->sup.last_exit);
 	assert_true(log_has(line));
 	if (!child_gone(5000))
 		fail_msg("the forked child still runs after the core moved on");
@@ -774,14 +774,14 @@ test_fork_in_pid_namespace(void **state)
 	if (!child_gone(5000))
 		fail_msg("the forked child outlived pid 1 of its namespace");
 	wait_settled(old);
-	assert_false(v->failed);
-	assert_int_not_equal(v->bp.pid, old);
-	assert_int_equal(v->restarts, 1);
+	assert_false(v->sup.failed);
+	assert_int_not_equal(v->sup.bp.pid, old);
+	assert_int_equal(v->sup.restarts, 1);
 	assert_string_equal(sup_state(v), "running");
-	if (strcmp(v->last_exit, "exited with status 0") != 0 &&
-	    strstr(v->last_exit, "killed: it closed the connection instead "
+	if (strcmp(v->sup.last_exit, "exited with status 0") != 0 &&
+	    strstr(v->sup.last_exit, "killed: it closed the connection instead "
 	    "of answering GET_CONFIG") == NULL)
-		fail_msg("last_exit is '%s'", v->last_exit);
+		fail_msg("last_exit is '%s'", v->sup.last_exit);
 	assert_int_equal(capacity(), 8);
 }
 
@@ -803,12 +803,12 @@ test_fork_parent_stays(void **state)
 	assert_true(own_pidns(old));
 	assert_int_equal(capacity(), 8);
 	assert_true(cpu_while_running(100) < 100);
-	assert_int_equal(v->bp.pid, old);
-	assert_int_equal(v->restarts, 0);
+	assert_int_equal(v->sup.bp.pid, old);
+	assert_int_equal(v->sup.restarts, 0);
 	assert_string_equal(sup_state(v), "running");
 	assert_int_equal(sup_swap(v->name, &(struct sup_swap){
 	    .binary = badback }, err, sizeof(err)), 0);
-	assert_int_not_equal(v->bp.pid, old);
+	assert_int_not_equal(v->sup.bp.pid, old);
 	assert_string_equal(sup_state(v), "running");
 	assert_true(log_has("backend swapped"));
 	if (!child_gone(5000))
@@ -842,8 +842,8 @@ second_runs(pid_t pid)
 
 	assert_int_equal(rd((pci_get_cfg32(pd, PCI_BASE_ADDRESS_4) & ~0xfULL) +
 	    VPCI_DEVCFG, 4), 8);
-	assert_int_equal(second()->bp.pid, pid);
-	assert_int_equal(second()->restarts, 0);
+	assert_int_equal(second()->sup.bp.pid, pid);
+	assert_int_equal(second()->sup.restarts, 0);
 	assert_string_equal(sup_state(second()), "running");
 }
 
@@ -876,19 +876,19 @@ swap_hangs_up(const char *mode, const char *why)
 
 	add_second();
 	assert_int_equal(bring_up(NULL), 0);
-	other = second()->bp.pid;
+	other = second()->sup.bp.pid;
 	driver_init();
 	assert_true(swap_to(mode, err, sizeof(err)) < 0);
 	unsetenv("HYVE_BADBACK");
 	if (strstr(err, why) == NULL)
 		fail_msg("the swap's error '%s' does not say '%s'", err, why);
 	assert_string_equal(sup_state(v), "restarting");
-	wait_settled(v->bp.pid);
-	assert_false(v->failed);
+	wait_settled(v->sup.bp.pid);
+	assert_false(v->sup.failed);
 	assert_string_equal(sup_state(v), "running");
-	assert_int_equal(v->restarts, 1);
-	if (strstr(v->last_exit, why) == NULL)
-		fail_msg("last_exit '%s' does not say '%s'", v->last_exit, why);
+	assert_int_equal(v->sup.restarts, 1);
+	if (strstr(v->sup.last_exit, why) == NULL)
+		fail_msg("last_exit '%s' does not say '%s'", v->sup.last_exit, why);
 	assert_true(log_has("backend restarted"));
 	assert_int_equal(capacity(), 8);
 	second_runs(other);
@@ -922,16 +922,16 @@ test_swap_close_every_time(void **state)
 	assert_int_equal(config_set("restart.max", "1"), 0);
 	add_second();
 	assert_int_equal(bring_up(NULL), 0);
-	other = second()->bp.pid;
+	other = second()->sup.bp.pid;
 	driver_init();
 	assert_true(swap_to("SET_VRING_ADDR@1:close", err, sizeof(err)) < 0);
 	end = now_ms() + 10000;
-	while (now_ms() < end && !v->failed)
+	while (now_ms() < end && !v->sup.failed)
 		evloop_run_once(10);
 	unsetenv("HYVE_BADBACK");
-	assert_true(v->failed);
+	assert_true(v->sup.failed);
 	assert_string_equal(sup_state(v), "failed");
-	assert_non_null(strstr(v->last_exit, "closed the connection instead "
+	assert_non_null(strstr(v->sup.last_exit, "closed the connection instead "
 	    "of answering SET_VRING_ADDR"));
 	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
 	    VIRTIO_CONFIG_S_NEEDS_RESET);
@@ -950,16 +950,16 @@ test_swap_old_closes(void **state)
 	(void)state;
 	add_second();
 	assert_int_equal(bring_up("GET_VRING_BASE@1:close"), 0);
-	other = second()->bp.pid;
+	other = second()->sup.bp.pid;
 	driver_init();
-	old = v->bp.pid;
+	old = v->sup.bp.pid;
 	unsetenv("HYVE_BADBACK");
 	assert_int_equal(sup_swap(v->name, &(struct sup_swap){
 	    .binary = badback }, err, sizeof(err)), 0);
 	assert_true(log_has("the backend closed the connection instead of "
 	    "answering GET_VRING_BASE"));
 	assert_true(log_has("backend swapped"));
-	assert_int_not_equal(v->bp.pid, old);
+	assert_int_not_equal(v->sup.bp.pid, old);
 	assert_string_equal(sup_state(v), "running");
 	assert_int_equal(capacity(), 8);
 	second_runs(other);
@@ -986,9 +986,9 @@ test_backend_stops_reading(void **state)
 	setenv("HYVE_BADBACK_NOACK", "1", 1);
 	add_second();
 	assert_int_equal(bring_up("RESET_DEVICE@1:never"), 0);
-	other = second()->bp.pid;
+	other = second()->sup.bp.pid;
 	assert_false(v->vu.pfeatures & (1ull << VU_PF_REPLY_ACK));
-	old = v->bp.pid;
+	old = v->sup.bp.pid;
 	end = now_ms() + 20000;
 	while (v->vu.sock >= 0 && now_ms() < end) {
 		t0 = now_ms();
@@ -1008,11 +1008,11 @@ test_backend_stops_reading(void **state)
 	assert_true(cycles > 2);
 	assert_true(log_has("it stopped reading; dropping its connection"));
 	wait_settled(old);
-	assert_false(v->failed);
-	assert_int_not_equal(v->bp.pid, old);
-	assert_int_equal(v->restarts, 1);
+	assert_false(v->sup.failed);
+	assert_int_not_equal(v->sup.bp.pid, old);
+	assert_int_equal(v->sup.restarts, 1);
 	assert_string_equal(sup_state(v), "running");
-	assert_non_null(strstr(v->last_exit, "killed: it took no "));
+	assert_non_null(strstr(v->sup.last_exit, "killed: it took no "));
 	assert_int_equal(capacity(), 8);
 	second_runs(other);
 }

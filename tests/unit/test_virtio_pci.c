@@ -82,9 +82,9 @@ teardown(void **state)
 	struct vpci *v = pd ? pd->arg : NULL;
 
 	(void)state;
-	if (v != NULL && v->bp.pid > 0) {
-		kill(v->bp.pid, SIGKILL);
-		waitpid(v->bp.pid, NULL, 0);
+	if (v != NULL && v->sup.bp.pid > 0) {
+		kill(v->sup.bp.pid, SIGKILL);
+		waitpid(v->sup.bp.pid, NULL, 0);
 	}
 	pci_reset_all();
 	vm_destroy(&vm);
@@ -312,7 +312,7 @@ wait_restart(struct vpci *v, pid_t old)
 {
 	int i;
 
-	for (i = 0; i < 6000 && (v->bp.pid == old || v->down); i++)
+	for (i = 0; i < 6000 && (v->sup.bp.pid == old || v->sup.down); i++)
 		evloop_run_once(10);
 }
 
@@ -330,13 +330,13 @@ test_backend_restart(void **state)
 	kick();
 	assert_true(wait_used(2));
 	/* Kill the backend: a new one takes over the running device. */
-	old = v->bp.pid;
+	old = v->sup.bp.pid;
 	kill(old, SIGKILL);
 	wait_restart(v, old);
-	assert_int_not_equal(v->bp.pid, old);
-	assert_false(v->down);
-	assert_false(v->failed);
-	assert_int_equal(v->restarts, 1);
+	assert_int_not_equal(v->sup.bp.pid, old);
+	assert_false(v->sup.down);
+	assert_false(v->sup.failed);
+	assert_int_equal(v->sup.restarts, 1);
 	assert_int_equal(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
 	    VIRTIO_CONFIG_S_NEEDS_RESET, 0);
 	/* The guest goes on: a new buffer, a kick, random bytes. */
@@ -358,7 +358,7 @@ test_kick_while_down_not_lost(void **state)
 	driver_init(1);
 	kick();
 	assert_true(wait_used(1));
-	old = v->bp.pid;
+	old = v->sup.bp.pid;
 	kill(old, SIGKILL);
 	usleep(20000);
 	/* The guest submits and kicks while no backend runs. */
@@ -377,15 +377,15 @@ test_repeated_deaths_fail(void **state)
 
 	(void)state;
 	driver_init(0);
-	for (n = 0; n <= SUP_RESTART_MAX && !v->failed; n++) {
-		pid_t old = v->bp.pid;
+	for (n = 0; n <= SUP_RESTART_MAX && !v->sup.failed; n++) {
+		pid_t old = v->sup.bp.pid;
 
 		kill(old, SIGKILL);
-		for (i = 0; i < 500 && !v->failed &&
-		    (v->bp.pid == old || v->down); i++)
+		for (i = 0; i < 500 && !v->sup.failed &&
+		    (v->sup.bp.pid == old || v->sup.down); i++)
 			evloop_run_once(10);
 	}
-	assert_true(v->failed);
+	assert_true(v->sup.failed);
 	assert_int_equal(n, SUP_RESTART_MAX + 1);
 	assert_string_equal(sup_state(v), "failed");
 	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
@@ -405,10 +405,10 @@ test_swap_backend(void **state)
 	driver_init(1);
 	kick();
 	assert_true(wait_used(1));
-	old = v->bp.pid;
+	old = v->sup.bp.pid;
 	assert_int_equal(sup_swap("rnd9", &sw, err, sizeof(err)), -ENOENT);
 	assert_int_equal(sup_swap(v->name, &sw, err, sizeof(err)), 0);
-	assert_int_not_equal(v->bp.pid, old);
+	assert_int_not_equal(v->sup.bp.pid, old);
 	assert_int_equal(kill(old, 0), -1);	/* the old one is gone */
 	post(1);
 	kick();
