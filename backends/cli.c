@@ -11,7 +11,7 @@
 #include <sys/syscall.h>
 
 #include "backends/cli.h"
-#include "core/log.h"
+#include "lib/log.h"
 
 #define CLI_MAX_KEEP	16
 

@@ -12,7 +12,7 @@
 #include <ucontext.h>
 
 #include "backends/guestmem.h"
-#include "core/log.h"
+#include "lib/log.h"
 
 /*
  * Mappings of files the frontend may shrink.  An access past the new end of

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "backends/vring.h"
-#include "core/log.h"
 #include "ipc/virtq.h"
+#include "lib/log.h"
 
 void
 vring_queue_init(struct vring_queue *vq, unsigned index)

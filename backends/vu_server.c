@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "backends/runtime.h"
-#include "core/log.h"
+#include "lib/log.h"
 #include "sandbox/sandbox.h"
 
 /* ".PID" (at most 7 digits) of the temporary name vu_listen binds first. */

@@ -20,9 +20,9 @@
 #include <sys/ioctl.h>
 
 #include "core/boot.h"
-#include "core/log.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 #define PORT	0x510
 #define ENTRY	0x1000

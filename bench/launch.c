@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#include "core/log.h"
+#include "lib/log.h"
 
 #define MAXRUNS	64
 #define MAXPROC	4096

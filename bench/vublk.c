@@ -27,9 +27,9 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 
-#include "core/log.h"
 #include "ipc/vhost_user.h"
 #include "ipc/virtq.h"
+#include "lib/log.h"
 
 #define UVA		0x7f0000000000ull	/* the "guest" address we claim */
 #define NUM		256			/* ring size */

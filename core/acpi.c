@@ -9,7 +9,7 @@
 #include "core/acpi.h"
 #include "core/aml.h"
 #include "core/layout.h"
-#include "core/log.h"
+#include "lib/log.h"
 
 #define OEM_ID		"HYVE  "
 #define OEM_TABLE_ID	"HYVE    "

@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 
 #include "core/backend.h"
-#include "core/log.h"
 #include "core/spawner.h"
+#include "lib/log.h"
 
 #define FIRST_FD	BACKEND_SOCK_FD
 

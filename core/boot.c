@@ -12,8 +12,8 @@
 #include "core/boot.h"
 #include "core/boot_impl.h"
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 int
 boot_open(struct boot_file *f, const char *path, const char *what)

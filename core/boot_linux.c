@@ -13,8 +13,8 @@
 #include "core/boot.h"
 #include "core/boot_impl.h"
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 #define HDR_OFF		0x1f1		/* setup header in the image and zero page */
 #define HDR_MIN_END	0x264		/* up to init_size: protocol 2.10+ */

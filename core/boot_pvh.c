@@ -12,8 +12,8 @@
 #include "core/boot.h"
 #include "core/boot_impl.h"
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 #define ELF_MAX_PHDRS	256
 #define ELF_MAX_SHDRS	4096

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "core/bus.h"
-#include "core/log.h"
+#include "lib/log.h"
 
 void
 bus_init(struct bus *b, const char *what)

@@ -13,8 +13,8 @@
 #include "core/cmdline.h"
 #include "core/config.h"
 #include "core/devclass.h"
-#include "core/log.h"
 #include "core/pci.h"
+#include "lib/log.h"
 
 #define MAXCPUS		256
 #define MAXMEM		(1ULL << 40)

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/config.h"
-#include "core/log.h"
+#include "lib/log.h"
 
 #define PATH_MAX_LEN	256
 

@@ -20,14 +20,14 @@
 
 #include "core/control.h"
 #include "core/devclass.h"
-#include "core/evloop.h"
 #include "core/devices.h"
-#include "core/log.h"
+#include "core/evloop.h"
 #include "core/pci.h"
 #include "core/supervisor.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
 #include "ipc/control.h"
+#include "lib/log.h"
 #include "sandbox/sandbox.h"
 
 #define OUT_TIMEOUT	10	/* seconds a client has to read a reply */

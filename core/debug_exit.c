@@ -6,8 +6,8 @@
 #include <stdlib.h>
 
 #include "core/devices.h"
-#include "core/log.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 struct debug_exit {
 	struct vm	*vm;

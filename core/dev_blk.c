@@ -12,10 +12,10 @@
 
 #include "core/config.h"
 #include "core/devclass.h"
-#include "core/log.h"
 #include "core/spawner.h"
 #include "core/supervisor.h"
 #include "core/virtio_pci.h"
+#include "lib/log.h"
 
 static const char *const blk_keys[] = { "device", "path", "ro", "nocache",
     "direct", "sync", "sectorsize", "nodelete", "ser", "queues", "binary",

@@ -17,10 +17,10 @@
 
 #include "core/config.h"
 #include "core/devclass.h"
-#include "core/log.h"
 #include "core/spawner.h"
 #include "core/supervisor.h"
 #include "core/virtio_pci.h"
+#include "lib/log.h"
 
 static const char *const net_keys[] = { "device", "backend", "mac", "mtu",
     "binary", "sandbox", NULL };

@@ -7,7 +7,7 @@
 #include <sys/epoll.h>
 
 #include "core/evloop.h"
-#include "core/log.h"
+#include "lib/log.h"
 
 #define EV_MAX	64
 

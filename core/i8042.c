@@ -7,8 +7,8 @@
 
 #include "core/devices.h"
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 #define KBC_STS_OBF	0x01		/* output buffer full */
 #define KBC_STS_SYS	0x04		/* self test passed */

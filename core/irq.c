@@ -5,8 +5,8 @@
 
 #include "core/irq.h"
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 #define MAX_GSI		1024
 #define FIRST_MSI_GSI	IOAPIC_PINS

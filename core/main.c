@@ -26,13 +26,13 @@
 #include "core/evloop.h"
 #include "core/irq.h"
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/pci.h"
 #include "core/spawner.h"
 #include "core/supervisor.h"
 #include "core/tenant.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "lib/log.h"
 #include "sandbox/sandbox.h"
 
 #define MEM_MIN		MB(16)

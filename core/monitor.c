@@ -20,8 +20,8 @@
 #include <linux/if_tun.h>
 
 #include "core/backend.h"
-#include "core/log.h"
 #include "core/monitor.h"
+#include "lib/log.h"
 #include "sandbox/sandbox.h"
 
 #define FIRST_FD	BACKEND_SOCK_FD

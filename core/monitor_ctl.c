@@ -19,9 +19,9 @@
 
 #include "core/config.h"
 #include "core/control.h"
-#include "core/log.h"
 #include "core/monitor.h"
 #include "ipc/control.h"
+#include "lib/log.h"
 
 #define SEND_TIMEOUT	5	/* seconds a client has to take an answer */
 

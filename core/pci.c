@@ -11,9 +11,9 @@
 #include "core/config.h"
 #include "core/devclass.h"
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/pci.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 extern const struct pci_devemu pci_de_hostbridge;
 extern const struct pci_devemu pci_de_lpc;

@@ -13,9 +13,9 @@
 #include "core/config.h"
 #include "core/devices.h"
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/pci.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 static int lpc_slot = -1;
 

@@ -10,8 +10,8 @@
 
 #include "core/devices.h"
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 #define PM1_TMR_STS	0x0001
 #define PM1_BM_STS	0x0010

@@ -12,8 +12,8 @@
 
 #include "core/devices.h"
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 #define RTC_SEC		0x00
 #define RTC_MIN		0x02

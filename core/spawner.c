@@ -15,9 +15,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "core/log.h"
 #include "core/monitor.h"
 #include "core/spawner.h"
+#include "lib/log.h"
 
 static int sp_fd = -1, sp_ctl = -1;	/* the core's ends */
 static pid_t sp_pid;

@@ -19,13 +19,14 @@
 #include "core/config.h"
 #include "core/devclass.h"
 #include "core/evloop.h"
-#include "core/log.h"
 #include "core/pci.h"
 #include "core/spawner.h"
 #include "core/supervisor.h"
 #include "core/tenant.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #define MAX_DEVS	64
 
@@ -47,13 +48,13 @@ now_ms(void)
 static void
 arg(struct vpci *v, const char *a)
 {
-	if (v->sup.argc < (int)(sizeof(v->sup.argv) / sizeof(v->sup.argv[0])) - 1) {
+	if (v->sup.argc < (int)NELEM(v->sup.argv) - 1) {
 		v->sup.argv[v->sup.argc++] = strdup(a);
 		v->sup.argv[v->sup.argc] = NULL;
 	} else if (!v->sup.argv_full) {
 		hlog("%s: more than %d arguments for its backend; '%s' and "
 		    "what follows cannot be passed", v->name,
-		    (int)(sizeof(v->sup.argv) / sizeof(v->sup.argv[0])) - 1, a);
+		    (int)NELEM(v->sup.argv) - 1, a);
 		v->sup.argv_full = true;
 	}
 }

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include "core/config.h"
-#include "core/log.h"
 #include "core/tenant.h"
+#include "lib/log.h"
 
 static int lock_fd = -1;	/* held for the life of the process */
 static uid_t the_uid;

@@ -24,8 +24,8 @@
 
 #include "core/devices.h"
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 #define REG_DATA	0	/* RBR / THR; DLL with DLAB */
 #define REG_IER		1	/* DLM with DLAB */

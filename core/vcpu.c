@@ -12,9 +12,9 @@
 #include <sys/mman.h>
 
 #include "core/boot.h"
-#include "core/log.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 #define SIG_KICK	SIGUSR1
 #define CPUID_MAX	256

@@ -22,12 +22,12 @@
 #include "core/config.h"
 #include "core/evloop.h"
 #include "core/irq.h"
-#include "core/log.h"
 #include "core/pci.h"
 #include "core/supervisor.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
 #include "ipc/vhost_user.h"
+#include "lib/log.h"
 
 #define QUEUE_MAX_SIZE	256
 /* Transport and ring features the core passes through, plus device bits. */

@@ -9,8 +9,8 @@
 #include <sys/mman.h>
 
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/vm.h"
+#include "lib/log.h"
 
 static int
 vm_alloc_ram(struct vm *vm, uint64_t size)

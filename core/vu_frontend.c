@@ -13,10 +13,10 @@
 #include <sys/time.h>
 
 #include "core/layout.h"
-#include "core/log.h"
 #include "core/vm.h"
 #include "core/vu_frontend.h"
 #include "ipc/vhost_user.h"
+#include "lib/log.h"
 
 /* Protocol features the core uses when the backend offers them. */
 #define VUF_PFEATURES	(1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK | \

@@ -20,8 +20,6 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_impl.h"
 
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
-
 static const char *const ns_names[SANDBOX_AUDIT_NNS] = {
 	"user", "mnt", "net", "ipc", "uts", "cgroup", "pid", "pid_for_children",
 };

@@ -33,7 +33,7 @@
 #include <linux/capability.h>
 #include <linux/securebits.h>
 
-#include "core/log.h"
+#include "lib/log.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_impl.h"
 

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
-#include "core/log.h"
+#include "lib/log.h"
 #include "sandbox/seccomp_impl.h"
 
 #define SC_NNAMES	512

@@ -5,9 +5,8 @@
 
 #include <seccomp.h>
 
+#include "lib/util.h"
 #include "sandbox/sandbox.h"
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /*
  * Every rule a profile adds is also noted, so the profile can be listed

@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <linux/if_tun.h>
 
-#include "core/log.h"
+#include "lib/log.h"
 #include "sandbox/seccomp_impl.h"
 
 int

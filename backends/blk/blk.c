@@ -14,7 +14,7 @@
 #include <linux/falloc.h>
 
 #include "backends/blk/blk.h"
-#include "core/log.h"
+#include "lib/log.h"
 
 #define SECTOR	512ull
 

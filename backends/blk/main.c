@@ -17,7 +17,7 @@
 
 #include "backends/blk/blk.h"
 #include "backends/cli.h"
-#include "core/log.h"
+#include "lib/log.h"
 #include "sandbox/sandbox.h"
 
 static struct blk blk = { .fd = -1, .efd = -1 };

@@ -17,7 +17,7 @@
 
 #include "backends/cli.h"
 #include "backends/net/net.h"
-#include "core/log.h"
+#include "lib/log.h"
 #include "sandbox/sandbox.h"
 
 static struct net net = { .tapfd = -1, .tapep = -1 };

@@ -21,8 +21,8 @@
 #include <linux/virtio_net.h>
 
 #include "backends/net/net.h"
-#include "core/log.h"
 #include "ipc/virtq.h"
+#include "lib/log.h"
 
 #define F(bit)		(1ull << (bit))
 #define TX_BUDGET	256	/* chains per turn, so rx and control get a say */

@@ -16,7 +16,7 @@
 #include <sys/syscall.h>
 
 #include "backends/cli.h"
-#include "core/log.h"
+#include "lib/log.h"
 #include "sandbox/sandbox.h"
 
 #define RND_QUEUE_SIZE	1024

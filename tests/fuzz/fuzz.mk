@@ -46,7 +46,7 @@ FZ_USE_config	:= $(FZ)/libhyve.a
 fz_objs = $(patsubst %.c,$(FZ)/obj/%.o,$(1))
 
 define fuzz_rule
-$(FZ)/fuzz_$(1): $(FZ)/obj/tests/fuzz/fuzz_$(1).o $(FZ)/obj/core/log.o \
+$(FZ)/fuzz_$(1): $(FZ)/obj/tests/fuzz/fuzz_$(1).o $(FZ)/obj/lib/log.o \
     $(call fz_objs,$(FZ_USE_$(1)))
 	$$(FZ_CC) $$(FZ_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(FZ_LDLIBS)
 endef

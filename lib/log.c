@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "lib/log.h"
 
 static char role[64] = "hyve";
 static char name[48] = "hyve";
