@@ -14,64 +14,12 @@
 #include <linux/falloc.h>
 
 #include "backends/blk/blk.h"
+#include "backends/iov.h"
 #include "lib/log.h"
 
 #define SECTOR	512ull
 
 static void blk_kick(struct vu_dev *d, struct vring_queue *vq);
-
-/* Copies up to len bytes at offset skip of the iovecs into buf. */
-static size_t
-iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf,
-    size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t k = iov[i].iov_len;
-
-		if (skip >= k) {
-			skip -= k;
-			continue;
-		}
-		k -= skip;
-		if (k > len - done)
-			k = len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, k);
-		done += k;
-		skip = 0;
-	}
-	return done;
-}
-
-static size_t
-buf_to_iov(const struct iovec *iov, unsigned n, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t k = iov[i].iov_len < len - done ? iov[i].iov_len : len - done;
-
-		memcpy(iov[i].iov_base, (const uint8_t *)buf + done, k);
-		done += k;
-	}
-	return done;
-}
-
-/* Drops the first skip bytes of *iov; the array is edited in place. */
-static void
-iov_skip(struct iovec **iov, unsigned *n, size_t skip)
-{
-	while (*n > 0 && skip >= (*iov)->iov_len) {
-		skip -= (*iov)->iov_len;
-		(*iov)++;
-		(*n)--;
-	}
-	if (*n > 0 && skip > 0) {
-		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + skip;
-		(*iov)->iov_len -= skip;
-	}
-}
 
 static bool
 iov_aligned(const struct iovec *iov, unsigned n, uint32_t align)
@@ -163,7 +111,7 @@ complete(struct blk *b, struct blk_req *r, uint8_t status)
 			if (!in_guest(b, r->gdata[i].iov_base, r->gdata[i].iov_len))
 				status = VIRTIO_BLK_S_IOERR;
 		if (status == VIRTIO_BLK_S_OK)
-			buf_to_iov(r->gdata, r->ngdata, r->bounce, r->used - 1);
+			iov_from_buf(r->gdata, r->ngdata, r->bounce, r->used - 1);
 	}
 	if (in_guest(b, r->status, 1))
 		*r->status = status;
@@ -263,7 +211,7 @@ get_id(struct blk *b, struct blk_req *r)
 	size_t n;
 
 	memcpy(id, b->serial, sizeof(id));
-	n = buf_to_iov(r->data, r->ndata, id, sizeof(id));
+	n = iov_from_buf(r->data, r->ndata, id, sizeof(id));
 	r->used = n + 1;
 	return VIRTIO_BLK_S_OK;
 }

@@ -20,6 +20,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
+#include "backends/iov.h"
 #include "backends/net/net.h"
 #include "ipc/virtq.h"
 #include "lib/log.h"
@@ -39,34 +40,6 @@ static struct iovec iov[NET_QUEUE_SIZE];
 static struct iovec iov0[NET_QUEUE_SIZE];	/* first chain of an rx frame */
 static struct iovec wiov[IOV_MAX];
 static struct vring_req rxreq[NET_QUEUE_SIZE];
-
-static size_t
-iov_read(const struct iovec *v, unsigned n, void *buf, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t k = v[i].iov_len < len - done ? v[i].iov_len : len - done;
-
-		memcpy((uint8_t *)buf + done, v[i].iov_base, k);
-		done += k;
-	}
-	return done;
-}
-
-static size_t
-iov_write(const struct iovec *v, unsigned n, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t k = v[i].iov_len < len - done ? v[i].iov_len : len - done;
-
-		memcpy(v[i].iov_base, (const uint8_t *)buf + done, k);
-		done += k;
-	}
-	return done;
-}
 
 /*
  * Counts a dropped frame and logs the first drop for each reason, then
@@ -211,7 +184,7 @@ tx_one(struct net *n, const struct vring_req *req, uint64_t f)
 		return "longer than 64 KiB";
 	/* Check and send a private copy, which the guest cannot change. */
 	memset(&h, 0, sizeof(h));
-	iov_read(req->iov, req->nout, &h, n->hdrlen);
+	iov_to_buf(req->iov, req->nout, 0, &h, n->hdrlen);
 	if ((why = tx_check(&h.hdr, req->out_len - n->hdrlen, f)) != NULL)
 		return why;
 	wiov[0] = (struct iovec){ &h, n->hdrlen };
@@ -375,7 +348,7 @@ rx_deliver(struct vu_dev *d, struct vring_queue *vq)
 		}
 		if (k == 0)
 			nin0 = req->nin;
-		len = iov_write(v, req->nin, n->rxbuf + off, n->rxlen - off);
+		len = iov_from_buf(v, req->nin, n->rxbuf + off, n->rxlen - off);
 		req->in_len = len;
 		off += len;
 		k++;
@@ -383,7 +356,7 @@ rx_deliver(struct vu_dev *d, struct vring_queue *vq)
 	/* Only now is the number of buffers known: rewrite the header. */
 	if (n->hdrlen == sizeof(*h)) {
 		h->num_buffers = htole16(k);
-		iov_write(iov0, nin0, h, n->hdrlen);
+		iov_from_buf(iov0, nin0, h, n->hdrlen);
 	}
 	for (unsigned i = 0; i < k; i++)
 		vring_push(vq, &rxreq[i], rxreq[i].in_len);
