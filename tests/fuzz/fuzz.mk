@@ -14,9 +14,9 @@ FUZZ_CPU	?=
 FUZZ_TARGETS	:= ring vu_server vu_frontend requests devices config
 
 # Everything the core and the runtime are made of, plus the blk backend.
-# net.c and rnd's main.c are compiled through shims that reach their
-# static functions.  run.sh closes the targets' stderr (-close_fd_mask),
-# as the code under test complains millions of times.
+# net.c is compiled through a shim that reaches its static functions;
+# rnd_shim.c drives rnd.c.  run.sh closes the targets' stderr
+# (-close_fd_mask), as the code under test complains millions of times.
 FZ_LIB_SRC	:= $(LIB_SRC) backends/blk/blk.c
 FZ_LIB_OBJ	:= $(FZ_LIB_SRC:%.c=$(FZ)/obj/%.o)
 
@@ -39,7 +39,8 @@ FZ_USE_ring	:= $(FZ_RT)
 FZ_USE_vu_server := tests/fuzz/fake_backend.c backends/vu_server.c $(FZ_RT) \
 		   $(FZ)/libhyve.a
 FZ_USE_requests	:= tests/fuzz/net_shim.c tests/fuzz/rnd_shim.c \
-		   backends/blk/blk.c backends/vu_server.c $(FZ_RT) $(FZ)/libhyve.a
+		   backends/rnd/rnd.c backends/blk/blk.c backends/vu_server.c \
+		   $(FZ_RT) $(FZ)/libhyve.a
 FZ_USE_vu_frontend := core/vu_frontend.c core/vm.c core/bus.c ipc/vhost_user.c
 FZ_USE_devices	:= tests/fuzz/fake_backend.c $(FZ)/libhyve.a
 FZ_USE_config	:= $(FZ)/libhyve.a

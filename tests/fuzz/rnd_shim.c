@@ -1,11 +1,14 @@
 /*
- * Builds hyve-rnd's request code into the fuzz target; its main() is
- * renamed out of the way and the file itself is not changed.
+ * hyve-rnd's device (backends/rnd/rnd.c) for the fuzz target, without
+ * its main().
  */
-#define main rnd_main
-#include "backends/rnd/main.c"
-#undef main
+#include <sys/timerfd.h>
+#include <time.h>
+
+#include "backends/rnd/rnd.h"
 #include "tests/fuzz/shims.h"
+
+static struct rnd rnd = { .tfd = -1 };
 
 void *
 fzrnd_init(const struct vu_backend **be)
@@ -23,4 +26,3 @@ fzrnd_rate(uint64_t rate)
 	rnd.tokens = rate;
 	rnd.waiting = false;
 }
-
