@@ -9,7 +9,7 @@
 
 extern const struct devclass devclass_blk, devclass_net, devclass_rnd;
 
-const struct devclass *const devclasses[] = {
+const struct devclass *const devclasses[DEVCLASS_MAX + 1] = {
 	&devclass_blk,
 	&devclass_net,
 	&devclass_rnd,

@@ -57,7 +57,8 @@ struct devclass {
 };
 
 /* Every class, NULL-terminated, in -s help's order. */
-extern const struct devclass *const devclasses[];
+#define DEVCLASS_MAX	16
+extern const struct devclass *const devclasses[DEVCLASS_MAX + 1];
 
 const struct devclass *devclass_by_emul(const char *emul);
 /* By prefix or vu_type: vhost-user's type=, a process's role. */

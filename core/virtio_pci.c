@@ -35,7 +35,7 @@
 	1ull << VIRTIO_RING_F_EVENT_IDX | 1ull << VIRTIO_F_VERSION_1)
 
 /* Devices named so far, per class: blk0, blk1, ... */
-static int class_count[16];
+static int class_count[DEVCLASS_MAX];
 
 /* --- interrupts ------------------------------------------------------------ */
 
