@@ -428,12 +428,11 @@ driver_features(void)
 	return s;
 }
 
-/* The driver sets the device up: queue 0, QSZ entries, INTx (no MSI-X). */
+/* With features negotiated (status s): queue 0, QSZ entries, INTx (no
+ * MSI-X), then DRIVER_OK. */
 static void
-driver_init(void)
+driver_queue(uint8_t s)
 {
-	uint8_t s = driver_features();
-
 	wr(bar4 + VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
 	wr(bar4 + VIRTIO_PCI_COMMON_Q_SIZE, 2, QSZ);
 	wr(bar4 + VIRTIO_PCI_COMMON_Q_DESCLO, 4, RING);
@@ -443,6 +442,13 @@ driver_init(void)
 	wr(bar4 + VIRTIO_PCI_COMMON_STATUS, 1, s | VIRTIO_CONFIG_S_DRIVER_OK);
 	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
 	    VIRTIO_CONFIG_S_DRIVER_OK);
+}
+
+/* The driver sets the device up. */
+static void
+driver_init(void)
+{
+	driver_queue(driver_features());
 }
 
 /* The core's CPU time, in ms, while its loop runs for ms of wall time. */
@@ -616,16 +622,9 @@ test_gone_at_features_ok(void **state)
 	assert_false(v->sup.failed);
 	assert_true(v->sup.bp.pid != old && v->sup.bp.pid > 0);
 	assert_string_equal(sup_state(v), "running");
-	wr(bar4 + VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
-	wr(bar4 + VIRTIO_PCI_COMMON_Q_SIZE, 2, QSZ);
-	wr(bar4 + VIRTIO_PCI_COMMON_Q_DESCLO, 4, RING);
-	wr(bar4 + VIRTIO_PCI_COMMON_Q_AVAILLO, 4, RING + 16 * QSZ);
-	wr(bar4 + VIRTIO_PCI_COMMON_Q_USEDLO, 4, RING + 0x800);
-	wr(bar4 + VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
-	wr(bar4 + VIRTIO_PCI_COMMON_STATUS, 1, s | VIRTIO_CONFIG_S_DRIVER_OK);
-	s = rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1);
-	assert_true(s & VIRTIO_CONFIG_S_DRIVER_OK);
-	assert_false(s & VIRTIO_CONFIG_S_NEEDS_RESET);
+	driver_queue(s);
+	assert_false(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
+	    VIRTIO_CONFIG_S_NEEDS_RESET);
 	assert_true(log_has("closed the connection instead of answering "
 	    "SET_FEATURES"));
 }
