@@ -237,6 +237,17 @@ wait_settled(pid_t old)
 		evloop_run_once(10);
 }
 
+/* A new backend replaced old, once, and the device runs. */
+static void
+restarted_once(pid_t old)
+{
+	wait_settled(old);
+	assert_false(v->sup.failed);
+	assert_int_not_equal(v->sup.bp.pid, old);
+	assert_int_equal(v->sup.restarts, 1);
+	assert_string_equal(sup_state(v), "running");
+}
+
 /* The device config, as the guest reads it (blk: capacity, low word). */
 static uint32_t
 capacity(void)
@@ -260,11 +271,7 @@ restarted(const char *logged)
 	(void)capacity();
 	/* The read came back in bounded time (the 300 ms limit and change). */
 	assert_true(now_ms() - t0 < 3000);
-	wait_settled(old);
-	assert_false(v->sup.failed);
-	assert_int_not_equal(v->sup.bp.pid, old);
-	assert_int_equal(v->sup.restarts, 1);
-	assert_string_equal(sup_state(v), "running");
+	restarted_once(old);
 	assert_non_null(strstr(v->sup.last_exit, "killed: it "));
 	if (!log_has(logged))
 		fail_msg("the log does not say '%s'", logged);
@@ -741,11 +748,7 @@ test_fork_parent_exits(void **state)
 	without_pidns();
 	old = forked("GET_CONFIG@2:forkexit");
 	assert_true(own_pidns(old));
-	wait_settled(old);
-	assert_false(v->sup.failed);
-	assert_int_not_equal(v->sup.bp.pid, old);
-	assert_int_equal(v->sup.restarts, 1);
-	assert_string_equal(sup_state(v), "running");
+	restarted_once(old);
 	assert_string_equal(v->sup.last_exit, "exited with status 0; its socket "
 	    "stayed open in a process it forked or passed it to");
 	snprintf(line, sizeof(line), "backend %s (pid %d) %s", v->name,
@@ -772,11 +775,7 @@ test_fork_in_pid_namespace(void **state)
 		skip();		/* no pid namespaces for this user */
 	if (!child_gone(5000))
 		fail_msg("the forked child outlived pid 1 of its namespace");
-	wait_settled(old);
-	assert_false(v->sup.failed);
-	assert_int_not_equal(v->sup.bp.pid, old);
-	assert_int_equal(v->sup.restarts, 1);
-	assert_string_equal(sup_state(v), "running");
+	restarted_once(old);
 	if (strcmp(v->sup.last_exit, "exited with status 0") != 0 &&
 	    strstr(v->sup.last_exit, "killed: it closed the connection instead "
 	    "of answering GET_CONFIG") == NULL)
@@ -1006,11 +1005,7 @@ test_backend_stops_reading(void **state)
 		fail_msg("one reset and start took %lld ms", worst);
 	assert_true(cycles > 2);
 	assert_true(log_has("it stopped reading; dropping its connection"));
-	wait_settled(old);
-	assert_false(v->sup.failed);
-	assert_int_not_equal(v->sup.bp.pid, old);
-	assert_int_equal(v->sup.restarts, 1);
-	assert_string_equal(sup_state(v), "running");
+	restarted_once(old);
 	assert_non_null(strstr(v->sup.last_exit, "killed: it took no "));
 	assert_int_equal(capacity(), 8);
 	second_runs(other);
