@@ -378,6 +378,33 @@ sup_detach(struct vpci *v)
 
 static void died(struct vpci *v);
 
+/*
+ * With the lock held: a new backend did not take over (rc).  One that
+ * runs is killed and counted when reaped; one that never ran (its binary
+ * is gone, say) is counted now.
+ */
+static void
+not_taken(struct vpci *v, int rc)
+{
+	if (v->sup.bp.pid > 0) {
+		kill(v->sup.bp.pid, SIGKILL);
+		return;
+	}
+	snprintf(v->sup.last_exit, sizeof(v->sup.last_exit),
+	    "could not be started: %s", strerror(-rc));
+	died(v);
+}
+
+/* With the lock held: a new backend serves the device. */
+static void
+taken(struct vpci *v)
+{
+	v->sup.down = false;
+	v->sup.restarts++;
+	if (v->sup.failed)
+		revived(v);
+}
+
 /* With the device lock held: a new backend, given the running device. */
 static void
 restart(struct vpci *v)
@@ -386,27 +413,18 @@ restart(struct vpci *v)
 	int rc;
 
 	if ((rc = start(v)) < 0) {
-		/* One that ran is counted when reaped; one that never ran
-		 * (its binary is gone, say) is counted now. */
-		if (v->sup.bp.pid <= 0) {
-			snprintf(v->sup.last_exit, sizeof(v->sup.last_exit),
-			    "could not be started: %s", strerror(-rc));
-			died(v);
-		}
+		not_taken(v, rc);
 		return;
 	}
 	if ((rc = vpci_replay(v, NULL)) < 0) {
 		hlog("%s: the new backend (pid %d) refused the device's state; "
 		    "killing it", v->name, (int)v->sup.bp.pid);
-		kill(v->sup.bp.pid, SIGKILL);
+		not_taken(v, rc);
 		return;
 	}
-	v->sup.down = false;
-	v->sup.restarts++;
+	taken(v);
 	hlog("%s: backend restarted: pid %d, %lld ms, restart %d", v->name,
 	    (int)v->sup.bp.pid, now_ms() - t0, v->sup.restarts);
-	if (v->sup.failed)
-		revived(v);
 }
 
 static void
@@ -629,21 +647,10 @@ swap_locked(struct vpci *v, const struct sup_swap *sw, char *err, size_t len)
 		else
 			snprintf(err, len, "%s: the new backend did not take "
 			    "over (%s); see the log", v->name, strerror(-rc));
-		/* Either way the supervisor takes over from here: a backend
-		 * that runs is killed and restarted when reaped. */
-		if (v->sup.bp.pid > 0)
-			kill(v->sup.bp.pid, SIGKILL);
-		else {
-			snprintf(v->sup.last_exit, sizeof(v->sup.last_exit),
-			    "could not be started: %s", strerror(-rc));
-			died(v);
-		}
+		not_taken(v, rc);
 		return rc;
 	}
-	v->sup.down = false;
-	v->sup.restarts++;
-	if (v->sup.failed)
-		revived(v);
+	taken(v);
 	memcpy(cfg, v->devcfg, sizeof(cfg));
 	if (c->cfg_len > 0 && vuf_get_config(&v->vu, 0, v->devcfg,
 	    c->cfg_len) == 0 && c->cfg_changed != NULL &&
