@@ -61,17 +61,11 @@ weight() {
 shard() {
 	n=$1
 	shift
-	k=1
-	while [ $k -le "$n" ]; do : >"$dir/shard.$k"; echo 0 >"$dir/load.$k"; k=$((k + 1)); done
-	for t in "$@"; do echo "$(weight "$t") $t"; done | sort -rn | while read -r w t; do
-		best=1 k=1
-		while [ $k -le "$n" ]; do
-			[ "$(cat "$dir/load.$k")" -lt "$(cat "$dir/load.$best")" ] && best=$k
-			k=$((k + 1))
-		done
-		echo "$t" >>"$dir/shard.$best"
-		echo $(($(cat "$dir/load.$best") + w)) >"$dir/load.$best"
-	done
+	for t in "$@"; do echo "$(weight "$t") $t"; done | sort -rn |
+	    awk -v n="$n" -v d="$dir" '
+		BEGIN { for (k = 1; k <= n; k++) printf "" >(d "/shard." k) }
+		{ b = 1; for (k = 2; k <= n; k++) if (load[k] < load[b]) b = k
+		  load[b] += $1; print $2 >(d "/shard." b) }'
 }
 
 # in_lab TEST...: runs the tests in HYVE_LAB_VMS lab VMs at once (one per
