@@ -2,7 +2,10 @@
 # Part 3 of `make bench`: the block datapath, backend alone.  bench/vublk
 # drives hyve-blk and qemu-storage-daemon's vhost-user-blk export on the same
 # image; fio with io_uring on the host is the device's own limit.
-# Prints sample lines "blk DIR RW BS DEPTH hyve|qsd|fio iops|mbps|p50_us|p99_us V".
+# Prints sample lines "blk DIR RW BS DEPTH hyve|qsd|fio iops|mbps|p50_us|p99_us V",
+# "... cpu_us V" (CPU time per request: the backend's for hyve and qsd,
+# fio's own for fio), "... fe_cpu_us V" (vublk's own per request) and, at
+# the end, "blk DIR idle hyve|qsd cpu_pct V" (a connected, idle backend).
 # Usage: blk.sh ROOT RUNS SECS DIR TMPDIR "rw:bs:depth ..."
 ROOT=$1 RUNS=$2 SECS=$3 DIR=$4 T=$5 JOBS=$6
 B=$ROOT/build
@@ -34,12 +37,20 @@ have_fio=1
 command -v fio >/dev/null ||
 	{ have_fio=0; echo "blk: fio is missing (sh tools/deps.sh installs it): its rows are skipped" >&2; }
 
-# vublk_run LABEL SOCKET RW BS DEPTH
+# vublk_run LABEL SOCKET PID RW BS DEPTH
 vublk_run() {
-	"$B/bench/vublk" --socket "$2" --label "$1" --rw "$3" --bs "$4" \
-	    --depth "$5" --time "$SECS" |
-	    awk -v n="blk $DIR $3 $4 $5 $1" '{ for (i = 6; i <= 9; i++) {
-		split($i, kv, "="); print n, kv[1], kv[2] } }'
+	"$B/bench/vublk" --socket "$2" --pid "$3" --label "$1" --rw "$4" \
+	    --bs "$5" --depth "$6" --time "$SECS" |
+	    awk -v n="blk $DIR $4 $5 $6 $1" '{ for (i = 6; i <= NF; i++) {
+		split($i, kv, "=")
+		if (kv[1] != "ios" && kv[2] != "-") print n, kv[1], kv[2] } }'
+}
+
+# idle_run LABEL SOCKET PID: the CPU a connected backend with a started,
+# empty queue uses.
+idle_run() {
+	"$B/bench/vublk" --socket "$2" --pid "$3" --label "$1" --idle "$IDLE" |
+	    awk -v n="blk $DIR idle $1" '{ split($4, kv, "="); print n, kv[1], kv[2] }'
 }
 
 fio_run() {
@@ -55,7 +66,9 @@ p = d["clat_ns"]["percentile"]
 print(n, "iops %.0f" % d["iops"])
 print(n, "mbps %.1f" % (d["bw_bytes"] / 1e6))
 print(n, "p50_us %.1f" % (p["50.000000"] / 1e3))
-print(n, "p99_us %.1f" % (p["99.000000"] / 1e3))' "$DIR" "$1" "$2" "$3"
+print(n, "p99_us %.1f" % (p["99.000000"] / 1e3))
+if d["iops"] > 0:
+    print(n, "cpu_us %.2f" % ((j["usr_cpu"] + j["sys_cpu"]) / 100 / d["iops"] * 1e6))' "$DIR" "$1" "$2" "$3"
 }
 
 r=0
@@ -63,10 +76,13 @@ while [ $r -lt "$RUNS" ]; do
 	for j in $JOBS; do
 		rw=${j%%:*} rest=${j#*:}
 		bs=${rest%%:*} qd=${rest#*:}
-		vublk_run hyve "$HSOCK" "$rw" "$bs" "$qd"
-		[ $have_qsd = 1 ] && vublk_run qsd "$QSOCK" "$rw" "$bs" "$qd"
+		vublk_run hyve "$HSOCK" "$HPID" "$rw" "$bs" "$qd"
+		[ $have_qsd = 1 ] && vublk_run qsd "$QSOCK" "$QPID" "$rw" "$bs" "$qd"
 		[ $have_fio = 1 ] && fio_run "$rw" "$bs" "$qd"
 	done
 	r=$((r + 1))
 done
+IDLE=${BENCH_IDLE_SECS:-5}
+idle_run hyve "$HSOCK" "$HPID"
+[ $have_qsd = 1 ] && idle_run qsd "$QSOCK" "$QPID"
 exit 0
