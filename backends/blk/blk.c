@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -120,10 +121,40 @@ complete(struct blk *b, struct blk_req *r, uint8_t status)
 	release(b, r);
 }
 
+static void io_done(struct blk *b, struct blk_req *r, int res);
+
+/* The transfer at once, in this thread; io_done goes on from there. */
+static void
+inline_rw(struct blk *b, struct blk_req *r)
+{
+	ssize_t n;
+
+	do {
+		if (r->zeroing) {
+			r->biov.iov_base = b->zero;
+			r->biov.iov_len = r->left < BLK_ZERO_CHUNK ? r->left :
+			    BLK_ZERO_CHUNK;
+			n = pwritev2(b->fd, &r->biov, 1, r->off, b->rwflags);
+		} else if (r->type == VIRTIO_BLK_T_IN) {
+			n = preadv2(b->fd, r->data, r->ndata, r->off, 0);
+		} else {
+			n = pwritev2(b->fd, r->data, r->ndata, r->off,
+			    b->rwflags);
+		}
+	} while (n < 0 && errno == EINTR);
+	io_done(b, r, n < 0 ? -errno : (int)(n > INT_MAX ? INT_MAX : n));
+}
+
 static void
 submit_rw(struct blk *b, struct blk_req *r)
 {
-	struct io_uring_sqe *sqe = get_sqe(b);
+	struct io_uring_sqe *sqe;
+
+	if (b->inline_io) {
+		inline_rw(b, r);
+		return;
+	}
+	sqe = get_sqe(b);
 
 	if (r->zeroing) {
 		r->biov.iov_base = b->zero;

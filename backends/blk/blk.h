@@ -61,6 +61,10 @@ struct blk {
 	bool nocache;
 	bool nodelete;
 	int rwflags;			/* RWF_SYNC for --sync */
+	/* Reads and writes done at once with preadv2/pwritev2 rather than
+	 * through io_uring: for a disk in memory (tmpfs), where io_uring
+	 * hands every one to a worker thread and the copy never waits. */
+	bool inline_io;
 	uint32_t align;			/* O_DIRECT buffer alignment */
 	uint32_t blk_size;
 	uint32_t phys_size;

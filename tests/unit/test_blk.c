@@ -51,6 +51,7 @@ static int sock = -1, memfd = -1;
 static struct vf_queue vq[MAXQ];
 static uint8_t *mem;
 static int dflags;		/* how the test opens the disk it passes */
+static const char *io_mode;	/* --inline-io for every spawn, or NULL */
 
 struct seg {
 	uint64_t gpa;
@@ -81,6 +82,7 @@ setup(void **state)
 {
 	(void)state;
 	dflags = O_RDWR;
+	io_mode = NULL;
 	memfd = vf_guest_mem("blk-guest", MEMSZ, &mem);
 	if (memfd < 0)
 		return -1;
@@ -160,9 +162,13 @@ spawn(const char *opt, ...)
 	va_list ap;
 
 	va_start(ap, opt);
-	for (; opt != NULL && n < 22; opt = va_arg(ap, const char *))
+	for (; opt != NULL && n < 20; opt = va_arg(ap, const char *))
 		argv[n++] = opt;
 	va_end(ap);
+	if (io_mode != NULL) {
+		argv[n++] = "--inline-io";
+		argv[n++] = io_mode;
+	}
 	argv[n] = NULL;
 	dfd = open(img, dflags | O_CLOEXEC);
 	assert_true(dfd >= 0);
@@ -907,6 +913,15 @@ test_bad_options(void **state)
 	}
 }
 
+/* The same requests done in hyve-blk's thread instead of io_uring. */
+#define INLINE(t) static void t##_inline(void **state) \
+	{ io_mode = "on"; t(state); }
+INLINE(test_write_read)
+INLINE(test_multi_buffer)
+INLINE(test_inflight)
+INLINE(test_zeroes_fallback)
+INLINE(test_multiqueue_nocache)
+
 int
 main(void)
 {
@@ -925,6 +940,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_multiqueue_nocache, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_second_frontend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_read_inline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_multi_buffer_inline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_inline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_zeroes_fallback_inline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_multiqueue_nocache_inline,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 	};
 
