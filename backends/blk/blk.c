@@ -399,6 +399,26 @@ blk_io_event(struct vu_dev *d, void *arg)
 	}
 }
 
+/* Polling: completions in the io_uring, or requests in a ring. */
+static bool
+blk_poll(struct vu_dev *d)
+{
+	struct blk *b = d->priv;
+	bool work = false;
+
+	if (b->inflight > 0 && io_uring_cq_ready(&b->ring) > 0) {
+		blk_io_event(d, b);
+		work = true;
+	}
+	for (unsigned i = 0; i < b->nqueues; i++) {
+		if (vring_pending(&d->vq[i])) {
+			vu_run_queue(d, &d->vq[i]);
+			work = true;
+		}
+	}
+	return work;
+}
+
 /* Gives the queue one request slot per ring entry. */
 static int
 queue_slots(struct blk_queue *q, unsigned num)
@@ -626,6 +646,7 @@ blk_init(struct blk *b)
 		.get_config = blk_get_config,
 		.reset = blk_reset,
 		.drain = blk_drain,
+		.poll = blk_poll,
 	};
 	for (unsigned i = 0; i < BLK_MAX_QUEUES; i++)
 		b->q[i].index = i;

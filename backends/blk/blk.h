@@ -23,6 +23,7 @@
 #define BLK_ZERO_CHUNK	(1u << 20)	/* write-zeroes fallback unit */
 #define BLK_MAX_DISCARD	(1u << 22)	/* sectors per discard/write-zeroes */
 #define BLK_MAX_BOUNCE	(64u << 20)	/* largest unaligned O_DIRECT request */
+#define BLK_POLL_US	0		/* --poll-us default */
 
 struct blk_queue;
 

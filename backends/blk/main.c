@@ -31,7 +31,7 @@ usage(int status)
 	    "--socket PATH --file IMG\n"
 	    "\t[--ro] [--nocache] [--sync|--direct] [--nodelete]\n"
 	    "\t[--sectorsize LOG[/PHYS]] [--ser SERIAL] [--queues N]\n"
-	    "\t[--inline-io auto|on|off]\n"
+	    "\t[--inline-io auto|on|off] [--poll-us N]\n"
 	    "\t[--name NAME] [--stats-fd N] [--uid UID] [--gid GID] "
 	    "[--no-sandbox]\n"
 	    "  --file IMG       the disk image or block device (with --socket)\n"
@@ -47,7 +47,9 @@ usage(int status)
 	    "  --inline-io M    reads and writes in the backend's thread, not\n"
 	    "                   io_uring: auto (default) does so for a disk in\n"
 	    "                   memory (tmpfs, ramfs), where they never wait\n"
-	    CLI_USAGE, BLK_MAX_QUEUES);
+	    "  --poll-us N      after work, look for more for up to N us before\n"
+	    "                   sleeping (adaptive; 0: never; default %d)\n"
+	    CLI_USAGE, BLK_MAX_QUEUES, BLK_POLL_US);
 	exit(status);
 }
 
@@ -204,6 +206,7 @@ main(int argc, char **argv)
 		{ "ser", required_argument, NULL, 'i' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "inline-io", required_argument, NULL, 'I' },
+		{ "poll-us", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = CLI_INIT;
@@ -211,6 +214,7 @@ main(int argc, char **argv)
 	char dname[32];
 	struct vu_dev d;
 	const char *inl = "auto";
+	long long poll_us = BLK_POLL_US;
 	int c, rc;
 	bool sync = false;
 
@@ -262,6 +266,9 @@ main(int argc, char **argv)
 			}
 			inl = optarg;
 			break;
+		case 'P':
+			poll_us = cli_number("--poll-us", optarg, 0, 1000000);
+			break;
 		case 'h':
 			usage(0);
 			break;
@@ -304,6 +311,7 @@ main(int argc, char **argv)
 		hlog("cannot set up the device: %s", strerror(-rc));
 		return 1;
 	}
+	d.poll_max_ns = (uint64_t)poll_us * 1000;
 	{
 		int keep[] = { blk.fd, blk.ring.ring_fd, blk.efd };
 
