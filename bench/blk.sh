@@ -4,7 +4,7 @@
 # image; fio with io_uring on the host is the device's own limit.
 # Prints sample lines "blk DIR RW BS DEPTH hyve|qsd|fio iops|mbps|p50_us|p99_us V",
 # "... cpu_us V" (CPU time per request: the backend's for hyve and qsd,
-# fio's own for fio), "... fe_cpu_us V" (vublk's own per request) and, at
+# fio's own, io_uring workers included, for fio), "... fe_cpu_us V" (vublk's own per request) and, at
 # the end, "blk DIR idle hyve|qsd cpu_pct V" (a connected, idle backend).
 # Usage: blk.sh ROOT RUNS SECS DIR TMPDIR "rw:bs:depth ..."
 ROOT=$1 RUNS=$2 SECS=$3 DIR=$4 T=$5 JOBS=$6
@@ -53,22 +53,46 @@ idle_run() {
 	    awk -v n="blk $DIR idle $1" '{ split($4, kv, "="); print n, kv[1], kv[2] }'
 }
 
+# fio runs as threads (--thread), so that its io_uring workers, which do
+# the copies on tmpfs, are threads of the one process whose CPU time is
+# sampled from /proc over the measured seconds (fio's own usr_cpu and
+# sys_cpu count only the job's thread).
 fio_run() {
-	fio --name=bench --filename="$IMG" --ioengine=io_uring --direct=1 \
-	    --rw="$1" --bs="$2" --iodepth="$3" --ramp_time=500ms \
-	    --runtime="$SECS" --time_based --output-format=json |
-	    python3 -c '
-import json, sys
-n = "blk %s %s %s %s fio" % tuple(sys.argv[1:5])
-j = json.load(sys.stdin)["jobs"][0]
-d = j["write"] if sys.argv[2] == "randwrite" else j["read"]
-p = d["clat_ns"]["percentile"]
-print(n, "iops %.0f" % d["iops"])
-print(n, "mbps %.1f" % (d["bw_bytes"] / 1e6))
-print(n, "p50_us %.1f" % (p["50.000000"] / 1e3))
-print(n, "p99_us %.1f" % (p["99.000000"] / 1e3))
-if d["iops"] > 0:
-    print(n, "cpu_us %.2f" % ((j["usr_cpu"] + j["sys_cpu"]) / 100 / d["iops"] * 1e6))' "$DIR" "$1" "$2" "$3"
+	python3 -c '
+import json, subprocess, sys, time
+d, rw, bs, qd, img, secs = sys.argv[1:7]
+secs = float(secs)
+def cpu(pid):
+    try:
+        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / 100.0
+    except (OSError, IndexError):
+        return None
+p = subprocess.Popen(["fio", "--name=bench", "--filename=" + img,
+    "--ioengine=io_uring", "--direct=1", "--thread", "--rw=" + rw,
+    "--bs=" + bs, "--iodepth=" + qd, "--ramp_time=500ms",
+    "--runtime=%g" % secs, "--time_based", "--output-format=json"],
+    stdout=subprocess.PIPE)
+t0 = time.monotonic()
+c0 = c1 = None
+while p.poll() is None:
+    t = time.monotonic() - t0
+    if c0 is None and t >= 0.5:
+        c0 = cpu(p.pid)
+    elif c1 is None and t >= 0.5 + secs:
+        c1 = cpu(p.pid)
+    time.sleep(0.01)
+n = "blk %s %s %s %s fio" % (d, rw, bs, qd)
+j = json.loads(p.stdout.read())["jobs"][0]
+x = j["write"] if rw == "randwrite" else j["read"]
+pc = x["clat_ns"]["percentile"]
+print(n, "iops %.0f" % x["iops"])
+print(n, "mbps %.1f" % (x["bw_bytes"] / 1e6))
+print(n, "p50_us %.1f" % (pc["50.000000"] / 1e3))
+print(n, "p99_us %.1f" % (pc["99.000000"] / 1e3))
+if x["iops"] > 0 and c0 is not None and c1 is not None:
+    print(n, "cpu_us %.2f" % ((c1 - c0) / secs / x["iops"] * 1e6))' \
+	    "$DIR" "$1" "$2" "$3" "$IMG" "$SECS"
 }
 
 r=0
