@@ -1,8 +1,8 @@
 #!/bin/sh
 # Part 3 of `make bench`: the block datapath, backend alone.  bench/vublk
-# drives hyve-blk and qemu-storage-daemon's vhost-user-blk export on the same
-# image; fio with io_uring on the host is the device's own limit.
-# Prints sample lines "blk DIR RW BS DEPTH hyve|qsd|fio iops|mbps|p50_us|p99_us V",
+# drives hyve-blk (as it is, and with --poll-us $BENCH_POLL_US, default 50)
+# and qemu-storage-daemon's vhost-user-blk export on the same image; fio with io_uring on the host is the device's own limit.
+# Prints sample lines "blk DIR RW BS DEPTH hyve|hyve-poll|qsd|fio iops|mbps|p50_us|p99_us V",
 # "... cpu_us V" (CPU time per request: the backend's for hyve and qsd,
 # fio's own, io_uring workers included, for fio), "... fe_cpu_us V" (vublk's own per request) and, at
 # the end, "blk DIR idle hyve|qsd cpu_pct V" (a connected, idle backend).
@@ -11,9 +11,11 @@ ROOT=$1 RUNS=$2 SECS=$3 DIR=$4 T=$5 JOBS=$6
 B=$ROOT/build
 IMG=$DIR/hyve-bench.$$.img
 HSOCK=$T/hyve-blk.$$.sock
+PSOCK=$T/hyve-blk-poll.$$.sock
+POLL=${BENCH_POLL_US:-50}
 QSOCK=$T/qsd.$$.sock
-HPID="" QPID=""
-trap 'for p in $HPID $QPID; do kill $p 2>/dev/null; done; rm -f "$IMG"' EXIT
+HPID="" PPID_="" QPID=""
+trap 'for p in $HPID $PPID_ $QPID; do kill $p 2>/dev/null; done; rm -f "$IMG"' EXIT
 trap 'exit 1' INT TERM
 
 # Real data: reads of a sparse file's holes never reach the device.
@@ -21,6 +23,10 @@ dd if=/dev/urandom of="$IMG" bs=1M count=1024 status=none conv=fsync ||
 	{ echo "blk: cannot write the 1 GiB image $IMG (set BENCH_DIR)" >&2; exit 1; }
 "$B/hyve-blk" --socket "$HSOCK" --file "$IMG" --nocache 2>"$T/hyve-blk.$$.err" &
 HPID=$!
+# The same with polling before it sleeps: what polling buys and costs.
+"$B/hyve-blk" --socket "$PSOCK" --file "$IMG" --nocache --poll-us "$POLL" \
+    2>"$T/hyve-blk-poll.$$.err" &
+PPID_=$!
 have_qsd=0
 if command -v qemu-storage-daemon >/dev/null; then
 	qemu-storage-daemon \
@@ -101,6 +107,7 @@ while [ $r -lt "$RUNS" ]; do
 		rw=${j%%:*} rest=${j#*:}
 		bs=${rest%%:*} qd=${rest#*:}
 		vublk_run hyve "$HSOCK" "$HPID" "$rw" "$bs" "$qd"
+		vublk_run hyve-poll "$PSOCK" "$PPID_" "$rw" "$bs" "$qd"
 		[ $have_qsd = 1 ] && vublk_run qsd "$QSOCK" "$QPID" "$rw" "$bs" "$qd"
 		[ $have_fio = 1 ] && fio_run "$rw" "$bs" "$qd"
 	done
@@ -108,5 +115,6 @@ while [ $r -lt "$RUNS" ]; do
 done
 IDLE=${BENCH_IDLE_SECS:-5}
 idle_run hyve "$HSOCK" "$HPID"
+idle_run hyve-poll "$PSOCK" "$PPID_"
 [ $have_qsd = 1 ] && idle_run qsd "$QSOCK" "$QPID"
 exit 0

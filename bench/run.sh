@@ -90,8 +90,9 @@ fi
 # --- part 3: block datapath, backend alone -----------------------------------
 JOBS="randread:4096:1 randread:4096:32 randwrite:4096:32 read:131072:32"
 if here 3; then
-# Bounded: 4 jobs x 3 tools x (SECS + 1.5) s per run, plus the image.
-LIMIT=$((RUNS * 12 * (SECS + 2) + 60))
+# Bounded: 4 jobs x 4 sides x (SECS + 1.5) s per run, plus the image and
+# the idle figures.
+LIMIT=$((RUNS * 16 * (SECS + 2) + 90))
 for DIR in $DIRS; do
 	say "part 3: block datapath on a 1 GiB image in $DIR (about $((LIMIT / 60)) min)"
 	timeout -k 5 $LIMIT sh "$ROOT/bench/blk.sh" "$ROOT" "$RUNS" "$SECS" "$DIR" "$T" "$JOBS" >>"$S" 2>>"$T/blk.err" ||
@@ -201,15 +202,20 @@ for DIR in $DIRS; do
 		[ "$qd" = 32 ] && [ "$bs" = 4096 ] && { tq=">= 1.2x"; vq=$(check "$rq" ">=" 1.2); }
 		row "3 blk $lab IOPS vs qsd" "$(spread "$n hyve iops")" "qsd $(spread "$n qsd iops")" "$rq" "$tq" "$vq"
 		row "3 blk $lab IOPS vs host fio" "$(med "$n hyve iops")" "fio $(spread "$n fio iops")" "$rf" ">= 0.90x" "$(check "$rf" ">=" 0.90)"
+		p=$(med "$n hyve-poll iops")
+		row "3 blk $lab IOPS, hyve-blk --poll-us ${BENCH_POLL_US:-50}" "$(spread "$n hyve-poll iops")" "fio $f" "$(ratio "$p" "$f")" ">= 0.90x" "$(check "$(ratio "$p" "$f")" ">=" 0.90)"
 		row "3 blk $lab MB/s" "$(med "$n hyve mbps")" "qsd $(med "$n qsd mbps"), fio $(med "$n fio mbps")" "-" "-" "-"
 		row "3 blk $lab p50 / p99 latency (us)" "$(med "$n hyve p50_us") / $(med "$n hyve p99_us")" "qsd $(med "$n qsd p50_us") / $(med "$n qsd p99_us"), fio $(med "$n fio p50_us") / $(med "$n fio p99_us")" "-" "-" "-"
 		# CPU per request: the backend's (all its threads, io_uring
 		# workers too) and, after +, the vublk frontend's; fio's own.
 		h=$(med "$n hyve cpu_us"); q=$(med "$n qsd cpu_us")
 		row "3 blk $lab CPU per request (us): backend (+ vublk)" "$(spread "$n hyve cpu_us") (+ $(med "$n hyve fe_cpu_us"))" "qsd $(spread "$n qsd cpu_us") (+ $(med "$n qsd fe_cpu_us")), fio $(spread "$n fio cpu_us")" "$(ratio "$h" "$q")" "-" "-"
+		row "3 blk $lab CPU per request (us), hyve-blk --poll-us ${BENCH_POLL_US:-50} (+ vublk)" "$(spread "$n hyve-poll cpu_us") (+ $(med "$n hyve-poll fe_cpu_us"))" "fio $(med "$n fio cpu_us")" "$(ratio "$(med "$n hyve-poll cpu_us")" "$(med "$n fio cpu_us")")" "-" "-"
 	done
 	h=$(med "blk $DIR idle hyve cpu_pct")
 	row "3 blk $DIR idle backend, queue started (% of one CPU)" "$(spread "blk $DIR idle hyve cpu_pct")" "qsd $(spread "blk $DIR idle qsd cpu_pct")" "-" "< 1%" "$(check "$h" "<" 1)"
+	h=$(med "blk $DIR idle hyve-poll cpu_pct")
+	row "3 blk $DIR idle backend, hyve-blk --poll-us ${BENCH_POLL_US:-50} (% of one CPU)" "$(spread "blk $DIR idle hyve-poll cpu_pct")" "-" "-" "< 1%" "$(check "$h" "<" 1)"
 done
 for j in randread:4096:1 randread:4096:32 randwrite:4096:32 read:131072:16 randread-irq:4096:1; do
 	rw=${j%%:*}; rest=${j#*:}; bs=${rest%%:*}; qd=${rest#*:}
