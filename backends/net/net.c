@@ -40,6 +40,7 @@
 /* A batch of tx frames: the chains, their header copies, their writev
  * vectors (header copy, then the frame in guest memory). */
 struct tx_batch {
+	uint32_t gen;			/* tags this batch's completions */
 	unsigned n;
 	unsigned nw;			/* wiov entries used */
 	struct vring_req req[NET_TX_BATCH];
@@ -283,13 +284,17 @@ tx_submit(struct net *n, struct vring_queue *vq)
 		if (rc < 0)
 			hlog("tap %s: io_uring submit: %s", n->ifname,
 			    strerror(-rc));
+		/* A completion of an earlier batch (after a failed submit)
+		 * has another tag and is ignored. */
 		while (got < want && io_uring_peek_cqe(&n->ring, &cqe) == 0) {
-			uint64_t i = io_uring_cqe_get_data64(cqe);
+			uint64_t tag = io_uring_cqe_get_data64(cqe);
+			uint32_t i = (uint32_t)tag;
 
-			if (i < b->n)
+			if (tag >> 32 == b->gen && i < b->n) {
 				b->res[i] = cqe->res;
+				got++;
+			}
 			io_uring_cqe_seen(&n->ring, cqe);
-			got++;
 		}
 	}
 	for (unsigned i = 0; i < b->n; i++) {
@@ -303,6 +308,7 @@ tx_submit(struct net *n, struct vring_queue *vq)
 	}
 	b->n = 0;
 	b->nw = 0;
+	b->gen++;
 }
 
 /* Adds a popped chain to the batch; submits when it is full. */
@@ -323,7 +329,7 @@ tx_add(struct net *n, struct vring_queue *vq, const struct vring_req *req,
 			b->why[i] = "io_uring full";
 		} else {
 			io_uring_prep_writev(sqe, n->tapfd, b->wiov + b->nw, k, 0);
-			io_uring_sqe_set_data64(sqe, i);
+			io_uring_sqe_set_data64(sqe, (uint64_t)b->gen << 32 | i);
 			b->nw += k;
 		}
 	}
