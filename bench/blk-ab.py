@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # A/B of hyve-blk variants, outside `make bench`: each variant is a
 # standalone hyve-blk --nocache on the same image (IMG, default
-# /dev/shm/ab.img, made with 1 GiB of random data if missing), driven by
+# /dev/shm/ab.img, made with 1 GiB of random data if missing and removed
+# at the end), driven by
 # bench/vublk in turn, job by job, RUNS times for SECS seconds; FIO=1 adds
 # host fio.  Prints per job the median IOPS (min-max), the ratio to the
 # first variant, p50 and the backend's CPU per request.
@@ -14,7 +15,8 @@ runs=int(sys.argv[1]); secs=sys.argv[2]
 variants=[v.split(':',1) for v in sys.argv[3:] if ':' in v]
 jobs=os.environ.get('JOBS','randread:4096:1 randread:4096:32 randwrite:4096:32 read:131072:32').split()
 img=os.environ.get('IMG','/dev/shm/ab.img')
-if not os.path.exists(img):
+made=not os.path.exists(img)
+if made:
     subprocess.run(f'dd if=/dev/urandom of={img} bs=1M count=1024 status=none',shell=True,check=True)
 res={}
 procs={}
@@ -43,6 +45,8 @@ for r in range(runs):
             res.setdefault((j,'fio'),[]).append({'iops':d['iops'],'p50_us':d['clat_ns']['percentile']['50.000000']/1e3,'cpu_us':(jj['usr_cpu']+jj['sys_cpu'])/100/d['iops']*1e6,'fe_cpu_us':0})
 for name,(p,s) in procs.items():
     p.send_signal(signal.SIGTERM); p.wait()
+if made:
+    os.unlink(img)
 names=[n for n,_ in variants]+(['fio'] if os.environ.get('FIO') else [])
 for j in jobs:
     line=[j]
