@@ -306,7 +306,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: vublk --socket PATH [--label L] "
 	    "[--rw randread|randwrite|read] [--bs BYTES] [--depth N] "
-	    "[--time SECS] [--size BYTES] [--pid BACKEND] [--idle SECS]\n");
+	    "[--time SECS] [--size BYTES] [--pid BACKEND] [--idle SECS]\n"
+	    "\t[--always-kick]\n");
 	exit(2);
 }
 
@@ -318,13 +319,14 @@ main(int argc, char **argv)
 		{ "rw", 1, NULL, 'r' }, { "bs", 1, NULL, 'b' },
 		{ "depth", 1, NULL, 'd' }, { "time", 1, NULL, 't' },
 		{ "size", 1, NULL, 'z' }, { "pid", 1, NULL, 'p' },
-		{ "idle", 1, NULL, 'i' }, { NULL, 0, NULL, 0 },
+		{ "idle", 1, NULL, 'i' }, { "always-kick", 0, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *label = "backend", *rwname = "randread";
 	uint64_t size = 0, cap, t0, tend, tstart, now, ios = 0, bytes = 0;
 	uint32_t bs = 4096;
 	double secs = 5, warm = 0.5, el, idle = 0, c0 = -1, f0 = 0, c1, f1;
-	int pid = 0, depth = 1, rw = RANDREAD, c, i, errors = 0;
+	int always_kick = 0, pid = 0, depth = 1, rw = RANDREAD, c, i, errors = 0;
 	struct pollfd pf[2];
 	eventfd_t ev;
 
@@ -340,6 +342,7 @@ main(int argc, char **argv)
 		case 'z': size = strtoull(optarg, NULL, 0); break;
 		case 'p': pid = atoi(optarg); break;
 		case 'i': idle = atof(optarg); break;
+		case 'k': always_kick = 1; break;
 		default: usage();
 		}
 	}
@@ -457,8 +460,9 @@ main(int argc, char **argv)
 		}
 		/* As a Linux driver: no kick while the device says it polls. */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (posted && !(__atomic_load_n(&used->flags, __ATOMIC_RELAXED) &
-		    VRING_USED_F_NO_NOTIFY))
+		if (posted && (always_kick ||
+		    !(__atomic_load_n(&used->flags, __ATOMIC_RELAXED) &
+		    VRING_USED_F_NO_NOTIFY)))
 			eventfd_write(kickfd, 1);
 		for (i = 0; i < depth && !slots[i].busy; i++)
 			;
