@@ -4,7 +4,8 @@
 /*
  * hyve-blk: virtio-blk (device type 2) over vhost-user.  Requests go to the
  * disk through one io_uring, straight from and into the guest's buffers;
- * completions arrive on the ring's eventfd.
+ * completions arrive on the ring's eventfd.  Reads and writes of a disk in
+ * memory (inline_io) are done at once instead.
  */
 
 #include <stdbool.h>
