@@ -34,6 +34,11 @@ struct vu_backend {
 	 * used ring): called before its base is reported, before the memory
 	 * table changes, and before a reset.  May be NULL. */
 	void (*drain)(struct vu_dev *d, struct vring_queue *vq);
+	/* Looks for work without waiting (new avail entries, completions)
+	 * and does it; returns whether there was any.  With it and a poll
+	 * window (vu_dev.poll_max_ns), the server spins on it for a while
+	 * before it sleeps.  May be NULL. */
+	bool (*poll)(struct vu_dev *d);
 };
 
 #define VU_MAX_WATCH	4
@@ -60,6 +65,10 @@ struct vu_dev {
 	struct vu_watch watch[VU_MAX_WATCH];
 	unsigned nwatch;
 	struct hyve_stats *stats;	/* --stats-fd page, or NULL */
+	/* Polling before sleeping: at most poll_max_ns (0: never); the
+	 * window poll_ns adapts to how soon work came after the last ones. */
+	uint64_t poll_max_ns;
+	uint64_t poll_ns;
 	/* The inflight region (GET/SET_INFLIGHT_FD), or NULL.  infl_fd is
 	 * made before the sandbox (which forbids making files), big enough
 	 * for every queue at its largest; GET_INFLIGHT_FD hands it out. */

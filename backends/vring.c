@@ -331,6 +331,25 @@ vring_enable_notify(struct vring_queue *vq)
 	return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
 }
 
+void
+vring_notify(struct vring_queue *vq, bool on)
+{
+	if (!vring_ready(vq) || vq->event_idx)
+		return;
+	__atomic_store_n(&vq->used->flags, on ? 0 : VRING_USED_F_NO_NOTIFY,
+	    __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+bool
+vring_pending(const struct vring_queue *vq)
+{
+	if (!vring_ready(vq))
+		return false;
+	return vq->resubmit_pos < vq->nresubmit ||
+	    __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
+}
+
 static int
 by_counter(const void *a, const void *b, void *arg)
 {

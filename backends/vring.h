@@ -105,6 +105,17 @@ int vring_flush(struct vring_queue *vq);
 bool vring_enable_notify(struct vring_queue *vq);
 
 /*
+ * Asks the driver not to kick (VRING_USED_F_NO_NOTIFY) while the backend
+ * polls the ring, or to kick again.  Without EVENT_IDX only; with it the
+ * avail event already says when to kick.  After allowing kicks again, the
+ * caller looks at the ring once more before sleeping.
+ */
+void vring_notify(struct vring_queue *vq, bool on);
+
+/* Whether the driver has made entries available that were not taken. */
+bool vring_pending(const struct vring_queue *vq);
+
+/*
  * With an inflight region: after the ring is mapped, reconciles the region
  * with the used ring and queues the chains a previous backend left
  * unfinished, so the next vring_pop calls return them first.  Returns the

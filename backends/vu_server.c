@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backends/runtime.h"
@@ -693,6 +694,88 @@ memory_lost(struct vu_dev *d)
 	return true;
 }
 
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+static void
+notify_all(struct vu_dev *d, bool on)
+{
+	for (unsigned i = 0; i < d->be->nqueues; i++)
+		vring_notify(&d->vq[i], on);
+}
+
+/*
+ * Spins on the device's poll for the current window: whether it found
+ * work.  Kicks are suppressed meanwhile, and allowed again before the
+ * caller sleeps (one last look closes the race with a driver that saw the
+ * suppression).
+ */
+static bool
+poll_spin(struct vu_dev *d)
+{
+	uint64_t end;
+	bool found = false;
+
+	if (d->poll_ns == 0 || d->cfd < 0)
+		return false;
+	notify_all(d, false);
+	end = mono_ns() + d->poll_ns;
+	do {
+		if (d->be->poll(d)) {
+			found = true;
+			break;
+		}
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	} while (mono_ns() < end);
+	notify_all(d, true);
+	return found || d->be->poll(d);
+}
+
+/*
+ * After sleeping slept ns: a window that long would have caught the work,
+ * so grow it (to the maximum); a longer sleep means polling was wasted, so
+ * halve it: an idle device soon sleeps at once.
+ */
+static void
+poll_adapt(struct vu_dev *d, uint64_t slept)
+{
+	if (slept <= d->poll_max_ns)
+		d->poll_ns = d->poll_ns * 2 > d->poll_max_ns ? d->poll_max_ns :
+		    d->poll_ns < 2048 ? 4096 : d->poll_ns * 2;
+	else
+		d->poll_ns /= 2;
+	if (d->poll_ns < 1024)
+		d->poll_ns = 0;
+	if (d->poll_ns > d->poll_max_ns)
+		d->poll_ns = d->poll_max_ns;
+}
+
+/* epoll_wait, after polling the device for a while if it can be polled. */
+static int
+wait_events(struct vu_dev *d, struct epoll_event *ev, int max)
+{
+	uint64_t t0;
+	int n;
+
+	if (d->poll_max_ns == 0 || d->be->poll == NULL)
+		return epoll_wait(d->epfd, ev, max, -1);
+	n = epoll_wait(d->epfd, ev, max, 0);
+	if (n != 0 || poll_spin(d))
+		return n;
+	t0 = mono_ns();
+	n = epoll_wait(d->epfd, ev, max, -1);
+	poll_adapt(d, mono_ns() - t0);
+	return n;
+}
+
 int
 vu_serve(struct vu_dev *d, int fd)
 {
@@ -715,7 +798,7 @@ vu_serve(struct vu_dev *d, int fd)
 		return rc;
 	for (;;) {
 		struct epoll_event ev[16];
-		int n = epoll_wait(d->epfd, ev, 16, -1);
+		int n = wait_events(d, ev, 16);
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -1,16 +1,21 @@
 #!/bin/sh
 # Part 3 of `make bench`: the block datapath, backend alone.  bench/vublk
-# drives hyve-blk and qemu-storage-daemon's vhost-user-blk export on the same
-# image; fio with io_uring on the host is the device's own limit.
-# Prints sample lines "blk DIR RW BS DEPTH hyve|qsd|fio iops|mbps|p50_us|p99_us V".
+# drives hyve-blk (as it is, and with --poll-us $BENCH_POLL_US, default 50)
+# and qemu-storage-daemon's vhost-user-blk export on the same image; fio with io_uring on the host is the device's own limit.
+# Prints sample lines "blk DIR RW BS DEPTH hyve|hyve-poll|qsd|fio iops|mbps|p50_us|p99_us V",
+# "... cpu_us V" (CPU time per request: the backend's for hyve and qsd,
+# fio's own, io_uring workers included, for fio), "... fe_cpu_us V" (vublk's own per request) and, at
+# the end, "blk DIR idle hyve|qsd cpu_pct V" (a connected, idle backend).
 # Usage: blk.sh ROOT RUNS SECS DIR TMPDIR "rw:bs:depth ..."
 ROOT=$1 RUNS=$2 SECS=$3 DIR=$4 T=$5 JOBS=$6
 B=$ROOT/build
 IMG=$DIR/hyve-bench.$$.img
 HSOCK=$T/hyve-blk.$$.sock
+PSOCK=$T/hyve-blk-poll.$$.sock
+POLL=${BENCH_POLL_US:-50}
 QSOCK=$T/qsd.$$.sock
-HPID="" QPID=""
-trap 'for p in $HPID $QPID; do kill $p 2>/dev/null; done; rm -f "$IMG"' EXIT
+HPID="" PPID_="" QPID=""
+trap 'for p in $HPID $PPID_ $QPID; do kill $p 2>/dev/null; done; rm -f "$IMG"' EXIT
 trap 'exit 1' INT TERM
 
 # Real data: reads of a sparse file's holes never reach the device.
@@ -18,6 +23,10 @@ dd if=/dev/urandom of="$IMG" bs=1M count=1024 status=none conv=fsync ||
 	{ echo "blk: cannot write the 1 GiB image $IMG (set BENCH_DIR)" >&2; exit 1; }
 "$B/hyve-blk" --socket "$HSOCK" --file "$IMG" --nocache 2>"$T/hyve-blk.$$.err" &
 HPID=$!
+# The same with polling before it sleeps: what polling buys and costs.
+"$B/hyve-blk" --socket "$PSOCK" --file "$IMG" --nocache --poll-us "$POLL" \
+    2>"$T/hyve-blk-poll.$$.err" &
+PPID_=$!
 have_qsd=0
 if command -v qemu-storage-daemon >/dev/null; then
 	qemu-storage-daemon \
@@ -34,28 +43,62 @@ have_fio=1
 command -v fio >/dev/null ||
 	{ have_fio=0; echo "blk: fio is missing (sh tools/deps.sh installs it): its rows are skipped" >&2; }
 
-# vublk_run LABEL SOCKET RW BS DEPTH
+# vublk_run LABEL SOCKET PID RW BS DEPTH
 vublk_run() {
-	"$B/bench/vublk" --socket "$2" --label "$1" --rw "$3" --bs "$4" \
-	    --depth "$5" --time "$SECS" |
-	    awk -v n="blk $DIR $3 $4 $5 $1" '{ for (i = 6; i <= 9; i++) {
-		split($i, kv, "="); print n, kv[1], kv[2] } }'
+	"$B/bench/vublk" --socket "$2" --pid "$3" --label "$1" --rw "$4" \
+	    --bs "$5" --depth "$6" --time "$SECS" |
+	    awk -v n="blk $DIR $4 $5 $6 $1" '{ for (i = 6; i <= NF; i++) {
+		split($i, kv, "=")
+		if (kv[1] != "ios" && kv[2] != "-") print n, kv[1], kv[2] } }'
 }
 
+# idle_run LABEL SOCKET PID: the CPU a connected backend with a started,
+# empty queue uses.
+idle_run() {
+	"$B/bench/vublk" --socket "$2" --pid "$3" --label "$1" --idle "$IDLE" |
+	    awk -v n="blk $DIR idle $1" '{ split($4, kv, "="); print n, kv[1], kv[2] }'
+}
+
+# fio runs as threads (--thread), so that its io_uring workers, which do
+# the copies on tmpfs, are threads of the one process whose CPU time is
+# sampled from /proc over the measured seconds (fio's own usr_cpu and
+# sys_cpu count only the job's thread).
 fio_run() {
-	fio --name=bench --filename="$IMG" --ioengine=io_uring --direct=1 \
-	    --rw="$1" --bs="$2" --iodepth="$3" --ramp_time=500ms \
-	    --runtime="$SECS" --time_based --output-format=json |
-	    python3 -c '
-import json, sys
-n = "blk %s %s %s %s fio" % tuple(sys.argv[1:5])
-j = json.load(sys.stdin)["jobs"][0]
-d = j["write"] if sys.argv[2] == "randwrite" else j["read"]
-p = d["clat_ns"]["percentile"]
-print(n, "iops %.0f" % d["iops"])
-print(n, "mbps %.1f" % (d["bw_bytes"] / 1e6))
-print(n, "p50_us %.1f" % (p["50.000000"] / 1e3))
-print(n, "p99_us %.1f" % (p["99.000000"] / 1e3))' "$DIR" "$1" "$2" "$3"
+	python3 -c '
+import json, subprocess, sys, time
+d, rw, bs, qd, img, secs = sys.argv[1:7]
+secs = float(secs)
+def cpu(pid):
+    try:
+        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / 100.0
+    except (OSError, IndexError):
+        return None
+p = subprocess.Popen(["fio", "--name=bench", "--filename=" + img,
+    "--ioengine=io_uring", "--direct=1", "--thread", "--rw=" + rw,
+    "--bs=" + bs, "--iodepth=" + qd, "--ramp_time=500ms",
+    "--runtime=%g" % secs, "--time_based", "--output-format=json"],
+    stdout=subprocess.PIPE)
+t0 = time.monotonic()
+c0 = c1 = None
+while p.poll() is None:
+    t = time.monotonic() - t0
+    if c0 is None and t >= 0.5:
+        c0 = cpu(p.pid)
+    elif c1 is None and t >= 0.5 + secs:
+        c1 = cpu(p.pid)
+    time.sleep(0.01)
+n = "blk %s %s %s %s fio" % (d, rw, bs, qd)
+j = json.loads(p.stdout.read())["jobs"][0]
+x = j["write"] if rw == "randwrite" else j["read"]
+pc = x["clat_ns"]["percentile"]
+print(n, "iops %.0f" % x["iops"])
+print(n, "mbps %.1f" % (x["bw_bytes"] / 1e6))
+print(n, "p50_us %.1f" % (pc["50.000000"] / 1e3))
+print(n, "p99_us %.1f" % (pc["99.000000"] / 1e3))
+if x["iops"] > 0 and c0 is not None and c1 is not None:
+    print(n, "cpu_us %.2f" % ((c1 - c0) / secs / x["iops"] * 1e6))' \
+	    "$DIR" "$1" "$2" "$3" "$IMG" "$SECS"
 }
 
 r=0
@@ -63,10 +106,15 @@ while [ $r -lt "$RUNS" ]; do
 	for j in $JOBS; do
 		rw=${j%%:*} rest=${j#*:}
 		bs=${rest%%:*} qd=${rest#*:}
-		vublk_run hyve "$HSOCK" "$rw" "$bs" "$qd"
-		[ $have_qsd = 1 ] && vublk_run qsd "$QSOCK" "$rw" "$bs" "$qd"
+		vublk_run hyve "$HSOCK" "$HPID" "$rw" "$bs" "$qd"
+		vublk_run hyve-poll "$PSOCK" "$PPID_" "$rw" "$bs" "$qd"
+		[ $have_qsd = 1 ] && vublk_run qsd "$QSOCK" "$QPID" "$rw" "$bs" "$qd"
 		[ $have_fio = 1 ] && fio_run "$rw" "$bs" "$qd"
 	done
 	r=$((r + 1))
 done
+IDLE=${BENCH_IDLE_SECS:-5}
+idle_run hyve "$HSOCK" "$HPID"
+idle_run hyve-poll "$PSOCK" "$PPID_"
+[ $have_qsd = 1 ] && idle_run qsd "$QSOCK" "$QPID"
 exit 0

@@ -11,13 +11,13 @@
 # /dev/shm), BENCH_KILLS (SIGKILLs of hyve-blk for the restart figure,
 # default 20; QEMU gets 8, its reconnect takes a second each), BENCH_DOC
 # (default docs/PERFORMANCE.md), BENCH_PARTS (which parts run, default
-# "1 2 3 4 5 6 7"; part 7, the Debian guest against QEMU, needs /dev/kvm
+# "1 2 3 4 5 6 7 8"; part 7, the Debian guest against QEMU, needs /dev/kvm
 # and make linux-guest: run it in tools/labvm; the rows of the others are copied from the results in
 # BENCH_DOC, or say "-" where it has none).
 #
 # Parts 1, 2, 4, 5 and 6 need KVM: where /dev/kvm is not usable they run in
 # the lab VM (tools/labvm, docs/LAB.md), under emulation, and their rows say
-# so; part 3 (the backend alone) always runs here.  BENCH_SAMPLES=FILE (used
+# so; parts 3 and 8 (the blk and net backends alone) always run here.  BENCH_SAMPLES=FILE (used
 # for that) writes the raw samples to FILE instead of the table.
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # Debian's python3 and fio (tools/deps.sh), not others found earlier in PATH.
@@ -31,7 +31,7 @@ E2EDIR=${BENCH_E2E_DIR:-/dev/shm}
 KILLS=${BENCH_KILLS:-20}
 QKILLS=8
 DOC=${BENCH_DOC:-$ROOT/docs/PERFORMANCE.md}
-PARTS=${BENCH_PARTS:-1 2 3 4 5 6 7}
+PARTS=${BENCH_PARTS:-1 2 3 4 5 6 7 8}
 T=$(mktemp -d /tmp/hyve-bench.XXXXXX)
 S=$T/samples
 trap 'rm -rf "$T"' EXIT INT TERM
@@ -41,7 +41,7 @@ say() { echo "bench: $*" >&2; }
 want() { case " $PARTS " in *" $1 "*) return 0;; esac; return 1; }
 kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
 # here N: part N is wanted and runs in this process.
-here() { want "$1" && { [ "$1" = 3 ] || kvm_usable; }; }
+here() { want "$1" && { [ "$1" = 3 ] || [ "$1" = 8 ] || kvm_usable; }; }
 # Under the lab VM's emulation every bounded step gets ten times as long.
 SLOW=1
 [ -n "${HYVE_LAB:-}" ] && SLOW=10
@@ -90,8 +90,9 @@ fi
 # --- part 3: block datapath, backend alone -----------------------------------
 JOBS="randread:4096:1 randread:4096:32 randwrite:4096:32 read:131072:32"
 if here 3; then
-# Bounded: 4 jobs x 3 tools x (SECS + 1.5) s per run, plus the image.
-LIMIT=$((RUNS * 12 * (SECS + 2) + 60))
+# Bounded: 4 jobs x 4 sides x (SECS + 1.5) s per run, plus the image and
+# the idle figures.
+LIMIT=$((RUNS * 16 * (SECS + 2) + 90))
 for DIR in $DIRS; do
 	say "part 3: block datapath on a 1 GiB image in $DIR (about $((LIMIT / 60)) min)"
 	timeout -k 5 $LIMIT sh "$ROOT/bench/blk.sh" "$ROOT" "$RUNS" "$SECS" "$DIR" "$T" "$JOBS" >>"$S" 2>>"$T/blk.err" ||
@@ -133,6 +134,15 @@ say "part 7: Debian (make linux-guest) on hyve, QEMU q35, QEMU with hyve's backe
 timeout -k 5 $LIMIT sh "$ROOT/bench/linux.sh" "$ROOT" "$RUNS" "$T" >>"$S" 2>"$T/linux.err" ||
 	say "part 7 failed or hit its ${LIMIT} s limit"
 [ -s "$T/linux.err" ] && say "part 7: $(tail -3 "$T/linux.err")"
+fi
+
+# --- part 8: hyve-net alone against the tap -----------------------------------
+if here 8; then
+LIMIT=$((RUNS * 13 * (SECS + 3) + 30))
+say "part 8: hyve-net alone against the raw tap (about $((RUNS * 10 * (SECS + 1) / 60 + 1)) min)"
+timeout -k 5 $LIMIT unshare -n sh "$ROOT/bench/netalone.sh" "$ROOT" "$RUNS" "$SECS" "$T" >>"$S" 2>"$T/netalone.err" ||
+	say "part 8 failed or hit its ${LIMIT} s limit"
+[ -s "$T/netalone.err" ] && say "part 8: $(tail -3 "$T/netalone.err")"
 fi
 
 # --- the parts that need KVM, in the lab VM where there is none here -----------
@@ -192,9 +202,20 @@ for DIR in $DIRS; do
 		[ "$qd" = 32 ] && [ "$bs" = 4096 ] && { tq=">= 1.2x"; vq=$(check "$rq" ">=" 1.2); }
 		row "3 blk $lab IOPS vs qsd" "$(spread "$n hyve iops")" "qsd $(spread "$n qsd iops")" "$rq" "$tq" "$vq"
 		row "3 blk $lab IOPS vs host fio" "$(med "$n hyve iops")" "fio $(spread "$n fio iops")" "$rf" ">= 0.90x" "$(check "$rf" ">=" 0.90)"
+		p=$(med "$n hyve-poll iops")
+		row "3 blk $lab IOPS, hyve-blk --poll-us ${BENCH_POLL_US:-50}" "$(spread "$n hyve-poll iops")" "fio $f" "$(ratio "$p" "$f")" ">= 0.90x" "$(check "$(ratio "$p" "$f")" ">=" 0.90)"
 		row "3 blk $lab MB/s" "$(med "$n hyve mbps")" "qsd $(med "$n qsd mbps"), fio $(med "$n fio mbps")" "-" "-" "-"
 		row "3 blk $lab p50 / p99 latency (us)" "$(med "$n hyve p50_us") / $(med "$n hyve p99_us")" "qsd $(med "$n qsd p50_us") / $(med "$n qsd p99_us"), fio $(med "$n fio p50_us") / $(med "$n fio p99_us")" "-" "-" "-"
+		# CPU per request: the backend's (all its threads, io_uring
+		# workers too) and, after +, the vublk frontend's; fio's own.
+		h=$(med "$n hyve cpu_us"); q=$(med "$n qsd cpu_us")
+		row "3 blk $lab CPU per request (us): backend (+ vublk)" "$(spread "$n hyve cpu_us") (+ $(med "$n hyve fe_cpu_us"))" "qsd $(spread "$n qsd cpu_us") (+ $(med "$n qsd fe_cpu_us")), fio $(spread "$n fio cpu_us")" "$(ratio "$h" "$q")" "-" "-"
+		row "3 blk $lab CPU per request (us), hyve-blk --poll-us ${BENCH_POLL_US:-50} (+ vublk)" "$(spread "$n hyve-poll cpu_us") (+ $(med "$n hyve-poll fe_cpu_us"))" "fio $(med "$n fio cpu_us")" "$(ratio "$(med "$n hyve-poll cpu_us")" "$(med "$n fio cpu_us")")" "-" "-"
 	done
+	h=$(med "blk $DIR idle hyve cpu_pct")
+	row "3 blk $DIR idle backend, queue started (% of one CPU)" "$(spread "blk $DIR idle hyve cpu_pct")" "qsd $(spread "blk $DIR idle qsd cpu_pct")" "-" "< 1%" "$(check "$h" "<" 1)"
+	h=$(med "blk $DIR idle hyve-poll cpu_pct")
+	row "3 blk $DIR idle backend, hyve-blk --poll-us ${BENCH_POLL_US:-50} (% of one CPU)" "$(spread "blk $DIR idle hyve-poll cpu_pct")" "-" "-" "< 1%" "$(check "$h" "<" 1)"
 done
 for j in randread:4096:1 randread:4096:32 randwrite:4096:32 read:131072:16 randread-irq:4096:1; do
 	rw=${j%%:*}; rest=${j#*:}; bs=${rest%%:*}; qd=${rest#*:}
@@ -235,6 +256,19 @@ for m in init_ms:"exec to init's first line (ms)":0.5 off_ms:"exec to power off 
 	row "7 Debian guest, $lab" "$(mib "$h")" "QEMU q35 $(mib "$q"), QEMU + hyve-blk/hyve-rnd $(mib "$v")" "$r" "$t" "$c"
 done
 
+for c in tx:64:pps tx:1500:pps rx:64:pps rx:1500:pps tso:65536:mbps; do
+	d=${c%%:*}; rest=${c#*:}; sz=${rest%%:*}; m=${rest#*:}
+	n="netalone $d $sz"
+	if [ $d = tso ]; then lab="tx TSO, 64 KiB TCP/IPv4 frames (Mbit/s of payload)"
+	else lab="$d $sz B (frames/s)"; fi
+	h=$(med "$n hyve $m"); t=$(med "$n tap $m"); r=$(ratio "$h" "$t")
+	row "8 net alone $lab" "$(spread "$n hyve $m")" "raw tap $(spread "$n tap $m")" "$r" ">= 0.8x" "$(check "$r" ">=" 0.8)"
+	[ $d != rx ] && row "8 net alone $lab, hyve-net --tx-batch 1" "$(spread "$n hyve1 $m")" "raw tap $t" "$(ratio "$(med "$n hyve1 $m")" "$t")" "-" "-"
+	h=$(med "$n hyve cpu_us"); tc=$(med "$n tap cpu_us")
+	row "8 net alone $d $sz B CPU per frame (us): hyve-net (+ vunet)" "$(spread "$n hyve cpu_us") (+ $(med "$n hyve fe_cpu_us"))" "raw tap $(spread "$n tap cpu_us")" "$(ratio "$h" "$tc")" "-" "-"
+	[ $d != rx ] && row "8 net alone $d $sz B CPU per frame (us): --tx-batch 1 (+ vunet)" "$(spread "$n hyve1 cpu_us") (+ $(med "$n hyve1 fe_cpu_us"))" "raw tap $tc" "$(ratio "$(med "$n hyve1 cpu_us")" "$tc")" "-" "-"
+done
+
 # The rows measured in the lab VM say so in their first column.  Under its
 # emulation only a ratio against QEMU in the same VM means anything: an
 # absolute target or another baseline gets no verdict.
@@ -251,7 +285,7 @@ fi
 
 # The rows of the parts not run: those of the results this replaces.
 KEPT=""
-for p in 1 2 3 4 5 6 7; do want $p || KEPT="$KEPT $p"; done
+for p in 1 2 3 4 5 6 7 8; do want $p || KEPT="$KEPT $p"; done
 KEPT=${KEPT# }
 PREV="" PREVNOTE=""
 if [ -n "$KEPT" ] && [ -f "$DOC" ] && grep -q '^<!-- results: begin' "$DOC"; then
@@ -271,7 +305,7 @@ if [ -n "$KEPT" ] && [ -f "$DOC" ] && grep -q '^<!-- results: begin' "$DOC"; the
 		/^\| [0-9] / { new[$2] = new[$2] $0 "\n"; next }
 		{ print }
 		END {
-			for (p = 1; p <= 7; p++)
+			for (p = 1; p <= 8; p++)
 				printf "%s", (p in rows) ? rows[p] : new[p]
 		}' "$TABLE" >"$T/table.new" && cat "$T/table.new" >"$TABLE"
 fi
@@ -298,6 +332,7 @@ RES=$T/results.md
 		echo "- block image: 1 GiB of random data in \`$DIR\` ($(df -P "$DIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$DIR")), O_DIRECT on every side: hyve-blk --nocache, qemu-storage-daemon cache.direct=on,aio=io_uring, fio --direct=1 --ioengine=io_uring"
 	done
 	echo "- guest block image (part 4): 256 MiB of random data in \`$E2EDIR\` ($(df -P "$E2EDIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$E2EDIR")); hyve \`-s 3,virtio-blk,IMG,nocache\`, QEMU q35 \`aio=io_uring,cache=none\`, hyve-blk --nocache under QEMU; guest memory 256 MiB"
+	want 8 && echo "- hyve-net alone (part 8): \`bench/vunet\` as the vhost-user-net frontend of a standalone, sandboxed hyve-net on a vnet_hdr tap in a private namespace, 256-entry rings, no EVENT_IDX, waiting on the call eventfd; baseline: the same frames through another such tap by \`vunet --raw\`, one write()/read() per frame; rx is a sendmmsg flood on a packet socket bound to the tap; ${SECS} s per case"
 	want 7 && echo "- Debian guest (part 7): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=smp; QEMU q35 \`-accel kvm -cpu host\` with virtio-blk-pci and virtio-rng-pci, and with vhost-user-blk-pci/vhost-user-rng-pci to hyve-blk/hyve-rnd; PSS taken when the guest's checks start"
 	echo "- each figure is the median of $RUNS runs, (min-max) where shown; block runs last ${SECS} s after 0.5 s of warm-up; the guest's bench-blk and bench-net cases last ${GSECS} s; restart: $KILLS kills on hyve, $QKILLS on QEMU"
 	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIRS=\"$DIRS\" BENCH_GUEST_SECS=$GSECS BENCH_E2E_DIR=$E2EDIR BENCH_KILLS=$KILLS${KEPT:+ BENCH_PARTS=\"$PARTS\"} sh bench/run.sh\`)"

@@ -6,10 +6,17 @@
  * memory" and one split virtqueue, then keeps DEPTH requests in flight for
  * SECS seconds: each completion is taken from the used ring after a wait on
  * the call eventfd and a new request is posted in its slot, with one kick
- * per batch, as a guest driver does.
+ * per batch unless the backend set VRING_USED_F_NO_NOTIFY (it polls), as a
+ * Linux guest driver does.
  *
  * Output (one line):
  *   vublk LABEL RW BS DEPTH iops=N mbps=N p50_us=N p99_us=N ios=N
+ *	cpu_us=N fe_cpu_us=N
+ * cpu_us is the CPU time (user + system, all threads) of the backend
+ * named by --pid over the measured window, per request; fe_cpu_us is
+ * vublk's own.  --idle SECS instead sets the queue up, leaves it idle and
+ * prints "vublk LABEL idle cpu_pct=N": the backend's CPU in percent of one
+ * CPU.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +29,7 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <linux/virtio_blk.h>
@@ -76,6 +84,41 @@ xorshift(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return rng;
+}
+
+/* CPU seconds of process pid (all its threads), or -1. */
+static double
+proc_cpu(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After "(comm)": state is field 3, utime and stime 14 and 15. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	    &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
+static double
+self_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static int
@@ -263,7 +306,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: vublk --socket PATH [--label L] "
 	    "[--rw randread|randwrite|read] [--bs BYTES] [--depth N] "
-	    "[--time SECS] [--size BYTES]\n");
+	    "[--time SECS] [--size BYTES] [--pid BACKEND] [--idle SECS]\n"
+	    "\t[--always-kick]\n");
 	exit(2);
 }
 
@@ -274,13 +318,15 @@ main(int argc, char **argv)
 		{ "socket", 1, NULL, 's' }, { "label", 1, NULL, 'l' },
 		{ "rw", 1, NULL, 'r' }, { "bs", 1, NULL, 'b' },
 		{ "depth", 1, NULL, 'd' }, { "time", 1, NULL, 't' },
-		{ "size", 1, NULL, 'z' }, { NULL, 0, NULL, 0 },
+		{ "size", 1, NULL, 'z' }, { "pid", 1, NULL, 'p' },
+		{ "idle", 1, NULL, 'i' }, { "always-kick", 0, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *label = "backend", *rwname = "randread";
 	uint64_t size = 0, cap, t0, tend, tstart, now, ios = 0, bytes = 0;
 	uint32_t bs = 4096;
-	double secs = 5, warm = 0.5, el;
-	int depth = 1, rw = RANDREAD, c, i, errors = 0;
+	double secs = 5, warm = 0.5, el, idle = 0, c0 = -1, f0 = 0, c1, f1;
+	int always_kick = 0, pid = 0, depth = 1, rw = RANDREAD, c, i, errors = 0;
 	struct pollfd pf[2];
 	eventfd_t ev;
 
@@ -294,6 +340,9 @@ main(int argc, char **argv)
 		case 'd': depth = atoi(optarg); break;
 		case 't': secs = atof(optarg); break;
 		case 'z': size = strtoull(optarg, NULL, 0); break;
+		case 'p': pid = atoi(optarg); break;
+		case 'i': idle = atof(optarg); break;
+		case 'k': always_kick = 1; break;
 		default: usage();
 		}
 	}
@@ -335,6 +384,23 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	if (idle > 0) {
+		/* The queue is started and empty: what does waiting cost? */
+		usleep(200000);
+		c0 = proc_cpu(pid);
+		t0 = now_ns();
+		usleep((useconds_t)(idle * 1e6));
+		c1 = proc_cpu(pid);
+		el = (double)(now_ns() - t0) / 1e9;
+		if (c0 < 0 || c1 < 0) {
+			hlog("--pid %d: cannot read its CPU time", pid);
+			return 1;
+		}
+		printf("vublk %s idle cpu_pct=%.2f\n", label,
+		    100 * (c1 - c0) / el);
+		close(sock);
+		return 0;
+	}
 	for (i = 0; i < depth; i++)
 		post(i, rw, bs, size);
 	eventfd_write(kickfd, 1);
@@ -361,6 +427,10 @@ main(int argc, char **argv)
 			continue;
 		}
 		now = now_ns();
+		if (c0 < 0 && now >= tstart) {
+			c0 = proc_cpu(pid);
+			f0 = self_cpu();
+		}
 		for (; last_used != u; last_used++) {
 			uint32_t id = used->ring[last_used % NUM].id;
 			int s = id / 3;
@@ -388,7 +458,11 @@ main(int argc, char **argv)
 			    path, errors);
 			return 1;
 		}
-		if (posted)
+		/* As a Linux driver: no kick while the device says it polls. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (posted && (always_kick ||
+		    !(__atomic_load_n(&used->flags, __ATOMIC_RELAXED) &
+		    VRING_USED_F_NO_NOTIFY)))
 			eventfd_write(kickfd, 1);
 		for (i = 0; i < depth && !slots[i].busy; i++)
 			;
@@ -396,15 +470,22 @@ main(int argc, char **argv)
 			break;
 	}
 	el = (double)(now_ns() - tstart) / 1e9;
+	c1 = proc_cpu(pid);
+	f1 = self_cpu();
 	if (nlat == 0) {
 		hlog("socket %s: no request completed", path);
 		return 1;
 	}
 	qsort(lat, nlat, sizeof(lat[0]), cmp_u64);
 	printf("vublk %s %s %u %d iops=%.0f mbps=%.1f p50_us=%.1f p99_us=%.1f "
-	    "ios=%llu\n", label, rwname, bs, depth, ios / el, bytes / el / 1e6,
+	    "ios=%llu", label, rwname, bs, depth, ios / el, bytes / el / 1e6,
 	    lat[nlat / 2] / 1e3, lat[nlat * 99 / 100] / 1e3,
 	    (unsigned long long)ios);
+	if (c0 >= 0 && c1 >= 0)
+		printf(" cpu_us=%.2f", (c1 - c0) * 1e6 / ios);
+	else
+		printf(" cpu_us=-");
+	printf(" fe_cpu_us=%.2f\n", (f1 - f0) * 1e6 / ios);
 	close(sock);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * hyve-net: the shared datapath plus the two tap ioctls that follow the
- * features the guest negotiates.  Every other ioctl (TUNSETIFF, SIOC*) is
+ * features the guest negotiates, and io_uring_enter for batched tap writes
+ * (the ring, set up before confinement, takes only WRITEV).  Every other ioctl (TUNSETIFF, SIOC*) is
  * done by the core or before confinement.
  */
 #include <sys/ioctl.h>
@@ -15,6 +16,9 @@ sc_rules_net(scmp_filter_ctx c)
 	int rc;
 
 	if ((rc = sc_backend_base(c)) < 0)
+		return rc;
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter),
+	    0)) < 0)
 		return rc;
 	for (size_t i = 0; i < NELEM(ioctls); i++)
 		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,

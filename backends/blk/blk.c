@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -120,10 +121,40 @@ complete(struct blk *b, struct blk_req *r, uint8_t status)
 	release(b, r);
 }
 
+static void io_done(struct blk *b, struct blk_req *r, int res);
+
+/* The transfer at once, in this thread; io_done goes on from there. */
+static void
+inline_rw(struct blk *b, struct blk_req *r)
+{
+	ssize_t n;
+
+	do {
+		if (r->zeroing) {
+			r->biov.iov_base = b->zero;
+			r->biov.iov_len = r->left < BLK_ZERO_CHUNK ? r->left :
+			    BLK_ZERO_CHUNK;
+			n = pwritev2(b->fd, &r->biov, 1, r->off, b->rwflags);
+		} else if (r->type == VIRTIO_BLK_T_IN) {
+			n = preadv2(b->fd, r->data, r->ndata, r->off, 0);
+		} else {
+			n = pwritev2(b->fd, r->data, r->ndata, r->off,
+			    b->rwflags);
+		}
+	} while (n < 0 && errno == EINTR);
+	io_done(b, r, n < 0 ? -errno : (int)(n > INT_MAX ? INT_MAX : n));
+}
+
 static void
 submit_rw(struct blk *b, struct blk_req *r)
 {
-	struct io_uring_sqe *sqe = get_sqe(b);
+	struct io_uring_sqe *sqe;
+
+	if (b->inline_io) {
+		inline_rw(b, r);
+		return;
+	}
+	sqe = get_sqe(b);
 
 	if (r->zeroing) {
 		r->biov.iov_base = b->zero;
@@ -368,6 +399,26 @@ blk_io_event(struct vu_dev *d, void *arg)
 	}
 }
 
+/* Polling: completions in the io_uring, or requests in a ring. */
+static bool
+blk_poll(struct vu_dev *d)
+{
+	struct blk *b = d->priv;
+	bool work = false;
+
+	if (b->inflight > 0 && io_uring_cq_ready(&b->ring) > 0) {
+		blk_io_event(d, b);
+		work = true;
+	}
+	for (unsigned i = 0; i < b->nqueues; i++) {
+		if (vring_pending(&d->vq[i])) {
+			vu_run_queue(d, &d->vq[i]);
+			work = true;
+		}
+	}
+	return work;
+}
+
 /* Gives the queue one request slot per ring entry. */
 static int
 queue_slots(struct blk_queue *q, unsigned num)
@@ -595,6 +646,7 @@ blk_init(struct blk *b)
 		.get_config = blk_get_config,
 		.reset = blk_reset,
 		.drain = blk_drain,
+		.poll = blk_poll,
 	};
 	for (unsigned i = 0; i < BLK_MAX_QUEUES; i++)
 		b->q[i].index = i;

@@ -4,7 +4,8 @@
 /*
  * hyve-blk: virtio-blk (device type 2) over vhost-user.  Requests go to the
  * disk through one io_uring, straight from and into the guest's buffers;
- * completions arrive on the ring's eventfd.
+ * completions arrive on the ring's eventfd.  Reads and writes of a disk in
+ * memory (inline_io) are done at once instead.
  */
 
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 #define BLK_ZERO_CHUNK	(1u << 20)	/* write-zeroes fallback unit */
 #define BLK_MAX_DISCARD	(1u << 22)	/* sectors per discard/write-zeroes */
 #define BLK_MAX_BOUNCE	(64u << 20)	/* largest unaligned O_DIRECT request */
+#define BLK_POLL_US	0		/* --poll-us default */
 
 struct blk_queue;
 
@@ -61,6 +63,10 @@ struct blk {
 	bool nocache;
 	bool nodelete;
 	int rwflags;			/* RWF_SYNC for --sync */
+	/* Reads and writes done at once with preadv2/pwritev2 rather than
+	 * through io_uring: for a disk in memory (tmpfs), where io_uring
+	 * hands every one to a worker thread and the copy never waits. */
+	bool inline_io;
 	uint32_t align;			/* O_DIRECT buffer alignment */
 	uint32_t blk_size;
 	uint32_t phys_size;

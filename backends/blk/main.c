@@ -12,8 +12,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 
 #include "backends/blk/blk.h"
 #include "backends/cli.h"
@@ -29,6 +31,7 @@ usage(int status)
 	    "--socket PATH --file IMG\n"
 	    "\t[--ro] [--nocache] [--sync|--direct] [--nodelete]\n"
 	    "\t[--sectorsize LOG[/PHYS]] [--ser SERIAL] [--queues N]\n"
+	    "\t[--inline-io auto|on|off] [--poll-us N]\n"
 	    "\t[--name NAME] [--stats-fd N] [--uid UID] [--gid GID] "
 	    "[--no-sandbox]\n"
 	    "  --file IMG       the disk image or block device (with --socket)\n"
@@ -41,7 +44,12 @@ usage(int status)
 	    "                   (512..4096, default 512)\n"
 	    "  --ser SERIAL     the disk's serial number (20 bytes at most)\n"
 	    "  --queues N       request queues, 1..%d (default 1)\n"
-	    CLI_USAGE, BLK_MAX_QUEUES);
+	    "  --inline-io M    reads and writes in the backend's thread, not\n"
+	    "                   io_uring: auto (default) does so for a disk in\n"
+	    "                   memory (tmpfs, ramfs), where they never wait\n"
+	    "  --poll-us N      after work, look for more for up to N us before\n"
+	    "                   sleeping (adaptive; 0: never; default %d)\n"
+	    CLI_USAGE, BLK_MAX_QUEUES, BLK_POLL_US);
 	exit(status);
 }
 
@@ -125,6 +133,16 @@ check_fd(int fd)
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* Whether the disk's file lives in memory: its I/O never waits. */
+static bool
+in_memory(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && (sf.f_type == TMPFS_MAGIC ||
+	    sf.f_type == RAMFS_MAGIC);
+}
+
 /* Size, alignment and default serial from the open disk. */
 static void
 probe(const char *name)
@@ -187,12 +205,16 @@ main(int argc, char **argv)
 		{ "nodelete", no_argument, NULL, 'd' },
 		{ "ser", required_argument, NULL, 'i' },
 		{ "queues", required_argument, NULL, 'q' },
+		{ "inline-io", required_argument, NULL, 'I' },
+		{ "poll-us", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = CLI_INIT;
 	const char *file = NULL;
 	char dname[32];
 	struct vu_dev d;
+	const char *inl = "auto";
+	long long poll_us = BLK_POLL_US;
 	int c, rc;
 	bool sync = false;
 
@@ -235,6 +257,18 @@ main(int argc, char **argv)
 			blk.nqueues = cli_number("--queues", optarg, 1,
 			    BLK_MAX_QUEUES);
 			break;
+		case 'I':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "on") &&
+			    strcmp(optarg, "off")) {
+				hlog("--inline-io %s: expected auto, on or off",
+				    optarg);
+				exit(2);
+			}
+			inl = optarg;
+			break;
+		case 'P':
+			poll_us = cli_number("--poll-us", optarg, 0, 1000000);
+			break;
 		case 'h':
 			usage(0);
 			break;
@@ -263,6 +297,11 @@ main(int argc, char **argv)
 	if (sync)
 		blk.rwflags = RWF_SYNC;
 	probe(file);
+	blk.inline_io = !strcmp(inl, "on") || (!strcmp(inl, "auto") &&
+	    in_memory(blk.fd));
+	if (blk.inline_io)
+		hlog("disk %s: reads and writes inline (--inline-io %s)", file,
+		    inl);
 	if (cli_listen(&cli) < 0)
 		return 1;
 	if ((rc = blk_init(&blk)) < 0)
@@ -272,6 +311,7 @@ main(int argc, char **argv)
 		hlog("cannot set up the device: %s", strerror(-rc));
 		return 1;
 	}
+	d.poll_max_ns = (uint64_t)poll_us * 1000;
 	{
 		int keep[] = { blk.fd, blk.ring.ring_fd, blk.efd };
 

@@ -20,14 +20,15 @@
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
 
-static struct net net = { .tapfd = -1, .tapep = -1 };
+static struct net net = { .tapfd = -1, .tapep = -1,
+	.tx_batch = NET_TX_BATCH };
 
 static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout, "usage: hyve-net --fd N --tap-fd M | "
 	    "--socket PATH --tap NAME\n"
-	    "\t[--mac XX:XX:XX:XX:XX:XX] [--mtu N]\n"
+	    "\t[--mac XX:XX:XX:XX:XX:XX] [--mtu N] [--tx-batch N]\n"
 	    "\t[--name NAME] [--stats-fd N] [--uid UID] [--gid GID] "
 	    "[--no-sandbox]\n"
 	    "  --tap NAME       attach to tap NAME (with --socket)\n"
@@ -35,7 +36,9 @@ usage(int status)
 	    "  --mac ADDR       the guest's MAC address (default: from the tap "
 	    "name)\n"
 	    "  --mtu N          the MTU offered to the guest, 68..65535\n"
-	    CLI_USAGE);
+	    "  --tx-batch N     tx frames per system call (io_uring), 1..%d\n"
+	    "                   (default %d; 1: one writev per frame)\n"
+	    CLI_USAGE, NET_TX_BATCH, NET_TX_BATCH);
 	exit(status);
 }
 
@@ -122,6 +125,7 @@ main(int argc, char **argv)
 		{ "tap-fd", required_argument, NULL, 'T' },
 		{ "mac", required_argument, NULL, 'm' },
 		{ "mtu", required_argument, NULL, 'u' },
+		{ "tx-batch", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = CLI_INIT;
@@ -147,6 +151,10 @@ main(int argc, char **argv)
 		case 'u':
 			net.mtu = cli_number("--mtu", optarg, 68, 65535);
 			break;
+		case 'B':
+			net.tx_batch = cli_number("--tx-batch", optarg, 1,
+			    NET_TX_BATCH);
+			break;
 		case 'h':
 			usage(0);
 			break;
@@ -160,7 +168,7 @@ main(int argc, char **argv)
 		usage(2);
 	if (tap != NULL && (tapfd = open_tap(tap)) < 0)
 		return 1;
-	if (net_init(&net, tapfd) < 0)
+	if (net_init(&net, tapfd) < 0 || net_uring(&net) < 0)
 		return 1;
 	if (!mac)
 		default_mac(net.ifname, net.mac);
@@ -174,9 +182,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	{
-		int keep[] = { net.tapfd, net.tapep };
+		int keep[] = { net.tapfd, net.tapep, net.ring.ring_fd };
 
-		if (cli_confine(&cli, &d, SANDBOX_NET, keep, 2) < 0)
+		if (cli_confine(&cli, &d, SANDBOX_NET, keep, net.ring_ok ? 3 : 2) < 0)
 			return 1;
 	}
 	return cli_serve(&cli, &d);

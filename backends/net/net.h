@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <liburing.h>
 
 #include "backends/runtime.h"
 
@@ -19,6 +20,7 @@
 #define NET_QUEUE_SIZE	1024
 #define NET_MAX_FRAME	65536	/* guest frame bytes after the vnet header */
 #define NET_RXBUF	(128 * 1024)
+#define NET_TX_BATCH	64	/* tx frames per io_uring submission, at most */
 
 struct net_stats {
 	uint64_t tx_frames;
@@ -40,6 +42,12 @@ struct net {
 	uint8_t *rxbuf;		/* one frame read from the tap, with header */
 	size_t rxlen;		/* 0: nothing pending */
 	uint16_t rxseen;	/* avail index when rx ran out of buffers */
+	/* tx: frames written to the tap through io_uring, up to tx_batch per
+	 * system call (the tap takes writes without waiting); 1 or no ring:
+	 * one writev per frame. */
+	unsigned tx_batch;
+	struct io_uring ring;
+	bool ring_ok;
 	struct net_stats st;
 };
 
@@ -52,6 +60,12 @@ int net_init(struct net *n, int tapfd);
 
 /* The device description for the runtime; features depend on n->mtu. */
 void net_backend(const struct net *n, struct vu_backend *be);
+
+/*
+ * Sets up the io_uring for batched tx (n->tx_batch > 1), restricted to
+ * WRITEV; without one, tx writes a frame per system call.
+ */
+int net_uring(struct net *n);
 
 /* Registers the tap with the runtime's event loop. */
 int net_attach(struct net *n, struct vu_dev *d);

@@ -51,6 +51,8 @@ static int sock = -1, memfd = -1;
 static struct vf_queue vq[MAXQ];
 static uint8_t *mem;
 static int dflags;		/* how the test opens the disk it passes */
+/* One more option (and its value) for every spawn, or NULL. */
+static const char *xopt, *xval;
 
 struct seg {
 	uint64_t gpa;
@@ -81,6 +83,7 @@ setup(void **state)
 {
 	(void)state;
 	dflags = O_RDWR;
+	xopt = xval = NULL;
 	memfd = vf_guest_mem("blk-guest", MEMSZ, &mem);
 	if (memfd < 0)
 		return -1;
@@ -160,9 +163,13 @@ spawn(const char *opt, ...)
 	va_list ap;
 
 	va_start(ap, opt);
-	for (; opt != NULL && n < 22; opt = va_arg(ap, const char *))
+	for (; opt != NULL && n < 20; opt = va_arg(ap, const char *))
 		argv[n++] = opt;
 	va_end(ap);
+	if (xopt != NULL) {
+		argv[n++] = xopt;
+		argv[n++] = xval;
+	}
 	argv[n] = NULL;
 	dfd = open(img, dflags | O_CLOEXEC);
 	assert_true(dfd >= 0);
@@ -907,6 +914,21 @@ test_bad_options(void **state)
 	}
 }
 
+/* The same requests done in hyve-blk's thread instead of io_uring, and
+ * with hyve-blk polling the rings before it sleeps. */
+#define INLINE(t) static void t##_inline(void **state) \
+	{ xopt = "--inline-io"; xval = "on"; t(state); }
+#define POLL(t) static void t##_poll(void **state) \
+	{ xopt = "--poll-us"; xval = "200"; t(state); }
+INLINE(test_write_read)
+INLINE(test_multi_buffer)
+INLINE(test_inflight)
+INLINE(test_zeroes_fallback)
+INLINE(test_multiqueue_nocache)
+POLL(test_write_read)
+POLL(test_inflight)
+POLL(test_multiqueue_nocache)
+
 int
 main(void)
 {
@@ -925,6 +947,22 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_multiqueue_nocache, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_second_frontend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_read_inline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_multi_buffer_inline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_inline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_zeroes_fallback_inline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_multiqueue_nocache_inline,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_read_poll, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_poll, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_multiqueue_nocache_poll,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 	};
 

@@ -186,11 +186,13 @@ guest_mem(void)
 		vf_queue_open(&rq[q]);
 }
 
+static const char *tx_batch = "64";	/* --tx-batch of the next spawn */
+
 static void
 spawn(int tapfd, const char *mac)
 {
 	const char *argv[] = { bin, "--fd", "3", "--tap-fd", "4", "--mac", mac,
-	    "--mtu", "9000", "--name", "net-test", NULL };
+	    "--mtu", "9000", "--name", "net-test", "--tx-batch", tx_batch, NULL };
 
 	logfd = memfd_create("net-log", MFD_CLOEXEC);
 	assert_true(logfd >= 0);
@@ -949,6 +951,13 @@ test_bad_options(void **state)
 	assert_int_equal(run("--tap-fd", "4", "--name", "n"), 1);
 }
 
+/* The same frames written one writev each instead of batched. */
+#define ONE_BY_ONE(t) static void t##_one(void **state) \
+	{ tx_batch = "1"; t(state); tx_batch = "64"; }
+ONE_BY_ONE(test_tx)
+ONE_BY_ONE(test_tx_offload)
+ONE_BY_ONE(test_tx_hostile)
+
 int
 main(void)
 {
@@ -966,6 +975,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tx_offload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_offload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_hostile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_offload_one, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tx_hostile_one, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_rx_bad_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_standalone, NULL, teardown),
 		cmocka_unit_test(test_bad_options),
