@@ -33,6 +33,7 @@ enum sandbox_role {
 	SANDBOX_BLK,
 	SANDBOX_NET,
 	SANDBOX_RND,
+	SANDBOX_VSOCK,
 	SANDBOX_CORE,
 	SANDBOX_MONITOR,
 };
@@ -55,6 +56,9 @@ enum sandbox_role {
  */
 #define SANDBOX_BLK_NPROC	64
 
+/* Where a role's one directory (sandbox_opts.dir) appears. */
+#define SANDBOX_DIR	"/dir"
+
 struct sandbox_opts {
 	/*
 	 * sandbox=off.  A zeroed struct (or NULL opts) means fully sandboxed,
@@ -66,6 +70,14 @@ struct sandbox_opts {
 	gid_t gid;		/* likewise; 0: 65534 */
 	unsigned nofile;	/* RLIMIT_NOFILE; 0: the role's default */
 	bool keep_stdio;	/* leave fds 0 and 1; else they become /dev/null */
+	/*
+	 * With dir: the directory dir_fd (O_PATH will do) is bind-mounted
+	 * read-only at SANDBOX_DIR in the empty root and becomes the working
+	 * directory; the role's row must allow it (dir).  Unix sockets in it
+	 * can be connected to, nothing in it written.
+	 */
+	bool dir;
+	int dir_fd;
 	/*
 	 * Called after every step but the seccomp filter, in the confined
 	 * process: for tests, and for a last setup call the allowlist forbids.
