@@ -153,6 +153,15 @@ struct sandbox_audit_fd {
 	char target[256];	/* readlink of /proc/PID/fd/N */
 };
 
+/* A mount of the process besides its root: a role's one directory. */
+#define SANDBOX_AUDIT_NMNT	8
+struct sandbox_audit_mnt {
+	char at[128];		/* where the process sees it: "/dir" */
+	char path[256];		/* what it is, as the auditor's host sees it */
+	char fs[32];
+	bool ro;
+};
+
 struct sandbox_audit {
 	pid_t pid;
 	long uid[4], gid[4];	/* real, effective, saved, filesystem */
@@ -166,6 +175,8 @@ struct sandbox_audit {
 	long long rlim_soft[SANDBOX_AUDIT_NRLIM], rlim_hard[SANDBOX_AUDIT_NRLIM];
 	char root[256];		/* readlink of /proc/PID/root */
 	bool root_is_host;	/* same directory as the auditor's "/" */
+	int nmnt;		/* mounts besides "/" (more are cut off) */
+	struct sandbox_audit_mnt mnt[SANDBOX_AUDIT_NMNT];
 	int nfd;
 	bool fd_truncated;	/* more than SANDBOX_AUDIT_MAXFD fds */
 	struct sandbox_audit_fd fd[SANDBOX_AUDIT_MAXFD];

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -813,6 +814,77 @@ test_audit_stray_fd(void **state)
 	free(a);
 }
 
+/*
+ * vsock: the one directory it is given, read-only at SANDBOX_DIR and its
+ * working directory: a unix socket there can be connected to; the audit
+ * shows the mount and accepts it for vsock, not for a role without one.
+ */
+static void
+body_dir(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "p_1" };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(fd >= 0);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	close(fd);
+}
+
+static void
+test_dir_for_vsock(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sandbox_audit *a = malloc(sizeof(*a));
+	char dir[] = "/tmp/hyve-dir-XXXXXX", why[256], cmd[64];
+	struct run r;
+	int l, dfd;
+
+	(void)state;
+	need_userns();
+	assert_non_null(a);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/p_1", dir);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(chmod(sa.sun_path, 0777), 0);
+	assert_int_equal(listen(l, 4), 0);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	struct spec s = { SANDBOX_VSOCK, { .name = "t0", .dir = true,
+	    .dir_fd = dfd }, NULL, NULL, body_dir, true };
+
+	start(&s, &r);
+	collect(&r, "READY");
+	assert_int_equal(sandbox_audit_pid(r.pid, a), 0);
+	if (sandbox_audit_verdict(a, SANDBOX_VSOCK, why, sizeof(why)) != 0)
+		fail_msg("vsock with its directory not accepted: %s", why);
+	assert_int_equal(a->nmnt, 1);
+	assert_string_equal(a->mnt[0].at, SANDBOX_DIR);
+	assert_string_equal(a->mnt[0].path, dir);
+	assert_true(a->mnt[0].ro);
+	/* the directory fd itself was not kept */
+	assert_int_equal(a->nfd, 5);
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_RND, why,
+	    sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, dir));
+	finish(&r);
+	expect_clean(&r);
+
+	/* A role without a directory may not be given one. */
+	s.role = SANDBOX_RND;
+	s.body = NULL;
+	s.wait_ctl = false;
+	start(&s, &r);
+	finish(&r);
+	assert_non_null(strstr(r.out, "FAIL sandbox_enter"));
+	close(dfd);
+	close(l);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	free(a);
+}
+
 static void
 body_off(void)
 {
@@ -1000,6 +1072,7 @@ main(void)
 		cmocka_unit_test(test_forbidden_kills),
 		cmocka_unit_test(test_audit_confined),
 		cmocka_unit_test(test_audit_stray_fd),
+		cmocka_unit_test(test_dir_for_vsock),
 		cmocka_unit_test(test_sandbox_off),
 		cmocka_unit_test(test_core),
 	};
