@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +310,36 @@ drop_caps(const char *name)
 	return 0;
 }
 
+/*
+ * Makes the directory dir_fd the working directory, in our own mount
+ * namespace, which the new one then translates (bind_dir binds it).  A
+ * descriptor opened in another mount namespace (the core's, when the
+ * monitor started us in namespaces of our own) cannot be bound: its path
+ * is looked up in ours instead, and must lead to the very same directory.
+ */
+static int
+enter_dir(const char *name, int dir_fd)
+{
+	char link[32], path[PATH_MAX];
+	struct stat want, got;
+	ssize_t n;
+
+	if (fstat(dir_fd, &want) < 0 || !S_ISDIR(want.st_mode))
+		return fail(name, "the given directory descriptor", errno ?
+		    errno : ENOTDIR);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dir_fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n > 0 && path[0] == '/') {
+		path[n] = '\0';
+		if (chdir(path) == 0 && stat(".", &got) == 0 &&
+		    got.st_dev == want.st_dev && got.st_ino == want.st_ino)
+			return 0;
+	}
+	if (fchdir(dir_fd) < 0)
+		return fail(name, "entering the given directory", errno);
+	return 0;
+}
+
 static int
 backend_enter(enum sandbox_role role, const int *keep, int nkeep,
     const struct sandbox_opts *o, const char *name, const char *prefix)
@@ -322,9 +353,8 @@ backend_enter(enum sandbox_role role, const int *keep, int nkeep,
 		    r->name);
 		return -EPERM;
 	}
-	/* The new mount namespace translates the working directory. */
-	if (o->dir && fchdir(o->dir_fd) < 0)
-		return fail(name, "entering the given directory", errno);
+	if (o->dir && (rc = enter_dir(name, o->dir_fd)) < 0)
+		return rc;
 	if ((c = sc_build(role, name, prefix)) == NULL)
 		return -EINVAL;
 	nul = o->keep_stdio ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);

@@ -79,9 +79,9 @@ wait_log() {
 wait_log "hold connected" "$TMP/peer" 900 || stop "the guest never held a connection to port 5001"
 # The audit of the running backend: confined, PATH's directory its one mount.
 "$CTL" --socket "$SOCK" audit $VM >"$TMP/audit" 2>&1
-grep -A 40 "vsock0" "$TMP/audit" >"$TMP/audit.vsock"
-grep -q "verdict: confined" "$TMP/audit.vsock" || stop "hyvectl audit: vsock0 is not confined: $(cat "$TMP/audit")"
-grep -q "/dir.*$TMP/vs.*ro" "$TMP/audit.vsock" || echo WARN "hyvectl audit: vsock0 shows no read-only $TMP/vs at /dir: $(cat "$TMP/audit.vsock")"
+sed -n '/^vsock vsock0 /,/^[a-z]* [a-z0-9]* (pid/p' "$TMP/audit" >"$TMP/audit.vsock"
+grep -q "^vsock vsock0 (pid [0-9]*): OK$" "$TMP/audit.vsock" || stop "hyvectl audit: vsock0 is not confined: $(cat "$TMP/audit")"
+grep -q "/dir.*$TMP/vs.*ro" "$TMP/audit.vsock" || stop "hyvectl audit: vsock0 shows no read-only $TMP/vs at /dir: $(cat "$TMP/audit.vsock")"
 set -- $(dev)
 bp=$1
 [ "$(ps -o comm= -p "$bp")" = hyve-vsock ] || stop "hyvectl status names pid '$bp' for vsock0, not a hyve-vsock"

@@ -1009,11 +1009,12 @@ test_profiles(void **state)
 	    "fork", "clone", "clone3", "ptrace", "kill", "mount", "prlimit64",
 	    "setrlimit", "io_uring_setup", "io_uring_register", "memfd_create",
 	    "ftruncate", "unshare", "setns" };
-	enum sandbox_role roles[] = { SANDBOX_BLK, SANDBOX_NET, SANDBOX_RND };
+	enum sandbox_role roles[] = { SANDBOX_BLK, SANDBOX_NET, SANDBOX_RND,
+	    SANDBOX_VSOCK };
 	struct sandbox_profile p;
 
 	(void)state;
-	for (size_t r = 0; r < 3; r++) {
+	for (size_t r = 0; r < 4; r++) {
 		assert_int_equal(sandbox_profile(roles[r], &p), 0);
 		assert_false(p.denylist);
 		assert_true(p.n > 10);
@@ -1021,7 +1022,8 @@ test_profiles(void **state)
 			fail_msg("%s allows %d syscalls; the target is under 40",
 			    sandbox_role_name(roles[r]), p.n);
 		for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
-			if (in_profile(&p, never[i]))
+			if (in_profile(&p, never[i]) && !(roles[r] ==
+			    SANDBOX_VSOCK && strcmp(never[i], "socket") == 0))
 				fail_msg("%s allows %s", sandbox_role_name(roles[r]),
 				    never[i]);
 		assert_true(in_profile(&p, "recvmsg"));
@@ -1034,6 +1036,14 @@ test_profiles(void **state)
 	assert_int_equal(sandbox_profile(SANDBOX_RND, &p), 0);
 	assert_true(in_profile(&p, "getrandom"));
 	assert_false(in_profile(&p, "io_uring_enter"));
+	/* vsock: unix stream sockets only (socket's arguments), no ioctl. */
+	assert_int_equal(sandbox_profile(SANDBOX_VSOCK, &p), 0);
+	assert_true(in_profile(&p, "connect"));
+	assert_false(in_profile(&p, "ioctl"));
+	assert_false(in_profile(&p, "bind"));
+	for (int i = 0; i < p.n; i++)
+		if (strcmp(p.sc[i].name, "socket") == 0)
+			assert_true(p.sc[i].args_filtered);
 	assert_int_equal(sandbox_profile(SANDBOX_NET, &p), 0);
 	assert_true(in_profile(&p, "ioctl"));
 	for (int i = 0; i < p.n; i++)
