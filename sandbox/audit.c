@@ -251,8 +251,7 @@ read_mounts(pid_t pid, struct sandbox_audit *a)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		struct sandbox_audit_mnt *m;
 
-		if (!mountinfo_line(line, dev, root, at, opts, fs) ||
-		    strcmp(at, "/") == 0)
+		if (!mountinfo_line(line, dev, root, at, opts, fs))
 			continue;
 		if (a->nmnt++ >= SANDBOX_AUDIT_NMNT)
 			continue;
@@ -518,14 +517,17 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 	if (a->root_is_host)
 		return why_not(why, len, "its root is the host's / (%s)",
 		    a->root[0] ? a->root : "unreadable");
-	/* Besides the empty root: the role's one directory, read-only. */
-	for (int i = 0; i < a->nmnt; i++)
-		if (!r->dir || i > 0 || i >= SANDBOX_AUDIT_NMNT ||
-		    strcmp(a->mnt[i].at, SANDBOX_DIR) != 0 || !a->mnt[i].ro)
-			return why_not(why, len, "has %s mounted%s at %s",
-			    i < SANDBOX_AUDIT_NMNT ? a->mnt[i].path : "more",
-			    i < SANDBOX_AUDIT_NMNT && !a->mnt[i].ro ?
-			    " writable" : "", i < SANDBOX_AUDIT_NMNT ?
-			    a->mnt[i].at : "");
+	/* One mount, "/", read-only: an empty tmpfs, or the role's one
+	 * directory. */
+	if (a->nmnt != 1 || strcmp(a->mnt[0].at, "/") != 0)
+		return why_not(why, len, "has %d mounts%s%s, not only its root",
+		    a->nmnt, a->nmnt > 1 ? ", one at " : "", a->nmnt > 1 ?
+		    a->mnt[1].at : "");
+	if (!a->mnt[0].ro)
+		return why_not(why, len, "its root (%s) is writable",
+		    a->mnt[0].path);
+	if (!r->dir && strcmp(a->mnt[0].fs, "tmpfs") != 0)
+		return why_not(why, len, "its root is %s (%s), not an empty "
+		    "tmpfs", a->mnt[0].path, a->mnt[0].fs);
 	return check_fds(a, r, why, len);
 }

@@ -7,9 +7,9 @@
  *    non-dumpable process belongs to the real root, which the new user
  *    namespace cannot see), then unshare every namespace at once
  * 4. uid_map/gid_map: our own ids mapped to themselves, setgroups denied
- * 5. an empty read-only tmpfs becomes "/" by pivot_root (with, for a role
- *    that may hold one, the given directory bound read-only at SANDBOX_DIR
- *    as the working directory); the old root is
+ * 5. an empty read-only tmpfs becomes "/" by pivot_root (for a role that
+ *    may hold one directory: that directory, bound read-only); the old
+ *    root is
  *    detached, so there is no /proc, /dev or anything else by path
  * 6. fds 0 and 1 on /dev/null (opened before step 2), every other
  *    descriptor but the kept ones closed
@@ -31,6 +31,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <cap-ng.h>
@@ -147,61 +148,52 @@ mount_point(void)
 }
 
 /*
- * The role's one directory (sandbox_opts.dir): the working directory,
- * which the new mount namespace translated, bound read-only at
- * SANDBOX_DIR under dir.  The remount keeps the atime flags of the
- * original, which a user namespace may not change.
+ * The root: an empty read-only tmpfs, or for a role that holds one
+ * directory (sandbox_opts.dir), that directory bound read-only: the
+ * working directory, which the new mount namespace translated.  A user
+ * namespace may not change the atime flags of what it binds, so the
+ * remount keeps the directory's.  (No mkdir or statfs: a backend the
+ * monitor started runs under the monitor's filter too.)
  */
 static int
-bind_dir(const char *name, const char *dir)
+new_root(const char *name, const struct sandbox_opts *o)
 {
 	static const struct { unsigned long st, ms; } atime[] = {
 		{ ST_NOATIME, MS_NOATIME }, { ST_NODIRATIME, MS_NODIRATIME },
 		{ ST_RELATIME, MS_RELATIME },
 	};
-	unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
-	    MS_NODEV | MS_NOEXEC;
-	char at[64];
-	struct statvfs sv;
+	unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	const char *mp = mount_point();
+	struct statfs sf;
 
-	snprintf(at, sizeof(at), "%s%s", dir, SANDBOX_DIR);
-	if (statvfs(".", &sv) < 0)
-		return fail(name, "statvfs of the given directory", errno);
+	if (!o->dir) {
+		if (mount("hyve-empty", mp, "tmpfs", ro,
+		    "size=4k,nr_inodes=2,mode=0555") < 0)
+			return fail(name, "mounting an empty tmpfs", errno);
+		return 0;
+	}
+	if (fstatfs(o->dir_fd, &sf) < 0)
+		return fail(name, "fstatfs of the given directory", errno);
 	for (size_t i = 0; i < NELEM(atime); i++)
-		if (sv.f_flag & atime[i].st)
-			flags |= atime[i].ms;
-	if (mkdir(at, 0555) < 0)
-		return fail(name, "making the mount point of the directory",
-		    errno);
-	if (mount(".", at, NULL, MS_BIND | MS_REC, NULL) < 0)
+		if (sf.f_flags & atime[i].st)
+			ro |= atime[i].ms;
+	if (mount(".", mp, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return fail(name, "binding the given directory", errno);
-	if (mount(NULL, at, NULL, flags, NULL) < 0)
-		return fail(name, "making the given directory read-only",
-		    errno);
+	if (mount(NULL, mp, NULL, MS_REMOUNT | MS_BIND | ro, NULL) < 0)
+		return fail(name, "making the given directory read-only", errno);
 	return 0;
 }
 
 static int
-empty_root(const char *name, bool dir)
+empty_root(const char *name, const struct sandbox_opts *o)
 {
 	const char *mp = mount_point();
-	unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	int rc;
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return fail(name, "making / private", errno);
-	/* Writable for as long as the directory's mount point is made. */
-	if (mount("hyve-empty", mp, "tmpfs", dir ? ro & ~MS_RDONLY : ro,
-	    dir ? "size=4k,nr_inodes=3,mode=0555" :
-	    "size=4k,nr_inodes=2,mode=0555") < 0)
-		return fail(name, "mounting an empty tmpfs", errno);
-	if (dir) {
-		int rc = bind_dir(name, mp);
-
-		if (rc < 0)
-			return rc;
-		if (mount(NULL, mp, NULL, MS_REMOUNT | ro, NULL) < 0)
-			return fail(name, "making the new root read-only", errno);
-	}
+	if ((rc = new_root(name, o)) < 0)
+		return rc;
 	if (chdir(mp) < 0)
 		return fail(name, "chdir to the new root", errno);
 	/* new and old root on the same directory; then drop the old one */
@@ -209,8 +201,8 @@ empty_root(const char *name, bool dir)
 		return fail(name, "pivot_root", errno);
 	if (umount2(".", MNT_DETACH) < 0)
 		return fail(name, "detaching the old root", errno);
-	if (chdir(dir ? SANDBOX_DIR : "/") < 0)
-		return fail(name, dir ? "chdir " SANDBOX_DIR : "chdir /", errno);
+	if (chdir("/") < 0)
+		return fail(name, "chdir /", errno);
 	return 0;
 }
 
@@ -359,7 +351,7 @@ backend_enter(enum sandbox_role role, const int *keep, int nkeep,
 		return -EINVAL;
 	nul = o->keep_stdio ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);
 	if ((rc = drop_ids(name, o)) < 0 || (rc = namespaces(name, r)) < 0 ||
-	    (rc = empty_root(name, o->dir)) < 0 ||
+	    (rc = empty_root(name, o)) < 0 ||
 	    (rc = close_fds(name, keep, nkeep, nul, o->keep_stdio)) < 0 ||
 	    (nul = -1, rc = limits(name, r, keep, nkeep, o)) < 0 ||
 	    (rc = drop_caps(name)) < 0)

@@ -56,9 +56,6 @@ enum sandbox_role {
  */
 #define SANDBOX_BLK_NPROC	64
 
-/* Where a role's one directory (sandbox_opts.dir) appears. */
-#define SANDBOX_DIR	"/dir"
-
 struct sandbox_opts {
 	/*
 	 * sandbox=off.  A zeroed struct (or NULL opts) means fully sandboxed,
@@ -71,10 +68,10 @@ struct sandbox_opts {
 	unsigned nofile;	/* RLIMIT_NOFILE; 0: the role's default */
 	bool keep_stdio;	/* leave fds 0 and 1; else they become /dev/null */
 	/*
-	 * With dir: the directory dir_fd (O_PATH will do) is bind-mounted
-	 * read-only at SANDBOX_DIR in the empty root and becomes the working
-	 * directory; the role's row must allow it (dir).  Unix sockets in it
-	 * can be connected to, nothing in it written.
+	 * With dir: the directory dir_fd (O_PATH will do), bound read-only,
+	 * is the root instead of an empty tmpfs; the role's row must allow
+	 * it (dir).  Unix sockets in it can be connected to, nothing in it
+	 * written, nothing outside it reached.
 	 */
 	bool dir;
 	int dir_fd;
@@ -153,10 +150,10 @@ struct sandbox_audit_fd {
 	char target[256];	/* readlink of /proc/PID/fd/N */
 };
 
-/* A mount of the process besides its root: a role's one directory. */
+/* A mount the process sees: "/", an empty tmpfs or a role's directory. */
 #define SANDBOX_AUDIT_NMNT	8
 struct sandbox_audit_mnt {
-	char at[128];		/* where the process sees it: "/dir" */
+	char at[128];		/* where the process sees it: "/" */
 	char path[256];		/* what it is, as the auditor's host sees it */
 	char fs[32];
 	bool ro;
@@ -175,7 +172,7 @@ struct sandbox_audit {
 	long long rlim_soft[SANDBOX_AUDIT_NRLIM], rlim_hard[SANDBOX_AUDIT_NRLIM];
 	char root[256];		/* readlink of /proc/PID/root */
 	bool root_is_host;	/* same directory as the auditor's "/" */
-	int nmnt;		/* mounts besides "/" (more are cut off) */
+	int nmnt;		/* its mounts, "/" first (more are cut off) */
 	struct sandbox_audit_mnt mnt[SANDBOX_AUDIT_NMNT];
 	int nfd;
 	bool fd_truncated;	/* more than SANDBOX_AUDIT_MAXFD fds */

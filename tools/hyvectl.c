@@ -391,7 +391,7 @@ print_fds(json_object *v)
 	}
 }
 
-/* "/dir <- /tmp/x (ext4, ro)": what the process has besides its root. */
+/* "/ <- /run/vm0 (ext4, ro)": the process's mounts, as the host sees them. */
 static void
 print_mounts(json_object *v)
 {
@@ -403,8 +403,6 @@ print_mounts(json_object *v)
 		return;
 	}
 	n = json_object_array_length(v);
-	if (n == 0)
-		printf("  %-16s none besides the root\n", "mounts");
 	for (i = 0; i < n; i++) {
 		m = json_object_array_get_idx(v, i);
 		printf("  %-16s %s <- %s (%s, %s)\n", i == 0 ? "mounts" : "",

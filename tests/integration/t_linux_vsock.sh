@@ -6,8 +6,8 @@
 # more, each checked by sha256; then, while it holds a connection open,
 # hyve-vsock is SIGKILLed: the open connection must be reset, and new ones
 # in both directions must work.  The host end is vsockpeer.py; hyvectl
-# audit must show hyve-vsock confined with PATH's directory as its one
-# read-only mount.
+# audit must show hyve-vsock confined, with PATH's directory, read-only, as
+# its root and only mount.
 # lab: 420 s
 # timeout: 1200 s
 . "$(dirname "$0")/lib.sh"
@@ -81,7 +81,7 @@ wait_log "hold connected" "$TMP/peer" 900 || stop "the guest never held a connec
 "$CTL" --socket "$SOCK" audit $VM >"$TMP/audit" 2>&1
 sed -n '/^vsock vsock0 /,/^[a-z]* [a-z0-9]* (pid/p' "$TMP/audit" >"$TMP/audit.vsock"
 grep -q "^vsock vsock0 (pid [0-9]*): OK$" "$TMP/audit.vsock" || stop "hyvectl audit: vsock0 is not confined: $(cat "$TMP/audit")"
-grep -q "/dir.*$TMP/vs.*ro" "$TMP/audit.vsock" || stop "hyvectl audit: vsock0 shows no read-only $TMP/vs at /dir: $(cat "$TMP/audit.vsock")"
+grep -q "mounts *\/ <- $TMP/vs (.*, ro)" "$TMP/audit.vsock" || stop "hyvectl audit: vsock0's root is not $TMP/vs, read-only: $(cat "$TMP/audit.vsock")"
 set -- $(dev)
 bp=$1
 [ "$(ps -o comm= -p "$bp")" = hyve-vsock ] || stop "hyvectl status names pid '$bp' for vsock0, not a hyve-vsock"

@@ -753,6 +753,10 @@ test_audit_confined(void **state)
 	assert_int_equal(a->rlim_hard[RLIMIT_CORE], 0);
 	assert_int_equal(a->rlim_soft[RLIMIT_NOFILE], 64);
 	assert_false(a->root_is_host);
+	assert_int_equal(a->nmnt, 1);
+	assert_string_equal(a->mnt[0].at, "/");
+	assert_string_equal(a->mnt[0].fs, "tmpfs");
+	assert_true(a->mnt[0].ro);
 	for (int i = 0; i < a->nns; i++)
 		assert_false(a->ns[i].same_as_host);
 	/* fds 0 and 1 on /dev/null, 2 and the report are pipes, no more */
@@ -815,9 +819,9 @@ test_audit_stray_fd(void **state)
 }
 
 /*
- * vsock: the one directory it is given, read-only at SANDBOX_DIR and its
- * working directory: a unix socket there can be connected to; the audit
- * shows the mount and accepts it for vsock, not for a role without one.
+ * vsock: the one directory it is given, read-only, is its root (and
+ * working directory): a unix socket there can be connected to; the audit
+ * shows it and accepts it for vsock, not for a role without one.
  */
 static void
 body_dir(void)
@@ -860,7 +864,7 @@ test_dir_for_vsock(void **state)
 	if (sandbox_audit_verdict(a, SANDBOX_VSOCK, why, sizeof(why)) != 0)
 		fail_msg("vsock with its directory not accepted: %s", why);
 	assert_int_equal(a->nmnt, 1);
-	assert_string_equal(a->mnt[0].at, SANDBOX_DIR);
+	assert_string_equal(a->mnt[0].at, "/");
 	assert_string_equal(a->mnt[0].path, dir);
 	assert_true(a->mnt[0].ro);
 	/* the directory fd itself was not kept */
