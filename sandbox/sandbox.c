@@ -321,14 +321,27 @@ enter_dir(const char *name, int dir_fd)
 		    errno : ENOTDIR);
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", dir_fd);
 	n = readlink(link, path, sizeof(path) - 1);
-	if (n > 0 && path[0] == '/') {
-		path[n] = '\0';
-		if (chdir(path) == 0 && stat(".", &got) == 0 &&
-		    got.st_dev == want.st_dev && got.st_ino == want.st_ino)
-			return 0;
+	if (n <= 0 || path[0] != '/') {
+		/* No /proc: the descriptor is bound as it is. */
+		if (fchdir(dir_fd) < 0)
+			return fail(name, "entering the given directory", errno);
+		return 0;
 	}
-	if (fchdir(dir_fd) < 0)
-		return fail(name, "entering the given directory", errno);
+	path[n] = '\0';
+	if (chdir(path) < 0) {
+		int e = errno;
+
+		hlog("%s: sandbox: cannot enter %s: %s (it and every directory "
+		    "above it must be searchable by uid %u)", name, path,
+		    strerror(e), (unsigned)geteuid());
+		return -e;
+	}
+	if (stat(".", &got) < 0 || got.st_dev != want.st_dev ||
+	    got.st_ino != want.st_ino) {
+		hlog("%s: sandbox: %s is not the directory the core opened",
+		    name, path);
+		return -ESTALE;
+	}
 	return 0;
 }
 

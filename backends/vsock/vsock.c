@@ -532,10 +532,12 @@ rx_run(struct vu_dev *d, struct vring_queue *vq)
 		vring_push(vq, &req, len);
 	}
 	vring_flush(vq);
-	/* tx waits for room for its replies: give it a turn. */
-	if (v->ctl_len < VSOCK_NCTL / 2 && d->vq[Q_TX].kickfd >= 0 &&
-	    vring_ready(&d->vq[Q_TX]))
-		eventfd_write(d->vq[Q_TX].kickfd, 1);
+	/* tx waited for room for its replies: give it a turn. */
+	if (v->tx_stalled && v->ctl_len < VSOCK_NCTL / 2) {
+		v->tx_stalled = false;
+		if (d->vq[Q_TX].kickfd >= 0 && vring_ready(&d->vq[Q_TX]))
+			eventfd_write(d->vq[Q_TX].kickfd, 1);
+	}
 }
 
 static void
@@ -551,8 +553,10 @@ tx_run(struct vu_dev *d, struct vring_queue *vq)
 
 	for (;;) {
 		/* Every packet may need a reply: keep room for one. */
-		if (v->ctl_len >= VSOCK_NCTL - 2)
+		if (v->ctl_len >= VSOCK_NCTL - 2) {
+			v->tx_stalled = true;
 			break;
+		}
 		if ((rc = vring_pop(vq, &d->mem, &req, iov, VSOCK_QUEUE_SIZE)) < 0)
 			break;
 		if (rc == 0) {
@@ -838,6 +842,7 @@ vsock_reset(struct vu_dev *d)
 		conn_close(v, &v->conn[i]);
 	v->ctl_head = v->ctl_len = 0;
 	v->rr = 0;
+	v->tx_stalled = false;
 }
 
 const struct vu_backend vsock_backend = {

@@ -82,6 +82,7 @@ struct vsock {
 	unsigned ctl_head, ctl_len;
 	unsigned rr;		/* round robin over connections with data */
 	bool reset_sent;	/* TRANSPORT_RESET given to this driver */
+	bool tx_stalled;	/* tx waits for room in ctl[] */
 	uint64_t pkts_in, pkts_out, rsts;
 };
 

@@ -459,6 +459,44 @@ test_credit_overrun(void **state)
 	close(l);
 }
 
+/* CPU seconds (user + system) the backend used so far, in clock ticks. */
+static long
+cpu_ticks(void)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	/* after "(comm)": state is field 3, utime 14, stime 15 */
+	assert_non_null(p = strrchr(buf, ')'));
+	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %lu %lu", &ut, &st), 2);
+	return (long)(ut + st);
+}
+
+/* Idle after traffic: the backend sleeps (no kick ping-pong of its own). */
+static void
+test_idle_is_idle(void **state)
+{
+	struct virtio_vsock_hdr h;
+	long t0;
+
+	(void)state;
+	if (!find_binary())
+		skip();
+	configure();
+	tx_send(5001, 99, VIRTIO_VSOCK_OP_REQUEST, 0, 0, NULL, 0);
+	rx_expect(&h, VIRTIO_VSOCK_OP_RST);
+	t0 = cpu_ticks();
+	usleep(1000000);
+	/* A busy loop would take all of that second (100 ticks). */
+	assert_true(cpu_ticks() - t0 < 20);
+}
+
 int
 main(void)
 {
@@ -472,6 +510,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_host_connects_with_credit,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credit_overrun, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_idle_is_idle, setup,
 		    teardown),
 	};
 
