@@ -514,10 +514,11 @@ rx_run(struct vu_dev *d, struct vring_queue *vq)
 		}
 		vec = req.iov + req.nout;
 		n = req.nin;
-		if (req.in_len < HDR) {
-			vring_count_error(vq);
-			vring_push(vq, &req, 0);
-			continue;
+		if (req.nout > 0 || req.in_len < HDR) {
+			vring_fail(vq, -EINVAL, req.nout > 0 ? "an rx chain with "
+			    "device-readable buffers" : "an rx chain too short "
+			    "for a packet header");
+			break;
 		}
 		if (v->ctl_len > 0) {
 			iov_from_buf(vec, n, &v->ctl[v->ctl_head], HDR);
@@ -567,12 +568,13 @@ tx_run(struct vu_dev *d, struct vring_queue *vq)
 		}
 		vec = req.iov;
 		n = req.nout;
-		if (req.out_len < HDR ||
-		    iov_to_buf(vec, n, 0, &h, HDR) != HDR) {
-			vring_count_error(vq);
-			vring_push(vq, &req, 0);
-			continue;
+		if (req.nin > 0 || req.out_len < HDR) {
+			vring_fail(vq, -EINVAL, req.nin > 0 ? "a tx chain with "
+			    "device-writable buffers" : "a tx chain too short "
+			    "for a packet header");
+			break;
 		}
+		iov_to_buf(vec, n, 0, &h, HDR);
 		len = le32toh(h.len);
 		if (len > req.out_len - HDR || len > VSOCK_MAX_PKT) {
 			/* A length the buffers do not hold: refuse it. */
@@ -619,9 +621,10 @@ event_run(struct vu_dev *d, struct vring_queue *vq)
 		return;
 	if (vring_pop(vq, &d->mem, &req, iov, VSOCK_QUEUE_SIZE) <= 0)
 		return;
-	if (req.in_len < sizeof(e)) {
-		vring_count_error(vq);
-		vring_push(vq, &req, 0);
+	if (req.nout > 0 || req.in_len < sizeof(e)) {
+		vring_fail(vq, -EINVAL, "an event buffer that is not one "
+		    "writable virtio_vsock_event");
+		return;
 	} else {
 		iov_from_buf(req.iov + req.nout, req.nin, &e, sizeof(e));
 		vring_push(vq, &req, sizeof(e));

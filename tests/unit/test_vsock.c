@@ -347,6 +347,14 @@ test_refused_and_bad(void **state)
 	tx_send(5004, 98, VIRTIO_VSOCK_OP_REQUEST, 0, 0, NULL, 0);
 	rx_expect(&h, VIRTIO_VSOCK_OP_RST);
 	assert_int_equal(h.dst_port, 5004);
+	/* A device-writable buffer on tx breaks the queue. */
+	uint16_t d = tx_next % NUM, n = q[1].avail->idx;
+	q[1].desc[d] = (struct vring_desc){ TX_AT, HDR, VRING_DESC_F_WRITE, 0 };
+	q[1].avail->ring[n % NUM] = d;
+	__atomic_store_n(&q[1].avail->idx, n + 1, __ATOMIC_RELEASE);
+	eventfd_write(q[1].kick, 1);
+	assert_true(vf_fired(q[1].err, 5000));
+	assert_int_equal(q[1].used->idx, n);
 }
 
 static int
