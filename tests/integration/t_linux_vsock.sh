@@ -82,6 +82,11 @@ wait_log "hold connected" "$TMP/peer" 900 || stop "the guest never held a connec
 sed -n '/^vsock vsock0 /,/^[a-z]* [a-z0-9]* (pid/p' "$TMP/audit" >"$TMP/audit.vsock"
 grep -q "^vsock vsock0 (pid [0-9]*): OK$" "$TMP/audit.vsock" || stop "hyvectl audit: vsock0 is not confined: $(cat "$TMP/audit")"
 grep -q "mounts *\/ <- $TMP/vs (.*, ro)" "$TMP/audit.vsock" || stop "hyvectl audit: vsock0's root is not $TMP/vs, read-only: $(cat "$TMP/audit.vsock")"
+# status and stats name the device; its backend has served the guest.
+"$CTL" --socket "$SOCK" stats $VM >"$TMP/stats" 2>&1
+echo "hyvectl stats: $(grep "^vsock0 " "$TMP/stats")"
+awk '$1 == "vsock0" && $3 > 0 { ok = 1 } END { exit !ok }' "$TMP/stats" ||
+    stop "hyvectl stats: no requests served by vsock0: $(cat "$TMP/stats")"
 set -- $(dev)
 bp=$1
 [ "$(ps -o comm= -p "$bp")" = hyve-vsock ] || stop "hyvectl status names pid '$bp' for vsock0, not a hyve-vsock"
