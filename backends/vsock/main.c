@@ -3,8 +3,8 @@
  * unix sockets: the listening socket PATH and the sockets PATH_P in its
  * directory.  From hyve's core it gets both as descriptors (--listen-fd,
  * --dir-fd); standalone it binds --uds-path itself before it confines
- * itself.  In the sandbox that directory, read-only, is its working
- * directory and the only one it can reach.
+ * itself.  In the sandbox that directory, read-only, is its root and
+ * working directory, and the only one it can reach.
  */
 #include <errno.h>
 #include <fcntl.h>

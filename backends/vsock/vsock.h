@@ -11,7 +11,7 @@
  *    "OK <hostport>\n" and then talks to guest port <port>;
  *  - a guest's connection to CID 2 port P is connected to the unix socket
  *    PATH_P, in the directory the backend was given (its working
- *    directory, which in the sandbox is the only one it can reach).
+ *    directory; in the sandbox its root, the only one it can reach).
  *
  * Three queues: rx (to the guest), tx (from it), event.  Credit-based flow
  * control both ways: the guest's buf_alloc and fwd_cnt bound what is sent
