@@ -10,6 +10,7 @@ chmod 755 "$TMP"
 mkdir -m 777 "$TMP/vs"
 python3 "$ROOT/tests/integration/vsockecho.py" "$TMP/vs/v.sock" 120 >"$TMP/peer" 2>&1 &
 peer=$!
+wait_for "vsockecho: listening" "$TMP/peer" 60 || fail "vsockecho.py did not start: $(cat "$TMP/peer")"
 "$HYVE" -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
     -s 3,virtio-vsock,cid=5,socket="$TMP/vs/v.sock" \
     -o boot.kernel="$GUEST" -o "boot.cmdline=test=vsock vsock.cid=5" \

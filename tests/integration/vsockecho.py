@@ -16,6 +16,7 @@ def echo():
     os.chmod(name, 0o777)  # the backend runs as the tenant's uid
     s.listen(4)
     s.settimeout(1)
+    print("vsockecho: listening on %s" % name, flush=True)
     while time.time() < deadline:
         try:
             c, _ = s.accept()
