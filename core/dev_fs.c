@@ -27,7 +27,7 @@ static const char *const fs_keys[] = { "device", "path", "tag", "ro", NULL };
 static const char *const fs_vu_keys[] = { "tag", NULL };
 
 /* The config from tag=: 1 to 36 bytes, no NUL, padded with NULs. */
-int
+static int
 fs_config(const char *node, const char *name, uint8_t *cfg)
 {
 	const char *tag = config_node_get(node, "tag");
