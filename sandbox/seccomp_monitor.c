@@ -63,6 +63,10 @@ sc_rules_virtiofsd(scmp_filter_ctx c)
 
 	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)
 		return rc;
+	/* libvhost-user probes for it (post-copy migration): "none". */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS),
+	    SCMP_SYS(userfaultfd), 0)) < 0)
+		return rc;
 	/* Its threads (the monitor itself makes none). */
 	return seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
