@@ -57,7 +57,7 @@ sc_rules_virtiofsd(scmp_filter_ctx c)
 		SCMP_SYS(sched_getattr), SCMP_SYS(sched_setattr),
 		SCMP_SYS(setxattr), SCMP_SYS(symlinkat), SCMP_SYS(time),
 		SCMP_SYS(tgkill), SCMP_SYS(unlinkat), SCMP_SYS(utimensat),
-		SCMP_SYS(accept), SCMP_SYS(statx),
+		SCMP_SYS(accept), SCMP_SYS(statx), SCMP_SYS(syncfs),
 	};
 	int rc;
 

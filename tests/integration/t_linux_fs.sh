@@ -2,7 +2,7 @@
 # virtiofsd (QEMU 7.2) as the backend: one hyve starts (virtio-fs, rw), one
 # read-only (virtio-fs,ro), and one this test starts itself (vhost-user,
 # type=fs).  The guest checks each share's in.bin against the host's sum,
-# writes a tree and 16 MiB back (the host checks the sum), and a write to
+# writes a tree and 2 MiB back (the host checks the sum), and a write to
 # the ro share must fail as read-only.  hyvectl status/stats/audit must show
 # the devices.  Then the serving virtiofsd of the rw share is SIGKILLed
 # while the guest reads it: hyve starts a new one, the guest's reads fail
@@ -11,7 +11,7 @@
 # umount and mount the share works again.
 # Sockets and shares live on /tmp (the lab VM's tmpfs).
 # lab: 420 s
-# timeout: 1200 s
+# timeout: 1800 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
 VFSD=/usr/lib/qemu/virtiofsd
@@ -34,7 +34,7 @@ debugfs -w -R "sif /usr/local/sbin/hyve-test mode 0100755" "$TMP/root.img" \
 
 for d in share ro user; do
 	mkdir "$TMP/$d"
-	head -c 8388608 /dev/urandom >"$TMP/$d/in.bin"
+	head -c 1048576 /dev/urandom >"$TMP/$d/in.bin"
 	sha256sum <"$TMP/$d/in.bin" | cut -d' ' -f1 >"$TMP/$d/in.sha"
 done
 # The virtiofsd hyve starts runs as the tenant's uid: the rw share is its.
@@ -42,7 +42,7 @@ chmod 0777 "$TMP/share"
 chmod 0666 "$TMP/share/in.bin" "$TMP/share/in.sha"
 chmod 0755 "$TMP"
 
-"$VFSD" --socket-path="$TMP/user.sock" -o source="$TMP/user" \
+${STRACE:-} "$VFSD" --socket-path="$TMP/user.sock" -o source="$TMP/user" \
     -o sandbox=namespace >"$TMP/user.log" 2>&1 &
 vfsd=$!
 wait_file() {
@@ -55,7 +55,7 @@ wait_file() {
 wait_file "$TMP/user.sock" 30 || fail "virtiofsd made no socket in 30 s: $(cat "$TMP/user.log")"
 
 CMD="console=ttyS0 panic=-1 net.ifnames=0 root=/dev/vda systemd.show_status=0"
-timeout -k 5 900 "$HYVE" -c 1 -m 512M -s 0,hostbridge -s 31,lpc -l com1,stdio \
+timeout -k 5 1500 "$HYVE" -c 1 -m 512M -s 0,hostbridge -s 31,lpc -l com1,stdio \
     -s 3,virtio-blk,"$TMP/root.img",ser=root \
     -s 5,virtio-fs,"$TMP/share",tag=hostfs \
     -s 6,virtio-fs,"$TMP/ro",tag=hostro,ro \
@@ -66,10 +66,16 @@ timeout -k 5 900 "$HYVE" -c 1 -m 512M -s 0,hostbridge -s 31,lpc -l com1,stdio \
     linux-fs </dev/null >"$TMP/out" 2>"$TMP/err" &
 hyve=$!
 
+# What the run printed; the whole of it is also kept in build/t_linux_fs/.
 show() {
-	tail -n 60 "$TMP/out"
+	mkdir -p "$ROOT/build/t_linux_fs"
+	cp "$TMP/out" "$TMP/err" "$TMP/user.log" "$ROOT/build/t_linux_fs/" 2>/dev/null
+	dmesg | grep -e "type=1326" -e virtiofsd >"$ROOT/build/t_linux_fs/seccomp" 2>/dev/null
+	grep -e "^PASS" -e "^FAIL" -e "hyve-linux: fs" "$TMP/out"
+	tail -n 20 "$TMP/out"
 	sed 's/^/hyve: /' "$TMP/err"
 	sed 's/^/virtiofsd: /' "$TMP/user.log"
+	sed 's/^/kernel: /' "$ROOT/build/t_linux_fs/seccomp"
 }
 stop() {
 	kill -KILL $hyve $vfsd 2>/dev/null
@@ -92,7 +98,7 @@ dev() {
 	    awk -v s="0:$1:0" '$3 == s { print $1, $4, $5, $6 }'
 }
 
-wait_n "fs round 2:" "$TMP/out" 1 600 || stop "the guest never got to read the share in rounds"
+wait_n "fs round 2:" "$TMP/out" 1 900 || stop "the guest never got to read the share in rounds"
 "$CTL" --socket "$SOCK" status linux-fs >"$TMP/status" || stop "hyvectl status failed"
 "$CTL" --socket "$SOCK" stats linux-fs >"$TMP/stats" || stop "hyvectl stats failed"
 "$CTL" --socket "$SOCK" audit linux-fs >"$TMP/audit" 2>&1 || stop "hyvectl audit failed"
