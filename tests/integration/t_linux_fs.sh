@@ -10,7 +10,7 @@
 # virtiofsd keeps no state across a restart), nothing hangs, and after
 # umount and mount the share works again.
 # Sockets and shares live on /tmp (the lab VM's tmpfs).
-# lab: 420 s
+# lab: 650 s
 # timeout: 1800 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
@@ -69,7 +69,8 @@ hyve=$!
 # What the run printed; the whole of it is also kept in build/t_linux_fs/.
 show() {
 	mkdir -p "$ROOT/build/t_linux_fs"
-	cp "$TMP/out" "$TMP/err" "$TMP/user.log" "$ROOT/build/t_linux_fs/" 2>/dev/null
+	cp "$TMP/out" "$TMP/err" "$TMP/user.log" "$TMP/audit" "$TMP/status" \
+	    "$ROOT/build/t_linux_fs/" 2>/dev/null
 	dmesg | grep -e "type=1326" -e virtiofsd >"$ROOT/build/t_linux_fs/seccomp" 2>/dev/null
 	grep -e "^PASS" -e "^FAIL" -e "hyve-linux: fs" "$TMP/out"
 	tail -n 20 "$TMP/out"
@@ -128,6 +129,8 @@ for p in fs0 fs0+ fs1 fs1+; do
 	    fail "audit: $p: $(grep "^fs $p " "$TMP/audit")"
 done
 [ $audit_rc -eq 0 ] || fail "hyvectl audit exited $audit_rc"
+grep -q "fs round [0-9]*: read failed (exit 1): .*Input/output error" "$TMP/out" ||
+    fail "after the kill the guest's read did not fail with EIO"
 grep -q "^4 passed, 0 failed" "$TMP/out" || fail "the checks did not all pass: $(grep ^FAIL "$TMP/out" | head -n 3 | tr '\n' ' ')"
 [ $rc -eq 1 ] || fail "poweroff: hyve exited $rc, expected 1"
 for d in share user; do
