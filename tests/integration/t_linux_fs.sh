@@ -10,7 +10,7 @@
 # virtiofsd keeps no state across a restart), nothing hangs, and after
 # umount and mount the share works again.
 # Sockets and shares live on /tmp (the lab VM's tmpfs).
-# lab: 650 s
+# lab: 520 s
 # timeout: 1800 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
