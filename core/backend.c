@@ -17,6 +17,7 @@
 #include "core/backend.h"
 #include "core/spawner.h"
 #include "lib/log.h"
+#include "sandbox/sandbox.h"
 
 #define FIRST_FD	BACKEND_SOCK_FD
 
@@ -28,6 +29,8 @@ backend_binary(const char *type, const char *override, char *out, size_t len)
 
 	if (override != NULL) {
 		snprintf(out, len, "%s", override);
+	} else if (type[0] == '/') {
+		snprintf(out, len, "%s", type);	/* a program we did not write */
 	} else {
 		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 		if (n < 0) {
@@ -40,8 +43,9 @@ backend_binary(const char *type, const char *override, char *out, size_t len)
 	}
 	if (access(out, X_OK) < 0) {
 		int e = errno;
-		hlog("backend %s: %s (build it with make, or give binary=PATH)",
-		    out, strerror(e));
+		hlog("backend %s: %s (%s)", out, strerror(e), type[0] == '/' ?
+		    "install it: sh tools/deps.sh" :
+		    "build it with make, or give binary=PATH");
 		return -e;
 	}
 	return 0;
@@ -101,8 +105,10 @@ backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
     int nfds)
 {
 	sigset_t all, old;
-	int sv[2], rc;
+	int sv[2], rc, conn = -1;
 	pid_t pid;
+	bool listens = bp->role[0] != '\0' && sandbox_exec_of(bp->role) &&
+	    sandbox_exec_of(bp->role)->listen;
 
 	if (nfds > 7)
 		return -EINVAL;
@@ -112,7 +118,7 @@ backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
 	}
 	if (spawner_active()) {
 		rc = spawner_spawn(bp->name, bp->role, bp->path, argv, sv[1],
-		    fds, nfds, &pid);
+		    fds, nfds, &pid, &conn);
 		close(sv[1]);
 		if (rc < 0) {
 			hlog("%s: cannot start %s: %s", bp->name, bp->path,
@@ -120,7 +126,19 @@ backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
 			close(sv[0]);
 			return rc;
 		}
+		/* It listens: the core's end is the connection made there. */
+		if (conn >= 0) {
+			close(sv[0]);
+			sv[0] = conn;
+		}
 		goto started;
+	}
+	if (listens) {
+		hlog("%s: %s can only be started by hyve's monitor (run hyve "
+		    "as root)", bp->name, bp->path);
+		close(sv[0]);
+		close(sv[1]);
+		return -ENOTSUP;
 	}
 	/* No signal may arrive between the clone and the exec. */
 	sigfillset(&all);

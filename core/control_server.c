@@ -166,13 +166,18 @@ static json_object *
 profile_json(enum sandbox_role role)
 {
 	struct sandbox_profile *pr = malloc(sizeof(*pr));
-	json_object *o, *list;
-	int i;
+	json_object *o = NULL, *list;
+	int i, rc = -ENOMEM;
 
-	if (pr == NULL || sandbox_profile(role, pr) < 0 ||
+	if (pr == NULL || (rc = sandbox_profile(role, pr)) < 0 ||
 	    (o = json_object_new_object()) == NULL) {
 		free(pr);
-		return NULL;
+		/* virtiofsd's own allowlist: not hyve's to list. */
+		if (rc == -ENOENT && (o = json_object_new_object()) != NULL)
+			json_object_object_add(o, "kind", json_object_new_string(
+			    "the program's own (not hyve's); bounded by the "
+			    "monitor's and the base filter"));
+		return rc == -ENOENT ? o : NULL;
 	}
 	list = json_object_new_array();
 	for (i = 0; i < pr->n; i++) {

@@ -8,13 +8,14 @@
 #include "core/devclass.h"
 
 extern const struct devclass devclass_blk, devclass_net, devclass_rnd,
-    devclass_vsock;
+    devclass_vsock, devclass_fs;
 
 const struct devclass *const devclasses[DEVCLASS_MAX + 1] = {
 	&devclass_blk,
 	&devclass_net,
 	&devclass_rnd,
 	&devclass_vsock,
+	&devclass_fs,
 	NULL,
 };
 

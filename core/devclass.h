@@ -25,13 +25,26 @@ struct devclass {
 	struct pci_devemu pe;		/* "virtio-blk", its -s usage */
 	const char	*prefix;	/* "blk": devices blk0, blk1... */
 	const char	*vu_type;	/* its vhost-user type= if not prefix */
-	const char	*binary;	/* "blk": hyve-blk */
+	const char	*binary;	/* "blk": hyve-blk; "/PATH": that one */
+	/*
+	 * A backend hyve did not write (virtiofsd): prepare gives its whole
+	 * argv, it gets a listening socket with the core's connection
+	 * waiting as fd 3, and no counters page.
+	 */
+	bool		foreign;
 	uint16_t	virtio_id;
 	uint8_t		class, subclass;
 	unsigned	cfg_len;	/* bytes of device config */
 	unsigned	nqueues;	/* fixed count, or 0: ask the backend */
 	const char	*bare;		/* the key a bare -s item sets, or NULL */
 	const char *const *keys;	/* the device's own keys */
+	/* Keys vhost-user,type=... takes besides socket and type. */
+	const char *const *vu_keys;
+	/*
+	 * The device config the core makes itself from the options (the
+	 * backend has none to give, as virtiofsd); NULL: ask the backend.
+	 */
+	int	(*config)(const char *node, const char *name, uint8_t *cfg);
 	/*
 	 * What the backend is given in fds 4, 5...: slot "disk" reaches it
 	 * as --disk-fd N (supervisor.c); the counters page comes last.

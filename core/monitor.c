@@ -16,10 +16,14 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <linux/if_tun.h>
 
 #include "core/backend.h"
+#include "core/config.h"
+#include "core/devclass.h"
 #include "core/monitor.h"
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
@@ -113,7 +117,14 @@ authorise_spawn(const char *name, const char *role, const char *path,
     char *const argv[], struct mon_dev **out)
 {
 	struct mon_dev *d = find_dev(name);
+	const struct sandbox_exec *x = sandbox_exec_of(role);
 
+	/* A program that starts with capabilities: that one and no other. */
+	if (x != NULL && strcmp(path, x->binary) != 0) {
+		hlog("REFUSED: the core asked to start %s for %s (role %s), "
+		    "which may only run %s", path, name, role, x->binary);
+		return -EPERM;
+	}
 	if (!mon.sealed) {
 		if (d == NULL) {
 			if (mon.ndevs == MON_MAXDEVS)
@@ -166,22 +177,102 @@ write_file(pid_t pid, const char *what, const char *s)
 	return rc;
 }
 
-/* The child's user namespace: the tenant's ids, and only those. */
+/* The child's user namespace: the tenant's ids, and only those (as 0
+ * inside for a program that must be root there). */
 static int
-map_ids(pid_t pid)
+map_ids(pid_t pid, bool root)
 {
 	char map[64];
 	int rc;
 
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)mon.uid,
+	snprintf(map, sizeof(map), "%u %u 1\n", root ? 0 : (unsigned)mon.uid,
 	    (unsigned)mon.uid);
 	if ((rc = write_file(pid, "uid_map", map)) < 0)
 		return rc;
 	if ((rc = write_file(pid, "setgroups", "deny")) < 0)
 		return rc;
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)mon.gid,
+	snprintf(map, sizeof(map), "%u %u 1\n", root ? 0 : (unsigned)mon.gid,
 	    (unsigned)mon.gid);
 	return write_file(pid, "gid_map", map);
+}
+
+/* The value of "-o" "source=DIR" in argv, or NULL. */
+static const char *
+source_dir(char *const argv[])
+{
+	for (int i = 1; argv[i] != NULL && argv[i + 1] != NULL; i++)
+		if (strcmp(argv[i], "-o") == 0 &&
+		    strncmp(argv[i + 1], "source=", 7) == 0)
+			return argv[i + 1] + 7;
+	return NULL;
+}
+
+/*
+ * In a foreign program's child: "hyve:ro" makes its source a read-only
+ * bind mount in the child's mount namespace (its mounts came from the
+ * host's as slaves: nothing goes back) and is dropped from argv.
+ */
+static int
+foreign_mounts(char **argv)
+{
+	const char *dir = source_dir(argv);
+	int i, j;
+
+	for (i = j = 0; argv[i] != NULL; i++) {
+		if (strcmp(argv[i], "hyve:ro") != 0) {
+			argv[j++] = argv[i];
+			continue;
+		}
+		if (dir == NULL || mount(dir, dir, NULL, MS_BIND | MS_REC,
+		    NULL) < 0 || mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND |
+		    MS_RDONLY, NULL) < 0) {
+			fprintf(stderr, "hyve-monitor: child: cannot make %s "
+			    "read-only: %s\n", dir ? dir : "(no source)",
+			    strerror(errno));
+			return -1;
+		}
+	}
+	argv[j] = NULL;
+	return 0;
+}
+
+/*
+ * In a foreign program's child, in its own network namespace: a listening
+ * socket (fd 3 for it) with a connection waiting; the connected end goes
+ * to the monitor on sync, for the core.  No one else can reach the
+ * abstract name in a namespace no one else is in.
+ */
+static int
+foreign_listen(int sync)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len = sizeof(sa_family_t);
+	char cbuf[CMSG_SPACE(sizeof(int))], c = 'f';
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	int l, fd;
+
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || fd < 0 || bind(l, (struct sockaddr *)&sa, len) < 0 ||
+	    listen(l, 1) < 0)
+		return -1;
+	len = sizeof(sa);
+	if (getsockname(l, (struct sockaddr *)&sa, &len) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, len) < 0)
+		return -1;
+	memset(cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(sync, &mh, MSG_NOSIGNAL) != 1)
+		return -1;
+	close(fd);
+	return l;
 }
 
 /*
@@ -190,13 +281,15 @@ map_ids(pid_t pid)
  * binary by descriptor (the tenant may not be able to reach its path).
  */
 static void __attribute__((noreturn))
-child(int sync, int bin, char *const argv[], int sock, const int *fds,
-    int nfds)
+child(int sync, int bin, char **argv, int sock, const int *fds,
+    int nfds, const struct sandbox_exec *x)
 {
 	extern char **environ;
 	sigset_t none;
 	int tmp[MON_MAXFDS + 1], i, n = 0;
 	char c = 'r';
+	uid_t uid = x ? 0 : mon.uid;
+	gid_t gid = x ? 0 : mon.gid;
 
 	sigemptyset(&none);
 	signal(SIGPIPE, SIG_DFL);
@@ -206,14 +299,20 @@ child(int sync, int bin, char *const argv[], int sock, const int *fds,
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	if (write(sync, &c, 1) != 1 || read(sync, &c, 1) != 1 || c != 'g')
 		_exit(126);
-	if (setresgid(mon.gid, mon.gid, mon.gid) < 0 ||
-	    setresuid(mon.uid, mon.uid, mon.uid) < 0) {
+	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
 		fprintf(stderr, "hyve-monitor: child: cannot become uid %u: %s\n",
 		    (unsigned)mon.uid, strerror(errno));
 		_exit(126);
 	}
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (sandbox_pre_exec() < 0) {
+	if (x != NULL && (foreign_mounts(argv) < 0 ||
+	    (x->listen && (sock = foreign_listen(sync)) < 0))) {
+		fprintf(stderr, "hyve-monitor: child: cannot prepare %s: %s\n",
+		    argv[0], strerror(errno));
+		_exit(126);
+	}
+	if (x != NULL ? sandbox_pre_exec_foreign(x) < 0 :
+	    sandbox_pre_exec() < 0) {
 		fprintf(stderr, "hyve-monitor: child: cannot drop privileges\n");
 		_exit(126);
 	}
@@ -241,9 +340,34 @@ child(int sync, int bin, char *const argv[], int sock, const int *fds,
 }
 
 /* Starts the child as the core's child (CLONE_PARENT); its pid or -errno. */
+/* The connected end a foreign child sent ('f' + fd), or -1. */
+static int
+recv_conn(int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], c = 0;
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct cmsghdr *cm;
+	int conn = -1;
+
+	if (poll(&p, 1, 5000) != 1 || recvmsg(fd, &mh, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS)
+			memcpy(&conn, CMSG_DATA(cm), sizeof(int));
+	if (c != 'f' && conn >= 0) {
+		close(conn);
+		conn = -1;
+	}
+	return conn;
+}
+
 static pid_t
-start(const char *path, char *const argv[], int sock, const int *fds,
-    int nfds, int closefd)
+start(const char *path, char **argv, int sock, const int *fds,
+    int nfds, int closefd, const struct sandbox_exec *x, int *conn)
 {
 	struct pollfd p;
 	int sv[2], bin, rc;
@@ -265,7 +389,7 @@ start(const char *path, char *const argv[], int sock, const int *fds,
 	if (pid == 0) {
 		close(sv[0]);
 		close(closefd);
-		child(sv[1], bin, argv, sock, fds, nfds);
+		child(sv[1], bin, argv, sock, fds, nfds, x);
 	}
 	rc = pid < 0 ? -errno : 0;
 	close(sv[1]);
@@ -280,12 +404,18 @@ start(const char *path, char *const argv[], int sock, const int *fds,
 	p.events = POLLIN;
 	if (poll(&p, 1, 5000) != 1 || read(sv[0], &c, 1) != 1)
 		rc = -ETIMEDOUT;
-	else if ((rc = map_ids(pid)) < 0)
+	else if ((rc = map_ids(pid, x != NULL)) < 0)
 		hlog("backend %s: cannot map its user namespace to uid %u: %s",
 		    path, (unsigned)mon.uid, strerror(-rc));
 	c = rc < 0 ? 'x' : 'g';
 	if (write(sv[0], &c, 1) != 1 && rc == 0)
 		rc = -EPIPE;
+	if (rc == 0 && x != NULL && x->listen &&
+	    (*conn = recv_conn(sv[0])) < 0) {
+		hlog("backend %s: it did not hand over its socket (see above)",
+		    path);
+		rc = -EPROTO;
+	}
 	/* Answer once it runs the program, confined: end of file on sync. */
 	if (rc == 0 && (poll(&p, 1, 5000) != 1 || read(sv[0], &c, 1) != 0)) {
 		hlog("backend %s: it did not start (see above)", path);
@@ -321,7 +451,7 @@ do_spawn(int fd, char *buf, size_t len, int *fds, int nfds)
 	char *s[MON_MAXARGS + 4];
 	struct mon_dev *d;
 	pid_t pid;
-	int n = split(buf, len, s, MON_MAXARGS + 3), rc;
+	int n = split(buf, len, s, MON_MAXARGS + 3), rc, conn;
 
 	/* name, role, path, argv0 ... */
 	if (n < 4 || nfds < 1) {
@@ -332,14 +462,18 @@ do_spawn(int fd, char *buf, size_t len, int *fds, int nfds)
 		reply(fd, 'P', rc, -1);
 		return;
 	}
-	pid = start(s[2], s + 3, fds[0], fds + 1, nfds - 1, fd);
+	conn = -1;
+	pid = start(s[2], s + 3, fds[0], fds + 1, nfds - 1, fd,
+	    sandbox_exec_of(s[1]), &conn);
 	if (pid > 0) {
 		if (d->pidfd >= 0)
 			close(d->pidfd);
 		d->pid = pid;
 		d->pidfd = syscall(SYS_pidfd_open, pid, 0);
 	}
-	reply(fd, 'P', pid, -1);
+	reply(fd, 'P', pid, pid > 0 ? conn : -1);
+	if (conn >= 0)
+		close(conn);
 }
 
 static int
@@ -459,6 +593,35 @@ serve_core(int fd, int ctl)
 	return 0;
 }
 
+/*
+ * virtiofsd forks once for its sandbox: the first process waits, its
+ * child serves.  Both are audited: the child as NAME+ (1), if there.
+ */
+static int
+foreign_child(const struct mon_dev *d, struct mon_proc *p)
+{
+	char path[80], buf[64];
+	ssize_t len;
+	int fd;
+	long pid;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)d->pid,
+	    (int)d->pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	if ((pid = strtol(buf, NULL, 10)) <= 0)
+		return 0;
+	snprintf(p->role, sizeof(p->role), "%s", d->role);
+	snprintf(p->name, sizeof(p->name), "%.14s+", d->name);
+	p->pid = pid;
+	return 1;
+}
+
 int
 monitor_procs(struct mon_proc *p, int max)
 {
@@ -481,8 +644,24 @@ monitor_procs(struct mon_proc *p, int max)
 		snprintf(p[n].role, sizeof(p[n].role), "%s", d->role);
 		snprintf(p[n].name, sizeof(p[n].name), "%s", d->name);
 		p[n++].pid = d->pid;
+		if (sandbox_exec_of(d->role) != NULL && n < max)
+			n += foreign_child(d, &p[n]);
 	}
 	return n;
+}
+
+/* A device whose backend hyve did not write widens the allowlist. */
+static int
+foreign_roles(const char *path, const char *value, void *arg)
+{
+	const char *dot = strrchr(path, '.');
+	const struct devclass *c;
+
+	(void)arg;
+	if (dot != NULL && strcmp(dot, ".device") == 0 &&
+	    (c = devclass_by_emul(value)) != NULL && c->foreign)
+		sandbox_monitor_starts(c->role);
+	return 0;
 }
 
 void
@@ -500,6 +679,7 @@ monitor_main(int fd, int ctl, pid_t core, uid_t uid, gid_t gid)
 	mon.core = core;
 	mon.uid = uid;
 	mon.gid = gid;
+	config_foreach("pci", foreign_roles, NULL);
 	if (sandbox_enter(SANDBOX_MONITOR, NULL, 0, &so) < 0)
 		_exit(1);
 	for (;;) {

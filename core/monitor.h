@@ -9,7 +9,9 @@
  * core before anything else and confined at once (SANDBOX_MONITOR).  Like
  * vmd's parent it does what needs privilege and nothing else:
  *
- * - starts backends for the core: every child is cloned into new user,
+ * - starts backends for the core (and virtiofsd, the one program it
+ *   starts that hyve did not write, held to its own row): every child is
+ *   cloned into new user,
  *   PID, mount, network, IPC, UTS and cgroup namespaces, mapped onto the
  *   tenant's uid and gid, and drops every capability, sets no_new_privs and
  *   loads the base seccomp filter BEFORE it execs, so even a program chosen
@@ -29,7 +31,9 @@
  *
  * Messages on a SOCK_SEQPACKET pair, strings NUL-terminated:
  *   'S' name role path argv0 argv1 ...  fds: socket, then the device's
- *	-> 'P' pid or -errno
+ *	-> 'P' pid or -errno; for a role with a sandbox_exec that listens
+ *	(virtiofsd) the reply carries the core's connection, the socket is
+ *	unused, and the program is started as sandbox.h says
  *   'O' name kind("blk"|"tap") target flags  -> 'F' 0 + the fd, or -errno
  *   'L' control-path  fd: the listening control socket (may be absent)
  *	-> 'K' 0

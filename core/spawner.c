@@ -145,7 +145,8 @@ ask(char type, const char *const s[], int ns, const int *fds, int nfds,
 
 int
 spawner_spawn(const char *name, const char *role, const char *path,
-    char *const argv[], int sock, const int *fds, int nfds, pid_t *pid)
+    char *const argv[], int sock, const int *fds, int nfds, pid_t *pid,
+    int *conn)
 {
 	const char *s[MON_MAXARGS + 3];
 	int all[MON_MAXFDS], ns = 0, val, rc;
@@ -163,10 +164,15 @@ spawner_spawn(const char *name, const char *role, const char *path,
 	all[0] = sock;
 	if (nfds > 0)
 		memcpy(all + 1, fds, nfds * sizeof(int));
-	if ((rc = ask('S', s, ns, all, nfds + 1, &val, NULL)) < 0)
+	*conn = -1;
+	if ((rc = ask('S', s, ns, all, nfds + 1, &val, conn)) < 0)
 		return rc;
-	if (val < 0)
+	if (val < 0) {
+		if (*conn >= 0)
+			close(*conn);
+		*conn = -1;
 		return val;
+	}
 	*pid = val;
 	return 0;
 }

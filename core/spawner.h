@@ -19,10 +19,12 @@ int spawner_active(void);
 int spawner_sealed(void);
 /*
  * Starts path with argv for device name of role ("blk"); sock becomes fd
- * 3, fds[i] fd 4+i.
+ * 3, fds[i] fd 4+i.  For a program that wants a listening socket (the
+ * role's sandbox_exec), *conn is the core's connection to it, else -1.
  */
 int spawner_spawn(const char *name, const char *role, const char *path,
-    char *const argv[], int sock, const int *fds, int nfds, pid_t *pid);
+    char *const argv[], int sock, const int *fds, int nfds, pid_t *pid,
+    int *conn);
 /* Asks for a disk ("blk", path, open flags) or a tap ("tap", name) for a
  * swap of device name; the new descriptor, or -errno. */
 int spawner_open(const char *name, const char *kind, const char *target,

@@ -304,6 +304,10 @@ sup_attach(struct vpci *v, const char *node, int sock)
 		if (rc < 0)
 			hlog("%s (%s): the backend did not complete the "
 			    "vhost-user handshake", v->name, v->pd->name);
+	} else if (v->cls->foreign) {
+		/* Its own options only; the monitor holds it to its row. */
+		arg(v, "");
+		rc = v->cls->prepare(v, node);
 	} else {
 		char fd[16];
 
@@ -319,6 +323,8 @@ sup_attach(struct vpci *v, const char *node, int sock)
 			slot_args(v);
 			rc = stats_create(v);
 		}
+	}
+	if (sock < 0) {
 		if (rc == 0 && v->sup.argv_full)
 			rc = -E2BIG;
 		if (rc == 0)

@@ -28,6 +28,7 @@
 #include "core/vm.h"
 #include "ipc/vhost_user.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 #define QUEUE_MAX_SIZE	256
 /* Transport and ring features the core passes through, plus device bits. */
@@ -538,8 +539,9 @@ devcfg_read(struct vpci *v, uint64_t off, int size)
 
 	if (off + size > v->cls->cfg_len)
 		return 0;
-	/* Ask the backend each time: it owns the device's state. */
-	if (vpci_backend_ok(v))
+	/* Ask the backend each time: it owns the device's state (unless
+	 * the core made the config). */
+	if (v->cls->config == NULL && vpci_backend_ok(v))
 		vuf_get_config(&v->vu, 0, v->devcfg, v->cls->cfg_len);
 	memcpy(&val, &v->devcfg[off], size);
 	return val;
@@ -868,6 +870,22 @@ check_keys(const char *node, const char *const *keys)
 	return kc.bad ? -EINVAL : 0;
 }
 
+/* vhost-user's own keys and those its type takes (fs: tag). */
+static int
+check_vu_keys(const char *node, const struct devclass *t)
+{
+	const char *keys[16];
+	size_t n = 0;
+
+	for (size_t i = 0; vu_keys[i] != NULL; i++)
+		keys[n++] = vu_keys[i];
+	for (size_t i = 0; t->vu_keys != NULL && t->vu_keys[i] != NULL &&
+	    n < NELEM(keys) - 1; i++)
+		keys[n++] = t->vu_keys[i];
+	keys[n] = NULL;
+	return check_keys(node, keys);
+}
+
 
 static int
 vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
@@ -901,8 +919,11 @@ vpci_init_type(struct vm *vm, struct pci_dev *pd, const char *node,
 		    v->name, v->nq, VPCI_MAX_QUEUES);
 		return -ENOTSUP;
 	}
-	if (t->cfg_len > 0 && (rc = vuf_get_config(&v->vu, 0, v->devcfg,
-	    t->cfg_len)) < 0) {
+	if (t->config != NULL && (rc = t->config(node, v->name,
+	    v->devcfg)) < 0)
+		return rc;
+	if (t->config == NULL && t->cfg_len > 0 &&
+	    (rc = vuf_get_config(&v->vu, 0, v->devcfg, t->cfg_len)) < 0) {
 		hlog("%s: cannot read the device config from the backend",
 		    v->name);
 		return rc;
@@ -960,8 +981,6 @@ vu_type(const char *node, const char *name)
 	const struct devclass *t;
 	char types[128];
 
-	if (check_keys(node, vu_keys) < 0)
-		return NULL;
 	if (path == NULL || type == NULL) {
 		devclass_types(types, sizeof(types), "|", "|");
 		hlog("%s: vhost-user needs socket=PATH and type=%s", name,
@@ -969,7 +988,7 @@ vu_type(const char *node, const char *name)
 		return NULL;
 	}
 	if ((t = devclass_by_type(type)) != NULL)
-		return t;
+		return check_vu_keys(node, t) < 0 ? NULL : t;
 	devclass_types(types, sizeof(types), ", ", " or ");
 	hlog("%s: vhost-user type '%s' is not %s", name, type, types);
 	return NULL;
@@ -978,10 +997,15 @@ vu_type(const char *node, const char *name)
 static int
 vhost_user_check(const char *node, const char *name)
 {
-	return vu_type(node, name) == NULL ? -EINVAL : 0;
+	const struct devclass *t = vu_type(node, name);
+	uint8_t cfg[VPCI_DEVCFG_SIZE];
+
+	if (t == NULL)
+		return -EINVAL;
+	return t->config != NULL ? t->config(node, name, cfg) : 0;
 }
 
-/* -s N,vhost-user,socket=PATH,type=blk|net|rng */
+/* -s N,vhost-user,socket=PATH,type=blk|net|rng|fs */
 static int
 vhost_user_init(struct vm *vm, struct pci_dev *pd, const char *node)
 {
@@ -1039,8 +1063,8 @@ vhost_user_usage(char *buf, size_t len)
 	char types[128];
 
 	devclass_types(types, sizeof(types), "|", "|");
-	snprintf(buf, len, "socket=PATH,type=%s  (a backend you started)",
-	    types);
+	snprintf(buf, len, "socket=PATH,type=%s[,tag=T for fs]  (a backend "
+	    "you started)", types);
 }
 
 const struct pci_devemu pci_de_vhost_user = {

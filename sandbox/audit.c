@@ -445,13 +445,29 @@ check_fds(const struct sandbox_audit *a, const struct sandbox_row *r,
 		if (r->device != NULL && strcmp(t, r->device) == 0)
 			continue;
 		/* blk holds exactly one file: its disk (r->files) */
-		if (t[0] == '/' && paths++ < r->files)
+		if (t[0] == '/' && (r->files < 0 || paths++ < r->files))
 			continue;
 		return why_not(why, len, "fd %d points to %s, outside what "
 		    "a %s backend needs", a->fd[i].fd, t[0] ? t : "(unreadable)",
 		    r->name);
 	}
 	return 0;
+}
+
+/*
+ * virtiofsd's first process, which only waits for the one that
+ * pivot_root'ed: no capability in any set and no file by path.
+ */
+static bool
+waiter(const struct sandbox_audit *a)
+{
+	if (a->cap_inh | a->cap_prm | a->cap_eff | a->cap_bnd | a->cap_amb)
+		return false;
+	for (int i = 0; i < a->nfd; i++)
+		if (a->fd[i].fd != 2 && a->fd[i].target[0] == '/' &&
+		    strcmp(a->fd[i].target, "/dev/null") != 0)
+			return false;
+	return true;
 }
 
 int
@@ -514,7 +530,7 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 	if (!r->writes && !log_file(a) &&
 	    a->rlim_hard[RLIMIT_FSIZE] != 0)
 		return why_not(why, len, "may write files (RLIMIT_FSIZE)");
-	if (a->root_is_host)
+	if (a->root_is_host && !(r->exec != NULL && waiter(a)))
 		return why_not(why, len, "its root is the host's / (%s)",
 		    a->root[0] ? a->root : "unreadable");
 	/* One mount, "/", read-only: an empty tmpfs, or the role's one

@@ -463,6 +463,43 @@ sandbox_pre_exec(void)
 	return 0;
 }
 
+/*
+ * For a program that needs capabilities to confine itself (virtiofsd):
+ * it runs as root of its user namespace, so exec gives it the bounding
+ * set, which is x->caps; no_new_privs keeps a later exec from more.
+ */
+int
+sandbox_pre_exec_foreign(const struct sandbox_exec *x)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	struct rlimit zero = { 0, 0 };
+	struct rlimit nofile = { x->nofile, x->nofile };
+	struct rlimit nproc = { x->nproc, x->nproc };
+	int rc;
+
+	for (int cap = 0; cap <= 63; cap++)
+		if (!(x->caps & (1ULL << cap)) &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return fail("exec", "dropping the bounding set", errno);
+	memset(d, 0, sizeof(d));
+	d[0].effective = d[0].permitted = (uint32_t)x->caps;
+	d[1].effective = d[1].permitted = (uint32_t)(x->caps >> 32);
+	if (syscall(SYS_capset, &h, d) < 0)
+		return fail("exec", "narrowing capabilities", errno);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return fail("exec", "clearing ambient capabilities", errno);
+	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
+	    setrlimit(RLIMIT_NOFILE, &nofile) < 0 ||
+	    setrlimit(RLIMIT_NPROC, &nproc) < 0)
+		return fail("exec", "rlimits", errno);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return fail("exec", "no_new_privs", errno);
+	if ((rc = sandbox_load_base_filter()) < 0)
+		return fail("exec", "loading the base seccomp filter", -rc);
+	return 0;
+}
+
 int
 sandbox_keeper(const char *name)
 {

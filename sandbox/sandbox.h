@@ -34,6 +34,7 @@ enum sandbox_role {
 	SANDBOX_NET,
 	SANDBOX_RND,
 	SANDBOX_VSOCK,
+	SANDBOX_FS,
 	SANDBOX_CORE,
 	SANDBOX_MONITOR,
 };
@@ -131,6 +132,31 @@ int sandbox_keeper(const char *name);
  * caller has already put it in its namespaces and on the tenant's ids.
  */
 int sandbox_pre_exec(void);
+/* The same for a sandbox_exec program: it keeps x->caps (see below). */
+struct sandbox_exec;
+int sandbox_pre_exec_foreign(const struct sandbox_exec *x);
+
+/*
+ * A program hyve did not write (virtiofsd for SANDBOX_FS), which confines
+ * itself its own way.  The monitor starts only the binary named here for
+ * the role, as root of a user namespace of its own mapped onto the
+ * tenant's ids, with no capabilities but caps (valid in that namespace
+ * only), RLIMIT_NOFILE nofile, RLIMIT_NPROC nproc, no core dumps,
+ * no_new_privs and the base filter; listen: its fd 3 is a listening socket
+ * with the core's connection waiting, in a network namespace of its own.
+ */
+struct sandbox_exec {
+	const char	*binary;
+	uint64_t	caps;
+	unsigned	nofile;
+	long long	nproc;
+	bool		listen;
+};
+/* By role name ("fs"); NULL for the roles that run hyve's own backends. */
+const struct sandbox_exec *sandbox_exec_of(const char *role);
+/* Whether the configuration has such a role: the monitor's allowlist then
+ * covers the program too (every filter it has bounds its children). */
+void sandbox_monitor_starts(enum sandbox_role role);
 
 /* --- audit: read back what a running process may do ------------------- */
 

@@ -70,6 +70,9 @@ sandbox_profile(enum sandbox_role role, struct sandbox_profile *p)
 
 	memset(p, 0, sizeof(*p));
 	p->denylist = false;
+	/* A program hyve did not write loads its own. */
+	if (sandbox_row(role) != NULL && sandbox_row(role)->rules == NULL)
+		return -ENOENT;
 	noting = p;
 	c = sc_build(role, sandbox_role_name(role), NULL);
 	noting = NULL;
@@ -230,7 +233,7 @@ sc_build(enum sandbox_role role, const char *name, const char *prefix)
 	if (rc == 0)
 		rc = seccomp_rule_add(c, SCMP_ACT_KILL_PROCESS, SC_DEATH, 0);
 	if (rc == 0)
-		rc = r != NULL ? r->rules(c) : -EINVAL;
+		rc = r != NULL && r->rules != NULL ? r->rules(c) : -EINVAL;
 	if (rc < 0) {
 		hlog("%s: cannot build the seccomp filter: %s", name,
 		    strerror(-rc));

@@ -28,6 +28,8 @@ int sc_rules_rnd(scmp_filter_ctx c);
 int sc_rules_vsock(scmp_filter_ctx c);
 int sc_rules_core(scmp_filter_ctx c);
 int sc_rules_monitor(scmp_filter_ctx c);
+/* What virtiofsd needs, for the monitor that starts it. */
+int sc_rules_virtiofsd(scmp_filter_ctx c);
 /*
  * A role's row (roles.c).  A backend gets new namespaces, an empty root,
  * no capabilities, rlimits and its list; the core and the monitor, which
@@ -48,6 +50,9 @@ struct sandbox_row {
 	bool		bounding;		/* may keep a full bounding set */
 	bool		root;			/* the monitor: may be root, with caps */
 	uint64_t	caps;			/* the capabilities it keeps */
+	/* A program hyve did not write, and how it is started (sandbox.h);
+	 * rules is then NULL: it loads its own filter. */
+	const struct sandbox_exec *exec;
 };
 const struct sandbox_row *sandbox_row(enum sandbox_role role);
 

@@ -23,6 +23,55 @@
 #include "lib/log.h"
 #include "sandbox/seccomp_impl.h"
 
+static bool starts_fs;
+
+void
+sandbox_monitor_starts(enum sandbox_role role)
+{
+	if (role == SANDBOX_FS)
+		starts_fs = true;
+}
+
+/*
+ * Only with a virtio-fs device: what virtiofsd does from its start to its
+ * own allowlist (namespaces, pivot_root, a fork, capabilities) and what
+ * that allowlist lets through (QEMU 7.2's), threads included.
+ */
+int
+sc_rules_virtiofsd(scmp_filter_ctx c)
+{
+	static const int plain[] = {
+		SCMP_SYS(clock_nanosleep), SCMP_SYS(getgroups),
+		SCMP_SYS(get_mempolicy), SCMP_SYS(set_mempolicy),
+		SCMP_SYS(umask), SCMP_SYS(mkdir), SCMP_SYS(wait4),
+		SCMP_SYS(connect), SCMP_SYS(getsockname), SCMP_SYS(fchdir),
+		SCMP_SYS(copy_file_range), SCMP_SYS(fallocate),
+		SCMP_SYS(fchmod), SCMP_SYS(fchmodat), SCMP_SYS(fchownat),
+		SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(fgetxattr),
+		SCMP_SYS(flistxattr), SCMP_SYS(flock), SCMP_SYS(fremovexattr),
+		SCMP_SYS(fsetxattr), SCMP_SYS(getdents), SCMP_SYS(gettimeofday),
+		SCMP_SYS(getxattr), SCMP_SYS(linkat), SCMP_SYS(listxattr),
+		SCMP_SYS(mkdirat), SCMP_SYS(open), SCMP_SYS(preadv),
+		SCMP_SYS(pwritev), SCMP_SYS(pwrite64), SCMP_SYS(renameat),
+		SCMP_SYS(renameat2), SCMP_SYS(removexattr),
+		SCMP_SYS(sched_getattr), SCMP_SYS(sched_setattr),
+		SCMP_SYS(setxattr), SCMP_SYS(symlinkat), SCMP_SYS(time),
+		SCMP_SYS(tgkill), SCMP_SYS(unlinkat), SCMP_SYS(utimensat),
+		SCMP_SYS(accept), SCMP_SYS(statx), SCMP_SYS(syncfs),
+	};
+	int rc;
+
+	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)
+		return rc;
+	/* libvhost-user probes for it (post-copy migration): "none". */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS),
+	    SCMP_SYS(userfaultfd), 0)) < 0)
+		return rc;
+	/* Its threads (the monitor itself makes none). */
+	return seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+}
+
 int
 sc_rules_monitor(scmp_filter_ctx c)
 {
@@ -67,13 +116,15 @@ sc_rules_monitor(scmp_filter_ctx c)
 	static const unsigned long ioctls[] = { TUNSETIFF, TUNGETIFF };
 	int rc;
 
-	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)
+	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0 ||
+	    (starts_fs && (rc = sc_rules_virtiofsd(c)) < 0))
 		return rc;
 	/* Its children run under this filter too: every backend's list. */
 	for (int role = 0; role <= SANDBOX_MONITOR; role++) {
 		const struct sandbox_row *r = sandbox_row(role);
 
-		if (r != NULL && !r->host && !r->root && (rc = r->rules(c)) < 0)
+		if (r != NULL && r->rules != NULL && !r->host && !r->root &&
+		    (rc = r->rules(c)) < 0)
 			return rc;
 	}
 	/* A new backend: clone, never a thread (the monitor has none). */

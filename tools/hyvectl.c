@@ -419,9 +419,13 @@ print_profile(json_object *p)
 	json_object *pr, *list;
 	size_t i, col;
 
-	if (!json_object_object_get_ex(p, "profile", &pr) || pr == NULL ||
-	    !json_object_object_get_ex(pr, "syscalls", &list))
+	if (!json_object_object_get_ex(p, "profile", &pr) || pr == NULL)
 		return;
+	/* A program hyve did not write (virtiofsd) loads its own. */
+	if (!json_object_object_get_ex(pr, "syscalls", &list)) {
+		printf("  %-16s %s\n", "seccomp", str(pr, "kind"));
+		return;
+	}
 	printf("  %-16s %s syscalls (%s):\n", str(pr, "kind"), str(pr, "count"),
 	    strcmp(str(pr, "kind"), "denylist") == 0 ? "refused" :
 	    "all that is let through; (args): only with certain arguments");

@@ -357,6 +357,9 @@ test_help(void **state)
 	assert_non_null(strstr(out, "unix:PATH"));
 	assert_int_equal(run("-s help", 1, &out), 1);
 	assert_non_null(strstr(out, "hostbridge"));
+	/* from the table of device classes */
+	assert_non_null(strstr(out, "virtio-fs    DIR,tag=NAME[,ro]"));
+	assert_non_null(strstr(out, "type=blk|net|rng|fs"));
 	assert_int_equal(run("-c 2 -s help vm0", 1, &out), 1);
 }
 

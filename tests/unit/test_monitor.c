@@ -37,16 +37,18 @@ static char *const shell[] = { "/bin/sh", "-c", "read x <&3; echo done >&3",
 static int
 spawn(const char *name, char *const argv[], pid_t *pid)
 {
-	int sv[2], rc;
+	int sv[2], rc, conn;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
 	    0);
-	rc = spawner_spawn(name, "rnd", argv[0], argv, sv[1], NULL, 0, pid);
+	rc = spawner_spawn(name, "rnd", argv[0], argv, sv[1], NULL, 0, pid,
+	    &conn);
 	close(sv[1]);
 	if (rc < 0) {
 		close(sv[0]);
 		return rc;
 	}
+	assert_int_equal(conn, -1);	/* rnd: hyve's own, no listening */
 	return sv[0];
 }
 
