@@ -22,7 +22,7 @@
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
 
-static struct blk blk = { .fd = -1, .efd = -1 };
+static struct blk blk = { .fd = -1 };
 
 static void
 usage(int status)
@@ -313,11 +313,14 @@ main(int argc, char **argv)
 	}
 	d.poll_max_ns = (uint64_t)poll_us * 1000;
 	{
-		int keep[] = { blk.fd, blk.ring.ring_fd, blk.efd };
+		int keep[1 + 3 * BLK_MAX_QUEUES] = { blk.fd };
+		int n = 1 + blk_fds(&blk, keep + 1, 3 * BLK_MAX_QUEUES);
 
-		if (cli_confine(&cli, &d, SANDBOX_BLK, keep, 3) < 0)
+		if (cli_confine(&cli, &d, SANDBOX_BLK, keep, n) < 0)
 			return 1;
 	}
+	if (blk_start(&blk) < 0)
+		return 1;
 	rc = cli_serve(&cli, &d);
 	blk_free(&blk);
 	return rc;
