@@ -43,7 +43,8 @@ usage(int status)
 	    "  --sectorsize LOG[/PHYS]  logical and physical sector sizes\n"
 	    "                   (512..4096, default 512)\n"
 	    "  --ser SERIAL     the disk's serial number (20 bytes at most)\n"
-	    "  --queues N       request queues, 1..%d (default 1)\n"
+	    "  --queues N       request queues, 1..%d (default 1); more than\n"
+	    "                   one: a thread and an io_uring per queue\n"
 	    "  --inline-io M    reads and writes in the backend's thread, not\n"
 	    "                   io_uring: auto (default) does so for a disk in\n"
 	    "                   memory (tmpfs, ramfs), where they never wait\n"
@@ -311,7 +312,13 @@ main(int argc, char **argv)
 		hlog("cannot set up the device: %s", strerror(-rc));
 		return 1;
 	}
-	d.poll_max_ns = (uint64_t)poll_us * 1000;
+	/* The workers sleep on their own epoll; polling is the server's. */
+	if (poll_us > 0 && blk.nqueues > 1)
+		hlog("--poll-us %lld: polling serves one queue; with --queues %u "
+		    "every queue's thread sleeps until kicked", poll_us,
+		    blk.nqueues);
+	else
+		d.poll_max_ns = (uint64_t)poll_us * 1000;
 	{
 		int keep[1 + 3 * BLK_MAX_QUEUES] = { blk.fd };
 		int n = 1 + blk_fds(&blk, keep + 1, 3 * BLK_MAX_QUEUES);
