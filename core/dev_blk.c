@@ -18,8 +18,8 @@
 #include "lib/log.h"
 
 static const char *const blk_keys[] = { "device", "path", "ro", "nocache",
-    "direct", "sync", "sectorsize", "nodelete", "ser", "queues", "binary",
-    "sandbox", NULL };
+    "direct", "sync", "sectorsize", "nodelete", "ser", "queues", "poll_us",
+    "inline_io", "binary", "sandbox", NULL };
 
 static int
 blk_flags(const char *node)
@@ -97,6 +97,10 @@ blk_prepare(struct vpci *v, const char *node)
 		sup_arg(v, "--ser", x);
 	if ((x = config_node_get(node, "queues")) != NULL)
 		sup_arg(v, "--queues", x);
+	if ((x = config_node_get(node, "poll_us")) != NULL)
+		sup_arg(v, "--poll-us", x);
+	if ((x = config_node_get(node, "inline_io")) != NULL)
+		sup_arg(v, "--inline-io", x);
 	return 0;
 }
 
@@ -132,7 +136,8 @@ blk_cfg_changed(const char *name, const uint8_t *old, const uint8_t *cur)
 
 const struct devclass devclass_blk = {
 	.pe = VPCI_DEVEMU("virtio-blk", "PATH[,ro][,nocache][,direct]"
-	    "[,sectorsize=N][,nodelete][,ser=S][,queues=N]  (backend hyve-blk)"),
+	    "[,sectorsize=N][,nodelete][,ser=S][,queues=N][,poll_us=N]"
+	    "[,inline_io=auto|on|off]  (backend hyve-blk)"),
 	.prefix = "blk",
 	.binary = "blk",
 	.virtio_id = VIRTIO_ID_BLOCK,

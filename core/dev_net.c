@@ -23,7 +23,7 @@
 #include "lib/log.h"
 
 static const char *const net_keys[] = { "device", "backend", "mac", "mtu",
-    "binary", "sandbox", NULL };
+    "tx_batch", "binary", "sandbox", NULL };
 
 static int
 tap_open(struct vpci *v, const char *tap)
@@ -115,6 +115,8 @@ net_prepare(struct vpci *v, const char *node)
 			return rc;
 		sup_arg(v, "--mtu", x);
 	}
+	if ((x = config_node_get(node, "tx_batch")) != NULL)
+		sup_arg(v, "--tx-batch", x);
 	return 0;
 }
 
@@ -130,7 +132,8 @@ net_reopen(struct vpci *v, const char *tap, char *err, size_t len)
 
 const struct devclass devclass_net = {
 	.pe = VPCI_DEVEMU("virtio-net",
-	    "TAPNAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]  (backend hyve-net)"),
+	    "TAPNAME[,mac=xx:xx:xx:xx:xx:xx][,mtu=N][,tx_batch=N]"
+	    "  (backend hyve-net)"),
 	.prefix = "net",
 	.binary = "net",
 	.virtio_id = VIRTIO_ID_NET,

@@ -7,12 +7,14 @@
 
 #include "core/devclass.h"
 
-extern const struct devclass devclass_blk, devclass_net, devclass_rnd;
+extern const struct devclass devclass_blk, devclass_net, devclass_rnd,
+    devclass_vsock;
 
 const struct devclass *const devclasses[DEVCLASS_MAX + 1] = {
 	&devclass_blk,
 	&devclass_net,
 	&devclass_rnd,
+	&devclass_vsock,
 	NULL,
 };
 

@@ -195,6 +195,76 @@ read_fds(pid_t pid, struct sandbox_audit *a)
 	return 0;
 }
 
+/* One line of a mountinfo: its device, root in the filesystem, mount
+ * point, options and type.  false if it is not one. */
+static bool
+mountinfo_line(char *line, char *dev, char *root, char *at, char *opts,
+    char *fs)
+{
+	char *dash = strstr(line, " - ");
+
+	return dash != NULL &&
+	    sscanf(line, "%*d %*d %31s %255s %127s %63s", dev, root, at,
+	    opts) == 4 && sscanf(dash + 3, "%31s", fs) == 1;
+}
+
+/* The auditor's own path of root on dev: by its mount of that device
+ * whose root is the longest prefix of root. */
+static void
+host_path(const char *dev, const char *root, char *out, size_t len)
+{
+	char line[1024], d[32], r[256], at[128], opts[64], fs[32];
+	size_t best = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (snprintf(out, len, "%s on device %s", root, dev) < 0)
+		out[0] = '\0';
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		size_t n;
+
+		if (!mountinfo_line(line, d, r, at, opts, fs) ||
+		    strcmp(d, dev) != 0)
+			continue;
+		n = strcmp(r, "/") == 0 ? 0 : strlen(r);
+		if (strncmp(root, r, n) != 0 || (root[n] != '/' &&
+		    root[n] != '\0') || (best != 0 && n + 1 <= best))
+			continue;
+		best = n + 1;
+		if (snprintf(out, len, "%s%s", strcmp(at, "/") == 0 && root[n] ?
+		    "" : at, root + n) < 0)
+			out[0] = '\0';
+	}
+	if (f != NULL)
+		fclose(f);
+}
+
+static void
+read_mounts(pid_t pid, struct sandbox_audit *a)
+{
+	char path[64], line[1024], dev[32], root[256], at[128], opts[64];
+	char fs[32];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct sandbox_audit_mnt *m;
+
+		if (!mountinfo_line(line, dev, root, at, opts, fs))
+			continue;
+		if (a->nmnt++ >= SANDBOX_AUDIT_NMNT)
+			continue;
+		m = &a->mnt[a->nmnt - 1];
+		snprintf(m->at, sizeof(m->at), "%s", at);
+		snprintf(m->fs, sizeof(m->fs), "%s", fs);
+		m->ro = strncmp(opts, "ro", 2) == 0 &&
+		    (opts[2] == ',' || opts[2] == '\0');
+		host_path(dev, root, m->path, sizeof(m->path));
+	}
+	fclose(f);
+}
+
 int
 sandbox_audit_pid(pid_t pid, struct sandbox_audit *a)
 {
@@ -222,6 +292,7 @@ sandbox_audit_pid(pid_t pid, struct sandbox_audit *a)
 	snprintf(path, sizeof(path), "/proc/%d/root/", (int)pid);
 	a->root_is_host = stat(path, &st) < 0 || stat("/", &host) < 0 ||
 	    (st.st_dev == host.st_dev && st.st_ino == host.st_ino);
+	read_mounts(pid, a);
 	return read_fds(pid, a);
 }
 
@@ -244,7 +315,7 @@ cap_json(uint64_t v)
 int
 sandbox_audit_json(const struct sandbox_audit *a, json_object **out)
 {
-	json_object *o, *uid, *gid, *caps, *ns, *rl, *root, *fds;
+	json_object *o, *uid, *gid, *caps, *ns, *rl, *root, *fds, *mnts;
 
 	o = json_object_new_object();
 	if (o == NULL)
@@ -282,6 +353,17 @@ sandbox_audit_json(const struct sandbox_audit *a, json_object **out)
 	root = json_object_new_object();
 	json_object_object_add(root, "path", json_object_new_string(a->root));
 	json_object_object_add(root, "host", json_object_new_boolean(a->root_is_host));
+	mnts = json_object_new_array();
+	for (int i = 0; i < a->nmnt && i < SANDBOX_AUDIT_NMNT; i++) {
+		json_object *m = json_object_new_object();
+
+		json_object_object_add(m, "at", json_object_new_string(a->mnt[i].at));
+		json_object_object_add(m, "path",
+		    json_object_new_string(a->mnt[i].path));
+		json_object_object_add(m, "fs", json_object_new_string(a->mnt[i].fs));
+		json_object_object_add(m, "ro", json_object_new_boolean(a->mnt[i].ro));
+		json_object_array_add(mnts, m);
+	}
 	fds = json_object_new_array();
 	for (int i = 0; i < a->nfd && i < SANDBOX_AUDIT_MAXFD; i++) {
 		json_object *f = json_object_new_object();
@@ -303,6 +385,7 @@ sandbox_audit_json(const struct sandbox_audit *a, json_object **out)
 	json_object_object_add(o, "namespaces", ns);
 	json_object_object_add(o, "rlimits", rl);
 	json_object_object_add(o, "root", root);
+	json_object_object_add(o, "mounts", mnts);
 	json_object_object_add(o, "fds", fds);
 	json_object_object_add(o, "fds_truncated",
 	    json_object_new_boolean(a->fd_truncated));
@@ -434,5 +517,17 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 	if (a->root_is_host)
 		return why_not(why, len, "its root is the host's / (%s)",
 		    a->root[0] ? a->root : "unreadable");
+	/* One mount, "/", read-only: an empty tmpfs, or the role's one
+	 * directory. */
+	if (a->nmnt != 1 || strcmp(a->mnt[0].at, "/") != 0)
+		return why_not(why, len, "has %d mounts%s%s, not only its root",
+		    a->nmnt, a->nmnt > 1 ? ", one at " : "", a->nmnt > 1 ?
+		    a->mnt[1].at : "");
+	if (!a->mnt[0].ro)
+		return why_not(why, len, "its root (%s) is writable",
+		    a->mnt[0].path);
+	if (!r->dir && strcmp(a->mnt[0].fs, "tmpfs") != 0)
+		return why_not(why, len, "its root is %s (%s), not an empty "
+		    "tmpfs", a->mnt[0].path, a->mnt[0].fs);
 	return check_fds(a, r, why, len);
 }

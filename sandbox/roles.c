@@ -18,6 +18,11 @@ static const struct sandbox_row rows[] = {
 	[SANDBOX_RND] = {
 		.name = "rnd", .rules = sc_rules_rnd, .nofile = 64,
 	},
+	[SANDBOX_VSOCK] = {
+		/* a socket per connection (VSOCK_MAX_CONNS) */
+		.name = "vsock", .rules = sc_rules_vsock, .nofile = 256,
+		.dir = true,	/* PATH's directory, to connect to PATH_P */
+	},
 	[SANDBOX_CORE] = {
 		.name = "core", .rules = sc_rules_core, .host = true,
 		.bounding = true,

@@ -7,7 +7,9 @@
  *    non-dumpable process belongs to the real root, which the new user
  *    namespace cannot see), then unshare every namespace at once
  * 4. uid_map/gid_map: our own ids mapped to themselves, setgroups denied
- * 5. an empty read-only tmpfs becomes "/" by pivot_root; the old root is
+ * 5. an empty read-only tmpfs becomes "/" by pivot_root (for a role that
+ *    may hold one directory: that directory, bound read-only); the old
+ *    root is
  *    detached, so there is no /proc, /dev or anything else by path
  * 6. fds 0 and 1 on /dev/null (opened before step 2), every other
  *    descriptor but the kept ones closed
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <cap-ng.h>
 #include <linux/capability.h>
@@ -142,17 +147,54 @@ mount_point(void)
 	return "/";
 }
 
+/*
+ * The root: an empty read-only tmpfs, or for a role that holds one
+ * directory (sandbox_opts.dir), that directory bound read-only: the
+ * working directory, which the new mount namespace translated.  A user
+ * namespace may not change the atime flags of what it binds, so the
+ * remount keeps the directory's.  (No mkdir or statfs: a backend the
+ * monitor started runs under the monitor's filter too.)
+ */
 static int
-empty_root(const char *name)
+new_root(const char *name, const struct sandbox_opts *o)
 {
-	const char *dir = mount_point();
+	static const struct { unsigned long st, ms; } atime[] = {
+		{ ST_NOATIME, MS_NOATIME }, { ST_NODIRATIME, MS_NODIRATIME },
+		{ ST_RELATIME, MS_RELATIME },
+	};
+	unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	const char *mp = mount_point();
+	struct statfs sf;
+
+	if (!o->dir) {
+		if (mount("hyve-empty", mp, "tmpfs", ro,
+		    "size=4k,nr_inodes=2,mode=0555") < 0)
+			return fail(name, "mounting an empty tmpfs", errno);
+		return 0;
+	}
+	if (fstatfs(o->dir_fd, &sf) < 0)
+		return fail(name, "fstatfs of the given directory", errno);
+	for (size_t i = 0; i < NELEM(atime); i++)
+		if (sf.f_flags & atime[i].st)
+			ro |= atime[i].ms;
+	if (mount(".", mp, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return fail(name, "binding the given directory", errno);
+	if (mount(NULL, mp, NULL, MS_REMOUNT | MS_BIND | ro, NULL) < 0)
+		return fail(name, "making the given directory read-only", errno);
+	return 0;
+}
+
+static int
+empty_root(const char *name, const struct sandbox_opts *o)
+{
+	const char *mp = mount_point();
+	int rc;
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return fail(name, "making / private", errno);
-	if (mount("hyve-empty", dir, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
-	    MS_NOEXEC, "size=4k,nr_inodes=2,mode=0555") < 0)
-		return fail(name, "mounting an empty tmpfs", errno);
-	if (chdir(dir) < 0)
+	if ((rc = new_root(name, o)) < 0)
+		return rc;
+	if (chdir(mp) < 0)
 		return fail(name, "chdir to the new root", errno);
 	/* new and old root on the same directory; then drop the old one */
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
@@ -260,6 +302,49 @@ drop_caps(const char *name)
 	return 0;
 }
 
+/*
+ * Makes the directory dir_fd the working directory, in our own mount
+ * namespace, which the new one then translates (bind_dir binds it).  A
+ * descriptor opened in another mount namespace (the core's, when the
+ * monitor started us in namespaces of our own) cannot be bound: its path
+ * is looked up in ours instead, and must lead to the very same directory.
+ */
+static int
+enter_dir(const char *name, int dir_fd)
+{
+	char link[32], path[PATH_MAX];
+	struct stat want, got;
+	ssize_t n;
+
+	if (fstat(dir_fd, &want) < 0 || !S_ISDIR(want.st_mode))
+		return fail(name, "the given directory descriptor", errno ?
+		    errno : ENOTDIR);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dir_fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0 || path[0] != '/') {
+		/* No /proc: the descriptor is bound as it is. */
+		if (fchdir(dir_fd) < 0)
+			return fail(name, "entering the given directory", errno);
+		return 0;
+	}
+	path[n] = '\0';
+	if (chdir(path) < 0) {
+		int e = errno;
+
+		hlog("%s: sandbox: cannot enter %s: %s (it and every directory "
+		    "above it must be searchable by uid %u)", name, path,
+		    strerror(e), (unsigned)geteuid());
+		return -e;
+	}
+	if (stat(".", &got) < 0 || got.st_dev != want.st_dev ||
+	    got.st_ino != want.st_ino) {
+		hlog("%s: sandbox: %s is not the directory the core opened",
+		    name, path);
+		return -ESTALE;
+	}
+	return 0;
+}
+
 static int
 backend_enter(enum sandbox_role role, const int *keep, int nkeep,
     const struct sandbox_opts *o, const char *name, const char *prefix)
@@ -268,11 +353,18 @@ backend_enter(enum sandbox_role role, const int *keep, int nkeep,
 	scmp_filter_ctx c;
 	int rc, nul;
 
+	if (o->dir && !r->dir) {
+		hlog("%s: sandbox: the %s role may hold no directory", name,
+		    r->name);
+		return -EPERM;
+	}
+	if (o->dir && (rc = enter_dir(name, o->dir_fd)) < 0)
+		return rc;
 	if ((c = sc_build(role, name, prefix)) == NULL)
 		return -EINVAL;
 	nul = o->keep_stdio ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);
 	if ((rc = drop_ids(name, o)) < 0 || (rc = namespaces(name, r)) < 0 ||
-	    (rc = empty_root(name)) < 0 ||
+	    (rc = empty_root(name, o)) < 0 ||
 	    (rc = close_fds(name, keep, nkeep, nul, o->keep_stdio)) < 0 ||
 	    (nul = -1, rc = limits(name, r, keep, nkeep, o)) < 0 ||
 	    (rc = drop_caps(name)) < 0)

@@ -33,6 +33,7 @@ enum sandbox_role {
 	SANDBOX_BLK,
 	SANDBOX_NET,
 	SANDBOX_RND,
+	SANDBOX_VSOCK,
 	SANDBOX_CORE,
 	SANDBOX_MONITOR,
 };
@@ -66,6 +67,14 @@ struct sandbox_opts {
 	gid_t gid;		/* likewise; 0: 65534 */
 	unsigned nofile;	/* RLIMIT_NOFILE; 0: the role's default */
 	bool keep_stdio;	/* leave fds 0 and 1; else they become /dev/null */
+	/*
+	 * With dir: the directory dir_fd (O_PATH will do), bound read-only,
+	 * is the root instead of an empty tmpfs; the role's row must allow
+	 * it (dir).  Unix sockets in it can be connected to, nothing in it
+	 * written, nothing outside it reached.
+	 */
+	bool dir;
+	int dir_fd;
 	/*
 	 * Called after every step but the seccomp filter, in the confined
 	 * process: for tests, and for a last setup call the allowlist forbids.
@@ -141,6 +150,15 @@ struct sandbox_audit_fd {
 	char target[256];	/* readlink of /proc/PID/fd/N */
 };
 
+/* A mount the process sees: "/", an empty tmpfs or a role's directory. */
+#define SANDBOX_AUDIT_NMNT	8
+struct sandbox_audit_mnt {
+	char at[128];		/* where the process sees it: "/" */
+	char path[256];		/* what it is, as the auditor's host sees it */
+	char fs[32];
+	bool ro;
+};
+
 struct sandbox_audit {
 	pid_t pid;
 	long uid[4], gid[4];	/* real, effective, saved, filesystem */
@@ -154,6 +172,8 @@ struct sandbox_audit {
 	long long rlim_soft[SANDBOX_AUDIT_NRLIM], rlim_hard[SANDBOX_AUDIT_NRLIM];
 	char root[256];		/* readlink of /proc/PID/root */
 	bool root_is_host;	/* same directory as the auditor's "/" */
+	int nmnt;		/* its mounts, "/" first (more are cut off) */
+	struct sandbox_audit_mnt mnt[SANDBOX_AUDIT_NMNT];
 	int nfd;
 	bool fd_truncated;	/* more than SANDBOX_AUDIT_MAXFD fds */
 	struct sandbox_audit_fd fd[SANDBOX_AUDIT_MAXFD];

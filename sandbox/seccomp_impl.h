@@ -25,6 +25,7 @@ int sc_backend_base(scmp_filter_ctx c);
 int sc_rules_blk(scmp_filter_ctx c);
 int sc_rules_net(scmp_filter_ctx c);
 int sc_rules_rnd(scmp_filter_ctx c);
+int sc_rules_vsock(scmp_filter_ctx c);
 int sc_rules_core(scmp_filter_ctx c);
 int sc_rules_monitor(scmp_filter_ctx c);
 /*
@@ -40,6 +41,8 @@ struct sandbox_row {
 	bool		writes;			/* writes files: no RLIMIT_FSIZE */
 	const char	*device;		/* a device node it may hold */
 	int		files;			/* regular files it may hold */
+	bool		dir;			/* one directory, read-only
+						   (sandbox_opts.dir) */
 	bool		host;			/* the core: host namespaces and /,
 						   a tenant uid, filter on all threads */
 	bool		bounding;		/* may keep a full bounding set */

@@ -67,10 +67,15 @@ sc_rules_monitor(scmp_filter_ctx c)
 	static const unsigned long ioctls[] = { TUNSETIFF, TUNGETIFF };
 	int rc;
 
-	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0 ||
-	    (rc = sc_rules_blk(c)) < 0 || (rc = sc_rules_net(c)) < 0 ||
-	    (rc = sc_rules_rnd(c)) < 0)
+	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)
 		return rc;
+	/* Its children run under this filter too: every backend's list. */
+	for (int role = 0; role <= SANDBOX_MONITOR; role++) {
+		const struct sandbox_row *r = sandbox_row(role);
+
+		if (r != NULL && !r->host && !r->root && (rc = r->rules(c)) < 0)
+			return rc;
+	}
 	/* A new backend: clone, never a thread (the monitor has none). */
 	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))) < 0 ||

@@ -391,6 +391,27 @@ print_fds(json_object *v)
 	}
 }
 
+/* "/ <- /run/vm0 (ext4, ro)": the process's mounts, as the host sees them. */
+static void
+print_mounts(json_object *v)
+{
+	json_object *m, *ro;
+	size_t i, n;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		print_field("mounts", v);
+		return;
+	}
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++) {
+		m = json_object_array_get_idx(v, i);
+		printf("  %-16s %s <- %s (%s, %s)\n", i == 0 ? "mounts" : "",
+		    str(m, "at"), str(m, "path"), str(m, "fs"),
+		    json_object_object_get_ex(m, "ro", &ro) &&
+		    json_object_get_boolean(ro) ? "ro" : "rw");
+	}
+}
+
 /* "allowlist  29 syscalls: read write ..." wrapped at 72 columns. */
 static void
 print_profile(json_object *p)
@@ -450,6 +471,8 @@ print_audit_one(json_object *p)
 			    json_object_get_boolean(root) ? " (the host's)" : "");
 		else if (strcmp(key, "fds") == 0)
 			print_fds(val);
+		else if (strcmp(key, "mounts") == 0)
+			print_mounts(val);
 		else
 			print_field(key, val);
 	}

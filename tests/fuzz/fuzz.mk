@@ -39,6 +39,7 @@ FZ_USE_ring	:= $(FZ_RT)
 FZ_USE_vu_server := tests/fuzz/fake_backend.c backends/vu_server.c $(FZ_RT) \
 		   $(FZ)/libhyve.a
 FZ_USE_requests	:= tests/fuzz/net_shim.c tests/fuzz/rnd_shim.c \
+		   tests/fuzz/vsock_shim.c backends/vsock/vsock.c \
 		   backends/rnd/rnd.c backends/blk/blk.c backends/vu_server.c \
 		   $(FZ_RT) $(FZ)/libhyve.a
 FZ_USE_vu_frontend := core/vu_frontend.c core/vm.c core/bus.c ipc/vhost_user.c

@@ -2,13 +2,16 @@
  * Surface 4: each backend's request parsing, with the real device code:
  * virtio-blk request headers and segment lists (against a memfd disk,
  * through io_uring), virtio-net tx headers (GSO and checksum fields) and
- * rx delivery, virtio-rng requests.
+ * rx delivery, virtio-rng requests, virtio-vsock packets (tx: every op on
+ * an open connection and on none; rx: data and control packets; event).
  *
  * Input: u8 device (blk, net, rnd), u8 device flags, u8 ring flags (event
  * index, indirect), u8 queue size (log2), u16 first avail index, for net
- * u8 frame count and (u16 length, bytes) per frame the tap delivers, then
- * the guest memory image: queue 0 at 0x0 (desc), 0x800 (avail), 0x1000
- * (used), queue 1 at 0x2000, 0x2800, 0x3000, buffers anywhere in 64 KiB.
+ * u8 frame count and (u16 length, bytes) per frame the tap delivers, for
+ * vsock u16 host port, u16 guest port, u16 the guest's buf_alloc, u16 length
+ * and the bytes the host has sent, then the guest memory image: queue q at
+ * q * 0x2000 (desc), + 0x800 (avail), + 0x1000 (used), buffers anywhere in
+ * 64 KiB.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -18,6 +21,7 @@
 
 #include "backends/blk/blk.h"
 #include "backends/runtime.h"
+#include "backends/vsock/vsock.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/shims.h"
 
@@ -25,7 +29,7 @@
 #define UVA	0x7f0000000000ull
 #define DISK	(1u << 20)
 
-enum { DEV_BLK, DEV_NET, DEV_RND, NDEV };
+enum { DEV_BLK, DEV_NET, DEV_RND, DEV_VSOCK, NDEV };
 
 static int memfd = -1, tap[2];
 static uint8_t *mem;
@@ -85,6 +89,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	p = fzrnd_init(&rbe);
 	dev_init(&dev[DEV_RND], rbe, p);
+
+	dev_init(&dev[DEV_VSOCK], &vsock_backend, fzvsock_init());
+	if (fzvsock_attach(&dev[DEV_VSOCK]) < 0)
+		abort();
 	return 0;
 }
 
@@ -158,6 +166,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    netbe.features;
 		tap_frames(&f);
 	}
+	if (which == DEV_VSOCK) {
+		uint8_t buf[4096];
+		uint32_t hp = fz_u16(&f), gp = fz_u16(&f), ba = fz_u16(&f);
+		size_t n = fz_take(&f, buf, fz_u16(&f) % sizeof(buf));
+
+		fzvsock_open(hp, gp, ba, buf, n);
+	}
 	memset(mem, 0, MEMSZ);
 	fz_take(&f, mem, MEMSZ);
 
@@ -183,6 +198,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ring(d, 0, num, base);
 		d->be->kick(d, &d->vq[0]);
 		d->be->reset(d);
+		break;
+	case DEV_VSOCK:
+		for (unsigned q = 0; q < 3; q++)
+			ring(d, q, num, base);
+		d->be->kick(d, &d->vq[1]);
+		d->watch[0].cb(d, d->watch[0].arg);	/* the host's data */
+		d->be->kick(d, &d->vq[0]);
+		d->be->kick(d, &d->vq[2]);
+		d->be->reset(d);
+		fzvsock_close();
 		break;
 	}
 	for (unsigned q = 0; q < d->be->nqueues; q++)

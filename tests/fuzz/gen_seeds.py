@@ -239,6 +239,34 @@ put("requests", "rnd", req_seed(2, 0, 0, 0, [desc(0x1a00, 64, WRITE)], [0],
 put("requests", "rnd-rate", req_seed(2, 0x11, 1, 0, [desc(0x1a00, 4096,
     WRITE)], [0], []))
 
+def vsock_pkt(sport, dport, op, data=b"", flags=0, buf_alloc=65536, fwd=0):
+    return struct.pack("<QQIIIHHIII", 3, 2, sport, dport, len(data), 1, op,
+                       flags, buf_alloc, fwd) + data
+
+def vsock_seed(tx, host=b"", hp=1000, gp=2000, rx=4, event=False):
+    """Connection (hp, gp) open with host bytes waiting; tx packets on
+    queue 1, rx buffers on queue 0, an event buffer on queue 2."""
+    hdr = struct.pack("<BBBBH", 3, 0, 0, 3, 0)
+    hdr += struct.pack("<HHHH", hp, gp, 4096, len(host)) + host
+    txd, parts, at = [], [], 0x6000
+    for i, p in enumerate(tx):
+        txd.append(desc(at, len(p)))
+        parts.append((at, p))
+        at += 0x200
+    parts += [(0x2000, b"".join(txd)), (0x2800, avail(range(len(tx))))]
+    rxd = [desc(0x8000 + i * 0x400, 0x400, WRITE) for i in range(rx)]
+    parts += [(0, b"".join(rxd)), (0x800, avail(range(rx)))]
+    if event:
+        parts += [(0x4000, desc(0xc000, 4, WRITE)), (0x4800, avail([0]))]
+    return hdr + memory(0x10000, parts)
+
+put("requests", "vsock-rw", vsock_seed([vsock_pkt(2000, 1000, 5, b"ping"),
+    vsock_pkt(2000, 1000, 7)], host=b"hello from the host"))
+put("requests", "vsock-request", vsock_seed([vsock_pkt(2001, 99, 1),
+    vsock_pkt(2000, 1000, 4, flags=3)], event=True))
+put("requests", "vsock-credit", vsock_seed([vsock_pkt(2000, 1000, 6,
+    buf_alloc=8, fwd=0)], host=b"x" * 64))
+
 # --- surface 5: devices ------------------------------------------------
 def op(kind, sel, off, size, val, write=False):
     return struct.pack("<BBHBI", kind | (0x80 if write else 0), sel, off,

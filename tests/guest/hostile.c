@@ -1,10 +1,12 @@
 /*
  * A hostile driver: puts one malicious chain (hostile=CASE, default loop)
- * in the first queue of virtio-blk (else virtio-rng), kicks, and expects
- * the device to set DEVICE_NEEDS_RESET rather than crash or hang; then
- * resets it and checks that a normal request works again.
+ * in the first queue of virtio-blk (else virtio-rng; else the tx queue of
+ * virtio-vsock), kicks, and expects the device to set DEVICE_NEEDS_RESET
+ * rather than crash or hang; then resets it and checks that a normal
+ * request works again.
  */
 #include <linux/virtio_blk.h>
+#include <linux/virtio_vsock.h>
 
 #include "virtio.h"
 
@@ -15,6 +17,7 @@ static struct virtio_blk_outhdr hhdr __attribute__((aligned(64)));
 static uint8_t hdata[512] __attribute__((aligned(512)));
 static uint8_t hstatus;
 static struct vring_desc itab[2][4] __attribute__((aligned(64)));
+static unsigned int hq;		/* the queue under attack: vsock's tx is 1 */
 
 static const char *const cases[] = {
 	"loop", "oob", "zero-len", "huge-len", "wrong-direction", "too-long",
@@ -38,6 +41,20 @@ set_desc(struct vq *q, uint16_t i, uint64_t addr, uint32_t len,
 static uint16_t
 good_chain(struct vq *q)
 {
+	if (hd.type == VIRTIO_ID_VSOCK) {
+		/* A credit update for no connection: the device answers RST. */
+		struct virtio_vsock_hdr *h = (void *)hdata;
+
+		memset(hdata, 0, sizeof(*h));
+		h->src_cid = 3;
+		h->dst_cid = 2;
+		h->src_port = 1;
+		h->dst_port = 1;
+		h->type = VIRTIO_VSOCK_TYPE_STREAM;
+		h->op = VIRTIO_VSOCK_OP_CREDIT_UPDATE;
+		set_desc(q, 0, (uintptr_t)hdata, sizeof(*h), 0, 0);
+		return 1;
+	}
 	if (hd.type != VIRTIO_ID_BLOCK) {
 		set_desc(q, 0, (uintptr_t)hdata, sizeof(hdata),
 		    VRING_DESC_F_WRITE, 0);
@@ -82,8 +99,9 @@ bad_chain(struct vq *q, int c)
 	case 3:
 		q->desc[d].len = 0xFFFFF000;
 		break;
-	case 4:		/* blk: a device-writable header; rng: a readable buffer */
-		if (hd.type == VIRTIO_ID_BLOCK)
+	case 4:		/* blk, vsock: a device-writable header; rng: a
+			 * readable buffer */
+		if (hd.type != VIRTIO_ID_RNG)
 			q->desc[0].flags |= VRING_DESC_F_WRITE;
 		else
 			q->desc[0].flags &= ~VRING_DESC_F_WRITE;
@@ -119,7 +137,7 @@ bad_chain(struct vq *q, int c)
 static int
 good_request(char *why, size_t len)
 {
-	struct vq *q = &hd.vq[0];
+	struct vq *q = &hd.vq[hq];
 	uint16_t n = good_chain(q);
 	int id;
 
@@ -177,11 +195,17 @@ test_hostile(char *why, size_t len)
 		return FAIL;
 	if (vdev_find(type, 0, &slot, &fn) < 0)
 		type = VIRTIO_ID_RNG;
-	rc = vdev_open(&hd, type, "hostile", want, 1, why, len);
+	if (type == VIRTIO_ID_RNG && vdev_find(type, 0, &slot, &fn) < 0 &&
+	    vdev_find(VIRTIO_ID_VSOCK, 0, &slot, &fn) == 0)
+		type = VIRTIO_ID_VSOCK;
+	hq = type == VIRTIO_ID_VSOCK ? 1 : 0;
+	rc = vdev_open(&hd, type, "hostile", want, hq + 1, why, len);
 	if (rc != PASS) {
-		if (vdev_find(VIRTIO_ID_RNG, 0, &slot, &fn) < 0)
-			snprintf_(why, len, "no virtio-blk or virtio-rng device "
-			    "found on PCI bus 0 (add one to run hostile)");
+		if (vdev_find(VIRTIO_ID_RNG, 0, &slot, &fn) < 0 &&
+		    vdev_find(VIRTIO_ID_VSOCK, 0, &slot, &fn) < 0)
+			snprintf_(why, len, "no virtio-blk, virtio-rng or "
+			    "virtio-vsock device found on PCI bus 0 (add one "
+			    "to run hostile)");
 		return rc;
 	}
 	if (c == 6 && !(hd.features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC)))
@@ -190,8 +214,8 @@ test_hostile(char *why, size_t len)
 	printf_("hostile: case %s against %s at 00:%02x.%d\n", cases[c],
 	    hd.name, hd.slot, hd.fn);
 	cfg_irqs = irq_count[hd.cfg_vector];
-	bad_chain(&hd.vq[0], c);
-	vq_kick(&hd.vq[0]);
+	bad_chain(&hd.vq[hq], c);
+	vq_kick(&hd.vq[hq]);
 	t0 = now_us();
 	end = t0 + WAIT_US;
 	while (!((st = vdev_status(&hd)) & VIRTIO_CONFIG_S_NEEDS_RESET) &&
@@ -202,7 +226,7 @@ test_hostile(char *why, size_t len)
 		    "the %s chain (status 0x%x, %u config interrupts, used "
 		    "idx %u)", hd.name, WAIT_US / 1000000, cases[c], st,
 		    irq_count[hd.cfg_vector] - cfg_irqs,
-		    *(volatile uint16_t *)&hd.vq[0].used->idx);
+		    *(volatile uint16_t *)&hd.vq[hq].used->idx);
 		return FAIL;
 	}
 	t1 = now_us();
@@ -214,7 +238,7 @@ test_hostile(char *why, size_t len)
 	    "0x%x), config interrupt %s\n", hd.name,
 	    (unsigned long)((t1 - t0) / 1000), st,
 	    irq_count[hd.cfg_vector] != cfg_irqs ? "yes" : "no");
-	if (vdev_init(&hd, want, 1, why, len) < 0)
+	if (vdev_init(&hd, want, hq + 1, why, len) < 0)
 		return FAIL;
 	if (good_request(why, len) < 0)
 		return FAIL;

@@ -23,6 +23,8 @@ virtio_type_name(uint16_t type)
 		return "virtio-console";
 	case VIRTIO_ID_RNG:
 		return "virtio-rng";
+	case VIRTIO_ID_VSOCK:
+		return "virtio-vsock";
 	default:
 		return "virtio";
 	}

@@ -1,5 +1,6 @@
 # While a VM with three virtio devices runs, ps shows three backend
-# processes, children of hyve; they go away with it.
+# processes, children of hyve; they go away with it.  The datapath keys of
+# -s (poll_us, inline_io, tx_batch) reach the backends' command lines.
 . "$(dirname "$0")/lib.sh"
 need_kvm
 need_netns
@@ -7,7 +8,8 @@ truncate -s 4M "$TMP/disk.img"
 netns_script "$TMP/run.sh"
 cat >>"$TMP/run.sh" <<SCRIPT
 exec "$HYVE" -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
-    -s 2,virtio-net,hyvetap1 -s 3,virtio-blk,"$TMP/disk.img" -s 4,virtio-rnd \
+    -s 2,virtio-net,hyvetap1,tx_batch=8 \
+    -s 3,virtio-blk,"$TMP/disk.img",poll_us=20,inline_io=off -s 4,virtio-rnd \
     -o boot.kernel="$GUEST" -o 'boot.cmdline=test=idle' vmps \
     </dev/null >"$TMP/out" 2>"$TMP/err"
 SCRIPT
@@ -16,6 +18,7 @@ unshare -n sh "$TMP/run.sh" &
 pid=$!
 wait_for "idle: waiting" "$TMP/out" 30
 ps --ppid $pid -o pid=,comm= >"$TMP/ps"
+ps --ppid $pid -o args= >"$TMP/args"
 kill -TERM $pid
 wait $pid
 echo $? >"$TMP/rc"
@@ -32,6 +35,10 @@ done
 # Besides them, only the monitor that starts them for the confined core.
 [ "$(grep -v ' hyve-\(blk\|net\|rnd\)$' "$TMP/ps" | grep -vc ' hyve-monitor$')" -eq 0 ] ||
     fail "unexpected children of hyve: $(cat "$TMP/ps")"
+grep -q 'hyve-blk .*--poll-us 20 --inline-io off' "$TMP/args" ||
+    fail "poll_us/inline_io did not reach hyve-blk: $(cat "$TMP/args")"
+grep -q 'hyve-net .*--tx-batch 8' "$TMP/args" ||
+    fail "tx_batch did not reach hyve-net: $(cat "$TMP/args")"
 [ ! -e "$TMP/left" ] || fail "$(cat "$TMP/left")"
 [ "$(cat "$TMP/rc")" -eq 1 ] || fail "hyve exited $(cat "$TMP/rc")"
 echo ok

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -756,6 +757,10 @@ test_audit_confined(void **state)
 	assert_int_equal(a->rlim_hard[RLIMIT_CORE], 0);
 	assert_int_equal(a->rlim_soft[RLIMIT_NOFILE], 64);
 	assert_false(a->root_is_host);
+	assert_int_equal(a->nmnt, 1);
+	assert_string_equal(a->mnt[0].at, "/");
+	assert_string_equal(a->mnt[0].fs, "tmpfs");
+	assert_true(a->mnt[0].ro);
 	for (int i = 0; i < a->nns; i++)
 		assert_false(a->ns[i].same_as_host);
 	/* fds 0 and 1 on /dev/null, 2 and the report are pipes, no more */
@@ -814,6 +819,77 @@ test_audit_stray_fd(void **state)
 	assert_non_null(strstr(why, "/etc/passwd"));
 	finish(&r);
 	expect_clean(&r);
+	free(a);
+}
+
+/*
+ * vsock: the one directory it is given, read-only, is its root (and
+ * working directory): a unix socket there can be connected to; the audit
+ * shows it and accepts it for vsock, not for a role without one.
+ */
+static void
+body_dir(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "p_1" };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(fd >= 0);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	close(fd);
+}
+
+static void
+test_dir_for_vsock(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sandbox_audit *a = malloc(sizeof(*a));
+	char dir[] = "/tmp/hyve-dir-XXXXXX", why[256], cmd[64];
+	struct run r;
+	int l, dfd;
+
+	(void)state;
+	need_userns();
+	assert_non_null(a);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/p_1", dir);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(chmod(sa.sun_path, 0777), 0);
+	assert_int_equal(listen(l, 4), 0);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	struct spec s = { SANDBOX_VSOCK, { .name = "t0", .dir = true,
+	    .dir_fd = dfd }, NULL, NULL, body_dir, true };
+
+	start(&s, &r);
+	collect(&r, "READY");
+	assert_int_equal(sandbox_audit_pid(r.pid, a), 0);
+	if (sandbox_audit_verdict(a, SANDBOX_VSOCK, why, sizeof(why)) != 0)
+		fail_msg("vsock with its directory not accepted: %s", why);
+	assert_int_equal(a->nmnt, 1);
+	assert_string_equal(a->mnt[0].at, "/");
+	assert_string_equal(a->mnt[0].path, dir);
+	assert_true(a->mnt[0].ro);
+	/* the directory fd itself was not kept */
+	assert_int_equal(a->nfd, 5);
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_RND, why,
+	    sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, dir));
+	finish(&r);
+	expect_clean(&r);
+
+	/* A role without a directory may not be given one. */
+	s.role = SANDBOX_RND;
+	s.body = NULL;
+	s.wait_ctl = false;
+	start(&s, &r);
+	finish(&r);
+	assert_non_null(strstr(r.out, "FAIL sandbox_enter"));
+	close(dfd);
+	close(l);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 	free(a);
 }
 
@@ -941,21 +1017,25 @@ test_profiles(void **state)
 	    "fork", "clone", "clone3", "ptrace", "kill", "mount", "prlimit64",
 	    "setrlimit", "io_uring_setup", "io_uring_register", "memfd_create",
 	    "ftruncate", "unshare", "setns" };
-	enum sandbox_role roles[] = { SANDBOX_BLK, SANDBOX_NET, SANDBOX_RND };
+	enum sandbox_role roles[] = { SANDBOX_BLK, SANDBOX_NET, SANDBOX_RND,
+	    SANDBOX_VSOCK };
 	struct sandbox_profile p;
 
 	(void)state;
-	for (size_t r = 0; r < 3; r++) {
+	for (size_t r = 0; r < 4; r++) {
 		assert_int_equal(sandbox_profile(roles[r], &p), 0);
 		assert_false(p.denylist);
 		assert_true(p.n > 10);
 		if (p.n >= 40)
 			fail_msg("%s allows %d syscalls; the target is under 40",
 			    sandbox_role_name(roles[r]), p.n);
-		/* blk's queue threads: clone, CLONE_THREAD only (below). */
+		/* blk's queue threads: clone, CLONE_THREAD only; vsock's unix
+		 * sockets (both checked below). */
 		for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
 			if (in_profile(&p, never[i]) && !(roles[r] ==
-			    SANDBOX_BLK && strcmp(never[i], "clone") == 0))
+			    SANDBOX_BLK && strcmp(never[i], "clone") == 0) &&
+			    !(roles[r] == SANDBOX_VSOCK &&
+			    strcmp(never[i], "socket") == 0))
 				fail_msg("%s allows %s", sandbox_role_name(roles[r]),
 				    never[i]);
 		assert_true(in_profile(&p, "recvmsg"));
@@ -971,6 +1051,14 @@ test_profiles(void **state)
 	assert_int_equal(sandbox_profile(SANDBOX_RND, &p), 0);
 	assert_true(in_profile(&p, "getrandom"));
 	assert_false(in_profile(&p, "io_uring_enter"));
+	/* vsock: unix stream sockets only (socket's arguments), no ioctl. */
+	assert_int_equal(sandbox_profile(SANDBOX_VSOCK, &p), 0);
+	assert_true(in_profile(&p, "connect"));
+	assert_false(in_profile(&p, "ioctl"));
+	assert_false(in_profile(&p, "bind"));
+	for (int i = 0; i < p.n; i++)
+		if (strcmp(p.sc[i].name, "socket") == 0)
+			assert_true(p.sc[i].args_filtered);
 	assert_int_equal(sandbox_profile(SANDBOX_NET, &p), 0);
 	assert_true(in_profile(&p, "ioctl"));
 	for (int i = 0; i < p.n; i++)
@@ -1009,6 +1097,7 @@ main(void)
 		cmocka_unit_test(test_forbidden_kills),
 		cmocka_unit_test(test_audit_confined),
 		cmocka_unit_test(test_audit_stray_fd),
+		cmocka_unit_test(test_dir_for_vsock),
 		cmocka_unit_test(test_sandbox_off),
 		cmocka_unit_test(test_core),
 	};
