@@ -736,13 +736,27 @@ queue_init(struct blk *b, struct blk_queue *q)
 	return restrict_ring(q);
 }
 
+/* Nothing to do: the server's loop checks guest memory after any event. */
+static void
+blk_wake(struct vu_dev *d, void *arg)
+{
+	struct blk *b = arg;
+	eventfd_t v;
+
+	(void)d;
+	eventfd_read(b->wake_efd, &v);
+}
+
 int
 blk_attach(struct blk *b, struct vu_dev *d)
 {
 	b->dev = d;
-	if (b->threads)
-		return 0;
-	return vu_watch(d, b->q[0].efd, blk_io_event, &b->q[0]);
+	if (!b->threads)
+		return vu_watch(d, b->q[0].efd, blk_io_event, &b->q[0]);
+	b->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b->wake_efd < 0)
+		return -errno;
+	return vu_watch(d, b->wake_efd, blk_wake, b);
 }
 
 int
@@ -750,6 +764,8 @@ blk_fds(const struct blk *b, int *fds, int max)
 {
 	int n = 0;
 
+	if (b->threads && max > 0)
+		fds[n++] = b->wake_efd;
 	for (unsigned i = 0; i < b->nqueues && n + 3 <= max; i++) {
 		fds[n++] = b->q[i].ring.ring_fd;
 		fds[n++] = b->q[i].efd;
@@ -790,6 +806,10 @@ worker(void *arg)
 			else
 				vu_kick_event(b->dev, ev[i].data.u64);
 		}
+		/* A frontend that shrank guest memory under us is dropped by
+		 * the server's loop, which looks after every event. */
+		if (gmem_lost(&b->dev->mem) || gmem_guard_lost(b->dev->infl_guard))
+			eventfd_write(b->wake_efd, 1);
 		pthread_mutex_unlock(&q->lock);
 	}
 	return NULL;

@@ -88,6 +88,7 @@ struct blk {
 	char serial[VIRTIO_BLK_ID_BYTES];
 	unsigned nqueues;
 	bool threads;			/* a worker per queue (nqueues > 1) */
+	int wake_efd;			/* workers: wakes the server's loop */
 	struct virtio_blk_config cfg;
 	bool dropping;			/* reset: complete nothing to the guest */
 	void *zero;
@@ -103,7 +104,8 @@ void blk_free(struct blk *b);
 /* Starts watching the io_uring eventfd on d (after vu_dev_init). */
 int blk_attach(struct blk *b, struct vu_dev *d);
 
-/* The fds the sandbox must keep: at most 3 per queue.  Returns how many. */
+/* The fds the sandbox must keep: at most 3 per queue and one more.
+ * Returns how many. */
 int blk_fds(const struct blk *b, int *fds, int max);
 
 /* Starts the queue workers (no-op with one queue). */

@@ -22,7 +22,7 @@
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
 
-static struct blk blk = { .fd = -1 };
+static struct blk blk = { .fd = -1, .wake_efd = -1 };
 
 static void
 usage(int status)
@@ -320,8 +320,8 @@ main(int argc, char **argv)
 	else
 		d.poll_max_ns = (uint64_t)poll_us * 1000;
 	{
-		int keep[1 + 3 * BLK_MAX_QUEUES] = { blk.fd };
-		int n = 1 + blk_fds(&blk, keep + 1, 3 * BLK_MAX_QUEUES);
+		int keep[2 + 3 * BLK_MAX_QUEUES] = { blk.fd };
+		int n = 1 + blk_fds(&blk, keep + 1, 1 + 3 * BLK_MAX_QUEUES);
 
 		if (cli_confine(&cli, &d, SANDBOX_BLK, keep, n) < 0)
 			return 1;
