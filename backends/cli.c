@@ -13,7 +13,7 @@
 #include "backends/cli.h"
 #include "lib/log.h"
 
-#define CLI_MAX_KEEP	16
+#define CLI_MAX_KEEP	64	/* hyve-blk: 3 per queue */
 
 static int keeper_fd = -1;	/* the backend's end, to the socket keeper */
 

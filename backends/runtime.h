@@ -39,6 +39,13 @@ struct vu_backend {
 	 * window (vu_dev.poll_max_ns), the server spins on it for a while
 	 * before it sleeps.  May be NULL. */
 	bool (*poll)(struct vu_dev *d);
+	/* A device that runs its queues in threads of its own: the epoll fd
+	 * that watches queue q's kick fd (the thread passes the events to
+	 * vu_kick_event), and the lock that keeps every such thread out while
+	 * the server changes the rings, memory or device state.  NULL: the
+	 * server's own loop runs the queues. */
+	int (*kick_epfd)(struct vu_dev *d, unsigned q);
+	void (*lock)(struct vu_dev *d, bool on);
 };
 
 #define VU_MAX_WATCH	4
@@ -122,6 +129,11 @@ int vu_handle(struct vu_dev *d);
 /* Runs the device's kick for vq, as a kick on its eventfd does: at most
  * two rings' worth of chains, then the rest after the other events. */
 void vu_run_queue(struct vu_dev *d, struct vring_queue *vq);
+
+/* A queue thread's epoll event on a kick fd (see vu_backend.kick_epfd):
+ * runs the queue if the fd is still the queue's.  Called with the
+ * device's lock held. */
+void vu_kick_event(struct vu_dev *d, uint64_t tag);
 
 /* Drops the frontend: closes its socket and fds, resets the device. */
 void vu_disconnect(struct vu_dev *d);

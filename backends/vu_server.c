@@ -86,13 +86,34 @@ vu_dev_free(struct vu_dev *d)
 }
 
 static int
-ep_add(struct vu_dev *d, int fd, uint64_t tag)
+ep_add_to(int epfd, int fd, uint64_t tag)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
 
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
 	return 0;
+}
+
+static int
+ep_add(struct vu_dev *d, int fd, uint64_t tag)
+{
+	return ep_add_to(d->epfd, fd, tag);
+}
+
+/* Where queue q's kick fd is watched: a queue thread's epoll or ours. */
+static int
+kick_ep(struct vu_dev *d, unsigned q)
+{
+	return d->be->kick_epfd != NULL ? d->be->kick_epfd(d, q) : d->epfd;
+}
+
+/* Keeps the device's queue threads (if any) out of the rings. */
+static void
+lock_queues(struct vu_dev *d, bool on)
+{
+	if (d->be != NULL && d->be->lock != NULL)
+		d->be->lock(d, on);
 }
 
 int
@@ -212,7 +233,8 @@ stop_ring(struct vu_dev *d, struct vring_queue *vq)
 {
 	drain_ring(d, vq);
 	if (vq->kickfd >= 0) {
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, vq->kickfd, NULL);
+		epoll_ctl(kick_ep(d, vq->index), EPOLL_CTL_DEL, vq->kickfd,
+		    NULL);
 		close(vq->kickfd);
 		vq->kickfd = -1;
 		d->kick_gen[vq->index]++;
@@ -241,9 +263,11 @@ vu_disconnect(struct vu_dev *d)
 {
 	if (d->be == NULL)
 		return;
+	lock_queues(d, true);
 	reset_rings(d);
 	gmem_free(&d->mem);
 	inflight_unmap(d);
+	lock_queues(d, false);
 	d->features = 0;
 	d->pfeatures = 0;
 	d->proto_set = false;
@@ -450,8 +474,8 @@ set_vring_fd(struct vu_dev *d, struct vu_msg *m)
 	case VU_SET_VRING_KICK:
 		stop_ring(d, vq);
 		vq->kickfd = fd;
-		if (fd >= 0 && (rc = ep_add(d, fd, tag_gen(TAG_KICK + vq->index,
-		    d->kick_gen[vq->index]))) < 0)
+		if (fd >= 0 && (rc = ep_add_to(kick_ep(d, vq->index), fd,
+		    tag_gen(TAG_KICK + vq->index, d->kick_gen[vq->index]))) < 0)
 			return rc;
 		start_ring(d, vq);
 		break;
@@ -609,7 +633,9 @@ vu_handle(struct vu_dev *d)
 		vu_msg_close_fds(&m);
 		return rc;
 	}
+	lock_queues(d, true);
 	rc = dispatch(d, &m);
+	lock_queues(d, false);
 	vu_msg_close_fds(&m);
 	if ((flags & VU_FLAG_NEED_REPLY) && !vu_has_reply(req) &&
 	    (d->pfeatures & (1ull << VU_PF_REPLY_ACK))) {
@@ -638,6 +664,16 @@ on_kick(struct vu_dev *d, unsigned q)
 	if (d->stats != NULL)
 		__atomic_fetch_add(&d->stats->kicks, 1, __ATOMIC_RELAXED);
 	run_queue(d, vq);
+}
+
+void
+vu_kick_event(struct vu_dev *d, uint64_t tag)
+{
+	uint32_t kind = tag, gen = tag >> 32;
+
+	if (kind >= TAG_KICK && kind < TAG_KICK + VU_MAX_QUEUES &&
+	    gen == d->kick_gen[kind - TAG_KICK])
+		on_kick(d, kind - TAG_KICK);
 }
 
 /*

@@ -6,16 +6,20 @@
 # "... cpu_us V" (CPU time per request: the backend's for hyve and qsd,
 # fio's own, io_uring workers included, for fio), "... fe_cpu_us V" (vublk's own per request) and, at
 # the end, "blk DIR idle hyve|qsd cpu_pct V" (a connected, idle backend).
-# Usage: blk.sh ROOT RUNS SECS DIR TMPDIR "rw:bs:depth ..."
-ROOT=$1 RUNS=$2 SECS=$3 DIR=$4 T=$5 JOBS=$6
+# Multiqueue, for each of MQJOBS: hyve-blk --queues 2 driven by vublk on
+# both queues, a thread and DEPTH requests each (hyve-mq2), the same
+# backend on one queue (hyve-mq1), and fio with numjobs=2 (fio-2j).
+# Usage: blk.sh ROOT RUNS SECS DIR TMPDIR "rw:bs:depth ..." ["rw:bs:depth ..."]
+ROOT=$1 RUNS=$2 SECS=$3 DIR=$4 T=$5 JOBS=$6 MQJOBS=${7:-}
 B=$ROOT/build
 IMG=$DIR/hyve-bench.$$.img
 HSOCK=$T/hyve-blk.$$.sock
 PSOCK=$T/hyve-blk-poll.$$.sock
 POLL=${BENCH_POLL_US:-50}
 QSOCK=$T/qsd.$$.sock
-HPID="" PPID_="" QPID=""
-trap 'for p in $HPID $PPID_ $QPID; do kill $p 2>/dev/null; done; rm -f "$IMG"' EXIT
+MSOCK=$T/hyve-blk-mq.$$.sock
+HPID="" PPID_="" QPID="" MPID=""
+trap 'for p in $HPID $PPID_ $QPID $MPID; do kill $p 2>/dev/null; done; rm -f "$IMG"' EXIT
 trap 'exit 1' INT TERM
 
 # Real data: reads of a sparse file's holes never reach the device.
@@ -27,6 +31,10 @@ HPID=$!
 "$B/hyve-blk" --socket "$PSOCK" --file "$IMG" --nocache --poll-us "$POLL" \
     2>"$T/hyve-blk-poll.$$.err" &
 PPID_=$!
+# Two queues, a thread and an io_uring each.
+"$B/hyve-blk" --socket "$MSOCK" --file "$IMG" --nocache --queues 2 \
+    2>"$T/hyve-blk-mq.$$.err" &
+MPID=$!
 have_qsd=0
 if command -v qemu-storage-daemon >/dev/null; then
 	qemu-storage-daemon \
@@ -43,10 +51,10 @@ have_fio=1
 command -v fio >/dev/null ||
 	{ have_fio=0; echo "blk: fio is missing (sh tools/deps.sh installs it): its rows are skipped" >&2; }
 
-# vublk_run LABEL SOCKET PID RW BS DEPTH
+# vublk_run LABEL SOCKET PID RW BS DEPTH [QUEUES]
 vublk_run() {
 	"$B/bench/vublk" --socket "$2" --pid "$3" --label "$1" --rw "$4" \
-	    --bs "$5" --depth "$6" --time "$SECS" |
+	    --bs "$5" --depth "$6" --queues "${7:-1}" --time "$SECS" |
 	    awk -v n="blk $DIR $4 $5 $6 $1" '{ for (i = 6; i <= NF; i++) {
 		split($i, kv, "=")
 		if (kv[1] != "ios" && kv[2] != "-") print n, kv[1], kv[2] } }'
@@ -66,7 +74,7 @@ idle_run() {
 fio_run() {
 	python3 -c '
 import json, subprocess, sys, time
-d, rw, bs, qd, img, secs = sys.argv[1:7]
+d, rw, bs, qd, img, secs, jobs = sys.argv[1:8]
 secs = float(secs)
 def cpu(pid):
     try:
@@ -77,7 +85,8 @@ def cpu(pid):
 p = subprocess.Popen(["fio", "--name=bench", "--filename=" + img,
     "--ioengine=io_uring", "--direct=1", "--thread", "--rw=" + rw,
     "--bs=" + bs, "--iodepth=" + qd, "--ramp_time=500ms",
-    "--runtime=%g" % secs, "--time_based", "--output-format=json"],
+    "--runtime=%g" % secs, "--time_based", "--output-format=json",
+    "--numjobs=" + jobs, "--group_reporting"],
     stdout=subprocess.PIPE)
 t0 = time.monotonic()
 c0 = c1 = None
@@ -88,7 +97,7 @@ while p.poll() is None:
     elif c1 is None and t >= 0.5 + secs:
         c1 = cpu(p.pid)
     time.sleep(0.01)
-n = "blk %s %s %s %s fio" % (d, rw, bs, qd)
+n = "blk %s %s %s %s fio" % (d, rw, bs, qd) + ("" if jobs == "1" else "-%sj" % jobs)
 j = json.loads(p.stdout.read())["jobs"][0]
 x = j["write"] if rw == "randwrite" else j["read"]
 pc = x["clat_ns"]["percentile"]
@@ -98,7 +107,7 @@ print(n, "p50_us %.1f" % (pc["50.000000"] / 1e3))
 print(n, "p99_us %.1f" % (pc["99.000000"] / 1e3))
 if x["iops"] > 0 and c0 is not None and c1 is not None:
     print(n, "cpu_us %.2f" % ((c1 - c0) / secs / x["iops"] * 1e6))' \
-	    "$DIR" "$1" "$2" "$3" "$IMG" "$SECS"
+	    "$DIR" "$1" "$2" "$3" "$IMG" "$SECS" "${4:-1}"
 }
 
 r=0
@@ -110,6 +119,13 @@ while [ $r -lt "$RUNS" ]; do
 		vublk_run hyve-poll "$PSOCK" "$PPID_" "$rw" "$bs" "$qd"
 		[ $have_qsd = 1 ] && vublk_run qsd "$QSOCK" "$QPID" "$rw" "$bs" "$qd"
 		[ $have_fio = 1 ] && fio_run "$rw" "$bs" "$qd"
+	done
+	for j in $MQJOBS; do
+		rw=${j%%:*} rest=${j#*:}
+		bs=${rest%%:*} qd=${rest#*:}
+		vublk_run hyve-mq2 "$MSOCK" "$MPID" "$rw" "$bs" "$qd" 2
+		vublk_run hyve-mq1 "$MSOCK" "$MPID" "$rw" "$bs" "$qd" 1
+		[ $have_fio = 1 ] && fio_run "$rw" "$bs" "$qd" 2
 	done
 	r=$((r + 1))
 done

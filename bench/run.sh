@@ -89,13 +89,15 @@ fi
 
 # --- part 3: block datapath, backend alone -----------------------------------
 JOBS="randread:4096:1 randread:4096:32 randwrite:4096:32 read:131072:32"
+# Multiqueue: QD32 on each of 2 queues (and fio numjobs=2 iodepth=32).
+MQJOBS="randread:4096:32 randwrite:4096:32"
 if here 3; then
-# Bounded: 4 jobs x 4 sides x (SECS + 1.5) s per run, plus the image and
-# the idle figures.
-LIMIT=$((RUNS * 16 * (SECS + 2) + 90))
+# Bounded: 4 jobs x 4 sides + 2 multiqueue jobs x 3 sides, (SECS + 1.5) s
+# each per run, plus the image and the idle figures.
+LIMIT=$((RUNS * 22 * (SECS + 2) + 90))
 for DIR in $DIRS; do
 	say "part 3: block datapath on a 1 GiB image in $DIR (about $((LIMIT / 60)) min)"
-	timeout -k 5 $LIMIT sh "$ROOT/bench/blk.sh" "$ROOT" "$RUNS" "$SECS" "$DIR" "$T" "$JOBS" >>"$S" 2>>"$T/blk.err" ||
+	timeout -k 5 $LIMIT sh "$ROOT/bench/blk.sh" "$ROOT" "$RUNS" "$SECS" "$DIR" "$T" "$JOBS" "$MQJOBS" >>"$S" 2>>"$T/blk.err" ||
 		say "part 3 in $DIR failed or hit its ${LIMIT} s limit: $(tail -3 "$T/blk.err")"
 done
 fi
@@ -211,6 +213,18 @@ for DIR in $DIRS; do
 		h=$(med "$n hyve cpu_us"); q=$(med "$n qsd cpu_us")
 		row "3 blk $lab CPU per request (us): backend (+ vublk)" "$(spread "$n hyve cpu_us") (+ $(med "$n hyve fe_cpu_us"))" "qsd $(spread "$n qsd cpu_us") (+ $(med "$n qsd fe_cpu_us")), fio $(spread "$n fio cpu_us")" "$(ratio "$h" "$q")" "-" "-"
 		row "3 blk $lab CPU per request (us), hyve-blk --poll-us ${BENCH_POLL_US:-50} (+ vublk)" "$(spread "$n hyve-poll cpu_us") (+ $(med "$n hyve-poll fe_cpu_us"))" "fio $(med "$n fio cpu_us")" "$(ratio "$(med "$n hyve-poll cpu_us")" "$(med "$n fio cpu_us")")" "-" "-"
+	done
+	# Multiqueue: two queues, a thread each in hyve-blk and in vublk.
+	for j in $MQJOBS; do
+		rw=${j%%:*}; rest=${j#*:}; bs=${rest%%:*}; qd=${rest#*:}
+		n="blk $DIR $rw $bs $qd"
+		lab="$DIR $rw $((bs / 1024)) KiB QD$qd per queue"
+		m2=$(med "$n hyve-mq2 iops"); m1=$(med "$n hyve-mq1 iops"); f2=$(med "$n fio-2j iops")
+		row "3 blk $lab, 2 queues IOPS vs 1 queue (hyve-blk --queues 2)" "$(spread "$n hyve-mq2 iops")" "1 queue $(spread "$n hyve-mq1 iops")" "$(ratio "$m2" "$m1")" "-" "-"
+		row "3 blk $lab, 2 queues IOPS vs fio numjobs=2" "$m2" "fio $(spread "$n fio-2j iops")" "$(ratio "$m2" "$f2")" "-" "-"
+		row "3 blk $lab, 2 queues p50 / p99 latency (us)" "$(med "$n hyve-mq2 p50_us") / $(med "$n hyve-mq2 p99_us")" "1 queue $(med "$n hyve-mq1 p50_us") / $(med "$n hyve-mq1 p99_us"), fio $(med "$n fio-2j p50_us") / $(med "$n fio-2j p99_us")" "-" "-" "-"
+		h=$(med "$n hyve-mq2 cpu_us")
+		row "3 blk $lab, 2 queues CPU per request (us): backend (+ vublk)" "$(spread "$n hyve-mq2 cpu_us") (+ $(med "$n hyve-mq2 fe_cpu_us"))" "1 queue $(med "$n hyve-mq1 cpu_us") (+ $(med "$n hyve-mq1 fe_cpu_us")), fio $(spread "$n fio-2j cpu_us")" "$(ratio "$h" "$(med "$n hyve-mq1 cpu_us")")" "-" "-"
 	done
 	h=$(med "blk $DIR idle hyve cpu_pct")
 	row "3 blk $DIR idle backend, queue started (% of one CPU)" "$(spread "blk $DIR idle hyve cpu_pct")" "qsd $(spread "blk $DIR idle qsd cpu_pct")" "-" "< 1%" "$(check "$h" "<" 1)"

@@ -7,7 +7,9 @@
  * SECS seconds: each completion is taken from the used ring after a wait on
  * the call eventfd and a new request is posted in its slot, with one kick
  * per batch unless the backend set VRING_USED_F_NO_NOTIFY (it polls), as a
- * Linux guest driver does.
+ * Linux guest driver does.  With --queues N it sets up N queues and drives
+ * each from a thread of its own with DEPTH requests in flight, as a guest
+ * with a vCPU per queue does.
  *
  * Output (one line):
  *   vublk LABEL RW BS DEPTH iops=N mbps=N p50_us=N p99_us=N ios=N
@@ -21,6 +23,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,12 +45,13 @@
 #define UVA		0x7f0000000000ull	/* the "guest" address we claim */
 #define NUM		256			/* ring size */
 #define MAXDEPTH	64
+#define MAXQ		4
 #define MAXBS		(1u << 20)
-#define RING		0x1000
+#define RING(q)		(0x1000 + (q) * 0x3000)	/* 12 KiB per ring */
 #define HDR		0x10000			/* 16 bytes per slot */
 #define STATUS		0x11000			/* 1 byte per slot */
 #define DATA		0x100000		/* MAXBS per slot */
-#define MEMSZ		(DATA + (uint64_t)MAXDEPTH * MAXBS)
+#define MEMSZ		(DATA + (uint64_t)MAXQ * MAXDEPTH * MAXBS)
 
 enum { RANDREAD, RANDWRITE, SEQREAD };
 
@@ -56,17 +60,40 @@ struct slot {
 	int		busy;
 };
 
-static int sock = -1, memfd = -1, kickfd, callfd, errfd;
+/* One queue and the thread that drives it. */
+struct fq {
+	unsigned idx;
+	int kickfd, callfd, errfd;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t last_used;
+	struct slot slots[MAXDEPTH];
+	uint64_t *lat;			/* completion latencies, ns */
+	size_t nlat, caplat;
+	uint64_t rng;
+	uint64_t seqoff;
+	uint64_t ios, bytes;
+	int rc;
+	pthread_t thread;
+};
+
+static int sock = -1, memfd = -1;
 static uint8_t *mem;
-static struct vring_desc *desc;
-static struct vring_avail *avail;
-static struct vring_used *used;
-static uint16_t last_used;
-static struct slot slots[MAXDEPTH];
-static uint64_t *lat;		/* completion latencies, ns */
-static size_t nlat, caplat;
-static uint64_t rng = 88172645463325252ull;
-static uint64_t seqoff;
+static struct fq fqs[MAXQ];
+static int nq = 1;
+/* The run, the same for every queue. */
+static const char *path;
+static int rw = RANDREAD, depth = 1, always_kick;
+static uint32_t bs = 4096;
+static uint64_t size, tstart, tend;
+
+/* Slot s of queue q: its header, status byte and data buffer. */
+static unsigned
+gslot(const struct fq *q, int s)
+{
+	return q->idx * MAXDEPTH + s;
+}
 
 static uint64_t
 now_ns(void)
@@ -78,12 +105,12 @@ now_ns(void)
 }
 
 static uint64_t
-xorshift(void)
+xorshift(uint64_t *rng)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	return *rng;
 }
 
 /* CPU seconds of process pid (all its threads), or -1. */
@@ -156,11 +183,50 @@ connect_to(const char *path)
 	return -errno;
 }
 
-/* Negotiates, shares memory and sets up queue 0; returns capacity in bytes. */
+static int
+setup_queue(struct fq *q)
+{
+	struct virtq_layout l;
+	struct vu_msg m, r;
+	unsigned i = q->idx;
+
+	virtq_layout(NUM, 4096, &l);
+	q->desc = (void *)(mem + RING(i) + l.desc);
+	q->avail = (void *)(mem + RING(i) + l.avail);
+	q->used = (void *)(mem + RING(i) + l.used);
+	vu_msg_state(&m, VU_SET_VRING_NUM, i, NUM);
+	if (call(&m, &r, "SET_VRING_NUM") < 0)
+		return -EIO;
+	vu_msg_state(&m, VU_SET_VRING_BASE, i, 0);
+	if (call(&m, &r, "SET_VRING_BASE") < 0)
+		return -EIO;
+	vu_msg_init(&m, VU_SET_VRING_ADDR, sizeof(struct vhost_vring_addr));
+	m.p.addr.index = i;
+	m.p.addr.desc_user_addr = UVA + RING(i) + l.desc;
+	m.p.addr.avail_user_addr = UVA + RING(i) + l.avail;
+	m.p.addr.used_user_addr = UVA + RING(i) + l.used;
+	if (call(&m, &r, "SET_VRING_ADDR") < 0)
+		return -EIO;
+	vu_msg_vring_fd(&m, VU_SET_VRING_CALL, i, q->callfd);
+	if (call(&m, &r, "SET_VRING_CALL") < 0)
+		return -EIO;
+	vu_msg_vring_fd(&m, VU_SET_VRING_ERR, i, q->errfd);
+	if (call(&m, &r, "SET_VRING_ERR") < 0)
+		return -EIO;
+	vu_msg_vring_fd(&m, VU_SET_VRING_KICK, i, q->kickfd);
+	if (call(&m, &r, "SET_VRING_KICK") < 0)
+		return -EIO;
+	vu_msg_state(&m, VU_SET_VRING_ENABLE, i, 1);
+	if (call(&m, &r, "SET_VRING_ENABLE") < 0)
+		return -EIO;
+	return 0;
+}
+
+/* Negotiates, shares memory and sets up the queues; returns capacity in
+ * bytes. */
 static int
 setup(uint64_t *capacity)
 {
-	struct virtq_layout l;
 	struct vu_msg m, r;
 	uint64_t f, want;
 
@@ -184,7 +250,12 @@ setup(uint64_t *capacity)
 	vu_msg_init(&m, VU_GET_PROTOCOL_FEATURES, 0);
 	if (call(&m, &r, "GET_PROTOCOL_FEATURES") < 0)
 		return -EIO;
-	want = r.p.u64 & ((1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIG));
+	want = r.p.u64 & ((1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIG) |
+	    (nq > 1 ? 1ull << VU_PF_MQ : 0));
+	if (nq > 1 && !(want & (1ull << VU_PF_MQ))) {
+		hlog("backend: no MQ protocol feature; it has one queue");
+		return -ENOTSUP;
+	}
 	vu_msg_u64(&m, VU_SET_PROTOCOL_FEATURES, want);
 	if (call(&m, &r, "SET_PROTOCOL_FEATURES") < 0)
 		return -EIO;
@@ -213,84 +284,69 @@ setup(uint64_t *capacity)
 	if (call(&m, &r, "SET_MEM_TABLE") < 0)
 		return -EIO;
 
-	virtq_layout(NUM, 4096, &l);
-	desc = (void *)(mem + RING + l.desc);
-	avail = (void *)(mem + RING + l.avail);
-	used = (void *)(mem + RING + l.used);
-	vu_msg_state(&m, VU_SET_VRING_NUM, 0, NUM);
-	if (call(&m, &r, "SET_VRING_NUM") < 0)
-		return -EIO;
-	vu_msg_state(&m, VU_SET_VRING_BASE, 0, 0);
-	if (call(&m, &r, "SET_VRING_BASE") < 0)
-		return -EIO;
-	vu_msg_init(&m, VU_SET_VRING_ADDR, sizeof(struct vhost_vring_addr));
-	m.p.addr.index = 0;
-	m.p.addr.desc_user_addr = UVA + RING + l.desc;
-	m.p.addr.avail_user_addr = UVA + RING + l.avail;
-	m.p.addr.used_user_addr = UVA + RING + l.used;
-	if (call(&m, &r, "SET_VRING_ADDR") < 0)
-		return -EIO;
-	vu_msg_vring_fd(&m, VU_SET_VRING_CALL, 0, callfd);
-	if (call(&m, &r, "SET_VRING_CALL") < 0)
-		return -EIO;
-	vu_msg_vring_fd(&m, VU_SET_VRING_ERR, 0, errfd);
-	if (call(&m, &r, "SET_VRING_ERR") < 0)
-		return -EIO;
-	vu_msg_vring_fd(&m, VU_SET_VRING_KICK, 0, kickfd);
-	if (call(&m, &r, "SET_VRING_KICK") < 0)
-		return -EIO;
-	vu_msg_state(&m, VU_SET_VRING_ENABLE, 0, 1);
-	if (call(&m, &r, "SET_VRING_ENABLE") < 0)
-		return -EIO;
+	if (nq > 1) {
+		vu_msg_init(&m, VU_GET_QUEUE_NUM, 0);
+		if (call(&m, &r, "GET_QUEUE_NUM") < 0)
+			return -EIO;
+		if (r.p.u64 < (uint64_t)nq) {
+			hlog("backend: %llu queue(s), --queues %d asked for more",
+			    (unsigned long long)r.p.u64, nq);
+			return -ENOTSUP;
+		}
+	}
+	for (int q = 0; q < nq; q++)
+		if (setup_queue(&fqs[q]) < 0)
+			return -EIO;
 	return 0;
 }
 
 /* Posts the request of slot s: header, data, status (descs 3s..3s+2). */
 static void
-post(int s, int rw, uint32_t bs, uint64_t size)
+post(struct fq *q, int s)
 {
-	struct virtio_blk_outhdr *h = (void *)(mem + HDR + 16 * s);
-	uint16_t d = 3 * s, idx = avail->idx;
+	unsigned g = gslot(q, s);
+	struct virtio_blk_outhdr *h = (void *)(mem + HDR + 16 * g);
+	uint16_t d = 3 * s, idx = q->avail->idx;
 	uint64_t off;
 
 	if (rw == SEQREAD) {
-		if (seqoff + bs > size)
-			seqoff = 0;
-		off = seqoff;
-		seqoff += bs;
+		if (q->seqoff + bs > size)
+			q->seqoff = 0;
+		off = q->seqoff;
+		q->seqoff += bs;
 	} else {
-		off = (xorshift() % (size / bs)) * bs;
+		off = (xorshift(&q->rng) % (size / bs)) * bs;
 	}
 	h->type = rw == RANDWRITE ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
 	h->ioprio = 0;
 	h->sector = off / 512;
-	mem[STATUS + s] = 0xff;
-	desc[d] = (struct vring_desc){ HDR + 16 * s, 16,
+	mem[STATUS + g] = 0xff;
+	q->desc[d] = (struct vring_desc){ HDR + 16 * g, 16,
 	    VRING_DESC_F_NEXT, d + 1 };
-	desc[d + 1] = (struct vring_desc){ DATA + (uint64_t)s * MAXBS, bs,
+	q->desc[d + 1] = (struct vring_desc){ DATA + (uint64_t)g * MAXBS, bs,
 	    VRING_DESC_F_NEXT | (rw == RANDWRITE ? 0 : VRING_DESC_F_WRITE),
 	    d + 2 };
-	desc[d + 2] = (struct vring_desc){ STATUS + s, 1,
+	q->desc[d + 2] = (struct vring_desc){ STATUS + g, 1,
 	    VRING_DESC_F_WRITE, 0 };
-	avail->ring[idx % NUM] = d;
-	slots[s].t0 = now_ns();
-	slots[s].busy = 1;
-	__atomic_store_n(&avail->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
+	q->avail->ring[idx % NUM] = d;
+	q->slots[s].t0 = now_ns();
+	q->slots[s].busy = 1;
+	__atomic_store_n(&q->avail->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
 }
 
 static void
-record(uint64_t ns)
+record(struct fq *q, uint64_t ns)
 {
-	if (nlat == caplat) {
-		size_t n = caplat ? caplat * 2 : 1 << 16;
-		uint64_t *p = realloc(lat, n * sizeof(*p));
+	if (q->nlat == q->caplat) {
+		size_t n = q->caplat ? q->caplat * 2 : 1 << 16;
+		uint64_t *p = realloc(q->lat, n * sizeof(*p));
 
 		if (p == NULL)
 			return;
-		lat = p;
-		caplat = n;
+		q->lat = p;
+		q->caplat = n;
 	}
-	lat[nlat++] = ns;
+	q->lat[q->nlat++] = ns;
 }
 
 static int
@@ -301,13 +357,104 @@ cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Keeps depth requests in flight on q until tend, then drains; counts the
+ * completions between tstart and tend.
+ */
+static void *
+drive(void *arg)
+{
+	struct fq *q = arg;
+	struct pollfd pf[2];
+	uint64_t now;
+	eventfd_t ev;
+	int i, errors = 0;
+
+	q->rc = 1;
+	for (i = 0; i < depth; i++)
+		post(q, i);
+	eventfd_write(q->kickfd, 1);
+	pf[0] = (struct pollfd){ .fd = q->callfd, .events = POLLIN };
+	pf[1] = (struct pollfd){ .fd = q->errfd, .events = POLLIN };
+	for (;;) {
+		uint16_t u = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
+		int posted = 0;
+
+		if (u == q->last_used) {
+			if (poll(pf, 2, 5000) <= 0) {
+				hlog("socket %s: queue %u: no completion in 5 s",
+				    path, q->idx);
+				return NULL;
+			}
+			if (pf[1].revents) {
+				hlog("socket %s: the backend put queue %u in "
+				    "error", path, q->idx);
+				return NULL;
+			}
+			eventfd_read(q->callfd, &ev);
+			continue;
+		}
+		now = now_ns();
+		for (; q->last_used != u; q->last_used++) {
+			uint32_t id = q->used->ring[q->last_used % NUM].id;
+			int s = id / 3;
+
+			if (id % 3 || s >= depth || !q->slots[s].busy) {
+				hlog("socket %s: queue %u: used ring names head "
+				    "%u, which is not in flight", path, q->idx,
+				    id);
+				return NULL;
+			}
+			q->slots[s].busy = 0;
+			if (mem[STATUS + gslot(q, s)] != VIRTIO_BLK_S_OK)
+				errors++;
+			if (now >= tstart && now < tend) {
+				record(q, now - q->slots[s].t0);
+				q->ios++;
+				q->bytes += bs;
+			}
+			if (now < tend) {
+				post(q, s);
+				posted = 1;
+			}
+		}
+		if (errors) {
+			hlog("socket %s: %d requests failed (status byte not OK)",
+			    path, errors);
+			return NULL;
+		}
+		/* As a Linux driver: no kick while the device says it polls. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (posted && (always_kick ||
+		    !(__atomic_load_n(&q->used->flags, __ATOMIC_RELAXED) &
+		    VRING_USED_F_NO_NOTIFY)))
+			eventfd_write(q->kickfd, 1);
+		for (i = 0; i < depth && !q->slots[i].busy; i++)
+			;
+		if (now >= tend && i == depth)
+			break;
+	}
+	q->rc = 0;
+	return NULL;
+}
+
+static void
+sleep_until(uint64_t t)
+{
+	uint64_t n;
+
+	while ((n = now_ns()) < t)
+		usleep((t - n) / 1000 + 1);
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: vublk --socket PATH [--label L] "
 	    "[--rw randread|randwrite|read] [--bs BYTES] [--depth N] "
-	    "[--time SECS] [--size BYTES] [--pid BACKEND] [--idle SECS]\n"
-	    "\t[--always-kick]\n");
+	    "[--queues N]\n"
+	    "\t[--time SECS] [--size BYTES] [--pid BACKEND] [--idle SECS] "
+	    "[--always-kick]\n");
 	exit(2);
 }
 
@@ -320,15 +467,14 @@ main(int argc, char **argv)
 		{ "depth", 1, NULL, 'd' }, { "time", 1, NULL, 't' },
 		{ "size", 1, NULL, 'z' }, { "pid", 1, NULL, 'p' },
 		{ "idle", 1, NULL, 'i' }, { "always-kick", 0, NULL, 'k' },
+		{ "queues", 1, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *label = "backend", *rwname = "randread";
-	uint64_t size = 0, cap, t0, tend, tstart, now, ios = 0, bytes = 0;
-	uint32_t bs = 4096;
-	double secs = 5, warm = 0.5, el, idle = 0, c0 = -1, f0 = 0, c1, f1;
-	int always_kick = 0, pid = 0, depth = 1, rw = RANDREAD, c, i, errors = 0;
-	struct pollfd pf[2];
-	eventfd_t ev;
+	const char *label = "backend", *rwname = "randread";
+	uint64_t cap, t0, ios = 0, bytes = 0, *lat;
+	size_t nlat = 0;
+	double secs = 5, warm = 0.5, el, idle = 0, c0, f0, c1, f1;
+	int pid = 0, c, rc = 0;
 
 	log_set_role("vublk");
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -343,6 +489,7 @@ main(int argc, char **argv)
 		case 'p': pid = atoi(optarg); break;
 		case 'i': idle = atof(optarg); break;
 		case 'k': always_kick = 1; break;
+		case 'q': nq = atoi(optarg); break;
 		default: usage();
 		}
 	}
@@ -355,7 +502,7 @@ main(int argc, char **argv)
 	else
 		usage();
 	if (path == NULL || depth < 1 || depth > MAXDEPTH || bs < 512 ||
-	    bs > MAXBS || bs % 512 || secs <= 0)
+	    bs > MAXBS || bs % 512 || secs <= 0 || nq < 1 || nq > MAXQ)
 		usage();
 
 	memfd = memfd_create("vublk-guest", MFD_CLOEXEC);
@@ -368,12 +515,20 @@ main(int argc, char **argv)
 		hlog("guest memory mmap: %s", strerror(errno));
 		return 1;
 	}
-	memset(mem + DATA, 0x5a, MEMSZ - DATA);
-	kickfd = eventfd(0, EFD_CLOEXEC);
-	callfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	errfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (kickfd < 0 || callfd < 0 || errfd < 0)
-		return 1;
+	for (int q = 0; q < nq; q++) {
+		struct fq *f = &fqs[q];
+
+		f->idx = q;
+		f->rng = 88172645463325252ull + q * 0x9e3779b97f4a7c15ull;
+		for (int s = 0; s < depth; s++)
+			memset(mem + DATA + (uint64_t)gslot(f, s) * MAXBS, 0x5a,
+			    bs);
+		f->kickfd = eventfd(0, EFD_CLOEXEC);
+		f->callfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		f->errfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (f->kickfd < 0 || f->callfd < 0 || f->errfd < 0)
+			return 1;
+	}
 	if (connect_to(path) < 0 || setup(&cap) < 0)
 		return 1;
 	if (size == 0 || (cap != 0 && size > cap))
@@ -401,80 +556,39 @@ main(int argc, char **argv)
 		close(sock);
 		return 0;
 	}
-	for (i = 0; i < depth; i++)
-		post(i, rw, bs, size);
-	eventfd_write(kickfd, 1);
 	t0 = now_ns();
 	tstart = t0 + (uint64_t)(warm * 1e9);
 	tend = tstart + (uint64_t)(secs * 1e9);
-	pf[0] = (struct pollfd){ .fd = callfd, .events = POLLIN };
-	pf[1] = (struct pollfd){ .fd = errfd, .events = POLLIN };
-	for (;;) {
-		uint16_t u = __atomic_load_n(&used->idx, __ATOMIC_ACQUIRE);
-		int posted = 0;
-
-		if (u == last_used) {
-			if (poll(pf, 2, 5000) <= 0) {
-				hlog("socket %s: no completion in 5 s", path);
-				return 1;
-			}
-			if (pf[1].revents) {
-				hlog("socket %s: the backend put the queue in error",
-				    path);
-				return 1;
-			}
-			eventfd_read(callfd, &ev);
-			continue;
-		}
-		now = now_ns();
-		if (c0 < 0 && now >= tstart) {
-			c0 = proc_cpu(pid);
-			f0 = self_cpu();
-		}
-		for (; last_used != u; last_used++) {
-			uint32_t id = used->ring[last_used % NUM].id;
-			int s = id / 3;
-
-			if (id % 3 || s >= depth || !slots[s].busy) {
-				hlog("socket %s: used ring names head %u, "
-				    "which is not in flight", path, id);
-				return 1;
-			}
-			slots[s].busy = 0;
-			if (mem[STATUS + s] != VIRTIO_BLK_S_OK)
-				errors++;
-			if (now >= tstart) {
-				record(now - slots[s].t0);
-				ios++;
-				bytes += bs;
-			}
-			if (now < tend) {
-				post(s, rw, bs, size);
-				posted = 1;
-			}
-		}
-		if (errors) {
-			hlog("socket %s: %d requests failed (status byte not OK)",
-			    path, errors);
+	for (int q = 0; q < nq; q++)
+		if (pthread_create(&fqs[q].thread, NULL, drive, &fqs[q]) != 0) {
+			hlog("cannot start the thread of queue %d", q);
 			return 1;
 		}
-		/* As a Linux driver: no kick while the device says it polls. */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (posted && (always_kick ||
-		    !(__atomic_load_n(&used->flags, __ATOMIC_RELAXED) &
-		    VRING_USED_F_NO_NOTIFY)))
-			eventfd_write(kickfd, 1);
-		for (i = 0; i < depth && !slots[i].busy; i++)
-			;
-		if (now >= tend && i == depth)
-			break;
-	}
-	el = (double)(now_ns() - tstart) / 1e9;
+	/* The CPU times over exactly the measured window. */
+	sleep_until(tstart);
+	c0 = proc_cpu(pid);
+	f0 = self_cpu();
+	sleep_until(tend);
 	c1 = proc_cpu(pid);
 	f1 = self_cpu();
-	if (nlat == 0) {
+	el = (double)(tend - tstart) / 1e9;
+	for (int q = 0; q < nq; q++) {
+		pthread_join(fqs[q].thread, NULL);
+		rc |= fqs[q].rc;
+		ios += fqs[q].ios;
+		bytes += fqs[q].bytes;
+		nlat += fqs[q].nlat;
+	}
+	if (rc)
+		return 1;
+	if (nlat == 0 || (lat = malloc(nlat * sizeof(*lat))) == NULL) {
 		hlog("socket %s: no request completed", path);
 		return 1;
+	}
+	nlat = 0;
+	for (int q = 0; q < nq; q++) {
+		memcpy(lat + nlat, fqs[q].lat, fqs[q].nlat * sizeof(*lat));
+		nlat += fqs[q].nlat;
 	}
 	qsort(lat, nlat, sizeof(lat[0]), cmp_u64);
 	printf("vublk %s %s %u %d iops=%.0f mbps=%.1f p50_us=%.1f p99_us=%.1f "

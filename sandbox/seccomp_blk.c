@@ -2,7 +2,18 @@
  * hyve-blk: the shared datapath plus I/O on the disk fd, through io_uring
  * (set up, eventfd registered, before confinement) or plain positional
  * I/O.  io_uring_register is not needed once the ring runs.
+ * With more than one queue, a thread per queue, started after confinement
+ * (the sandbox's unshare of a user namespace needs a single-threaded
+ * process): clone3 answers ENOSYS, so glibc falls back to clone, which is
+ * allowed only with CLONE_THREAD, never as fork; the threads lock with
+ * futexes and glibc registers rseq and the robust list in each.
  */
+#include <errno.h>
+#include <sched.h>
+
+/* glibc's SIGSETXID: the kernel's SIGRTMIN (32) + 1, hidden by <signal.h>. */
+#define SIGRTMIN_KERNEL	32
+
 #include "sandbox/seccomp_impl.h"
 
 int
@@ -10,13 +21,28 @@ sc_rules_blk(scmp_filter_ctx c)
 {
 	static const int nrs[] = {
 		SCMP_SYS(io_uring_enter),
-		SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv),
-		SCMP_SYS(pwritev), SCMP_SYS(preadv2), SCMP_SYS(pwritev2),
+		/* inline I/O: glibc's preadv2/pwritev2 are the syscalls */
+		SCMP_SYS(preadv2), SCMP_SYS(pwritev2),
 		SCMP_SYS(fallocate), SCMP_SYS(fdatasync), SCMP_SYS(fsync),
+		SCMP_SYS(futex), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
+		SCMP_SYS(rt_sigprocmask),
 	};
 	int rc;
 
-	if ((rc = sc_backend_base(c)) < 0)
+	if ((rc = sc_backend_base(c)) < 0 ||
+	    (rc = sc_allow(c, nrs, NELEM(nrs))) < 0)
 		return rc;
-	return sc_allow(c, nrs, NELEM(nrs));
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
+	    0)) < 0 ||
+	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD))) < 0)
+		return rc;
+	/* glibc's first pthread_create installs its SIGSETXID handler (for
+	 * setuid in a threaded process, which the filter forbids anyway) and
+	 * ignores a failure. */
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM),
+	    SCMP_SYS(rt_sigaction), 1, SCMP_A0(SCMP_CMP_EQ, SIGRTMIN_KERNEL + 1,
+	    0))) < 0)
+		return rc;
+	return 0;
 }

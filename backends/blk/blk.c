@@ -10,6 +10,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <linux/falloc.h>
@@ -52,35 +54,35 @@ in_guest(const struct blk *b, const void *p, size_t len)
 }
 
 static struct io_uring_sqe *
-get_sqe(struct blk *b)
+get_sqe(struct blk_queue *q)
 {
 	struct io_uring_sqe *sqe;
 
 	int rc;
 
-	while ((sqe = io_uring_get_sqe(&b->ring)) == NULL) {
-		rc = io_uring_submit(&b->ring);
+	while ((sqe = io_uring_get_sqe(&q->ring)) == NULL) {
+		rc = io_uring_submit(&q->ring);
 		if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
 			hlog("io_uring submit failed: %s; giving up", strerror(-rc));
 			exit(1);
 		}
-		b->queued = 0;
+		q->queued = 0;
 	}
-	b->queued++;
+	q->queued++;
 	return sqe;
 }
 
 static void
-submit(struct blk *b)
+submit(struct blk_queue *q)
 {
 	int rc;
 
-	if (b->queued == 0)
+	if (q->queued == 0)
 		return;
-	rc = io_uring_submit(&b->ring);
+	rc = io_uring_submit(&q->ring);
 	if (rc < 0)
 		hlog("io_uring submit failed: %s", strerror(-rc));
-	b->queued = 0;
+	q->queued = 0;
 }
 
 static void
@@ -90,10 +92,10 @@ release(struct blk *b, struct blk_req *r)
 
 	free(r->bounce);
 	r->bounce = NULL;
+	(void)b;
 	r->next = q->free;
 	q->free = r;
 	q->inflight--;
-	b->inflight--;
 }
 
 static void
@@ -154,7 +156,7 @@ submit_rw(struct blk *b, struct blk_req *r)
 		inline_rw(b, r);
 		return;
 	}
-	sqe = get_sqe(b);
+	sqe = get_sqe(r->q);
 
 	if (r->zeroing) {
 		r->biov.iov_base = b->zero;
@@ -229,7 +231,7 @@ start_discard(struct blk *b, struct blk_req *r, const struct iovec *seg,
 		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	else
 		mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-	sqe = get_sqe(b);
+	sqe = get_sqe(r->q);
 	io_uring_prep_fallocate(sqe, b->fd, mode, r->off, r->left);
 	io_uring_sqe_set_data(sqe, r);
 	return -1;
@@ -297,7 +299,7 @@ start(struct blk *b, struct blk_req *r)
 			r->used = len + 1;
 		return start_rw(b, r);
 	case VIRTIO_BLK_T_FLUSH: {
-		struct io_uring_sqe *sqe = get_sqe(b);
+		struct io_uring_sqe *sqe = get_sqe(r->q);
 
 		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
 		io_uring_sqe_set_data(sqe, r);
@@ -362,52 +364,55 @@ io_done(struct blk *b, struct blk_req *r, int res)
 }
 
 static void
-reap(struct blk *b)
+reap(struct blk *b, struct blk_queue *q)
 {
 	struct io_uring_cqe *cqe;
 
-	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
+	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
 		struct blk_req *r = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
-		io_uring_cqe_seen(&b->ring, cqe);
+		io_uring_cqe_seen(&q->ring, cqe);
 		if (r != NULL)
 			io_done(b, r, res);
 	}
 }
 
+/* Completions on q's io_uring: finish them, then take what waited. */
+static void
+queue_io(struct blk *b, struct blk_queue *q)
+{
+	struct vring_queue *vq = &b->dev->vq[q->index];
+	eventfd_t v;
+
+	eventfd_read(q->efd, &v);
+	reap(b, q);
+	submit(q);
+	if (q->touched) {
+		q->touched = false;
+		vring_flush(vq);
+	}
+	if (q->starved && q->free != NULL && vring_ready(vq))
+		blk_kick(b->dev, vq);
+}
+
 static void
 blk_io_event(struct vu_dev *d, void *arg)
 {
-	struct blk *b = arg;
-	eventfd_t v;
+	struct blk_queue *q = arg;
 
-	(void)d;
-	eventfd_read(b->efd, &v);
-	reap(b);
-	submit(b);
-	for (unsigned i = 0; i < b->nqueues; i++) {
-		struct blk_queue *q = &b->q[i];
-		struct vring_queue *vq = &b->dev->vq[i];
-
-		if (q->touched) {
-			q->touched = false;
-			vring_flush(vq);
-		}
-		if (q->starved && q->free != NULL && vring_ready(vq))
-			blk_kick(b->dev, vq);
-	}
+	queue_io(d->priv, q);
 }
 
-/* Polling: completions in the io_uring, or requests in a ring. */
+/* Polling (one queue, no worker): completions, or requests in the ring. */
 static bool
 blk_poll(struct vu_dev *d)
 {
 	struct blk *b = d->priv;
 	bool work = false;
 
-	if (b->inflight > 0 && io_uring_cq_ready(&b->ring) > 0) {
-		blk_io_event(d, b);
+	if (b->q[0].inflight > 0 && io_uring_cq_ready(&b->q[0].ring) > 0) {
+		queue_io(b, &b->q[0]);
 		work = true;
 	}
 	for (unsigned i = 0; i < b->nqueues; i++) {
@@ -460,7 +465,6 @@ blk_kick(struct vu_dev *d, struct vring_queue *vq)
 				break;
 			q->free = r->next;
 			q->inflight++;
-			b->inflight++;
 			/* No status byte to write, or no header to read: the
 			 * chain itself is malformed (a short header is only a
 			 * bad request, answered with IOERR). */
@@ -479,7 +483,7 @@ blk_kick(struct vu_dev *d, struct vring_queue *vq)
 			if (st >= 0)
 				complete(b, r, st);
 		}
-		submit(b);
+		submit(q);
 		q->starved = r == NULL;
 		if (q->touched) {
 			q->touched = false;
@@ -499,22 +503,25 @@ blk_reset(struct vu_dev *d)
 	int rc;
 
 	b->dropping = true;
-	submit(b);
-	while (b->inflight > 0) {
-		rc = io_uring_wait_cqe(&b->ring, &cqe);
-		if (rc == -EINTR)
-			continue;
-		if (rc < 0) {
-			hlog("io_uring wait failed during reset: %s", strerror(-rc));
-			break;
+	for (unsigned i = 0; i < b->nqueues; i++) {
+		struct blk_queue *q = &b->q[i];
+
+		submit(q);
+		while (q->inflight > 0) {
+			rc = io_uring_wait_cqe(&q->ring, &cqe);
+			if (rc == -EINTR)
+				continue;
+			if (rc < 0) {
+				hlog("queue %u: io_uring wait failed during "
+				    "reset: %s", i, strerror(-rc));
+				break;
+			}
+			reap(b, q);
 		}
-		reap(b);
+		q->starved = false;
+		q->touched = false;
 	}
 	b->dropping = false;
-	for (unsigned i = 0; i < b->nqueues; i++) {
-		b->q[i].starved = false;
-		b->q[i].touched = false;
-	}
 }
 
 /* Completes every request of vq in flight, so its used ring is final. */
@@ -529,9 +536,9 @@ blk_drain(struct vu_dev *d, struct vring_queue *vq)
 	if (vq->index >= b->nqueues)
 		return;
 	q = &b->q[vq->index];
-	submit(b);
+	submit(q);
 	while (q->inflight > 0) {
-		rc = io_uring_wait_cqe(&b->ring, &cqe);
+		rc = io_uring_wait_cqe(&q->ring, &cqe);
 		if (rc == -EINTR)
 			continue;
 		if (rc < 0) {
@@ -539,8 +546,8 @@ blk_drain(struct vu_dev *d, struct vring_queue *vq)
 			    vq->index, strerror(-rc));
 			break;
 		}
-		reap(b);
-		submit(b);
+		reap(b, q);
+		submit(q);
 	}
 	if (q->touched) {
 		q->touched = false;
@@ -579,7 +586,7 @@ log2u(uint32_t v)
  * calls, before it is enabled.
  */
 static int
-restrict_ring(struct blk *b)
+restrict_ring(struct blk_queue *q)
 {
 	static const uint8_t ops[] = { IORING_OP_READV, IORING_OP_WRITEV,
 	    IORING_OP_FSYNC, IORING_OP_FALLOCATE };
@@ -594,9 +601,9 @@ restrict_ring(struct blk *b)
 	}
 	/* Raw calls: Debian's liburing 2.3 declares but does not export the
 	 * wrappers. */
-	if (syscall(SYS_io_uring_register, b->ring.ring_fd,
+	if (syscall(SYS_io_uring_register, q->ring.ring_fd,
 	    IORING_REGISTER_RESTRICTIONS, r, sizeof(ops)) < 0 ||
-	    syscall(SYS_io_uring_register, b->ring.ring_fd,
+	    syscall(SYS_io_uring_register, q->ring.ring_fd,
 	    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) {
 		rc = -errno;
 		hlog("cannot restrict the io_uring to the datapath's operations: "
@@ -606,11 +613,33 @@ restrict_ring(struct blk *b)
 	return 0;
 }
 
+static int
+blk_kick_epfd(struct vu_dev *d, unsigned q)
+{
+	struct blk *b = d->priv;
+
+	return b->q[q].epfd;
+}
+
+static void
+blk_lock(struct vu_dev *d, bool on)
+{
+	struct blk *b = d->priv;
+
+	for (unsigned i = 0; i < b->nqueues; i++) {
+		if (on)
+			pthread_mutex_lock(&b->q[i].lock);
+		else
+			pthread_mutex_unlock(&b->q[i].lock);
+	}
+}
+
+static int queue_init(struct blk *b, struct blk_queue *q);
+
 int
 blk_init(struct blk *b)
 {
 	struct virtio_blk_config *c = &b->cfg;
-	struct io_uring_params p = { 0 };
 	uint64_t f;
 	int rc;
 
@@ -655,43 +684,175 @@ blk_init(struct blk *b)
 	if (b->zero == NULL)
 		return -ENOMEM;
 	memset(b->zero, 0, BLK_ZERO_CHUNK);
+	b->threads = b->nqueues > 1;
+	if (b->threads) {
+		b->be.poll = NULL;
+		b->be.kick_epfd = blk_kick_epfd;
+		b->be.lock = blk_lock;
+	}
+	for (unsigned i = 0; i < b->nqueues; i++)
+		if ((rc = queue_init(b, &b->q[i])) < 0)
+			return rc;
+	return 0;
+}
+
+/* The queue's io_uring, its eventfd and, with workers, its epoll fd. */
+static int
+queue_init(struct blk *b, struct blk_queue *q)
+{
+	struct io_uring_params p = { 0 };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+	int rc;
+
+	q->b = b;
+	q->efd = q->epfd = -1;
+	pthread_mutex_init(&q->lock, NULL);
 	/* Room for a completion from every request slot: none overflows.  The
 	 * ring starts disabled so it can be restricted first. */
 	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED;
-	p.cq_entries = BLK_MAX_QUEUES * BLK_QUEUE_SIZE;
-	rc = io_uring_queue_init_params(BLK_RING_SIZE, &b->ring, &p);
+	p.cq_entries = BLK_QUEUE_SIZE;
+	rc = io_uring_queue_init_params(BLK_RING_SIZE, &q->ring, &p);
 	if (rc < 0) {
 		hlog("cannot set up io_uring: %s; hyve-blk needs io_uring "
 		    "(Linux 5.6 or later, not disabled by kernel.io_uring_disabled)",
 		    strerror(-rc));
 		return rc;
 	}
-	b->ring_ok = true;
-	b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (b->efd < 0)
+	q->ring_ok = true;
+	q->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->efd < 0)
 		return -errno;
-	rc = io_uring_register_eventfd(&b->ring, b->efd);
+	rc = io_uring_register_eventfd(&q->ring, q->efd);
 	if (rc < 0) {
 		hlog("cannot register the io_uring eventfd: %s", strerror(-rc));
 		return rc;
 	}
-	return restrict_ring(b);
+	if (b->threads) {
+		q->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (q->epfd < 0 || epoll_ctl(q->epfd, EPOLL_CTL_ADD, q->efd,
+		    &ev) < 0)
+			return -errno;
+	}
+	return restrict_ring(q);
+}
+
+/* Nothing to do: the server's loop checks guest memory after any event. */
+static void
+blk_wake(struct vu_dev *d, void *arg)
+{
+	struct blk *b = arg;
+	eventfd_t v;
+
+	(void)d;
+	eventfd_read(b->wake_efd, &v);
 }
 
 int
 blk_attach(struct blk *b, struct vu_dev *d)
 {
 	b->dev = d;
-	return vu_watch(d, b->efd, blk_io_event, b);
+	if (!b->threads)
+		return vu_watch(d, b->q[0].efd, blk_io_event, &b->q[0]);
+	b->wake_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b->wake_efd < 0)
+		return -errno;
+	return vu_watch(d, b->wake_efd, blk_wake, b);
+}
+
+int
+blk_fds(const struct blk *b, int *fds, int max)
+{
+	int n = 0;
+
+	if (b->threads && max > 0)
+		fds[n++] = b->wake_efd;
+	for (unsigned i = 0; i < b->nqueues && n + 3 <= max; i++) {
+		fds[n++] = b->q[i].ring.ring_fd;
+		fds[n++] = b->q[i].efd;
+		if (b->q[i].epfd >= 0)
+			fds[n++] = b->q[i].epfd;
+	}
+	return n;
+}
+
+/*
+ * A queue's worker: waits for a kick or a completion, then does the work
+ * under the queue's lock (the server's thread holds every lock while it
+ * handles a message).  It lives as long as the process: stopping a queue
+ * (GET_VRING_BASE, a reset) takes its kick fd out of the epoll set, and
+ * the worker sleeps until the queue is started again.
+ */
+static void *
+worker(void *arg)
+{
+	struct blk_queue *q = arg;
+	struct blk *b = q->b;
+	struct epoll_event ev[8];
+	int n;
+
+	for (;;) {
+		n = epoll_wait(q->epfd, ev, 8, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			hlog("queue %u: epoll_wait failed: %s", q->index,
+			    strerror(errno));
+			_exit(1);
+		}
+		pthread_mutex_lock(&q->lock);
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.u64 == 0)
+				queue_io(b, q);
+			else
+				vu_kick_event(b->dev, ev[i].data.u64);
+		}
+		/* A frontend that shrank guest memory under us is dropped by
+		 * the server's loop, which looks after every event. */
+		if (gmem_lost(&b->dev->mem) || gmem_guard_lost(b->dev->infl_guard))
+			eventfd_write(b->wake_efd, 1);
+		pthread_mutex_unlock(&q->lock);
+	}
+	return NULL;
+}
+
+/*
+ * The workers start after the sandbox: it unshares a user namespace,
+ * which the kernel refuses to a process with threads.  The blk seccomp
+ * filter therefore allows clone with CLONE_THREAD (and answers clone3
+ * with ENOSYS so that glibc falls back to it), and RLIMIT_NPROC
+ * (SANDBOX_BLK_NPROC) counts them with io_uring's workers.  Signals go to
+ * the main thread only.
+ */
+int
+blk_start(struct blk *b)
+{
+	sigset_t all, old;
+	int rc = 0;
+
+	if (!b->threads)
+		return 0;
+	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < b->nqueues && rc == 0; i++)
+		rc = -pthread_create(&b->q[i].thread, NULL, worker, &b->q[i]);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc < 0)
+		hlog("cannot start the queue threads: %s", strerror(-rc));
+	return rc;
 }
 
 void
 blk_free(struct blk *b)
 {
-	if (b->ring_ok)
-		io_uring_queue_exit(&b->ring);
-	b->ring_ok = false;
+	/* Workers, if any, still run: only the main thread's exit ends them. */
+	if (b->threads)
+		return;
 	for (unsigned i = 0; i < BLK_MAX_QUEUES; i++) {
+		if (b->q[i].ring_ok)
+			io_uring_queue_exit(&b->q[i].ring);
+		b->q[i].ring_ok = false;
 		free(b->q[i].reqs);
 		b->q[i].reqs = NULL;
 		b->q[i].nreqs = 0;

@@ -5,9 +5,13 @@
  * hyve-blk: virtio-blk (device type 2) over vhost-user.  Requests go to the
  * disk through one io_uring, straight from and into the guest's buffers;
  * completions arrive on the ring's eventfd.  Reads and writes of a disk in
- * memory (inline_io) are done at once instead.
+ * memory (inline_io) are done at once instead.  With more than one queue,
+ * every queue has its own io_uring and its own thread (a "worker"), which
+ * waits on the queue's kick fd and the ring's eventfd; the vhost-user
+ * server's thread takes every worker's lock while it handles a message.
  */
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -47,8 +51,18 @@ struct blk_req {
 	bool zeroing;			/* writing zeroes after fallocate failed */
 };
 
+struct blk;
+
 struct blk_queue {
+	struct blk *b;
 	unsigned index;
+	struct io_uring ring;
+	bool ring_ok;
+	int efd;			/* the ring's completions */
+	int epfd;			/* worker: kick fd and efd, or -1 */
+	unsigned queued;		/* SQEs not yet submitted */
+	pthread_t thread;
+	pthread_mutex_t lock;
 	struct blk_req *reqs;
 	unsigned nreqs;
 	struct blk_req *free;
@@ -73,12 +87,9 @@ struct blk {
 	uint64_t sectors;		/* capacity in 512-byte sectors */
 	char serial[VIRTIO_BLK_ID_BYTES];
 	unsigned nqueues;
+	bool threads;			/* a worker per queue (nqueues > 1) */
+	int wake_efd;			/* workers: wakes the server's loop */
 	struct virtio_blk_config cfg;
-	struct io_uring ring;
-	bool ring_ok;
-	int efd;
-	unsigned inflight;
-	unsigned queued;		/* SQEs not yet submitted */
 	bool dropping;			/* reset: complete nothing to the guest */
 	void *zero;
 	struct vu_dev *dev;
@@ -92,5 +103,12 @@ void blk_free(struct blk *b);
 
 /* Starts watching the io_uring eventfd on d (after vu_dev_init). */
 int blk_attach(struct blk *b, struct vu_dev *d);
+
+/* The fds the sandbox must keep: at most 3 per queue and one more.
+ * Returns how many. */
+int blk_fds(const struct blk *b, int *fds, int max);
+
+/* Starts the queue workers (no-op with one queue). */
+int blk_start(struct blk *b);
 
 #endif

@@ -22,7 +22,7 @@
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
 
-static struct blk blk = { .fd = -1, .efd = -1 };
+static struct blk blk = { .fd = -1, .wake_efd = -1 };
 
 static void
 usage(int status)
@@ -43,7 +43,8 @@ usage(int status)
 	    "  --sectorsize LOG[/PHYS]  logical and physical sector sizes\n"
 	    "                   (512..4096, default 512)\n"
 	    "  --ser SERIAL     the disk's serial number (20 bytes at most)\n"
-	    "  --queues N       request queues, 1..%d (default 1)\n"
+	    "  --queues N       request queues, 1..%d (default 1); more than\n"
+	    "                   one: a thread and an io_uring per queue\n"
 	    "  --inline-io M    reads and writes in the backend's thread, not\n"
 	    "                   io_uring: auto (default) does so for a disk in\n"
 	    "                   memory (tmpfs, ramfs), where they never wait\n"
@@ -311,13 +312,22 @@ main(int argc, char **argv)
 		hlog("cannot set up the device: %s", strerror(-rc));
 		return 1;
 	}
-	d.poll_max_ns = (uint64_t)poll_us * 1000;
+	/* The workers sleep on their own epoll; polling is the server's. */
+	if (poll_us > 0 && blk.nqueues > 1)
+		hlog("--poll-us %lld: polling serves one queue; with --queues %u "
+		    "every queue's thread sleeps until kicked", poll_us,
+		    blk.nqueues);
+	else
+		d.poll_max_ns = (uint64_t)poll_us * 1000;
 	{
-		int keep[] = { blk.fd, blk.ring.ring_fd, blk.efd };
+		int keep[2 + 3 * BLK_MAX_QUEUES] = { blk.fd };
+		int n = 1 + blk_fds(&blk, keep + 1, 1 + 3 * BLK_MAX_QUEUES);
 
-		if (cli_confine(&cli, &d, SANDBOX_BLK, keep, 3) < 0)
+		if (cli_confine(&cli, &d, SANDBOX_BLK, keep, n) < 0)
 			return 1;
 	}
+	if (blk_start(&blk) < 0)
+		return 1;
 	rc = cli_serve(&cli, &d);
 	blk_free(&blk);
 	return rc;

@@ -13,6 +13,8 @@
 # restart.max=100 lets the device survive 20 deaths; restart.window=5
 # keeps the restart back-off short (it doubles per death in a window, up
 # to 2 s).
+# HYVE_T_BLK_QUEUES=N runs the disk with N queues (hyve-blk's thread per
+# queue; the test guest drives queue 0).
 # lab: 240 s
 # timeout: 1200 s
 . "$(dirname "$0")/lib.sh"
@@ -24,8 +26,9 @@ SOCK=$TMP/vm.sock VM=vmrb DEV=blk0
 
 IMG=$TMP/disk.img
 truncate -s 16M "$IMG"
+Q=${HYVE_T_BLK_QUEUES:+,queues=$HYVE_T_BLK_QUEUES}
 "$HYVE" -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
-    -s 3,virtio-blk,"$IMG" -o restart.max=100 -o restart.window=5 \
+    -s 3,virtio-blk,"$IMG"$Q -o restart.max=100 -o restart.window=5 \
     -o control.path="$SOCK" \
     -o boot.kernel="$GUEST" -o 'boot.cmdline=test=blk-stress stress_s=3600' \
     $VM </dev/null >"$TMP/out" 2>"$TMP/err" &

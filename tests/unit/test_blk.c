@@ -53,6 +53,10 @@ static uint8_t *mem;
 static int dflags;		/* how the test opens the disk it passes */
 /* One more option (and its value) for every spawn, or NULL. */
 static const char *xopt, *xval;
+/* The frontend's inflight region (or -1), handed to every backend. */
+static int infl_fd = -1;
+/* Guest memory and rings as they are: a restarted backend's view. */
+static bool keep_mem;
 
 struct seg {
 	uint64_t gpa;
@@ -84,6 +88,8 @@ setup(void **state)
 	(void)state;
 	dflags = O_RDWR;
 	xopt = xval = NULL;
+	infl_fd = -1;
+	keep_mem = false;
 	memfd = vf_guest_mem("blk-guest", MEMSZ, &mem);
 	if (memfd < 0)
 		return -1;
@@ -206,6 +212,58 @@ get_config(struct virtio_blk_config *c)
 	memcpy(c, r.p.config.data, sizeof(*c));
 }
 
+
+static size_t
+infl_stride(void)
+{
+	/* struct inflight_queue: 16 bytes, then 16 per descriptor. */
+	return (16 + NUM * 16 + 63) & ~(size_t)63;
+}
+
+static void
+set_inflight(int nq)
+{
+	struct vu_msg m, r;
+
+	vu_msg_init(&m, VU_SET_INFLIGHT_FD, sizeof(struct vu_inflight));
+	m.p.inflight.mmap_size = infl_stride() * nq;
+	m.p.inflight.mmap_offset = 0;
+	m.p.inflight.num_queues = nq;
+	m.p.inflight.queue_size = NUM;
+	vu_msg_add_fd(&m, infl_fd);
+	call_ok(&m, &r);
+}
+
+/* vf_ring without clearing the ring: the requests in it stay. */
+static void
+ring_again(int q)
+{
+	struct virtq_layout l;
+	struct vu_msg m, r;
+
+	virtq_layout(NUM, 4096, &l);
+	vu_msg_state(&m, VU_SET_VRING_NUM, q, NUM);
+	call_ok(&m, &r);
+	vu_msg_state(&m, VU_SET_VRING_BASE, q, vq[q].used->idx);
+	call_ok(&m, &r);
+	vu_msg_init(&m, VU_SET_VRING_ADDR, sizeof(struct vhost_vring_addr));
+	m.p.addr.index = q;
+	m.p.addr.desc_user_addr = UVA + RING(q) + l.desc;
+	m.p.addr.avail_user_addr = UVA + RING(q) + l.avail;
+	m.p.addr.used_user_addr = UVA + RING(q) + l.used;
+	call_ok(&m, &r);
+	vu_msg_vring_fd(&m, VU_SET_VRING_CALL, q, vq[q].call);
+	call_ok(&m, &r);
+	vu_msg_vring_fd(&m, VU_SET_VRING_ERR, q, vq[q].err);
+	call_ok(&m, &r);
+	vu_msg_vring_fd(&m, VU_SET_VRING_KICK, q, vq[q].kick);
+	call_ok(&m, &r);
+	vu_msg_state(&m, VU_SET_VRING_ENABLE, q, 1);
+	m.hdr.flags |= VU_FLAG_NEED_REPLY;
+	call_ok(&m, &r);
+	assert_int_equal(r.p.u64, 0);
+}
+
 static void
 configure(int nq)
 {
@@ -228,11 +286,18 @@ configure(int nq)
 	vu_msg_init(&m, VU_SET_OWNER, 0);
 	call_ok(&m, &r);
 
-	memset(mem, 0, MEMSZ);
+	if (!keep_mem)
+		memset(mem, 0, MEMSZ);
 	assert_int_equal(vf_mem_table(sock, memfd, MEMSZ, UVA), 0);
-	for (int q = 0; q < nq; q++)
-		assert_int_equal(vf_ring(sock, mem, UVA, q, NUM, RING(q), &vq[q]),
-		    0);
+	if (infl_fd >= 0)
+		set_inflight(nq);
+	for (int q = 0; q < nq; q++) {
+		if (keep_mem)
+			ring_again(q);
+		else
+			assert_int_equal(vf_ring(sock, mem, UVA, q, NUM, RING(q),
+			    &vq[q]), 0);
+	}
 }
 
 /* Writes a chain at descriptors head.. and makes it available (no kick). */
@@ -805,6 +870,129 @@ test_multiqueue_nocache(void **state)
 	stop();
 }
 
+/*
+ * Two queues, a worker each: 32 writes on each at once, then reads back;
+ * then queue 1 is stopped (GET_VRING_BASE) and queue 0 goes on alone.
+ */
+static void
+test_two_queues(void **state)
+{
+	uint8_t want[4096];
+	struct vu_msg m, r;
+
+	(void)state;
+	spawn("--queues", "2", NULL);
+	configure(2);
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t type = pass ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
+
+		for (int q = 0; q < 2; q++) {
+			for (int i = 0; i < 16; i++) {
+				int k = q * 16 + i;
+				uint64_t buf = (pass ? RBUF : DATA) + k * 4096;
+				struct seg s[3] = {
+					{ HDR + 16 * k, 16, false },
+					{ buf, 4096, pass == 1 },
+					{ STATUS + k, 1, true },
+				};
+
+				if (!pass)
+					pattern(mem + buf, 4096, 300 + k);
+				set_hdr(HDR + 16 * k, type, 8 * k);
+				mem[STATUS + k] = 0xee;
+				post(q, 3 * i, s, 3);
+			}
+		}
+		kick_q(0);
+		kick_q(1);
+		wait_used(0, 16 * (pass + 1));
+		wait_used(1, 16 * (pass + 1));
+		for (int k = 0; k < 32; k++)
+			assert_int_equal(mem[STATUS + k], VIRTIO_BLK_S_OK);
+	}
+	for (int k = 0; k < 32; k++) {
+		pattern(want, sizeof(want), 300 + k);
+		file_has(k * 4096ull, want, sizeof(want));
+		assert_memory_equal(mem + RBUF + k * 4096, want, sizeof(want));
+	}
+	/* Stopping queue 1 reports its base and leaves queue 0 running. */
+	vu_msg_state(&m, VU_GET_VRING_BASE, 1, 0);
+	call_ok(&m, &r);
+	assert_int_equal(r.p.state.num, 32);
+	assert_int_equal(rw(VIRTIO_BLK_T_IN, 8 * 5, RBUF, 4096),
+	    VIRTIO_BLK_S_OK);
+	pattern(want, sizeof(want), 305);
+	assert_memory_equal(mem + RBUF, want, sizeof(want));
+	stop();
+}
+
+/*
+ * A restart with requests in flight on both queues: the first backend
+ * took them (the inflight region says so) and died; the next one, given
+ * the same region and rings, runs them, each queue its own.
+ */
+static void
+test_two_queues_replay(void **state)
+{
+	uint8_t want[4096], *infl;
+	size_t len = 2 * infl_stride();
+	int st;
+
+	(void)state;
+	infl_fd = memfd_create("blk-infl", MFD_CLOEXEC);
+	assert_true(infl_fd >= 0);
+	assert_int_equal(ftruncate(infl_fd, len), 0);
+	infl = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, infl_fd, 0);
+	assert_true(infl != MAP_FAILED);
+	spawn("--queues", "2", NULL);
+	configure(2);
+	/* Four writes per queue, made available but never kicked. */
+	for (int q = 0; q < 2; q++) {
+		uint8_t *iq = infl + q * infl_stride();
+
+		assert_int_equal(*(uint16_t *)(iq + 8), 1);	/* version */
+		for (int i = 0; i < 4; i++) {
+			int k = q * 4 + i;
+			struct seg s[3] = {
+				{ HDR + 16 * k, 16, false },
+				{ DATA + k * 4096, 4096, false },
+				{ STATUS + k, 1, true },
+			};
+
+			pattern(mem + DATA + k * 4096, 4096, 500 + k);
+			set_hdr(HDR + 16 * k, VIRTIO_BLK_T_OUT, 8 * k);
+			mem[STATUS + k] = 0xee;
+			post(q, 3 * i, s, 3);
+			/* desc[head]: inflight, counter (what a backend marks) */
+			iq[16 + 3 * i * 16] = 1;
+			*(uint64_t *)(iq + 16 + 3 * i * 16 + 8) = k + 1;
+		}
+	}
+	kill(pid, SIGKILL);
+	st = reap(10);
+	assert_true(st != -1 && WIFSIGNALED(st));
+	close(sock);
+	sock = -1;
+	keep_mem = true;
+	spawn("--queues", "2", NULL);
+	configure(2);
+	wait_used(0, 4);
+	wait_used(1, 4);
+	for (int k = 0; k < 8; k++) {
+		assert_int_equal(mem[STATUS + k], VIRTIO_BLK_S_OK);
+		pattern(want, sizeof(want), 500 + k);
+		file_has(k * 4096ull, want, sizeof(want));
+	}
+	for (int q = 0; q < 2; q++)
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(infl[q * infl_stride() + 16 + 3 * i * 16],
+			    0);
+	munmap(infl, len);
+	stop();
+	close(infl_fd);
+	infl_fd = -1;
+}
+
 /* Standalone: --socket and --file; frontends one after another. */
 static int
 connect_sock(void)
@@ -925,6 +1113,8 @@ INLINE(test_multi_buffer)
 INLINE(test_inflight)
 INLINE(test_zeroes_fallback)
 INLINE(test_multiqueue_nocache)
+INLINE(test_two_queues)
+INLINE(test_two_queues_replay)
 POLL(test_write_read)
 POLL(test_inflight)
 POLL(test_multiqueue_nocache)
@@ -947,6 +1137,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_multiqueue_nocache, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_second_frontend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_queues_replay, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_write_read_inline, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_multi_buffer_inline, setup,
@@ -956,6 +1149,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_zeroes_fallback_inline, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_multiqueue_nocache_inline,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_queues_inline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_two_queues_replay_inline,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_read_poll, setup,
 		    teardown),

@@ -458,12 +458,15 @@ body_blk(void)
 	if (cqe->res != sizeof(w))
 		say("FAIL async write: %d\n", cqe->res);
 	io_uring_cqe_seen(&ring, cqe);
-	CHECK(pread(cfds[0], buf, 512, 12288) == 512 && buf[0] == 4);
+	/* inline I/O: preadv2 and pwritev2, the calls blk makes */
+	CHECK(preadv2(cfds[0], &(struct iovec){ buf, 512 }, 1, 12288, 0) ==
+	    512 && buf[0] == 4);
 	/* the disk grows past its end: blk keeps RLIMIT_FSIZE */
 	memset(w, 3, sizeof(w));
-	CHECK(pwrite(cfds[0], w, sizeof(w), 8192) == sizeof(w));
-	CHECK(preadv(cfds[0], &(struct iovec){ buf, 512 }, 1, 8192) == 512 &&
-	    buf[511] == 3);
+	CHECK(pwritev2(cfds[0], &(struct iovec){ w, sizeof(w) }, 1, 8192, 0) ==
+	    sizeof(w));
+	CHECK(preadv2(cfds[0], &(struct iovec){ buf, 512 }, 1, 8192, 0) ==
+	    512 && buf[511] == 3);
 	CHECK(fdatasync(cfds[0]) == 0);
 	CHECK(fallocate(cfds[0], 0, 0, 16384) == 0);
 }
@@ -667,6 +670,7 @@ static const struct kill_case {
 	{ SANDBOX_NET, do_tunsetiff, "ioctl" },
 	{ SANDBOX_BLK, do_ioctl, "ioctl" },
 	{ SANDBOX_RND, do_fork, "clone" },
+	{ SANDBOX_BLK, do_fork, "clone" },
 	{ SANDBOX_BLK, do_open, "openat" },
 	{ SANDBOX_NET, do_execve, "execve" },
 	{ SANDBOX_RND, do_ptrace, "ptrace" },
@@ -1025,9 +1029,13 @@ test_profiles(void **state)
 		if (p.n >= 40)
 			fail_msg("%s allows %d syscalls; the target is under 40",
 			    sandbox_role_name(roles[r]), p.n);
+		/* blk's queue threads: clone, CLONE_THREAD only; vsock's unix
+		 * sockets (both checked below). */
 		for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
 			if (in_profile(&p, never[i]) && !(roles[r] ==
-			    SANDBOX_VSOCK && strcmp(never[i], "socket") == 0))
+			    SANDBOX_BLK && strcmp(never[i], "clone") == 0) &&
+			    !(roles[r] == SANDBOX_VSOCK &&
+			    strcmp(never[i], "socket") == 0))
 				fail_msg("%s allows %s", sandbox_role_name(roles[r]),
 				    never[i]);
 		assert_true(in_profile(&p, "recvmsg"));
@@ -1037,6 +1045,9 @@ test_profiles(void **state)
 	assert_int_equal(sandbox_profile(SANDBOX_BLK, &p), 0);
 	assert_true(in_profile(&p, "io_uring_enter"));
 	assert_false(in_profile(&p, "getrandom"));
+	for (int i = 0; i < p.n; i++)
+		if (strcmp(p.sc[i].name, "clone") == 0)
+			assert_true(p.sc[i].args_filtered);
 	assert_int_equal(sandbox_profile(SANDBOX_RND, &p), 0);
 	assert_true(in_profile(&p, "getrandom"));
 	assert_false(in_profile(&p, "io_uring_enter"));

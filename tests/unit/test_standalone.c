@@ -44,6 +44,8 @@ struct backend {
 };
 
 static const struct backend blk = { "hyve-blk", "HYVE_BLK", false };
+/* hyve-blk with two queues: a thread per queue. */
+static const struct backend blk2 = { "hyve-blk", "HYVE_BLK", false };
 static const struct backend rnd = { "hyve-rnd", "HYVE_RND", false };
 static const struct backend net = { "hyve-net", "HYVE_NET", true };
 
@@ -115,9 +117,13 @@ start_on(const struct backend *be, const char *path, bool wait)
 		    "(or set %s)\n", be->name, be->env);
 		return 0;
 	}
-	if (be == &blk) {
+	if (be == &blk || be == &blk2) {
 		argv[n++] = "--file";
 		argv[n++] = imgpath;
+		if (be == &blk2) {
+			argv[n++] = "--queues";
+			argv[n++] = "2";
+		}
 	} else if (be == &net) {
 		argv[n++] = "--tap";
 		argv[n++] = "hvstand0";
@@ -405,6 +411,14 @@ test_shrink_blk(void **state)
 	shrink(&blk);
 }
 
+/* The same where a queue thread, not the server's, hits the shrunk file. */
+static void
+test_shrink_blk_queues(void **state)
+{
+	(void)state;
+	shrink(&blk2);
+}
+
 static void
 test_shrink_rnd(void **state)
 {
@@ -573,6 +587,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reconnect_rnd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_net, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shrink_blk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrink_blk_queues, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_shrink_rnd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_removes_socket, setup, teardown),
