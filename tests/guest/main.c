@@ -33,6 +33,7 @@ static const struct test tests[] = {
 	{ "blk", test_blk },
 	{ "net", test_net },
 	{ "hostile", test_hostile },
+	{ "vsock", test_vsock },
 	{ "blk-stress", test_blk_stress },
 	{ "net-echo", test_net_echo },
 	{ "rng-stress", test_rng_stress },

@@ -306,6 +306,7 @@ vq_setup(struct vdev *d, unsigned int i, char *why, size_t len)
 		q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	q->vector = (uint8_t)(VEC_BASE + 4 * d->devno +
 	    (d->shared_vec ? 0 : i + 1));
+	q->irq_mark = irq_count[q->vector];
 	for (k = 0; k < size; k++)
 		q->next[k] = (uint16_t)(k + 1);
 	q->nfree = size;
@@ -524,18 +525,23 @@ irq_sleep(uint64_t us)
 }
 
 /*
- * Waits for one used entry, at most us.  With irq, also for the queue's
- * MSI-X interrupt (interrupts are only taken inside SYS_HLT, so none can
- * be missed between the check and the halt); without, polls at CPL 3.
+ * Waits for one used entry, at most us.  With irq, also for an MSI-X
+ * interrupt of the queue's since the ring was last seen empty: one
+ * interrupt may stand for several entries, and it may have come while we
+ * waited on another queue (an rx queue fills while we wait for tx), so an
+ * interrupt counted before this call still covers what is pending now.
+ * Interrupts are only taken inside SYS_HLT, so none can be counted between
+ * seeing the ring empty and taking the mark.  Without irq, polls at CPL 3.
  */
 int
 vq_wait(struct vq *q, int irq, uint64_t us, uint32_t *len)
 {
-	uint32_t before = irq_count[q->vector];
 	uint64_t end = now_us() + us;
 
 	for (;;) {
-		if (vq_pending(q) && (!irq || irq_count[q->vector] != before))
+		if (!vq_pending(q))
+			q->irq_mark = irq_count[q->vector];
+		else if (!irq || irq_count[q->vector] != q->irq_mark)
 			return vq_used(q, len);
 		if (now_us() >= end)
 			break;

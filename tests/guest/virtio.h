@@ -34,6 +34,7 @@ struct vq {
 	struct vring_used *used;
 	uint16_t free_head, nfree;
 	uint16_t avail_idx, last_used;
+	uint32_t irq_mark;		/* irq_count[vector] when last seen empty */
 	uint16_t next[VQ_MAX];		/* our own free list: the guest may not trust desc */
 	uint16_t chain_len[VQ_MAX];
 	uint64_t notify;		/* MMIO address of this queue's notify */
