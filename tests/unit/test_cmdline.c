@@ -359,7 +359,8 @@ test_help(void **state)
 	assert_non_null(strstr(out, "hostbridge"));
 	/* from the table of device classes */
 	assert_non_null(strstr(out, "virtio-fs    DIR,tag=NAME[,ro]"));
-	assert_non_null(strstr(out, "type=blk|net|rng|fs"));
+	assert_non_null(strstr(out, "type=blk|net|rng|vsock|fs"));
+	assert_non_null(strstr(out, "virtio-vsock cid=N,socket=PATH"));
 	assert_int_equal(run("-c 2 -s help vm0", 1, &out), 1);
 }
 
