@@ -8,6 +8,12 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libhyve.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The frontends share bench/fe.c.
+$(B)/bench/vublk $(B)/bench/vunet: $(B)/bench/%: $(B)/obj/bench/%.o \
+    $(B)/obj/bench/fe.o $(B)/libhyve.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 bench-bins: $(BENCH_BINS)
 
 bench: $(DEPS_STAMP)

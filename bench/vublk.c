@@ -41,6 +41,7 @@
 #include "ipc/vhost_user.h"
 #include "ipc/virtq.h"
 #include "lib/log.h"
+#include "bench/fe.h"
 
 #define UVA		0x7f0000000000ull	/* the "guest" address we claim */
 #define NUM		256			/* ring size */
@@ -113,76 +114,6 @@ xorshift(uint64_t *rng)
 	return *rng;
 }
 
-/* CPU seconds of process pid (all its threads), or -1. */
-static double
-proc_cpu(int pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	FILE *f;
-	size_t n;
-
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* After "(comm)": state is field 3, utime and stime 14 and 15. */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-	    &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
-}
-
-static double
-self_cpu(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static int
-call(struct vu_msg *m, struct vu_msg *r, const char *what)
-{
-	int rc = vu_call(sock, m, r);
-
-	if (rc < 0)
-		hlog("backend: %s failed: %s", what, strerror(-rc));
-	return rc;
-}
-
-static int
-connect_to(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int i;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		hlog("socket %s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (sock < 0)
-		return -errno;
-	/* The backend may still be starting: retry for 5 s. */
-	for (i = 0; i < 500; i++) {
-		if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return 0;
-		usleep(10000);
-	}
-	hlog("socket %s: cannot connect: %s (is the backend running?)", path,
-	    strerror(errno));
-	return -errno;
-}
-
 static int
 setup_queue(struct fq *q)
 {
@@ -195,29 +126,29 @@ setup_queue(struct fq *q)
 	q->avail = (void *)(mem + RING(i) + l.avail);
 	q->used = (void *)(mem + RING(i) + l.used);
 	vu_msg_state(&m, VU_SET_VRING_NUM, i, NUM);
-	if (call(&m, &r, "SET_VRING_NUM") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_NUM") < 0)
 		return -EIO;
 	vu_msg_state(&m, VU_SET_VRING_BASE, i, 0);
-	if (call(&m, &r, "SET_VRING_BASE") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_BASE") < 0)
 		return -EIO;
 	vu_msg_init(&m, VU_SET_VRING_ADDR, sizeof(struct vhost_vring_addr));
 	m.p.addr.index = i;
 	m.p.addr.desc_user_addr = UVA + RING(i) + l.desc;
 	m.p.addr.avail_user_addr = UVA + RING(i) + l.avail;
 	m.p.addr.used_user_addr = UVA + RING(i) + l.used;
-	if (call(&m, &r, "SET_VRING_ADDR") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_ADDR") < 0)
 		return -EIO;
 	vu_msg_vring_fd(&m, VU_SET_VRING_CALL, i, q->callfd);
-	if (call(&m, &r, "SET_VRING_CALL") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_CALL") < 0)
 		return -EIO;
 	vu_msg_vring_fd(&m, VU_SET_VRING_ERR, i, q->errfd);
-	if (call(&m, &r, "SET_VRING_ERR") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_ERR") < 0)
 		return -EIO;
 	vu_msg_vring_fd(&m, VU_SET_VRING_KICK, i, q->kickfd);
-	if (call(&m, &r, "SET_VRING_KICK") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_KICK") < 0)
 		return -EIO;
 	vu_msg_state(&m, VU_SET_VRING_ENABLE, i, 1);
-	if (call(&m, &r, "SET_VRING_ENABLE") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_ENABLE") < 0)
 		return -EIO;
 	return 0;
 }
@@ -231,7 +162,7 @@ setup(uint64_t *capacity)
 	uint64_t f, want;
 
 	vu_msg_init(&m, VU_GET_FEATURES, 0);
-	if (call(&m, &r, "GET_FEATURES") < 0)
+	if (fe_call(sock, &m, &r, "GET_FEATURES") < 0)
 		return -EIO;
 	f = r.p.u64;
 	if (!(f & (1ull << VIRTIO_F_VERSION_1)) ||
@@ -245,10 +176,10 @@ setup(uint64_t *capacity)
 	    (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
 	    (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH));
 	vu_msg_u64(&m, VU_SET_FEATURES, want);
-	if (call(&m, &r, "SET_FEATURES") < 0)
+	if (fe_call(sock, &m, &r, "SET_FEATURES") < 0)
 		return -EIO;
 	vu_msg_init(&m, VU_GET_PROTOCOL_FEATURES, 0);
-	if (call(&m, &r, "GET_PROTOCOL_FEATURES") < 0)
+	if (fe_call(sock, &m, &r, "GET_PROTOCOL_FEATURES") < 0)
 		return -EIO;
 	want = r.p.u64 & ((1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIG) |
 	    (nq > 1 ? 1ull << VU_PF_MQ : 0));
@@ -257,10 +188,10 @@ setup(uint64_t *capacity)
 		return -ENOTSUP;
 	}
 	vu_msg_u64(&m, VU_SET_PROTOCOL_FEATURES, want);
-	if (call(&m, &r, "SET_PROTOCOL_FEATURES") < 0)
+	if (fe_call(sock, &m, &r, "SET_PROTOCOL_FEATURES") < 0)
 		return -EIO;
 	vu_msg_init(&m, VU_SET_OWNER, 0);
-	if (call(&m, &r, "SET_OWNER") < 0)
+	if (fe_call(sock, &m, &r, "SET_OWNER") < 0)
 		return -EIO;
 
 	*capacity = 0;
@@ -269,7 +200,7 @@ setup(uint64_t *capacity)
 		vu_msg_init(&m, VU_GET_CONFIG, VU_CONFIG_HDR + 8);
 		m.p.config.offset = 0;
 		m.p.config.size = 8;
-		if (call(&m, &r, "GET_CONFIG") < 0)
+		if (fe_call(sock, &m, &r, "GET_CONFIG") < 0)
 			return -EIO;
 		memcpy(capacity, r.p.config.data, 8);
 		*capacity *= 512;
@@ -281,12 +212,12 @@ setup(uint64_t *capacity)
 	vu_msg_add_fd(&m, memfd);
 	if (want & (1ull << VU_PF_REPLY_ACK))
 		m.hdr.flags |= VU_FLAG_NEED_REPLY;
-	if (call(&m, &r, "SET_MEM_TABLE") < 0)
+	if (fe_call(sock, &m, &r, "SET_MEM_TABLE") < 0)
 		return -EIO;
 
 	if (nq > 1) {
 		vu_msg_init(&m, VU_GET_QUEUE_NUM, 0);
-		if (call(&m, &r, "GET_QUEUE_NUM") < 0)
+		if (fe_call(sock, &m, &r, "GET_QUEUE_NUM") < 0)
 			return -EIO;
 		if (r.p.u64 < (uint64_t)nq) {
 			hlog("backend: %llu queue(s), --queues %d asked for more",
@@ -529,7 +460,7 @@ main(int argc, char **argv)
 		if (f->kickfd < 0 || f->callfd < 0 || f->errfd < 0)
 			return 1;
 	}
-	if (connect_to(path) < 0 || setup(&cap) < 0)
+	if ((sock = fe_connect(path)) < 0 || setup(&cap) < 0)
 		return 1;
 	if (size == 0 || (cap != 0 && size > cap))
 		size = cap;
@@ -542,10 +473,10 @@ main(int argc, char **argv)
 	if (idle > 0) {
 		/* The queue is started and empty: what does waiting cost? */
 		usleep(200000);
-		c0 = proc_cpu(pid);
+		c0 = fe_proc_cpu(pid);
 		t0 = now_ns();
 		usleep((useconds_t)(idle * 1e6));
-		c1 = proc_cpu(pid);
+		c1 = fe_proc_cpu(pid);
 		el = (double)(now_ns() - t0) / 1e9;
 		if (c0 < 0 || c1 < 0) {
 			hlog("--pid %d: cannot read its CPU time", pid);
@@ -566,11 +497,11 @@ main(int argc, char **argv)
 		}
 	/* The CPU times over exactly the measured window. */
 	sleep_until(tstart);
-	c0 = proc_cpu(pid);
-	f0 = self_cpu();
+	c0 = fe_proc_cpu(pid);
+	f0 = fe_self_cpu();
 	sleep_until(tend);
-	c1 = proc_cpu(pid);
-	f1 = self_cpu();
+	c1 = fe_proc_cpu(pid);
+	f1 = fe_self_cpu();
 	el = (double)(tend - tstart) / 1e9;
 	for (int q = 0; q < nq; q++) {
 		pthread_join(fqs[q].thread, NULL);

@@ -53,6 +53,7 @@
 #include "ipc/vhost_user.h"
 #include "ipc/virtq.h"
 #include "lib/log.h"
+#include "bench/fe.h"
 
 #define UVA		0x7f0000000000ull
 #define NUM		256
@@ -91,40 +92,6 @@ now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* CPU seconds of process pid (all its threads), or -1. */
-static double
-proc_cpu(int pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	FILE *f;
-	size_t n;
-
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-	    &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / sysconf(_SC_CLK_TCK);
-}
-
-static double
-self_cpu(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static uint16_t
@@ -311,7 +278,7 @@ run_raw(const char *tap, int mode, size_t size, double warm, double secs,
 				warmed = 1;
 				n = 0;
 				tstart = t;
-				c0 = self_cpu();
+				c0 = fe_self_cpu();
 			} else if (warmed && t >= tend) {
 				break;
 			}
@@ -319,42 +286,11 @@ run_raw(const char *tap, int mode, size_t size, double warm, double secs,
 		n++;
 	}
 	*el = now() - tstart;
-	*cpu = self_cpu() - c0;
+	*cpu = fe_self_cpu() - c0;
 	*frames = n;
 	stop_flood(fl);
 	close(fd);
 	return 0;
-}
-
-static int
-call(struct vu_msg *m, struct vu_msg *r, const char *what)
-{
-	int rc = vu_call(sock, m, r);
-
-	if (rc < 0)
-		hlog("backend: %s failed: %s", what, strerror(-rc));
-	return rc;
-}
-
-static int
-connect_to(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (sock < 0)
-		return -errno;
-	for (int i = 0; i < 500; i++) {
-		if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return 0;
-		usleep(10000);
-	}
-	hlog("socket %s: cannot connect: %s (is the backend running?)", path,
-	    strerror(errno));
-	return -errno;
 }
 
 static int
@@ -373,23 +309,23 @@ setup_queue(unsigned q)
 	if (Q->kick < 0 || Q->call < 0)
 		return -errno;
 	vu_msg_state(&m, VU_SET_VRING_NUM, q, NUM);
-	if (call(&m, &r, "SET_VRING_NUM") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_NUM") < 0)
 		return -EIO;
 	vu_msg_state(&m, VU_SET_VRING_BASE, q, 0);
-	if (call(&m, &r, "SET_VRING_BASE") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_BASE") < 0)
 		return -EIO;
 	vu_msg_init(&m, VU_SET_VRING_ADDR, sizeof(struct vhost_vring_addr));
 	m.p.addr.index = q;
 	m.p.addr.desc_user_addr = UVA + RING(q) + l.desc;
 	m.p.addr.avail_user_addr = UVA + RING(q) + l.avail;
 	m.p.addr.used_user_addr = UVA + RING(q) + l.used;
-	if (call(&m, &r, "SET_VRING_ADDR") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_ADDR") < 0)
 		return -EIO;
 	vu_msg_vring_fd(&m, VU_SET_VRING_CALL, q, Q->call);
-	if (call(&m, &r, "SET_VRING_CALL") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_CALL") < 0)
 		return -EIO;
 	vu_msg_vring_fd(&m, VU_SET_VRING_ERR, q, errfd);
-	if (call(&m, &r, "SET_VRING_ERR") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_ERR") < 0)
 		return -EIO;
 	return 0;
 }
@@ -400,10 +336,10 @@ start_queue(unsigned q)
 	struct vu_msg m, r;
 
 	vu_msg_vring_fd(&m, VU_SET_VRING_KICK, q, qs[q].kick);
-	if (call(&m, &r, "SET_VRING_KICK") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_KICK") < 0)
 		return -EIO;
 	vu_msg_state(&m, VU_SET_VRING_ENABLE, q, 1);
-	if (call(&m, &r, "SET_VRING_ENABLE") < 0)
+	if (fe_call(sock, &m, &r, "SET_VRING_ENABLE") < 0)
 		return -EIO;
 	return 0;
 }
@@ -415,7 +351,7 @@ setup(int mode)
 	uint64_t f, want;
 
 	vu_msg_init(&m, VU_GET_FEATURES, 0);
-	if (call(&m, &r, "GET_FEATURES") < 0)
+	if (fe_call(sock, &m, &r, "GET_FEATURES") < 0)
 		return -EIO;
 	f = r.p.u64;
 	want = (1ull << VIRTIO_F_VERSION_1) | (1ull << VU_F_PROTOCOL_FEATURES);
@@ -428,17 +364,17 @@ setup(int mode)
 		return -ENOTSUP;
 	}
 	vu_msg_u64(&m, VU_SET_FEATURES, want);
-	if (call(&m, &r, "SET_FEATURES") < 0)
+	if (fe_call(sock, &m, &r, "SET_FEATURES") < 0)
 		return -EIO;
 	vu_msg_init(&m, VU_GET_PROTOCOL_FEATURES, 0);
-	if (call(&m, &r, "GET_PROTOCOL_FEATURES") < 0)
+	if (fe_call(sock, &m, &r, "GET_PROTOCOL_FEATURES") < 0)
 		return -EIO;
 	vu_msg_u64(&m, VU_SET_PROTOCOL_FEATURES,
 	    r.p.u64 & (1ull << VU_PF_REPLY_ACK));
-	if (call(&m, &r, "SET_PROTOCOL_FEATURES") < 0)
+	if (fe_call(sock, &m, &r, "SET_PROTOCOL_FEATURES") < 0)
 		return -EIO;
 	vu_msg_init(&m, VU_SET_OWNER, 0);
-	if (call(&m, &r, "SET_OWNER") < 0)
+	if (fe_call(sock, &m, &r, "SET_OWNER") < 0)
 		return -EIO;
 	vu_msg_init(&m, VU_SET_MEM_TABLE, 8 + sizeof(struct vu_region));
 	m.p.mem.nregions = 1;
@@ -454,7 +390,7 @@ setup(int mode)
 			hlog("guest memory: %s", strerror(errno));
 			return -errno;
 		}
-		if (call(&m, &r, "SET_MEM_TABLE") < 0)
+		if (fe_call(sock, &m, &r, "SET_MEM_TABLE") < 0)
 			return -EIO;
 		close(fd);
 	}
@@ -527,8 +463,8 @@ run_vu(int mode, size_t size, double warm, double secs, int pid,
 		if (!warmed && t >= t0 + warm) {
 			warmed = 1;
 			tstart = t;
-			c0 = proc_cpu(pid);
-			f0 = self_cpu();
+			c0 = fe_proc_cpu(pid);
+			f0 = fe_self_cpu();
 		} else if (warmed) {
 			n += (uint16_t)(u - Q->last_used);
 		}
@@ -547,8 +483,8 @@ run_vu(int mode, size_t size, double warm, double secs, int pid,
 			break;
 	}
 	*el = now() - tstart;
-	*cpu = proc_cpu(pid) - c0;
-	*fecpu = self_cpu() - f0;
+	*cpu = fe_proc_cpu(pid) - c0;
+	*fecpu = fe_self_cpu() - f0;
 	*frames = n;
 	stop_flood(fl);
 	return 0;
@@ -613,7 +549,7 @@ main(int argc, char **argv)
 		rc = run_raw(raw, mode, size, warm, secs, &frames, &el, &cpu);
 	} else {
 		errfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (errfd < 0 || connect_to(path) < 0 || setup(mode) < 0)
+		if (errfd < 0 || (sock = fe_connect(path)) < 0 || setup(mode) < 0)
 			return 1;
 		rc = run_vu(mode, size, warm, secs, pid, flood_if, &frames, &el,
 		    &cpu, &fecpu);
