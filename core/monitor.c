@@ -275,6 +275,20 @@ foreign_listen(int sync)
 	return l;
 }
 
+/* fds 0 and 1 on /dev/null. */
+static int
+stdio_null(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -1;
+	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
 /*
  * In the child, in its new namespaces: wait for the id maps, become the
  * tenant, shed every privilege, put the descriptors in place and exec the
@@ -314,6 +328,13 @@ child(int sync, int bin, char **argv, int sock, const int *fds,
 	if (x != NULL ? sandbox_pre_exec_foreign(x) < 0 :
 	    sandbox_pre_exec() < 0) {
 		fprintf(stderr, "hyve-monitor: child: cannot drop privileges\n");
+		_exit(126);
+	}
+	/* Our backends put their stdin and stdout on /dev/null themselves;
+	 * a program we did not write must not get the VM's console. */
+	if (x != NULL && stdio_null() < 0) {
+		fprintf(stderr, "hyve-monitor: child: /dev/null: %s\n",
+		    strerror(errno));
 		_exit(126);
 	}
 	/* Everything out of the way first, so dup2 cannot clobber. */

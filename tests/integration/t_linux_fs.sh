@@ -114,6 +114,13 @@ waiter=$2
 daemon=$(cat /proc/"$waiter"/task/"$waiter"/children 2>/dev/null | cut -d' ' -f1)
 [ -n "$daemon" ] || stop "virtiofsd $waiter has no child (the one that serves)"
 echo "fs0: virtiofsd $waiter, serving $daemon"
+# It does not get the VM's console: its stdin and stdout are /dev/null.
+for p in $waiter $daemon; do
+	for f in 0 1; do
+		t=$(readlink /proc/$p/fd/$f)
+		[ "$t" = /dev/null ] || stop "virtiofsd $p has fd $f on $t, not /dev/null"
+	done
+done
 kill -KILL "$daemon" || stop "cannot kill virtiofsd $daemon"
 wait_n "fs0: backend restarted" "$TMP/err" 1 120 || stop "hyve did not restart virtiofsd"
 wait_n "passed, .* failed" "$TMP/out" 1 400 || stop "the guest did not finish its checks"
