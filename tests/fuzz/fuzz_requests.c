@@ -183,7 +183,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ring(d, 0, num, base);
 		d->be->kick(d, &d->vq[0]);
 		d->be->drain(d, &d->vq[0]);
-		FZ_CHECK(blk.inflight == 0);
+		FZ_CHECK(blk.q[0].inflight == 0);
 		break;
 	case DEV_NET:
 		ring(d, 0, num, base);
