@@ -534,11 +534,15 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 		return why_not(why, len, "its root is the host's / (%s)",
 		    a->root[0] ? a->root : "unreadable");
 	/* One mount, "/", read-only: an empty tmpfs, or the role's one
-	 * directory. */
+	 * directory.  A program we did not write that serves a directory
+	 * (virtiofsd) has that directory as its root, on any filesystem,
+	 * writable unless the share is ro. */
 	if (a->nmnt != 1 || strcmp(a->mnt[0].at, "/") != 0)
 		return why_not(why, len, "has %d mounts%s%s, not only its root",
 		    a->nmnt, a->nmnt > 1 ? ", one at " : "", a->nmnt > 1 ?
 		    a->mnt[1].at : "");
+	if (r->exec != NULL && r->writes)
+		return check_fds(a, r, why, len);
 	if (!a->mnt[0].ro)
 		return why_not(why, len, "its root (%s) is writable",
 		    a->mnt[0].path);

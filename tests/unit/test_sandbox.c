@@ -761,6 +761,15 @@ test_audit_confined(void **state)
 	assert_string_equal(a->mnt[0].at, "/");
 	assert_string_equal(a->mnt[0].fs, "tmpfs");
 	assert_true(a->mnt[0].ro);
+	/* A writable root: refused for our backends, accepted for virtiofsd,
+	 * whose root is the share it serves read-write. */
+	a->mnt[0].ro = false;
+	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_RND, why,
+	    sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "writable"));
+	if (sandbox_audit_verdict(a, SANDBOX_FS, why, sizeof(why)) != 0)
+		fail_msg("a writable root refused for fs: %s", why);
+	a->mnt[0].ro = true;
 	for (int i = 0; i < a->nns; i++)
 		assert_false(a->ns[i].same_as_host);
 	/* fds 0 and 1 on /dev/null, 2 and the report are pipes, no more */
