@@ -43,6 +43,7 @@ static const struct sandbox_row rows[] = {
 			.caps = 0x880000dbULL | (1ULL << 8) | (1ULL << 21),
 			.nofile = 4096, .nproc = 64, .listen = true,
 		},
+		.exec_rules = sc_rules_virtiofsd,
 	},
 	[SANDBOX_CORE] = {
 		.name = "core", .rules = sc_rules_core, .host = true,

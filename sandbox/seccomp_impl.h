@@ -53,6 +53,10 @@ struct sandbox_row {
 	/* A program hyve did not write, and how it is started (sandbox.h);
 	 * rules is then NULL: it loads its own filter. */
 	const struct sandbox_exec *exec;
+	/* What such a program does under the monitor's filter, which it
+	 * inherits: added to the monitor's list when the configuration has
+	 * the role (sandbox_monitor_starts). */
+	int		(*exec_rules)(scmp_filter_ctx c);
 };
 const struct sandbox_row *sandbox_row(enum sandbox_role role);
 

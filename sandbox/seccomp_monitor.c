@@ -23,17 +23,17 @@
 #include "lib/log.h"
 #include "sandbox/seccomp_impl.h"
 
-static bool starts_fs;
+/* The roles of programs we did not write that the configuration has. */
+static unsigned starts;
 
 void
 sandbox_monitor_starts(enum sandbox_role role)
 {
-	if (role == SANDBOX_FS)
-		starts_fs = true;
+	starts |= 1u << role;
 }
 
 /*
- * Only with a virtio-fs device: what virtiofsd does from its start to its
+ * The fs row's exec_rules: what virtiofsd does from its start to its
  * own allowlist (namespaces, pivot_root, a fork, capabilities) and what
  * that allowlist lets through (QEMU 7.2's), threads included.
  */
@@ -116,15 +116,20 @@ sc_rules_monitor(scmp_filter_ctx c)
 	static const unsigned long ioctls[] = { TUNSETIFF, TUNGETIFF };
 	int rc;
 
-	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0 ||
-	    (starts_fs && (rc = sc_rules_virtiofsd(c)) < 0))
+	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)
 		return rc;
-	/* Its children run under this filter too: every backend's list. */
+	/* Its children run under this filter too: every backend's list, and
+	 * that of each program we did not write that it will start. */
 	for (int role = 0; role <= SANDBOX_MONITOR; role++) {
 		const struct sandbox_row *r = sandbox_row(role);
 
-		if (r != NULL && r->rules != NULL && !r->host && !r->root &&
-		    (rc = r->rules(c)) < 0)
+		if (r == NULL || r->host || r->root)
+			continue;
+		if (r->rules != NULL)
+			rc = r->rules(c);
+		else if (r->exec_rules != NULL && (starts & (1u << role)))
+			rc = r->exec_rules(c);
+		if (rc < 0)
 			return rc;
 	}
 	/* A new backend: clone, never a thread (the monitor has none). */
