@@ -491,6 +491,21 @@ rx_pending(struct vsock *v)
 	return any;
 }
 
+/* The next request of vq: 1, or 0 once it is empty with notifications
+ * on, or -errno. */
+static int
+next_req(struct vu_dev *d, struct vring_queue *vq, struct vring_req *req)
+{
+	int rc;
+
+	while ((rc = vring_pop(vq, &d->mem, req, iov, VSOCK_QUEUE_SIZE)) == 0) {
+		vring_flush(vq);
+		if (!vring_enable_notify(vq))
+			return 0;
+	}
+	return rc;
+}
+
 static void
 rx_run(struct vu_dev *d, struct vring_queue *vq)
 {
@@ -499,19 +514,12 @@ rx_run(struct vu_dev *d, struct vring_queue *vq)
 	struct iovec *vec;
 	unsigned n;
 	uint32_t len;
-	int rc;
 
 	for (;;) {
 		if (!rx_pending(v))
 			break;
-		if ((rc = vring_pop(vq, &d->mem, &req, iov, VSOCK_QUEUE_SIZE)) < 0)
+		if (next_req(d, vq, &req) <= 0)
 			break;
-		if (rc == 0) {
-			vring_flush(vq);
-			if (!vring_enable_notify(vq))
-				break;
-			continue;
-		}
 		vec = req.iov + req.nout;
 		n = req.nin;
 		if (req.nout > 0 || req.in_len < HDR) {
@@ -550,7 +558,6 @@ tx_run(struct vu_dev *d, struct vring_queue *vq)
 	struct iovec *vec;
 	unsigned n;
 	uint32_t len;
-	int rc;
 
 	for (;;) {
 		/* Every packet may need a reply: keep room for one. */
@@ -558,14 +565,8 @@ tx_run(struct vu_dev *d, struct vring_queue *vq)
 			v->tx_stalled = true;
 			break;
 		}
-		if ((rc = vring_pop(vq, &d->mem, &req, iov, VSOCK_QUEUE_SIZE)) < 0)
+		if (next_req(d, vq, &req) <= 0)
 			break;
-		if (rc == 0) {
-			vring_flush(vq);
-			if (!vring_enable_notify(vq))
-				break;
-			continue;
-		}
 		vec = req.iov;
 		n = req.nout;
 		if (req.nin > 0 || req.out_len < HDR) {
