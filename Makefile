@@ -7,8 +7,10 @@ CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -pthread \
 LDLIBS	:= -pthread -lseccomp -lcap-ng -ljson-c -luring
 ASAN	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
+# A backend's sandbox row (backends/X/X_sandbox.c) is its binary's and, for
+# the core, the monitor and the audit, the library's too.
 LIB_SRC	:= $(wildcard lib/*.c) $(filter-out core/main.c,$(wildcard core/*.c)) $(wildcard ipc/*.c) \
-	   $(wildcard sandbox/*.c) $(wildcard backends/*.c)
+	   $(wildcard sandbox/*.c) $(wildcard backends/*.c) $(wildcard backends/*/*_sandbox.c)
 LIB_OBJ	:= $(LIB_SRC:%.c=$(B)/obj/%.o)
 ALIB_OBJ := $(LIB_SRC:%.c=$(B)/asan/%.o)
 

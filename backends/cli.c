@@ -162,7 +162,7 @@ cli_dev_init(struct cli *c, struct vu_dev *d, const struct vu_backend *be,
 }
 
 int
-cli_confine(struct cli *c, struct vu_dev *d, enum sandbox_role role,
+cli_confine(struct cli *c, struct vu_dev *d, const struct sandbox_row *role,
     const int *extra, int nextra)
 {
 	int keep[CLI_MAX_KEEP] = { c->fd, d->epfd, d->infl_fd, keeper_fd };

@@ -61,8 +61,8 @@ int cli_listen(struct cli *c);
 int cli_dev_init(struct cli *c, struct vu_dev *d, const struct vu_backend *be,
     void *priv);
 /* Enters the sandbox keeping the socket, d's fds and extra[0..nextra). */
-int cli_confine(struct cli *c, struct vu_dev *d, enum sandbox_role role,
-    const int *extra, int nextra);
+int cli_confine(struct cli *c, struct vu_dev *d,
+    const struct sandbox_row *role, const int *extra, int nextra);
 /* Serves the frontend until it leaves; returns the exit status. */
 int cli_serve(struct cli *c, struct vu_dev *d);
 

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "core/backend.h"
+#include "core/devclass.h"
 #include "core/spawner.h"
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
@@ -107,8 +108,8 @@ backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
 	sigset_t all, old;
 	int sv[2], rc, conn = -1;
 	pid_t pid;
-	bool listens = bp->role[0] != '\0' && sandbox_exec_of(bp->role) &&
-	    sandbox_exec_of(bp->role)->listen;
+	const struct sandbox_exec *x = devclass_exec(bp->role);
+	bool listens = x != NULL && x->listen;
 
 	if (nfds > 7)
 		return -EINVAL;

@@ -152,18 +152,20 @@ cmd_status(struct vm *vm)
 	return r;
 }
 
-static enum sandbox_role
+static const struct sandbox_row *
 role_of(const char *role)
 {
 	const struct devclass *c = devclass_by_type(role);
 
-	return c != NULL ? c->role : SANDBOX_CORE;
+	if (strcmp(role, "monitor") == 0)
+		return &sandbox_monitor;
+	return c != NULL ? c->role : &sandbox_core;
 }
 
 /* One process's audit entry: what it may do, and whether that is enough. */
 /* The seccomp profile the role loads, listed from its own rules. */
 static json_object *
-profile_json(enum sandbox_role role)
+profile_json(const struct sandbox_row *role)
 {
 	struct sandbox_profile *pr = malloc(sizeof(*pr));
 	json_object *o = NULL, *list;
@@ -195,8 +197,6 @@ profile_json(enum sandbox_role role)
 	return o;
 }
 
-static enum sandbox_role role_or_monitor(const char *role);
-
 static json_object *
 audit_one(const char *role, const char *name, pid_t pid)
 {
@@ -215,7 +215,7 @@ audit_one(const char *role, const char *name, pid_t pid)
 		rc = -ENOMEM;
 	} else if ((rc = sandbox_audit_pid(pid, a)) == 0 &&
 	    (rc = sandbox_audit_json(a, &aj)) == 0) {
-		if (sandbox_audit_verdict(a, role_or_monitor(role), why,
+		if (sandbox_audit_verdict(a, role_of(role), why,
 		    sizeof(why)) == 0) {
 			verdict = "OK";
 			why[0] = '\0';
@@ -226,17 +226,11 @@ audit_one(const char *role, const char *name, pid_t pid)
 		snprintf(why, sizeof(why), "cannot audit pid %d: %s", (int)pid,
 		    strerror(-rc));
 	json_object_object_add(p, "audit", aj);
-	json_object_object_add(p, "profile", profile_json(role_or_monitor(role)));
+	json_object_object_add(p, "profile", profile_json(role_of(role)));
 	json_object_object_add(p, "verdict", json_object_new_string(verdict));
 	json_object_object_add(p, "reason", why[0] ? json_object_new_string(why) :
 	    NULL);
 	return p;
-}
-
-static enum sandbox_role
-role_or_monitor(const char *role)
-{
-	return strcmp(role, "monitor") == 0 ? SANDBOX_MONITOR : role_of(role);
 }
 
 json_object *

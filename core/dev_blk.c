@@ -10,6 +10,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 
+#include "backends/blk/blk.h"
 #include "core/config.h"
 #include "core/devclass.h"
 #include "core/spawner.h"
@@ -148,7 +149,7 @@ const struct devclass devclass_blk = {
 	.bare = "path",
 	.keys = blk_keys,
 	.slots = { "disk" },
-	.role = SANDBOX_BLK,
+	.role = &blk_sandbox,
 	.check = blk_check,
 	.prepare = blk_prepare,
 	.swap_opt = "path",

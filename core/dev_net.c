@@ -15,6 +15,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
+#include "backends/net/net.h"
 #include "core/config.h"
 #include "core/devclass.h"
 #include "core/spawner.h"
@@ -143,7 +144,7 @@ const struct devclass devclass_net = {
 	.bare = "backend",
 	.keys = net_keys,
 	.slots = { "tap" },
-	.role = SANDBOX_NET,
+	.role = &net_sandbox,
 	.check = net_check,
 	.prepare = net_prepare,
 	.swap_opt = "tap",

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <linux/virtio_ids.h>
 
+#include "backends/rnd/rnd.h"
 #include "core/config.h"
 #include "core/devclass.h"
 #include "core/supervisor.h"
@@ -34,6 +35,6 @@ const struct devclass devclass_rnd = {
 	.class = 0x00, .subclass = 0xff,
 	.nqueues = 1,
 	.keys = rnd_keys,
-	.role = SANDBOX_RND,
+	.role = &rnd_sandbox,
 	.prepare = rnd_prepare,
 };

@@ -18,6 +18,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_vsock.h>
 
+#include "backends/vsock/vsock.h"
 #include "backends/runtime.h"
 #include "core/config.h"
 #include "core/devclass.h"
@@ -105,7 +106,7 @@ const struct devclass devclass_vsock = {
 	.nqueues = 3,
 	.keys = vsock_keys,
 	.slots = { "listen", "dir" },
-	.role = SANDBOX_VSOCK,
+	.role = &vsock_sandbox,
 	.check = vsock_check,
 	.prepare = vsock_prepare,
 };

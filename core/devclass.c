@@ -83,3 +83,11 @@ devclass_types(char *buf, size_t len, const char *sep, const char *last)
 		    devclasses[i + 1] == NULL ? last : sep,
 		    vu_type(devclasses[i]));
 }
+
+const struct sandbox_exec *
+devclass_exec(const char *role)
+{
+	const struct devclass *c = devclass_by_type(role);
+
+	return c != NULL && c->role != NULL ? c->role->exec : NULL;
+}

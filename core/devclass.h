@@ -50,7 +50,8 @@ struct devclass {
 	 * as --disk-fd N (supervisor.c); the counters page comes last.
 	 */
 	const char	*slots[DEV_MAX_SLOTS];
-	enum sandbox_role role;		/* its sandbox and audit */
+	/* Its sandbox and audit: the row in its backend's directory. */
+	const struct sandbox_row *role;
 	/* Before KVM: the files and names the options refer to; may be NULL. */
 	int	(*check)(const char *node, const char *name);
 	/* Opens what the backend is given (sup_give) and adds its
@@ -78,6 +79,9 @@ const struct devclass *devclass_by_emul(const char *emul);
 const struct devclass *devclass_by_type(const char *type);
 const struct devclass *devclass_by_swap(const char *opt);
 int devclass_index(const struct devclass *c);
+/* How a program we did not write is started, by its role name ("fs");
+ * NULL for hyve's own backends and unknown roles. */
+const struct sandbox_exec *devclass_exec(const char *role);
 /* "blk|net|rng" (sep "|", last "|") or "blk, net or rng". */
 void devclass_types(char *buf, size_t len, const char *sep,
     const char *last);

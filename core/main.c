@@ -342,7 +342,7 @@ confine_core(uid_t uid, gid_t gid)
 	if (become_tenant(uid, gid) < 0)
 		return -EPERM;
 	uart_keep_sockets();
-	return sandbox_enter(SANDBOX_CORE, NULL, 0, &so);
+	return sandbox_enter(&sandbox_core, NULL, 0, &so);
 }
 
 /* The configuration is applied: the monitor takes the control socket. */

@@ -117,7 +117,7 @@ authorise_spawn(const char *name, const char *role, const char *path,
     char *const argv[], struct mon_dev **out)
 {
 	struct mon_dev *d = find_dev(name);
-	const struct sandbox_exec *x = sandbox_exec_of(role);
+	const struct sandbox_exec *x = devclass_exec(role);
 
 	/* A program that starts with capabilities: that one and no other. */
 	if (x != NULL && strcmp(path, x->binary) != 0) {
@@ -485,7 +485,7 @@ do_spawn(int fd, char *buf, size_t len, int *fds, int nfds)
 	}
 	conn = -1;
 	pid = start(s[2], s + 3, fds[0], fds + 1, nfds - 1, fd,
-	    sandbox_exec_of(s[1]), &conn);
+	    devclass_exec(s[1]), &conn);
 	if (pid > 0) {
 		if (d->pidfd >= 0)
 			close(d->pidfd);
@@ -665,7 +665,7 @@ monitor_procs(struct mon_proc *p, int max)
 		snprintf(p[n].role, sizeof(p[n].role), "%s", d->role);
 		snprintf(p[n].name, sizeof(p[n].name), "%s", d->name);
 		p[n++].pid = d->pid;
-		if (sandbox_exec_of(d->role) != NULL && n < max)
+		if (devclass_exec(d->role) != NULL && n < max)
 			n += foreign_child(d, &p[n]);
 	}
 	return n;
@@ -681,8 +681,20 @@ foreign_roles(const char *path, const char *value, void *arg)
 	(void)arg;
 	if (dot != NULL && strcmp(dot, ".device") == 0 &&
 	    (c = devclass_by_emul(value)) != NULL && c->foreign)
-		sandbox_monitor_starts(c->role);
+		return sandbox_monitor_covers(c->role, true);
 	return 0;
+}
+
+int
+monitor_cover_roles(void)
+{
+	int rc;
+
+	for (int i = 0; devclasses[i] != NULL; i++)
+		if ((rc = sandbox_monitor_covers(devclasses[i]->role,
+		    false)) < 0)
+			return rc;
+	return config_foreach("pci", foreign_roles, NULL);
 }
 
 void
@@ -700,8 +712,8 @@ monitor_main(int fd, int ctl, pid_t core, uid_t uid, gid_t gid)
 	mon.core = core;
 	mon.uid = uid;
 	mon.gid = gid;
-	config_foreach("pci", foreign_roles, NULL);
-	if (sandbox_enter(SANDBOX_MONITOR, NULL, 0, &so) < 0)
+	if (monitor_cover_roles() < 0 || sandbox_enter(&sandbox_monitor, NULL, 0,
+	    &so) < 0)
 		_exit(1);
 	for (;;) {
 		p[0].fd = fd;

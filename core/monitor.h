@@ -1,12 +1,13 @@
 #ifndef HYVE_MONITOR_H
 #define HYVE_MONITOR_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
 /*
  * The monitor: the one process of a VM that keeps privilege, forked by the
- * core before anything else and confined at once (SANDBOX_MONITOR).  Like
+ * core before anything else and confined at once (sandbox_monitor).  Like
  * vmd's parent it does what needs privilege and nothing else:
  *
  * - starts backends for the core (and virtiofsd, the one program it
@@ -48,6 +49,14 @@ struct mon_reply {
 	char	type;
 	int32_t	val;
 } __attribute__((packed));
+
+/*
+ * Its children take every device class's role under its filter: the roles
+ * its allowlist covers (sandbox_monitor_covers), with the programs we did
+ * not write that the configuration starts.  The core calls it before the
+ * fork too, so that its audit lists the same allowlist.  0 or -errno.
+ */
+int monitor_cover_roles(void);
 
 /* Runs the monitor on fd (requests) and ctl (connections to the core). */
 void monitor_main(int fd, int ctl, pid_t core, uid_t uid, gid_t gid)

@@ -28,7 +28,12 @@ spawner_start(uid_t uid, gid_t gid)
 {
 	int sv[2], cv[2];
 	pid_t pid, core = getpid();
+	int rc;
 
+	if ((rc = monitor_cover_roles()) < 0) {
+		hlog("monitor: too many backend roles: %s", strerror(-rc));
+		return rc;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cv) < 0) {
 		hlog("monitor: socketpair: %s", strerror(errno));

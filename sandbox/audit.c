@@ -471,8 +471,8 @@ waiter(const struct sandbox_audit *a)
 }
 
 int
-sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
-    char *why, size_t len)
+sandbox_audit_verdict(const struct sandbox_audit *a,
+    const struct sandbox_row *r, char *why, size_t len)
 {
 	static const char *const capname[] = {
 		"inheritable", "permitted", "effective", "bounding", "ambient",
@@ -480,12 +480,11 @@ sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
 	const uint64_t caps[] = {
 		a->cap_inh, a->cap_prm, a->cap_eff, a->cap_bnd, a->cap_amb,
 	};
-	const struct sandbox_row *r = sandbox_row(role);
 
 	if (why != NULL && len > 0)
 		why[0] = '\0';
 	if (r == NULL)
-		return why_not(why, len, "unknown role %d", (int)role);
+		return why_not(why, len, "unknown role");
 	if (a->seccomp != 2)
 		return why_not(why, len, "seccomp is %s (mode %d), not filtering",
 		    a->seccomp == 0 ? "off" : "not a filter", a->seccomp);

@@ -45,14 +45,6 @@
 #define NOBODY		65534
 #define MAX_KEEP	256
 
-const char *
-sandbox_role_name(enum sandbox_role role)
-{
-	const struct sandbox_row *r = sandbox_row(role);
-
-	return r != NULL ? r->name : "unknown";
-}
-
 static int
 fail(const char *name, const char *what, int err)
 {
@@ -346,10 +338,9 @@ enter_dir(const char *name, int dir_fd)
 }
 
 static int
-backend_enter(enum sandbox_role role, const int *keep, int nkeep,
+backend_enter(const struct sandbox_row *r, const int *keep, int nkeep,
     const struct sandbox_opts *o, const char *name, const char *prefix)
 {
-	const struct sandbox_row *r = sandbox_row(role);
 	scmp_filter_ctx c;
 	int rc, nul;
 
@@ -360,7 +351,7 @@ backend_enter(enum sandbox_role role, const int *keep, int nkeep,
 	}
 	if (o->dir && (rc = enter_dir(name, o->dir_fd)) < 0)
 		return rc;
-	if ((c = sc_build(role, name, prefix)) == NULL)
+	if ((c = sc_build(r, name, prefix)) == NULL)
 		return -EINVAL;
 	nul = o->keep_stdio ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC);
 	if ((rc = drop_ids(name, o)) < 0 || (rc = namespaces(name, r)) < 0 ||
@@ -405,24 +396,24 @@ lock_and_load(scmp_filter_ctx c, const struct sandbox_opts *o, const char *name)
 
 /* See seccomp_core.c for why the core keeps its ids and namespaces. */
 static int
-host_enter(enum sandbox_role role, const struct sandbox_opts *o,
+host_enter(const struct sandbox_row *r, const struct sandbox_opts *o,
     const char *name, const char *prefix)
 {
 	scmp_filter_ctx c;
 
-	if ((c = sc_build(role, name, prefix)) == NULL)
+	if ((c = sc_build(r, name, prefix)) == NULL)
 		return -EINVAL;
 	return lock_and_load(c, o, name);
 }
 
 /* The monitor keeps its caps (SANDBOX_MONITOR_CAPS), in no set more. */
 static int
-root_enter(enum sandbox_role role, const struct sandbox_row *r,
+root_enter(const struct sandbox_row *r,
     const struct sandbox_opts *o, const char *name, const char *prefix)
 {
 	scmp_filter_ctx c;
 
-	if ((c = sc_build(role, name, prefix)) == NULL)
+	if ((c = sc_build(r, name, prefix)) == NULL)
 		return -EINVAL;
 	if (geteuid() == 0) {
 		capng_clear(CAPNG_SELECT_ALL);
@@ -527,11 +518,10 @@ sandbox_keeper(const char *name)
 }
 
 int
-sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
+sandbox_enter(const struct sandbox_row *r, const int *keep_fds, int nkeep,
     const struct sandbox_opts *o)
 {
 	static const struct sandbox_opts def;
-	const struct sandbox_row *r = sandbox_row(role);
 	char name[64], prefix[80];
 
 	if (o == NULL)
@@ -540,7 +530,7 @@ sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
 		snprintf(name, sizeof(name), "%s", o->name);
 		snprintf(prefix, sizeof(prefix), "hyve[%s]", o->name);
 	} else {
-		snprintf(name, sizeof(name), "%s", sandbox_role_name(role));
+		snprintf(name, sizeof(name), "%s", r != NULL ? r->name : "unknown");
 		snprintf(prefix, sizeof(prefix), "%s", log_role());
 	}
 	if (o->off) {
@@ -555,8 +545,8 @@ sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
 		return -EINVAL;
 	}
 	if (r->host)
-		return host_enter(role, o, name, prefix);
+		return host_enter(r, o, name, prefix);
 	if (r->root)
-		return root_enter(role, r, o, name, prefix);
-	return backend_enter(role, keep_fds, nkeep, o, name, prefix);
+		return root_enter(r, o, name, prefix);
+	return backend_enter(r, keep_fds, nkeep, o, name, prefix);
 }

@@ -14,12 +14,12 @@
  * the role whose default action names the syscall on stderr and kills the
  * process with SIGSYS.
  *
- * SANDBOX_CORE: the core owns KVM and the vCPU threads, so it cannot take
+ * The core (sandbox_core): the core owns KVM and the vCPU threads, so it cannot take
  * namespaces; it runs as the tenant's uid (main.c drops it there first),
  * with no_new_privs, no core dumps, not dumpable and its seccomp allowlist
  * applied to all its threads.
  *
- * SANDBOX_MONITOR: the privileged monitor (core/monitor.c) keeps the
+ * The monitor (sandbox_monitor): the privileged monitor (core/monitor.c) keeps the
  * capabilities in SANDBOX_MONITOR_CAPS and no others, no_new_privs, no core
  * dumps, not dumpable, and its allowlist (sandbox/seccomp_monitor.c).
  */
@@ -28,16 +28,45 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <seccomp.h>
 
-enum sandbox_role {
-	SANDBOX_BLK,
-	SANDBOX_NET,
-	SANDBOX_RND,
-	SANDBOX_VSOCK,
-	SANDBOX_FS,
-	SANDBOX_CORE,
-	SANDBOX_MONITOR,
+struct sandbox_exec;
+
+/*
+ * A role: what a process is given and held to.  sandbox_enter confines a
+ * process by its row, the audit checks a running one against it.  Each
+ * backend's row lives with its seccomp list in its own directory
+ * (backends/blk/blk_sandbox.c) and its device class points at it; the
+ * core's and the monitor's are in roles.c.  A backend gets new
+ * namespaces, an empty root, no capabilities, rlimits and its list; the
+ * core and the monitor, which cannot take namespaces, only what their
+ * fields say.
+ */
+struct sandbox_row {
+	const char	*name;			/* "blk" */
+	int		(*rules)(scmp_filter_ctx c);	/* its seccomp list */
+	unsigned	nofile;			/* RLIMIT_NOFILE by default */
+	long long	nproc;			/* RLIMIT_NPROC: threads it needs */
+	bool		writes;			/* writes files: no RLIMIT_FSIZE */
+	const char	*device;		/* a device node it may hold */
+	int		files;			/* regular files it may hold */
+	bool		dir;			/* one directory, read-only
+						   (sandbox_opts.dir) */
+	bool		host;			/* the core: host namespaces and /,
+						   a tenant uid, filter on all threads */
+	bool		bounding;		/* may keep a full bounding set */
+	bool		root;			/* the monitor: may be root, with caps */
+	uint64_t	caps;			/* the capabilities it keeps */
+	/* A program hyve did not write, and how it is started (below);
+	 * rules is then NULL: it loads its own filter. */
+	const struct sandbox_exec *exec;
+	/* What such a program does under the monitor's filter, which it
+	 * inherits: added to the monitor's list when the configuration has
+	 * the role (sandbox_monitor_covers). */
+	int		(*exec_rules)(scmp_filter_ctx c);
 };
+
+extern const struct sandbox_row sandbox_core, sandbox_monitor;
 
 /*
  * The monitor keeps only these capabilities (one bit each in a CapEff
@@ -49,13 +78,6 @@ enum sandbox_role {
  */
 #define SANDBOX_MONITOR_CAPS	((1ULL << 1) | (1ULL << 6) | (1ULL << 7) | \
 				 (1ULL << 12) | (1ULL << 19))
-
-/*
- * RLIMIT_NPROC is 0 but for blk: io_uring's io-wq workers are threads of
- * the process and count against it.  Seccomp still forbids the process any
- * fork, clone or clone3 of its own.
- */
-#define SANDBOX_BLK_NPROC	64
 
 struct sandbox_opts {
 	/*
@@ -103,10 +125,7 @@ struct sandbox_profile {
 		bool	args_filtered;
 	} sc[SANDBOX_PROFILE_MAX];
 };
-int sandbox_profile(enum sandbox_role role, struct sandbox_profile *p);
-
-/* Exit status-like names for messages: "blk", "net", "rnd", "core". */
-const char *sandbox_role_name(enum sandbox_role role);
+int sandbox_profile(const struct sandbox_row *role, struct sandbox_profile *p);
 
 /*
  * Confines the calling process as role.  keep_fds are the descriptors the
@@ -114,7 +133,7 @@ const char *sandbox_role_name(enum sandbox_role role);
  * single-threaded for the backend roles.  Returns 0, or -errno after
  * logging what failed; the caller must then exit, never run unconfined.
  */
-int sandbox_enter(enum sandbox_role role, const int *keep_fds, int nkeep,
+int sandbox_enter(const struct sandbox_row *role, const int *keep_fds, int nkeep,
     const struct sandbox_opts *o);
 
 /*
@@ -137,7 +156,7 @@ struct sandbox_exec;
 int sandbox_pre_exec_foreign(const struct sandbox_exec *x);
 
 /*
- * A program hyve did not write (virtiofsd for SANDBOX_FS), which confines
+ * A program hyve did not write (virtiofsd for the fs role), which confines
  * itself its own way.  The monitor starts only the binary named here for
  * the role, as root of a user namespace of its own mapped onto the
  * tenant's ids, with no capabilities but caps (valid in that namespace
@@ -152,11 +171,14 @@ struct sandbox_exec {
 	long long	nproc;
 	bool		listen;
 };
-/* By role name ("fs"); NULL for the roles that run hyve's own backends. */
-const struct sandbox_exec *sandbox_exec_of(const char *role);
-/* Whether the configuration has such a role: the monitor's allowlist then
- * covers the program too (every filter it has bounds its children). */
-void sandbox_monitor_starts(enum sandbox_role role);
+/*
+ * Before the monitor confines itself: a backend role its allowlist must
+ * cover (every filter it has bounds its children), and for a program we
+ * did not write, whether the configuration starts it (its exec_rules are
+ * then added).  At most SANDBOX_MONITOR_ROLES.
+ */
+#define SANDBOX_MONITOR_ROLES	16
+int sandbox_monitor_covers(const struct sandbox_row *role, bool starts);
 
 /* --- audit: read back what a running process may do ------------------- */
 
@@ -216,7 +238,7 @@ int sandbox_audit_json(const struct sandbox_audit *a, struct json_object **out);
  * 0 if the process is confined as role requires; -EPERM otherwise, with the
  * first reason written to why ("seccomp is off (mode 0)").
  */
-int sandbox_audit_verdict(const struct sandbox_audit *a, enum sandbox_role role,
-    char *why, size_t len);
+int sandbox_audit_verdict(const struct sandbox_audit *a,
+    const struct sandbox_row *role, char *why, size_t len);
 
 #endif

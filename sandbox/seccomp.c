@@ -64,17 +64,17 @@ by_nr(const void *a, const void *b)
 }
 
 int
-sandbox_profile(enum sandbox_role role, struct sandbox_profile *p)
+sandbox_profile(const struct sandbox_row *role, struct sandbox_profile *p)
 {
 	scmp_filter_ctx c;
 
 	memset(p, 0, sizeof(*p));
 	p->denylist = false;
 	/* A program hyve did not write loads its own. */
-	if (sandbox_row(role) != NULL && sandbox_row(role)->rules == NULL)
+	if (role != NULL && role->rules == NULL)
 		return -ENOENT;
 	noting = p;
-	c = sc_build(role, sandbox_role_name(role), NULL);
+	c = sc_build(role, role != NULL ? role->name : "unknown", NULL);
 	noting = NULL;
 	if (c == NULL)
 		return -EINVAL;
@@ -200,12 +200,11 @@ resolve_names(void)
 }
 
 scmp_filter_ctx
-sc_build(enum sandbox_role role, const char *name, const char *prefix)
+sc_build(const struct sandbox_row *r, const char *name, const char *prefix)
 {
 	static const int always[] = {
 		SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn),
 	};
-	const struct sandbox_row *r = sandbox_row(role);
 	scmp_filter_ctx c;
 	int rc;
 

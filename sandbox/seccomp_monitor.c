@@ -23,53 +23,26 @@
 #include "lib/log.h"
 #include "sandbox/seccomp_impl.h"
 
-/* The roles of programs we did not write that the configuration has. */
-static unsigned starts;
+/* The backend roles its children take, and which foreign ones it starts. */
+static struct {
+	const struct sandbox_row *row;
+	bool starts;
+} covers[SANDBOX_MONITOR_ROLES];
+static int ncovers;
 
-void
-sandbox_monitor_starts(enum sandbox_role role)
-{
-	starts |= 1u << role;
-}
-
-/*
- * The fs row's exec_rules: what virtiofsd does from its start to its
- * own allowlist (namespaces, pivot_root, a fork, capabilities) and what
- * that allowlist lets through (QEMU 7.2's), threads included.
- */
 int
-sc_rules_virtiofsd(scmp_filter_ctx c)
+sandbox_monitor_covers(const struct sandbox_row *role, bool starts)
 {
-	static const int plain[] = {
-		SCMP_SYS(clock_nanosleep), SCMP_SYS(getgroups),
-		SCMP_SYS(get_mempolicy), SCMP_SYS(set_mempolicy),
-		SCMP_SYS(umask), SCMP_SYS(mkdir), SCMP_SYS(wait4),
-		SCMP_SYS(connect), SCMP_SYS(getsockname), SCMP_SYS(fchdir),
-		SCMP_SYS(copy_file_range), SCMP_SYS(fallocate),
-		SCMP_SYS(fchmod), SCMP_SYS(fchmodat), SCMP_SYS(fchownat),
-		SCMP_SYS(fdatasync), SCMP_SYS(fsync), SCMP_SYS(fgetxattr),
-		SCMP_SYS(flistxattr), SCMP_SYS(flock), SCMP_SYS(fremovexattr),
-		SCMP_SYS(fsetxattr), SCMP_SYS(getdents), SCMP_SYS(gettimeofday),
-		SCMP_SYS(getxattr), SCMP_SYS(linkat), SCMP_SYS(listxattr),
-		SCMP_SYS(mkdirat), SCMP_SYS(open), SCMP_SYS(preadv),
-		SCMP_SYS(pwritev), SCMP_SYS(pwrite64), SCMP_SYS(renameat),
-		SCMP_SYS(renameat2), SCMP_SYS(removexattr),
-		SCMP_SYS(sched_getattr), SCMP_SYS(sched_setattr),
-		SCMP_SYS(setxattr), SCMP_SYS(symlinkat), SCMP_SYS(time),
-		SCMP_SYS(tgkill), SCMP_SYS(unlinkat), SCMP_SYS(utimensat),
-		SCMP_SYS(accept), SCMP_SYS(statx), SCMP_SYS(syncfs),
-	};
-	int rc;
-
-	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)
-		return rc;
-	/* libvhost-user probes for it (post-copy migration): "none". */
-	if ((rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS),
-	    SCMP_SYS(userfaultfd), 0)) < 0)
-		return rc;
-	/* Its threads (the monitor itself makes none). */
-	return seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	for (int i = 0; i < ncovers; i++)
+		if (covers[i].row == role) {
+			covers[i].starts |= starts;
+			return 0;
+		}
+	if (ncovers == SANDBOX_MONITOR_ROLES)
+		return -ENOSPC;
+	covers[ncovers].row = role;
+	covers[ncovers++].starts = starts;
+	return 0;
 }
 
 int
@@ -120,14 +93,14 @@ sc_rules_monitor(scmp_filter_ctx c)
 		return rc;
 	/* Its children run under this filter too: every backend's list, and
 	 * that of each program we did not write that it will start. */
-	for (int role = 0; role <= SANDBOX_MONITOR; role++) {
-		const struct sandbox_row *r = sandbox_row(role);
+	for (int i = 0; i < ncovers; i++) {
+		const struct sandbox_row *r = covers[i].row;
 
-		if (r == NULL || r->host || r->root)
+		if (r->host || r->root)
 			continue;
 		if (r->rules != NULL)
 			rc = r->rules(c);
-		else if (r->exec_rules != NULL && (starts & (1u << role)))
+		else if (r->exec_rules != NULL && covers[i].starts)
 			rc = r->exec_rules(c);
 		if (rc < 0)
 			return rc;

@@ -820,7 +820,7 @@ worker(void *arg)
  * which the kernel refuses to a process with threads.  The blk seccomp
  * filter therefore allows clone with CLONE_THREAD (and answers clone3
  * with ENOSYS so that glibc falls back to it), and RLIMIT_NPROC
- * (SANDBOX_BLK_NPROC) counts them with io_uring's workers.  Signals go to
+ * (BLK_NPROC) counts them with io_uring's workers.  Signals go to
  * the main thread only.
  */
 int

@@ -111,4 +111,15 @@ int blk_fds(const struct blk *b, int *fds, int max);
 /* Starts the queue workers (no-op with one queue). */
 int blk_start(struct blk *b);
 
+/*
+ * RLIMIT_NPROC is 0 but for blk: io_uring's io-wq workers are threads of
+ * the process and count against it.  Seccomp still forbids the process any
+ * fork, clone or clone3 of its own.
+ */
+#define BLK_NPROC	64
+
+/* Its sandbox: what it is given and held to (blk_sandbox.c). */
+struct sandbox_row;
+extern const struct sandbox_row blk_sandbox;
+
 #endif

@@ -323,7 +323,7 @@ main(int argc, char **argv)
 		int keep[2 + 3 * BLK_MAX_QUEUES] = { blk.fd };
 		int n = 1 + blk_fds(&blk, keep + 1, 1 + 3 * BLK_MAX_QUEUES);
 
-		if (cli_confine(&cli, &d, SANDBOX_BLK, keep, n) < 0)
+		if (cli_confine(&cli, &d, &blk_sandbox, keep, n) < 0)
 			return 1;
 	}
 	if (blk_start(&blk) < 0)

@@ -184,7 +184,7 @@ main(int argc, char **argv)
 	{
 		int keep[] = { net.tapfd, net.tapep, net.ring.ring_fd };
 
-		if (cli_confine(&cli, &d, SANDBOX_NET, keep, net.ring_ok ? 3 : 2) < 0)
+		if (cli_confine(&cli, &d, &net_sandbox, keep, net.ring_ok ? 3 : 2) < 0)
 			return 1;
 	}
 	return cli_serve(&cli, &d);

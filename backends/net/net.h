@@ -70,4 +70,8 @@ int net_uring(struct net *n);
 /* Registers the tap with the runtime's event loop. */
 int net_attach(struct net *n, struct vu_dev *d);
 
+/* Its sandbox: what it is given and held to (net_sandbox.c). */
+struct sandbox_row;
+extern const struct sandbox_row net_sandbox;
+
 #endif

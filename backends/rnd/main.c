@@ -70,7 +70,7 @@ main(int argc, char **argv)
 		hlog("cannot create the --rate timer: %s", strerror(-rc));
 		return 1;
 	}
-	if (cli_confine(&cli, &d, SANDBOX_RND, &rnd.tfd, rnd.tfd >= 0) < 0)
+	if (cli_confine(&cli, &d, &rnd_sandbox, &rnd.tfd, rnd.tfd >= 0) < 0)
 		return 1;
 	return cli_serve(&cli, &d);
 }

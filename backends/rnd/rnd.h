@@ -30,4 +30,8 @@ extern const struct vu_backend rnd_backend;
  * Returns 0 or -errno. */
 int rnd_start_rate(struct rnd *r, struct vu_dev *d);
 
+/* Its sandbox: what it is given and held to (rnd_sandbox.c). */
+struct sandbox_row;
+extern const struct sandbox_row rnd_sandbox;
+
 #endif

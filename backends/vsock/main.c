@@ -129,7 +129,7 @@ main(int argc, char **argv)
 	cli.so.dir = true;
 	cli.so.dir_fd = dfd;
 	int keep[] = { lfd, vs.ep };
-	if (cli_confine(&cli, &d, SANDBOX_VSOCK, keep, 2) < 0)
+	if (cli_confine(&cli, &d, &vsock_sandbox, keep, 2) < 0)
 		return 1;
 	return cli_serve(&cli, &d);
 }

@@ -92,4 +92,8 @@ extern const struct vu_backend vsock_backend;
 int vsock_init(struct vsock *v, struct vu_dev *d, uint64_t cid, int lfd,
     const char *name);
 
+/* Its sandbox: what it is given and held to (vsock_sandbox.c). */
+struct sandbox_row;
+extern const struct sandbox_row vsock_sandbox;
+
 #endif

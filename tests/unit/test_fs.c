@@ -19,6 +19,7 @@
 #include "core/cmdline.h"
 #include "core/config.h"
 #include "core/devclass.h"
+#include "core/monitor.h"
 #include "core/pci.h"
 #include "sandbox/sandbox.h"
 
@@ -82,7 +83,7 @@ test_class(void **state)
 	assert_int_equal(c->nqueues, 2);	/* hiprio + 1 request queue */
 	assert_true(c->foreign);
 	assert_string_equal(c->binary, "/usr/lib/qemu/virtiofsd");
-	assert_int_equal(c->role, SANDBOX_FS);
+	assert_string_equal(c->role->name, "fs");
 	assert_string_equal(c->bare, "path");
 	assert_ptr_equal(devclass_by_type("fs"), c);
 	assert_true(devclass_index(c) >= 0);
@@ -186,7 +187,7 @@ test_vhost_user(void **state)
 static void
 test_row(void **state)
 {
-	const struct sandbox_exec *x = sandbox_exec_of("fs");
+	const struct sandbox_exec *x = devclass_exec("fs");
 
 	(void)state;
 	assert_non_null(x);
@@ -196,9 +197,42 @@ test_row(void **state)
 	assert_false(x->caps & (1ULL << 19));		/* no SYS_PTRACE */
 	assert_false(x->caps & (1ULL << 16));		/* no SYS_MODULE */
 	assert_true(x->nproc > 0 && x->nofile > 0);
-	assert_null(sandbox_exec_of("blk"));
-	assert_null(sandbox_exec_of("core"));
-	assert_string_equal(sandbox_role_name(SANDBOX_FS), "fs");
+	assert_null(devclass_exec("blk"));
+	assert_null(devclass_exec("core"));
+	assert_null(devclass_exec("nosuch"));
+}
+
+static bool
+allows(const char *name)
+{
+	static struct sandbox_profile p;
+
+	assert_int_equal(sandbox_profile(&sandbox_monitor, &p), 0);
+	for (int i = 0; i < p.n; i++)
+		if (strcmp(p.sc[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The monitor's allowlist covers every class's backend row, read from the
+ * table, and virtiofsd's calls only when the configuration has an fs
+ * device.
+ */
+static void
+test_monitor_covers(void **state)
+{
+	(void)state;
+	assert_false(allows("io_uring_enter"));
+	assert_int_equal(monitor_cover_roles(), 0);
+	assert_true(allows("io_uring_enter"));	/* blk */
+	assert_true(allows("getrandom"));	/* rnd */
+	assert_true(allows("shutdown"));	/* vsock */
+	assert_false(allows("linkat"));		/* virtiofsd's */
+	assert_int_equal(config_set(NODE ".device", "virtio-fs"), 0);
+	assert_int_equal(monitor_cover_roles(), 0);
+	assert_true(allows("linkat"));
+	assert_true(allows("io_uring_enter"));
 }
 
 int
@@ -211,6 +245,7 @@ main(void)
 		cmocka_unit_test_setup(test_cmdline, setup),
 		cmocka_unit_test_setup(test_vhost_user, setup),
 		cmocka_unit_test_setup(test_row, setup),
+		cmocka_unit_test_setup(test_monitor_covers, setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

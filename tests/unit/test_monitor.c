@@ -295,25 +295,25 @@ test_verdicts(void **state)
 	a->no_new_privs = 1;
 	for (int i = 0; i < 4; i++)
 		a->uid[i] = a->gid[i] = TENANT;
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	assert_int_equal(sandbox_audit_verdict(a, &sandbox_core, why,
 	    sizeof(why)), 0);
 	a->uid[2] = 0;
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	assert_int_equal(sandbox_audit_verdict(a, &sandbox_core, why,
 	    sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "uid 0"));
 	a->uid[2] = TENANT;
 	a->cap_prm = 1ULL << 21;	/* CAP_SYS_ADMIN */
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	assert_int_equal(sandbox_audit_verdict(a, &sandbox_core, why,
 	    sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "permitted capability set"));
 	a->cap_prm = 0;
 	a->cap_bnd = a->cap_eff = SANDBOX_MONITOR_CAPS;
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	assert_int_equal(sandbox_audit_verdict(a, &sandbox_core, why,
 	    sizeof(why)), -EPERM);
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_MONITOR, why,
+	assert_int_equal(sandbox_audit_verdict(a, &sandbox_monitor, why,
 	    sizeof(why)), 0);
 	a->cap_bnd |= 1ULL << 21;
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_MONITOR, why,
+	assert_int_equal(sandbox_audit_verdict(a, &sandbox_monitor, why,
 	    sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "more than the monitor's"));
 	free(a);

@@ -39,6 +39,11 @@
 #include <linux/if_tun.h>
 #include <linux/securebits.h>
 
+#include "backends/blk/blk.h"
+#include "backends/net/net.h"
+#include "backends/rnd/rnd.h"
+#include "backends/vsock/vsock.h"
+#include "core/devclass.h"
 #include "sandbox/sandbox.h"
 
 #define NOBODY	65534
@@ -54,7 +59,7 @@ struct run {
 
 /* What the child does; fds[] were opened in the child before entering. */
 struct spec {
-	enum sandbox_role role;
+	const struct sandbox_row *role;
 	struct sandbox_opts o;
 	void (*setup)(int *fds, int *nfds);	/* before sandbox_enter */
 	void (*pre)(void);			/* before the filter */
@@ -390,7 +395,7 @@ body_datapath(void)
 static void
 test_rnd_confined(void **state)
 {
-	struct spec s = { SANDBOX_RND, named, setup_datapath, pre_confined,
+	struct spec s = { &rnd_sandbox, named, setup_datapath, pre_confined,
 	    body_datapath, false };
 	struct run r;
 
@@ -427,7 +432,7 @@ pre_blk(void)
 	CHECK(getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY);
 	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == 256);
 	CHECK(getrlimit(RLIMIT_NPROC, &rl) == 0 &&
-	    rl.rlim_max == SANDBOX_BLK_NPROC);
+	    rl.rlim_max == BLK_NPROC);
 }
 
 static void
@@ -474,7 +479,7 @@ body_blk(void)
 static void
 test_blk_io_uring(void **state)
 {
-	struct spec s = { SANDBOX_BLK, named, setup_blk, pre_blk, body_blk,
+	struct spec s = { &blk_sandbox, named, setup_blk, pre_blk, body_blk,
 	    false };
 	struct run r;
 
@@ -501,7 +506,7 @@ body_net(void)
 static void
 test_net_ioctls(void **state)
 {
-	struct spec s = { SANDBOX_NET, named, NULL, NULL, body_net, false };
+	struct spec s = { &net_sandbox, named, NULL, NULL, body_net, false };
 	struct run r;
 
 	(void)state;
@@ -657,37 +662,37 @@ do_raise_rlimit(void)
 }
 
 static const struct kill_case {
-	enum sandbox_role role;
+	const struct sandbox_row *role;
 	void (*body)(void);
 	const char *name;
 } kills[] = {
-	{ SANDBOX_RND, do_socket, "socket" },
-	{ SANDBOX_BLK, do_socket, "socket" },
-	{ SANDBOX_NET, do_socket, "socket" },
-	{ SANDBOX_RND, do_mmap_exec, "mmap" },
-	{ SANDBOX_BLK, do_mprotect_exec, "mprotect" },
-	{ SANDBOX_NET, do_ioctl, "ioctl" },
-	{ SANDBOX_NET, do_tunsetiff, "ioctl" },
-	{ SANDBOX_BLK, do_ioctl, "ioctl" },
-	{ SANDBOX_RND, do_fork, "clone" },
-	{ SANDBOX_BLK, do_fork, "clone" },
-	{ SANDBOX_BLK, do_open, "openat" },
-	{ SANDBOX_NET, do_execve, "execve" },
-	{ SANDBOX_RND, do_ptrace, "ptrace" },
-	{ SANDBOX_NET, do_fcntl_dup, "fcntl" },
-	{ SANDBOX_BLK, do_getrandom, "getrandom" },
-	{ SANDBOX_RND, do_io_uring_setup, "io_uring_setup" },
-	{ SANDBOX_CORE, do_ptrace, "ptrace" },
-	{ SANDBOX_CORE, do_fork, "clone" },
-	{ SANDBOX_CORE, do_execve, "execve" },
-	{ SANDBOX_CORE, do_socket, "socket" },
-	{ SANDBOX_CORE, do_mount, "mount" },
-	{ SANDBOX_BLK, do_kill, "kill" },
-	{ SANDBOX_NET, do_kill, "kill" },
-	{ SANDBOX_RND, do_mount, "mount" },
-	{ SANDBOX_BLK, do_mount, "mount" },
-	{ SANDBOX_NET, do_raise_rlimit, "prlimit64" },
-	{ SANDBOX_RND, do_raise_rlimit, "prlimit64" },
+	{ &rnd_sandbox, do_socket, "socket" },
+	{ &blk_sandbox, do_socket, "socket" },
+	{ &net_sandbox, do_socket, "socket" },
+	{ &rnd_sandbox, do_mmap_exec, "mmap" },
+	{ &blk_sandbox, do_mprotect_exec, "mprotect" },
+	{ &net_sandbox, do_ioctl, "ioctl" },
+	{ &net_sandbox, do_tunsetiff, "ioctl" },
+	{ &blk_sandbox, do_ioctl, "ioctl" },
+	{ &rnd_sandbox, do_fork, "clone" },
+	{ &blk_sandbox, do_fork, "clone" },
+	{ &blk_sandbox, do_open, "openat" },
+	{ &net_sandbox, do_execve, "execve" },
+	{ &rnd_sandbox, do_ptrace, "ptrace" },
+	{ &net_sandbox, do_fcntl_dup, "fcntl" },
+	{ &blk_sandbox, do_getrandom, "getrandom" },
+	{ &rnd_sandbox, do_io_uring_setup, "io_uring_setup" },
+	{ &sandbox_core, do_ptrace, "ptrace" },
+	{ &sandbox_core, do_fork, "clone" },
+	{ &sandbox_core, do_execve, "execve" },
+	{ &sandbox_core, do_socket, "socket" },
+	{ &sandbox_core, do_mount, "mount" },
+	{ &blk_sandbox, do_kill, "kill" },
+	{ &net_sandbox, do_kill, "kill" },
+	{ &rnd_sandbox, do_mount, "mount" },
+	{ &blk_sandbox, do_mount, "mount" },
+	{ &net_sandbox, do_raise_rlimit, "prlimit64" },
+	{ &rnd_sandbox, do_raise_rlimit, "prlimit64" },
 };
 
 static void
@@ -730,7 +735,7 @@ count_fds(const struct sandbox_audit *a, const char *prefix)
 static void
 test_audit_confined(void **state)
 {
-	struct spec s = { SANDBOX_RND, named, NULL, NULL, NULL, true };
+	struct spec s = { &rnd_sandbox, named, NULL, NULL, NULL, true };
 	struct sandbox_audit *a = malloc(sizeof(*a));
 	json_object *j, *v;
 	char why[256];
@@ -743,9 +748,9 @@ test_audit_confined(void **state)
 	collect(&r, "READY");
 	assert_non_null(strstr(r.out, "READY"));
 	assert_int_equal(sandbox_audit_pid(r.pid, a), 0);
-	if (sandbox_audit_verdict(a, SANDBOX_RND, why, sizeof(why)) != 0)
+	if (sandbox_audit_verdict(a, &rnd_sandbox, why, sizeof(why)) != 0)
 		fail_msg("confined child not accepted: %s", why);
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	assert_int_equal(sandbox_audit_verdict(a, &sandbox_core, why,
 	    sizeof(why)), 0);
 	assert_int_equal(a->seccomp, 2);
 	assert_true(a->seccomp_filters >= 1);
@@ -764,10 +769,10 @@ test_audit_confined(void **state)
 	/* A writable root: refused for our backends, accepted for virtiofsd,
 	 * whose root is the share it serves read-write. */
 	a->mnt[0].ro = false;
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_RND, why,
+	assert_int_equal(sandbox_audit_verdict(a, &rnd_sandbox, why,
 	    sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "writable"));
-	if (sandbox_audit_verdict(a, SANDBOX_FS, why, sizeof(why)) != 0)
+	if (sandbox_audit_verdict(a, devclass_by_emul("virtio-fs")->role, why, sizeof(why)) != 0)
 		fail_msg("a writable root refused for fs: %s", why);
 	a->mnt[0].ro = true;
 	for (int i = 0; i < a->nns; i++)
@@ -792,7 +797,7 @@ test_audit_confined(void **state)
 
 	/* this test process is not confined */
 	assert_int_equal(sandbox_audit_pid(getpid(), a), 0);
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_RND, why,
+	assert_int_equal(sandbox_audit_verdict(a, &rnd_sandbox, why,
 	    sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "seccomp"));
 	free(a);
@@ -809,7 +814,7 @@ setup_stray(int *fds, int *n)
 static void
 test_audit_stray_fd(void **state)
 {
-	struct spec s = { SANDBOX_RND, named, setup_stray, NULL, NULL, true };
+	struct spec s = { &rnd_sandbox, named, setup_stray, NULL, NULL, true };
 	struct sandbox_audit *a = malloc(sizeof(*a));
 	char why[256];
 	struct run r;
@@ -820,10 +825,10 @@ test_audit_stray_fd(void **state)
 	start(&s, &r);
 	collect(&r, "READY");
 	assert_int_equal(sandbox_audit_pid(r.pid, a), 0);
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_RND, why,
+	assert_int_equal(sandbox_audit_verdict(a, &rnd_sandbox, why,
 	    sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "/etc/group"));
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_BLK, why,
+	assert_int_equal(sandbox_audit_verdict(a, &blk_sandbox, why,
 	    sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "/etc/passwd"));
 	finish(&r);
@@ -868,13 +873,13 @@ test_dir_for_vsock(void **state)
 	assert_int_equal(listen(l, 4), 0);
 	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	assert_true(dfd >= 0);
-	struct spec s = { SANDBOX_VSOCK, { .name = "t0", .dir = true,
+	struct spec s = { &vsock_sandbox, { .name = "t0", .dir = true,
 	    .dir_fd = dfd }, NULL, NULL, body_dir, true };
 
 	start(&s, &r);
 	collect(&r, "READY");
 	assert_int_equal(sandbox_audit_pid(r.pid, a), 0);
-	if (sandbox_audit_verdict(a, SANDBOX_VSOCK, why, sizeof(why)) != 0)
+	if (sandbox_audit_verdict(a, &vsock_sandbox, why, sizeof(why)) != 0)
 		fail_msg("vsock with its directory not accepted: %s", why);
 	assert_int_equal(a->nmnt, 1);
 	assert_string_equal(a->mnt[0].at, "/");
@@ -882,14 +887,14 @@ test_dir_for_vsock(void **state)
 	assert_true(a->mnt[0].ro);
 	/* the directory fd itself was not kept */
 	assert_int_equal(a->nfd, 5);
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_RND, why,
+	assert_int_equal(sandbox_audit_verdict(a, &rnd_sandbox, why,
 	    sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, dir));
 	finish(&r);
 	expect_clean(&r);
 
 	/* A role without a directory may not be given one. */
-	s.role = SANDBOX_RND;
+	s.role = &rnd_sandbox;
 	s.body = NULL;
 	s.wait_ctl = false;
 	start(&s, &r);
@@ -915,7 +920,7 @@ body_off(void)
 static void
 test_sandbox_off(void **state)
 {
-	struct spec s = { SANDBOX_BLK, { .off = true, .name = "blk0" }, NULL,
+	struct spec s = { &blk_sandbox, { .off = true, .name = "blk0" }, NULL,
 	    NULL, body_off, true };
 	struct sandbox_audit *a = malloc(sizeof(*a));
 	char why[256];
@@ -926,7 +931,7 @@ test_sandbox_off(void **state)
 	start(&s, &r);
 	collect(&r, "READY");
 	assert_int_equal(sandbox_audit_pid(r.pid, a), 0);
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_BLK, why,
+	assert_int_equal(sandbox_audit_verdict(a, &blk_sandbox, why,
 	    sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "seccomp is off"));
 	assert_int_equal(a->seccomp, 0);
@@ -974,7 +979,7 @@ body_core(void)
 static void
 test_core(void **state)
 {
-	struct spec s = { SANDBOX_CORE, named, setup_core, NULL, body_core,
+	struct spec s = { &sandbox_core, named, setup_core, NULL, body_core,
 	    true };
 	struct sandbox_audit *a = malloc(sizeof(*a));
 	char why[256];
@@ -985,10 +990,10 @@ test_core(void **state)
 	start(&s, &r);
 	collect(&r, "READY");
 	assert_int_equal(sandbox_audit_pid(r.pid, a), 0);
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_CORE, why,
+	assert_int_equal(sandbox_audit_verdict(a, &sandbox_core, why,
 	    sizeof(why)), 0);
 	/* not enough for a backend */
-	assert_int_equal(sandbox_audit_verdict(a, SANDBOX_RND, why,
+	assert_int_equal(sandbox_audit_verdict(a, &rnd_sandbox, why,
 	    sizeof(why)), -EPERM);
 	finish(&r);
 	expect_clean(&r);
@@ -1001,12 +1006,11 @@ test_bad_args(void **state)
 	int fd = 0;
 
 	(void)state;
-	assert_int_equal(sandbox_enter(SANDBOX_RND, &fd, -1, &named), -EINVAL);
-	assert_int_equal(sandbox_enter(SANDBOX_RND, NULL, 1, &named), -EINVAL);
-	assert_int_equal(sandbox_enter((enum sandbox_role)9, NULL, 0, &named),
+	assert_int_equal(sandbox_enter(&rnd_sandbox, &fd, -1, &named), -EINVAL);
+	assert_int_equal(sandbox_enter(&rnd_sandbox, NULL, 1, &named), -EINVAL);
+	assert_int_equal(sandbox_enter(NULL, NULL, 0, &named),
 	    -EINVAL);
 	assert_int_equal(sandbox_audit_pid(0, NULL), -EINVAL);
-	assert_string_equal(sandbox_role_name(SANDBOX_NET), "net");
 }
 
 static bool
@@ -1026,8 +1030,8 @@ test_profiles(void **state)
 	    "fork", "clone", "clone3", "ptrace", "kill", "mount", "prlimit64",
 	    "setrlimit", "io_uring_setup", "io_uring_register", "memfd_create",
 	    "ftruncate", "unshare", "setns" };
-	enum sandbox_role roles[] = { SANDBOX_BLK, SANDBOX_NET, SANDBOX_RND,
-	    SANDBOX_VSOCK };
+	const struct sandbox_row *roles[] = { &blk_sandbox, &net_sandbox, &rnd_sandbox,
+	    &vsock_sandbox };
 	struct sandbox_profile p;
 
 	(void)state;
@@ -1037,43 +1041,43 @@ test_profiles(void **state)
 		assert_true(p.n > 10);
 		if (p.n >= 40)
 			fail_msg("%s allows %d syscalls; the target is under 40",
-			    sandbox_role_name(roles[r]), p.n);
+			    roles[r]->name, p.n);
 		/* blk's queue threads: clone, CLONE_THREAD only; vsock's unix
 		 * sockets (both checked below). */
 		for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
 			if (in_profile(&p, never[i]) && !(roles[r] ==
-			    SANDBOX_BLK && strcmp(never[i], "clone") == 0) &&
-			    !(roles[r] == SANDBOX_VSOCK &&
+			    &blk_sandbox && strcmp(never[i], "clone") == 0) &&
+			    !(roles[r] == &vsock_sandbox &&
 			    strcmp(never[i], "socket") == 0))
-				fail_msg("%s allows %s", sandbox_role_name(roles[r]),
+				fail_msg("%s allows %s", roles[r]->name,
 				    never[i]);
 		assert_true(in_profile(&p, "recvmsg"));
 		for (int i = 1; i < p.n; i++)
 			assert_true(p.sc[i - 1].nr < p.sc[i].nr);
 	}
-	assert_int_equal(sandbox_profile(SANDBOX_BLK, &p), 0);
+	assert_int_equal(sandbox_profile(&blk_sandbox, &p), 0);
 	assert_true(in_profile(&p, "io_uring_enter"));
 	assert_false(in_profile(&p, "getrandom"));
 	for (int i = 0; i < p.n; i++)
 		if (strcmp(p.sc[i].name, "clone") == 0)
 			assert_true(p.sc[i].args_filtered);
-	assert_int_equal(sandbox_profile(SANDBOX_RND, &p), 0);
+	assert_int_equal(sandbox_profile(&rnd_sandbox, &p), 0);
 	assert_true(in_profile(&p, "getrandom"));
 	assert_false(in_profile(&p, "io_uring_enter"));
 	/* vsock: unix stream sockets only (socket's arguments), no ioctl. */
-	assert_int_equal(sandbox_profile(SANDBOX_VSOCK, &p), 0);
+	assert_int_equal(sandbox_profile(&vsock_sandbox, &p), 0);
 	assert_true(in_profile(&p, "connect"));
 	assert_false(in_profile(&p, "ioctl"));
 	assert_false(in_profile(&p, "bind"));
 	for (int i = 0; i < p.n; i++)
 		if (strcmp(p.sc[i].name, "socket") == 0)
 			assert_true(p.sc[i].args_filtered);
-	assert_int_equal(sandbox_profile(SANDBOX_NET, &p), 0);
+	assert_int_equal(sandbox_profile(&net_sandbox, &p), 0);
 	assert_true(in_profile(&p, "ioctl"));
 	for (int i = 0; i < p.n; i++)
 		if (strcmp(p.sc[i].name, "ioctl") == 0)
 			assert_true(p.sc[i].args_filtered);
-	assert_int_equal(sandbox_profile(SANDBOX_CORE, &p), 0);
+	assert_int_equal(sandbox_profile(&sandbox_core, &p), 0);
 	assert_false(p.denylist);
 	assert_true(in_profile(&p, "ioctl"));
 	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)

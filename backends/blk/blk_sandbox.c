@@ -14,9 +14,10 @@
 /* glibc's SIGSETXID: the kernel's SIGRTMIN (32) + 1, hidden by <signal.h>. */
 #define SIGRTMIN_KERNEL	32
 
+#include "backends/blk/blk.h"
 #include "sandbox/seccomp_impl.h"
 
-int
+static int
 sc_rules_blk(scmp_filter_ctx c)
 {
 	static const int nrs[] = {
@@ -46,3 +47,10 @@ sc_rules_blk(scmp_filter_ctx c)
 		return rc;
 	return 0;
 }
+
+const struct sandbox_row blk_sandbox = {
+	.name = "blk", .rules = sc_rules_blk, .nofile = 256,
+	/* io_uring's io-wq workers are threads of the process */
+	.nproc = BLK_NPROC,
+	.writes = true, .files = 1,	/* its disk */
+};

@@ -7,9 +7,10 @@
 #include <sys/ioctl.h>
 #include <linux/if_tun.h>
 
+#include "backends/net/net.h"
 #include "sandbox/seccomp_impl.h"
 
-int
+static int
 sc_rules_net(scmp_filter_ctx c)
 {
 	static const unsigned long ioctls[] = { TUNSETOFFLOAD, TUNSETVNETHDRSZ };
@@ -26,3 +27,8 @@ sc_rules_net(scmp_filter_ctx c)
 			return rc;
 	return 0;
 }
+
+const struct sandbox_row net_sandbox = {
+	.name = "net", .rules = sc_rules_net, .nofile = 256,
+	.device = "/dev/net/tun",
+};

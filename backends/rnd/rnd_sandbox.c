@@ -1,7 +1,8 @@
 /* hyve-rnd: the shared datapath, getrandom and the --rate timer. */
+#include "backends/rnd/rnd.h"
 #include "sandbox/seccomp_impl.h"
 
-int
+static int
 sc_rules_rnd(scmp_filter_ctx c)
 {
 	static const int nrs[] = {
@@ -13,3 +14,7 @@ sc_rules_rnd(scmp_filter_ctx c)
 		return rc;
 	return sc_allow(c, nrs, NELEM(nrs));
 }
+
+const struct sandbox_row rnd_sandbox = {
+	.name = "rnd", .rules = sc_rules_rnd, .nofile = 64,
+};

@@ -7,9 +7,10 @@
  */
 #include <sys/socket.h>
 
+#include "backends/vsock/vsock.h"
 #include "sandbox/seccomp_impl.h"
 
-int
+static int
 sc_rules_vsock(scmp_filter_ctx c)
 {
 	static const int nrs[] = {
@@ -24,3 +25,9 @@ sc_rules_vsock(scmp_filter_ctx c)
 	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0),
 	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
 }
+
+const struct sandbox_row vsock_sandbox = {
+	/* a socket per connection (VSOCK_MAX_CONNS) */
+	.name = "vsock", .rules = sc_rules_vsock, .nofile = 256,
+	.dir = true,	/* PATH's directory, to connect to PATH_P */
+};
