@@ -46,6 +46,16 @@ struct vu_backend {
 	 * server's own loop runs the queues. */
 	int (*kick_epfd)(struct vu_dev *d, unsigned q);
 	void (*lock)(struct vu_dev *d, bool on);
+	/* Its own part of a snapshot (vu_devstate.c), beyond the device
+	 * name, features and config the runtime saves: at most cap bytes
+	 * into buf, returns the length or -errno; load gets them back in a
+	 * new backend.  NULL: nothing to add. */
+	int (*save_state)(struct vu_dev *d, void *buf, size_t cap);
+	int (*load_state)(struct vu_dev *d, const void *buf, size_t len);
+	/* Whether the config saved may differ from this device's as it
+	 * does (a clone's MAC); NULL: it must be the same. */
+	bool (*state_config_ok)(struct vu_dev *d, const uint8_t *saved,
+	    const uint8_t *now, uint32_t len);
 };
 
 #define VU_MAX_WATCH	4
@@ -87,6 +97,9 @@ struct vu_dev {
 	unsigned infl_nq;
 	unsigned infl_qsize;
 	int infl_guard;			/* gmem_guard slot of infl */
+	/* What the last state transfer came to, for CHECK_DEVICE_STATE:
+	 * 0, or -errno (-ENODATA before any). */
+	int state_rc;
 };
 
 /* Features every backend offers on top of the device's own. */
@@ -95,7 +108,13 @@ struct vu_dev {
 	1ull << VU_F_PROTOCOL_FEATURES)
 #define VU_RUNTIME_PFEATURES	(1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK | \
 	1ull << VU_PF_CONFIG | 1ull << VU_PF_RESET_DEVICE | \
-	1ull << VU_PF_INFLIGHT_SHMFD)
+	1ull << VU_PF_INFLIGHT_SHMFD | 1ull << VU_PF_DEVICE_STATE)
+
+/* The device state of a snapshot (vu_devstate.c), written to fd or read
+ * from it to its end, with every ring stopped.  0 or -errno (logged). */
+#define VU_STATE_MAX		65536
+int vu_state_save(struct vu_dev *d, int fd);
+int vu_state_load(struct vu_dev *d, int fd);
 
 int vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv);
 void vu_dev_free(struct vu_dev *d);

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -46,6 +47,10 @@ vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv)
 	d->priv = priv;
 	d->lfd = -1;
 	d->cfd = -1;
+	d->state_rc = -ENODATA;
+	/* A frontend that closes its end of the state channel early must
+	 * not end the backend. */
+	signal(SIGPIPE, SIG_IGN);
 	gmem_init(&d->mem);
 	if ((rc = gmem_guard_install()) < 0) {
 		hlog("guest memory: cannot install the SIGBUS handler: %s",
@@ -514,6 +519,43 @@ get_config(struct vu_dev *d, struct vu_msg *m)
 	return reply(d, m, VU_CONFIG_HDR + size);
 }
 
+/*
+ * The channel for the device's state: the reply first (the frontend reads
+ * or writes the pipe only after it), then the whole transfer.  The rings
+ * must be stopped, as the protocol's suspended device.
+ */
+static int
+set_state_fd(struct vu_dev *d, struct vu_msg *m)
+{
+	uint32_t dir = m->p.xfer.direction;
+	int fd = m->fds[0], rc = 0;
+	struct stat st;
+
+	m->fds[0] = -1;
+	m->nfds = 0;
+	/* Read to its end or written and closed: a pipe, nothing that could
+	 * hold the transfer open for ever (an eventfd never ends). */
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+		hlog("device state: the frontend's channel is not a pipe");
+		rc = -EINVAL;
+	}
+	for (unsigned i = 0; i < d->be->nqueues; i++)
+		if (d->vq[i].started) {
+			hlog("device state: queue %u still runs; the frontend "
+			    "must stop every ring first", i);
+			rc = -EBUSY;
+		}
+	vu_msg_u64(m, VU_SET_DEVICE_STATE_FD, VU_STATE_NOFD | (rc < 0));
+	d->state_rc = rc;
+	/* Blocking: the transfer is the only thing the device does now. */
+	fcntl(fd, F_SETFL, 0);
+	if ((rc = reply(d, m, sizeof(uint64_t))) == 0 && d->state_rc == 0)
+		d->state_rc = dir == VU_STATE_SAVE ? vu_state_save(d, fd) :
+		    vu_state_load(d, fd);
+	close(fd);
+	return rc;
+}
+
 /* Returns 0, or -errno for a request that failed. */
 static int
 dispatch(struct vu_dev *d, struct vu_msg *m)
@@ -604,6 +646,11 @@ dispatch(struct vu_dev *d, struct vu_msg *m)
 		return get_inflight(d, m);
 	case VU_SET_INFLIGHT_FD:
 		return set_inflight(d, m);
+	case VU_SET_DEVICE_STATE_FD:
+		return set_state_fd(d, m);
+	case VU_CHECK_DEVICE_STATE:
+		m->p.u64 = d->state_rc < 0;
+		return reply(d, m, sizeof(uint64_t));
 	}
 	return -ENOTSUP;
 }

@@ -7,7 +7,8 @@
 # host fio.  Prints per job the median IOPS (min-max), the ratio to the
 # first variant, p50 and the backend's CPU per request.
 #   python3 bench/blk-ab.py RUNS SECS "name:hyve-blk args" ...
-# An argument ENV_X=Y sets X=Y in that hyve-blk's environment.  JOBS
+# An argument ENV_X=Y sets X=Y in that hyve-blk's environment; FE_OPT
+# passes OPT to vublk for that variant (FE_--event-idx).  JOBS
 # (rw:bs:depth ...) and VUBLK (extra vublk options) as in bench/blk.sh.
 import json, subprocess, sys, os, time, statistics, signal
 B=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'build')
@@ -26,24 +27,25 @@ for name,args in variants:
     for a in args.split():
         if a.startswith('ENV_'):
             k,v=a[4:].split('=',1); env[k]=v
-    cargs=[a for a in args.split() if not a.startswith('ENV_')]
+    cargs=[a for a in args.split() if not a.startswith(('ENV_','FE_'))]
+    fe=[a[3:] for a in args.split() if a.startswith('FE_')]
     p=subprocess.Popen([B+'/hyve-blk','--socket',sock,'--file',img,'--nocache']+cargs,stderr=open(f'/tmp/hyve-ab-{name}.err','w'),env=env)
-    procs[name]=(p,sock)
+    procs[name]=(p,sock,fe)
 time.sleep(0.5)
 extra=os.environ.get('VUBLK','').split()
 for r in range(runs):
     for j in jobs:
         rw,bs,qd=j.split(':')
         for name,_ in variants:
-            p,sock=procs[name]
-            o=subprocess.run([B+'/bench/vublk','--socket',sock,'--pid',str(p.pid),'--rw',rw,'--bs',bs,'--depth',qd,'--time',secs]+extra,capture_output=True,text=True)
+            p,sock,fe=procs[name]
+            o=subprocess.run([B+'/bench/vublk','--socket',sock,'--pid',str(p.pid),'--rw',rw,'--bs',bs,'--depth',qd,'--time',secs]+extra+fe,capture_output=True,text=True)
             kv=dict(x.split('=') for x in o.stdout.split()[5:])
             res.setdefault((j,name),[]).append(kv)
         if os.environ.get('FIO'):
             o=subprocess.run(['fio','--name=b','--filename='+img,'--ioengine=io_uring','--direct=1','--rw='+rw,'--bs='+bs,'--iodepth='+qd,'--ramp_time=500ms','--runtime='+secs,'--time_based','--output-format=json'],capture_output=True,text=True)
             jj=json.loads(o.stdout)['jobs'][0]; d=jj['write'] if rw=='randwrite' else jj['read']
             res.setdefault((j,'fio'),[]).append({'iops':d['iops'],'p50_us':d['clat_ns']['percentile']['50.000000']/1e3,'cpu_us':(jj['usr_cpu']+jj['sys_cpu'])/100/d['iops']*1e6,'fe_cpu_us':0})
-for name,(p,s) in procs.items():
+for name,(p,s,_) in procs.items():
     p.send_signal(signal.SIGTERM); p.wait()
 if made:
     os.unlink(img)

@@ -69,6 +69,7 @@ struct fq {
 	struct vring_avail *avail;
 	struct vring_used *used;
 	uint16_t last_used;
+	uint16_t kicked;		/* avail idx at the last kick check */
 	struct slot slots[MAXDEPTH];
 	uint64_t *lat;			/* completion latencies, ns */
 	size_t nlat, caplat;
@@ -85,7 +86,7 @@ static struct fq fqs[MAXQ];
 static int nq = 1;
 /* The run, the same for every queue. */
 static const char *path;
-static int rw = RANDREAD, depth = 1, always_kick;
+static int rw = RANDREAD, depth = 1, always_kick, event_idx;
 static uint32_t bs = 4096;
 static uint64_t size, tstart, tend;
 
@@ -171,8 +172,16 @@ setup(uint64_t *capacity)
 		    (unsigned long long)f);
 		return -ENOTSUP;
 	}
-	/* No EVENT_IDX: every completion batch signals the call eventfd. */
-	want = f & ((1ull << VIRTIO_F_VERSION_1) |
+	/* Without EVENT_IDX every completion batch signals the call eventfd
+	 * and every batch posted kicks; with it (--event-idx, as a Linux
+	 * driver negotiates) each side says from which index on it wants to
+	 * be told. */
+	if (event_idx && !(f & (1ull << VIRTIO_RING_F_EVENT_IDX))) {
+		hlog("backend: no EVENT_IDX, which --event-idx asks for");
+		return -ENOTSUP;
+	}
+	want = f & ((event_idx ? 1ull << VIRTIO_RING_F_EVENT_IDX : 0) |
+	    (1ull << VIRTIO_F_VERSION_1) |
 	    (1ull << VU_F_PROTOCOL_FEATURES) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
 	    (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH));
 	vu_msg_u64(&m, VU_SET_FEATURES, want);
@@ -288,6 +297,24 @@ cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* As a Linux driver: no kick while the device polls (NO_NOTIFY), or with
+ * EVENT_IDX, only when the new requests pass the index it asked for. */
+static int
+need_kick(struct fq *q)
+{
+	uint16_t now = q->avail->idx, old = q->kicked;
+	uint16_t ev = __atomic_load_n((uint16_t *)&q->used->ring[NUM],
+	    __ATOMIC_RELAXED);
+
+	q->kicked = now;
+	if (always_kick)
+		return 1;
+	if (event_idx)
+		return vring_need_event(ev, now, old);
+	return !(__atomic_load_n(&q->used->flags, __ATOMIC_RELAXED) &
+	    VRING_USED_F_NO_NOTIFY);
+}
+
 /*
  * Keeps depth requests in flight on q until tend, then drains; counts the
  * completions between tstart and tend.
@@ -304,6 +331,7 @@ drive(void *arg)
 	q->rc = 1;
 	for (i = 0; i < depth; i++)
 		post(q, i);
+	q->kicked = q->avail->idx;
 	eventfd_write(q->kickfd, 1);
 	pf[0] = (struct pollfd){ .fd = q->callfd, .events = POLLIN };
 	pf[1] = (struct pollfd){ .fd = q->errfd, .events = POLLIN };
@@ -354,11 +382,14 @@ drive(void *arg)
 			    path, errors);
 			return NULL;
 		}
-		/* As a Linux driver: no kick while the device says it polls. */
+		if (event_idx)
+			/* Call us at the next completion, as virtblk_done's
+			 * virtqueue_enable_cb; the loop reads used->idx again
+			 * after this store before it sleeps. */
+			__atomic_store_n(&q->avail->ring[NUM], q->last_used,
+			    __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (posted && (always_kick ||
-		    !(__atomic_load_n(&q->used->flags, __ATOMIC_RELAXED) &
-		    VRING_USED_F_NO_NOTIFY)))
+		if (posted && need_kick(q))
 			eventfd_write(q->kickfd, 1);
 		for (i = 0; i < depth && !q->slots[i].busy; i++)
 			;
@@ -385,7 +416,7 @@ usage(void)
 	    "[--rw randread|randwrite|read] [--bs BYTES] [--depth N] "
 	    "[--queues N]\n"
 	    "\t[--time SECS] [--size BYTES] [--pid BACKEND] [--idle SECS] "
-	    "[--always-kick]\n");
+	    "[--always-kick] [--event-idx]\n");
 	exit(2);
 }
 
@@ -398,7 +429,7 @@ main(int argc, char **argv)
 		{ "depth", 1, NULL, 'd' }, { "time", 1, NULL, 't' },
 		{ "size", 1, NULL, 'z' }, { "pid", 1, NULL, 'p' },
 		{ "idle", 1, NULL, 'i' }, { "always-kick", 0, NULL, 'k' },
-		{ "queues", 1, NULL, 'q' },
+		{ "queues", 1, NULL, 'q' }, { "event-idx", 0, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *label = "backend", *rwname = "randread";
@@ -421,6 +452,7 @@ main(int argc, char **argv)
 		case 'i': idle = atof(optarg); break;
 		case 'k': always_kick = 1; break;
 		case 'q': nq = atoi(optarg); break;
+		case 'e': event_idx = 1; break;
 		default: usage();
 		}
 	}

@@ -21,7 +21,7 @@
 /* Protocol features the core uses when the backend offers them. */
 #define VUF_PFEATURES	(1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK | \
 	1ull << VU_PF_CONFIG | 1ull << VU_PF_RESET_DEVICE | \
-	1ull << VU_PF_INFLIGHT_SHMFD)
+	1ull << VU_PF_INFLIGHT_SHMFD | 1ull << VU_PF_DEVICE_STATE)
 
 int vuf_timeout_ms = VUF_TIMEOUT_MS;
 bool vuf_check_unasked = true;
@@ -532,4 +532,132 @@ vuf_peer_open(const struct vu_front *f)
 	struct pollfd p = { .fd = f->sock, .events = POLLRDHUP };
 
 	return f->sock >= 0 && poll(&p, 1, 0) == 0;
+}
+
+/* Opens the state channel: ours is fd; the backend may give its own. */
+static int
+state_channel(struct vu_front *f, uint32_t dir, int fd, int *theirs)
+{
+	struct vu_msg m, r;
+	int rc;
+
+	*theirs = -1;
+	if (!(f->pfeatures & (1ull << VU_PF_DEVICE_STATE)))
+		return -ENOTSUP;
+	vu_msg_init(&m, VU_SET_DEVICE_STATE_FD, sizeof(struct vu_state_xfer));
+	m.p.xfer.direction = dir;
+	m.p.xfer.phase = VU_STATE_STOPPED;
+	vu_msg_add_fd(&m, fd);
+	if ((rc = call(f, &m, &r)) < 0)
+		return rc;
+	if (r.p.u64 & 0xff) {
+		vu_msg_close_fds(&r);
+		hlog("%s: the backend refused to %s its state (its log says "
+		    "why)", f->name, dir == VU_STATE_SAVE ? "save" : "load");
+		return -EIO;
+	}
+	if (r.nfds == 1)
+		*theirs = r.fds[0];
+	return 0;
+}
+
+/* Waits for fd to be ready for ev until end (ms, now_ms's clock). */
+static int
+state_wait(struct vu_front *f, int fd, short ev, long long end)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+	long long left;
+	int n;
+
+	while ((left = end - now_ms()) > 0) {
+		n = poll(&p, 1, left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+	return broken(f, -ETIMEDOUT, "did not move its device state "
+	    "within %d ms", f->timeout);
+}
+
+static int
+state_check(struct vu_front *f)
+{
+	uint64_t v;
+	int rc;
+
+	if ((rc = get_u64(f, VU_CHECK_DEVICE_STATE, &v)) < 0)
+		return rc;
+	if (v != 0) {
+		hlog("%s: the backend could not take the device state "
+		    "(its log says why)", f->name);
+		return -EIO;
+	}
+	return 0;
+}
+
+int
+vuf_state_save(struct vu_front *f, void *buf, size_t cap, size_t *len)
+{
+	long long end = now_ms() + f->timeout;
+	int p[2], theirs, fd, rc;
+	ssize_t n = 0;
+
+	*len = 0;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fcntl(p[0], F_SETFL, O_NONBLOCK);	/* ours: waits are poll's */
+	rc = state_channel(f, VU_STATE_SAVE, p[1], &theirs);
+	close(p[1]);
+	fd = theirs >= 0 ? theirs : p[0];
+	if (theirs >= 0)
+		close(p[0]);
+	while (rc == 0) {
+		if ((rc = state_wait(f, fd, POLLIN, end)) < 0)
+			break;
+		n = read(fd, (char *)buf + *len, cap - *len);
+		if (n == 0)
+			break;
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			rc = -errno;
+		else if ((*len += n) == cap)
+			rc = broken(f, -EFBIG, "sent a device state above %zu "
+			    "bytes", cap);
+	}
+	close(fd);
+	return rc < 0 ? rc : state_check(f);
+}
+
+int
+vuf_state_load(struct vu_front *f, const void *buf, size_t len)
+{
+	long long end = now_ms() + f->timeout;
+	int p[2], theirs, fd, rc;
+	size_t done = 0;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	rc = state_channel(f, VU_STATE_LOAD, p[0], &theirs);
+	close(p[0]);
+	fd = theirs >= 0 ? theirs : p[1];
+	if (theirs >= 0)
+		close(p[1]);
+	while (rc == 0 && done < len) {
+		if ((rc = state_wait(f, fd, POLLOUT, end)) < 0)
+			break;
+		n = write(fd, (const char *)buf + done, len - done);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			rc = -errno;
+		else
+			done += n;
+	}
+	/* Its end of the channel tells the backend the state is whole. */
+	close(fd);
+	return rc < 0 ? rc : state_check(f);
 }

@@ -2,6 +2,7 @@
 #define HYVE_VU_FRONTEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm;
@@ -57,6 +58,15 @@ int vuf_get_inflight(struct vu_front *f, unsigned nq, unsigned qsize,
     struct vuf_inflight *in);
 int vuf_set_inflight(struct vu_front *f, const struct vuf_inflight *in);
 int vuf_reset(struct vu_front *f);
+/*
+ * The backend's own state (DEVICE_STATE), with every ring stopped: save
+ * reads it into buf (at most cap bytes, *len its length), load gives it
+ * to a new backend; both end by asking the backend whether it went well.
+ * -ENOTSUP: the backend has no DEVICE_STATE; -EIO: it refused (its log
+ * says why).
+ */
+int vuf_state_save(struct vu_front *f, void *buf, size_t cap, size_t *len);
+int vuf_state_load(struct vu_front *f, const void *buf, size_t len);
 /* A sign of life: GET_FEATURES answered, with the same features. */
 int vuf_ping(struct vu_front *f);
 /* Whether the backend's end of the socket is still open: after the

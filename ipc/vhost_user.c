@@ -40,6 +40,8 @@ static const char *const names[VU_REQUEST_MAX] = {
 	[VU_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
 	[VU_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
 	[VU_RESET_DEVICE] = "RESET_DEVICE",
+	[VU_SET_DEVICE_STATE_FD] = "SET_DEVICE_STATE_FD",
+	[VU_CHECK_DEVICE_STATE] = "CHECK_DEVICE_STATE",
 };
 
 const char *
@@ -255,6 +257,8 @@ vu_has_reply(uint32_t req)
 	case VU_GET_VRING_BASE:
 	case VU_GET_CONFIG:
 	case VU_GET_INFLIGHT_FD:
+	case VU_SET_DEVICE_STATE_FD:
+	case VU_CHECK_DEVICE_STATE:
 		return true;
 	}
 	return false;
@@ -467,6 +471,17 @@ vu_validate(const struct vu_msg *m, unsigned nqueues, const char **why)
 			return -EINVAL;
 		}
 		return 0;
+	case VU_SET_DEVICE_STATE_FD:
+		if ((rc = want(m, sizeof(struct vu_state_xfer), 1, why)) < 0)
+			return rc;
+		if (m->p.xfer.direction > VU_STATE_LOAD ||
+		    m->p.xfer.phase != VU_STATE_STOPPED) {
+			*why = "unknown device state direction or phase";
+			return -EINVAL;
+		}
+		return 0;
+	case VU_CHECK_DEVICE_STATE:
+		return want(m, 0, 0, why);
 	}
 	*why = "unknown or unsupported request";
 	return -EBADMSG;
@@ -503,6 +518,12 @@ vu_validate_reply(const struct vu_msg *m, uint32_t req, const char **why)
 		return check_config(m, why);
 	case VU_GET_INFLIGHT_FD:
 		return want(m, INFLIGHT_SIZE, 1, why);
+	case VU_SET_DEVICE_STATE_FD:
+		/* A channel of the backend's own comes with bit 8 clear. */
+		if (m->hdr.size == sizeof(uint64_t) &&
+		    !(m->p.u64 & VU_STATE_NOFD) && (m->p.u64 & 0xff) == 0)
+			return want(m, sizeof(uint64_t), 1, why);
+		return want(m, sizeof(uint64_t), 0, why);
 	}
 	/* REPLY_ACK: u64, zero for success. */
 	return want(m, sizeof(uint64_t), 0, why);

@@ -37,7 +37,9 @@ enum vu_request {
 	VU_GET_INFLIGHT_FD = 31,
 	VU_SET_INFLIGHT_FD = 32,
 	VU_RESET_DEVICE = 34,
-	VU_REQUEST_MAX = 41,
+	VU_SET_DEVICE_STATE_FD = 42,
+	VU_CHECK_DEVICE_STATE = 43,
+	VU_REQUEST_MAX = 44,
 };
 
 /* Header flags. */
@@ -60,6 +62,18 @@ enum vu_request {
 #define VU_PF_CONFIG		9
 #define VU_PF_INFLIGHT_SHMFD	12
 #define VU_PF_RESET_DEVICE	13
+#define VU_PF_DEVICE_STATE	19
+
+/*
+ * SET_DEVICE_STATE_FD: the backend's own state, through the fd passed
+ * (a pipe): written to it and closed (save), or read to its end (load),
+ * with the rings stopped.  The reply's u64 is 0 on success, with bit 8
+ * set when the backend passes back no channel of its own.
+ */
+#define VU_STATE_SAVE		0
+#define VU_STATE_LOAD		1
+#define VU_STATE_STOPPED	0	/* the only phase */
+#define VU_STATE_NOFD		(1ull << 8)
 
 /* SET_VRING_KICK/CALL/ERR payload: ring index in bits 0-7, bit 8 = no fd. */
 #define VU_VRING_IDX_MASK	0xffull
@@ -98,6 +112,11 @@ struct vu_config {
 	uint8_t data[VU_MAX_CONFIG];
 };
 
+struct vu_state_xfer {
+	uint32_t direction;	/* VU_STATE_SAVE or VU_STATE_LOAD */
+	uint32_t phase;		/* VU_STATE_STOPPED */
+};
+
 struct vu_inflight {
 	uint64_t mmap_size;
 	uint64_t mmap_offset;
@@ -112,6 +131,7 @@ union vu_payload {
 	struct vu_memtable mem;
 	struct vu_config config;
 	struct vu_inflight inflight;
+	struct vu_state_xfer xfer;
 };
 
 #define VU_MAX_PAYLOAD	((uint32_t)sizeof(union vu_payload))

@@ -587,6 +587,18 @@ net_kick(struct vu_dev *d, struct vring_queue *vq)
 		rx_run(d);
 }
 
+/* A clone restored from a snapshot may have a MAC of its own. */
+static bool
+net_state_config_ok(struct vu_dev *d, const uint8_t *saved,
+    const uint8_t *now, uint32_t len)
+{
+	size_t mac = offsetof(struct virtio_net_config, mac) +
+	    sizeof(((struct virtio_net_config *)0)->mac);
+
+	(void)d;
+	return len >= mac && memcmp(saved + mac, now + mac, len - mac) == 0;
+}
+
 static int
 net_get_config(struct vu_dev *d, uint32_t off, void *buf, uint32_t len)
 {
@@ -637,6 +649,7 @@ net_backend(const struct net *n, struct vu_backend *be)
 	be->max_queue_size = NET_QUEUE_SIZE;
 	be->kick = net_kick;
 	be->get_config = net_get_config;
+	be->state_config_ok = net_state_config_ok;
 	be->reset = net_reset;
 }
 

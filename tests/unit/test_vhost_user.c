@@ -495,6 +495,44 @@ test_reply_checks(void **state)
 	assert_string_equal(vu_request_name(1000), "unknown");
 }
 
+/* DEVICE_STATE: a channel fd, a known direction and phase; the reply may
+ * carry the backend's own channel only with the no-fd bit clear. */
+static void
+test_device_state(void **state)
+{
+	struct vu_msg m;
+	const char *why;
+	int fd = eventfd(0, EFD_CLOEXEC);
+
+	(void)state;
+	vu_msg_init(&m, VU_SET_DEVICE_STATE_FD, sizeof(struct vu_state_xfer));
+	m.p.xfer.direction = VU_STATE_LOAD;
+	vu_msg_add_fd(&m, fd);
+	roundtrip(&m, false);
+	m.p.xfer.direction = 2;
+	rejected(&m, -EINVAL);
+	m.p.xfer.direction = VU_STATE_SAVE;
+	m.p.xfer.phase = 1;
+	rejected(&m, -EINVAL);
+	vu_msg_init(&m, VU_SET_DEVICE_STATE_FD, sizeof(struct vu_state_xfer));
+	rejected(&m, -EBADMSG);			/* no fd */
+	vu_msg_init(&m, VU_CHECK_DEVICE_STATE, 0);
+	roundtrip(&m, false);
+	vu_msg_u64(&m, VU_CHECK_DEVICE_STATE, 0);
+	rejected(&m, -EBADMSG);
+	vu_msg_u64(&m, VU_SET_DEVICE_STATE_FD, VU_STATE_NOFD);
+	as_reply(&m);
+	assert_int_equal(vu_validate_reply(&m, VU_SET_DEVICE_STATE_FD, &why), 0);
+	m.p.u64 = 0;				/* its own channel: an fd */
+	assert_int_equal(vu_validate_reply(&m, VU_SET_DEVICE_STATE_FD, &why),
+	    -EBADMSG);
+	vu_msg_add_fd(&m, fd);
+	assert_int_equal(vu_validate_reply(&m, VU_SET_DEVICE_STATE_FD, &why), 0);
+	assert_string_equal(vu_request_name(VU_CHECK_DEVICE_STATE),
+	    "CHECK_DEVICE_STATE");
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -511,6 +549,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_regions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_values, setup, teardown),
 		cmocka_unit_test(test_reply_checks),
+		cmocka_unit_test_setup_teardown(test_device_state, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
