@@ -53,6 +53,16 @@ in_guest(const struct blk *b, const void *p, size_t len)
 	return false;
 }
 
+/* The disk in an sqe: its fd, or index 0 of the registered files. */
+static void
+disk(struct blk_queue *q, struct io_uring_sqe *sqe)
+{
+	if (q->b->fixed_file) {
+		sqe->fd = 0;
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+}
+
 static struct io_uring_sqe *
 get_sqe(struct blk_queue *q)
 {
@@ -168,6 +178,7 @@ submit_rw(struct blk *b, struct blk_req *r)
 		io_uring_prep_writev2(sqe, b->fd, r->data, r->ndata, r->off,
 		    b->rwflags);
 	}
+	disk(r->q, sqe);
 	io_uring_sqe_set_data(sqe, r);
 }
 
@@ -233,6 +244,7 @@ start_discard(struct blk *b, struct blk_req *r, const struct iovec *seg,
 		mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
 	sqe = get_sqe(r->q);
 	io_uring_prep_fallocate(sqe, b->fd, mode, r->off, r->left);
+	disk(r->q, sqe);
 	io_uring_sqe_set_data(sqe, r);
 	return -1;
 }
@@ -302,6 +314,7 @@ start(struct blk *b, struct blk_req *r)
 		struct io_uring_sqe *sqe = get_sqe(r->q);
 
 		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+		disk(r->q, sqe);
 		io_uring_sqe_set_data(sqe, r);
 		return -1;
 	}
@@ -386,6 +399,9 @@ queue_io(struct blk *b, struct blk_queue *q)
 	eventfd_t v;
 
 	eventfd_read(q->efd, &v);
+	/* Deferred: completions are posted only when this thread asks. */
+	if (b->defer_taskrun)
+		io_uring_get_events(&q->ring);
 	reap(b, q);
 	submit(q);
 	if (q->touched) {
@@ -411,6 +427,8 @@ blk_poll(struct vu_dev *d)
 	struct blk *b = d->priv;
 	bool work = false;
 
+	if (b->q[0].inflight > 0 && b->defer_taskrun)
+		io_uring_get_events(&b->q[0].ring);
 	if (b->q[0].inflight > 0 && io_uring_cq_ready(&b->q[0].ring) > 0) {
 		queue_io(b, &b->q[0]);
 		work = true;
@@ -590,8 +608,8 @@ restrict_ring(struct blk_queue *q)
 {
 	static const uint8_t ops[] = { IORING_OP_READV, IORING_OP_WRITEV,
 	    IORING_OP_FSYNC, IORING_OP_FALLOCATE };
-	struct io_uring_restriction r[sizeof(ops)];
-	size_t i;
+	struct io_uring_restriction r[sizeof(ops) + 1];
+	size_t i, n = sizeof(ops);
 	int rc;
 
 	memset(r, 0, sizeof(r));
@@ -599,10 +617,14 @@ restrict_ring(struct blk_queue *q)
 		r[i].opcode = IORING_RESTRICTION_SQE_OP;
 		r[i].sqe_op = ops[i];
 	}
+	if (q->b->fixed_file) {
+		r[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+		r[n++].sqe_flags = IOSQE_FIXED_FILE;
+	}
 	/* Raw calls: Debian's liburing 2.3 declares but does not export the
 	 * wrappers. */
 	if (syscall(SYS_io_uring_register, q->ring.ring_fd,
-	    IORING_REGISTER_RESTRICTIONS, r, sizeof(ops)) < 0 ||
+	    IORING_REGISTER_RESTRICTIONS, r, n) < 0 ||
 	    syscall(SYS_io_uring_register, q->ring.ring_fd,
 	    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) {
 		rc = -errno;
@@ -710,6 +732,11 @@ queue_init(struct blk *b, struct blk_queue *q)
 	/* Room for a completion from every request slot: none overflows.  The
 	 * ring starts disabled so it can be restricted first. */
 	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED;
+	/* The ring's one issuer is the thread that enables it: one queue. */
+	if (b->defer_taskrun && !b->threads)
+		p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	else
+		b->defer_taskrun = false;
 	p.cq_entries = BLK_QUEUE_SIZE;
 	rc = io_uring_queue_init_params(BLK_RING_SIZE, &q->ring, &p);
 	if (rc < 0) {
@@ -725,6 +752,12 @@ queue_init(struct blk *b, struct blk_queue *q)
 	rc = io_uring_register_eventfd(&q->ring, q->efd);
 	if (rc < 0) {
 		hlog("cannot register the io_uring eventfd: %s", strerror(-rc));
+		return rc;
+	}
+	if (b->fixed_file &&
+	    (rc = io_uring_register_files(&q->ring, &b->fd, 1)) < 0) {
+		hlog("cannot register the disk with io_uring: %s",
+		    strerror(-rc));
 		return rc;
 	}
 	if (b->threads) {

@@ -81,6 +81,11 @@ struct blk {
 	 * through io_uring: for a disk in memory (tmpfs), where io_uring
 	 * hands every one to a worker thread and the copy never waits. */
 	bool inline_io;
+	/* io_uring set-ups to measure (issue 20): the disk as a registered
+	 * file (no fd lookup per request), and completions run only when
+	 * the one thread asks (SINGLE_ISSUER|DEFER_TASKRUN; one queue). */
+	bool fixed_file;
+	bool defer_taskrun;
 	uint32_t align;			/* O_DIRECT buffer alignment */
 	uint32_t blk_size;
 	uint32_t phys_size;

@@ -31,7 +31,8 @@ usage(int status)
 	    "--socket PATH --file IMG\n"
 	    "\t[--ro] [--nocache] [--sync|--direct] [--nodelete]\n"
 	    "\t[--sectorsize LOG[/PHYS]] [--ser SERIAL] [--queues N]\n"
-	    "\t[--inline-io auto|on|off] [--poll-us N]\n"
+	    "\t[--inline-io auto|on|off] [--poll-us N] [--fixed-file] "
+	    "[--defer-taskrun]\n"
 	    "\t[--name NAME] [--stats-fd N] [--uid UID] [--gid GID] "
 	    "[--no-sandbox]\n"
 	    "  --file IMG       the disk image or block device (with --socket)\n"
@@ -50,6 +51,9 @@ usage(int status)
 	    "                   memory (tmpfs, ramfs), where they never wait\n"
 	    "  --poll-us N      after work, look for more for up to N us before\n"
 	    "                   sleeping (adaptive; 0: never; default %d)\n"
+	    "  --fixed-file     the disk as io_uring's registered file\n"
+	    "  --defer-taskrun  completions run when the backend asks for them\n"
+	    "                   (SINGLE_ISSUER|DEFER_TASKRUN; one queue only)\n"
 	    CLI_USAGE, BLK_MAX_QUEUES, BLK_POLL_US);
 	exit(status);
 }
@@ -208,6 +212,8 @@ main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "inline-io", required_argument, NULL, 'I' },
 		{ "poll-us", required_argument, NULL, 'P' },
+		{ "fixed-file", no_argument, NULL, 'X' },
+		{ "defer-taskrun", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = CLI_INIT;
@@ -270,6 +276,12 @@ main(int argc, char **argv)
 		case 'P':
 			poll_us = cli_number("--poll-us", optarg, 0, 1000000);
 			break;
+		case 'X':
+			blk.fixed_file = true;
+			break;
+		case 'T':
+			blk.defer_taskrun = true;
+			break;
 		case 'h':
 			usage(0);
 			break;
@@ -282,6 +294,11 @@ main(int argc, char **argv)
 	    (cli.path == NULL) != (file == NULL) || (cli.fd < 0) != (blk.fd < 0)) {
 		hlog("give either --fd and --disk-fd, or --socket and --file");
 		usage(2);
+	}
+	if (blk.defer_taskrun && blk.nqueues > 1) {
+		hlog("--defer-taskrun: an io_uring with one issuer serves one "
+		    "queue, not %u", blk.nqueues);
+		exit(2);
 	}
 	if (blk.fd >= 0 && cli.fd >= 0 && blk.fd == cli.fd) {
 		hlog("--fd and --disk-fd are both %d; pass two descriptors",

@@ -1090,6 +1090,8 @@ test_bad_options(void **state)
 		{ 1, "/nonexistent/disk.img", { "--socket", "/tmp/hyve-blk-x.sock",
 		    "--file", "/nonexistent/disk.img" } },
 		{ 1, "--disk-fd 77", { "--fd", "0", "--disk-fd", "77" } },
+		{ 2, "--defer-taskrun", { "--fd", "0", "--disk-fd", "1",
+		    "--queues", "2", "--defer-taskrun" } },
 	};
 	char out[4096];
 
@@ -1115,6 +1117,15 @@ INLINE(test_zeroes_fallback)
 INLINE(test_multiqueue_nocache)
 INLINE(test_two_queues)
 INLINE(test_two_queues_replay)
+/* The disk as a registered file and completions deferred to the thread
+ * (two flags: xval is the second). */
+#define URING(t) static void t##_uring(void **state) \
+	{ xopt = "--fixed-file"; xval = "--defer-taskrun"; t(state); }
+URING(test_write_read)
+URING(test_multi_buffer)
+URING(test_inflight)
+URING(test_flush_id)
+URING(test_discard_zeroes)
 POLL(test_write_read)
 POLL(test_inflight)
 POLL(test_multiqueue_nocache)
@@ -1160,6 +1171,16 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_multiqueue_nocache_poll,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_read_uring, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_multi_buffer_uring, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_uring, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_flush_id_uring, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_discard_zeroes_uring, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 	};
 
