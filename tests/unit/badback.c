@@ -5,7 +5,12 @@
  *
  *   HYVE_BADBACK=REQUEST@N:ACTION	the Nth REQUEST (a name such as
  *					GET_CONFIG; N from 1) gets ACTION
- *   HYVE_BADBACK_MS=ms			the delay of "late" (default 300)
+ *   HYVE_BADBACK_LIMIT_MS=ms		the frontend's limit for an answer,
+ *					which the delays are timed against
+ *					(default VUF_TIMEOUT_MS): "late"
+ *					waits twice it, "trickle" sends a
+ *					byte every tenth of it
+ *   HYVE_BADBACK_MS=ms			the delay of "late" instead
  *   HYVE_BADBACK_NOACK=1		REPLY_ACK is not offered, so the
  *					frontend sends most requests without
  *					waiting for an answer
@@ -35,17 +40,23 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/vu_frontend.h"
 #include "ipc/vhost_user.h"
 
 static char bad_req[32], action[16];
-static int bad_n, late_ms = 300;
+static int bad_n, late_ms, step_ms;
 static int callfd = -1, errfd = -1;
 
 static void
 parse(void)
 {
 	const char *s = getenv("HYVE_BADBACK");
+	int limit = VUF_TIMEOUT_MS;
 
+	if (getenv("HYVE_BADBACK_LIMIT_MS") != NULL)
+		limit = atoi(getenv("HYVE_BADBACK_LIMIT_MS"));
+	late_ms = 2 * limit;
+	step_ms = limit / 10;
 	if (getenv("HYVE_BADBACK_MS") != NULL)
 		late_ms = atoi(getenv("HYVE_BADBACK_MS"));
 	if (s == NULL || sscanf(s, "%31[A-Z_]@%d:%15s", bad_req, &bad_n,
@@ -123,7 +134,8 @@ send_huge(int sock, uint32_t req)
 		exit(1);
 }
 
-/* The answer one byte every 100 ms. */
+/* The answer one byte every step_ms: a tenth of the limit, so only a
+ * few of its bytes come within it. */
 static void
 send_trickle(int sock, const struct vu_msg *r)
 {
@@ -133,7 +145,7 @@ send_trickle(int sock, const struct vu_msg *r)
 		if (write(sock, i < sizeof(r->hdr) ? p + i :
 		    (const char *)&r->p + i - sizeof(r->hdr), 1) != 1)
 			exit(0);
-		usleep(100000);
+		usleep(step_ms * 1000);
 	}
 }
 
