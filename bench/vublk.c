@@ -86,7 +86,7 @@ static struct fq fqs[MAXQ];
 static int nq = 1;
 /* The run, the same for every queue. */
 static const char *path;
-static int rw = RANDREAD, depth = 1, always_kick, event_idx;
+static int rw = RANDREAD, depth = 1, always_kick, event_idx, spin;
 static uint32_t bs = 4096;
 static uint64_t size, tstart, tend;
 
@@ -339,6 +339,11 @@ drive(void *arg)
 		uint16_t u = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
 		int posted = 0;
 
+		if (u == q->last_used && spin && now_ns() < tend) {
+			/* A polling driver: no interrupt, a CPU of its own. */
+			__builtin_ia32_pause();
+			continue;
+		}
 		if (u == q->last_used) {
 			if (poll(pf, 2, 5000) <= 0) {
 				hlog("socket %s: queue %u: no completion in 5 s",
@@ -416,7 +421,7 @@ usage(void)
 	    "[--rw randread|randwrite|read] [--bs BYTES] [--depth N] "
 	    "[--queues N]\n"
 	    "\t[--time SECS] [--size BYTES] [--pid BACKEND] [--idle SECS] "
-	    "[--always-kick] [--event-idx]\n");
+	    "[--always-kick] [--event-idx] [--spin]\n");
 	exit(2);
 }
 
@@ -430,6 +435,7 @@ main(int argc, char **argv)
 		{ "size", 1, NULL, 'z' }, { "pid", 1, NULL, 'p' },
 		{ "idle", 1, NULL, 'i' }, { "always-kick", 0, NULL, 'k' },
 		{ "queues", 1, NULL, 'q' }, { "event-idx", 0, NULL, 'e' },
+		{ "spin", 0, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *label = "backend", *rwname = "randread";
@@ -453,6 +459,7 @@ main(int argc, char **argv)
 		case 'k': always_kick = 1; break;
 		case 'q': nq = atoi(optarg); break;
 		case 'e': event_idx = 1; break;
+		case 'S': spin = 1; break;
 		default: usage();
 		}
 	}
