@@ -51,7 +51,6 @@ enum snap_tag {
 	SNAP_DEV_I8042	= 51,
 	SNAP_DEV_PCICFG	= 52,	/* inst = bdf: the config space */
 	SNAP_DEV_PCIHOST = 53,	/* the 0xcf8 address latch */
-	SNAP_DEV_LPC	= 54,	/* the PIRQ routing registers */
 };
 
 struct snap_meminfo {
