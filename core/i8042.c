@@ -6,10 +6,10 @@
 #include <stdlib.h>
 
 #include "core/devices.h"
-#include "core/layout.h"
-#include "core/vm.h"
 #include "core/devstate.h"
+#include "core/layout.h"
 #include "core/snapshot.h"
+#include "core/vm.h"
 #include "lib/log.h"
 
 #define KBC_STS_OBF	0x01		/* output buffer full */

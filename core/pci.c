@@ -10,11 +10,11 @@
 
 #include "core/config.h"
 #include "core/devclass.h"
+#include "core/devstate.h"
 #include "core/layout.h"
 #include "core/pci.h"
-#include "core/vm.h"
-#include "core/devstate.h"
 #include "core/snapshot.h"
+#include "core/vm.h"
 #include "lib/log.h"
 
 extern const struct pci_devemu pci_de_hostbridge;

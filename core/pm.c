@@ -10,10 +10,10 @@
 #include <time.h>
 
 #include "core/devices.h"
-#include "core/layout.h"
-#include "core/vm.h"
 #include "core/devstate.h"
+#include "core/layout.h"
 #include "core/snapshot.h"
+#include "core/vm.h"
 #include "lib/log.h"
 
 #define PM1_TMR_STS	0x0001

@@ -23,10 +23,10 @@
 #include <sys/un.h>
 
 #include "core/devices.h"
-#include "core/layout.h"
-#include "core/vm.h"
 #include "core/devstate.h"
+#include "core/layout.h"
 #include "core/snapshot.h"
+#include "core/vm.h"
 #include "lib/log.h"
 
 #define REG_DATA	0	/* RBR / THR; DLL with DLAB */
