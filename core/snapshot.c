@@ -14,6 +14,13 @@
 _Static_assert(sizeof(struct snap_header) == 32, "snap_header layout");
 _Static_assert(sizeof(struct snap_section) == 16, "snap_section layout");
 
+/* Section data starts 8-byte aligned: the next section after padding. */
+static uint64_t
+padded(uint64_t len)
+{
+	return (len + 7) & ~(uint64_t)7;
+}
+
 uint32_t
 snap_crc32(uint32_t crc, const void *p, size_t len)
 {
@@ -94,12 +101,13 @@ snap_add(struct snap *s, uint32_t tag, uint32_t inst, const void *data,
 
 	if (s->err < 0)
 		return s->err;
-	if ((rc = snap_reserve(s, sizeof(sec) + len)) < 0)
+	if ((rc = snap_reserve(s, sizeof(sec) + padded(len))) < 0)
 		return s->err = rc;
 	memcpy(s->buf + s->len, &sec, sizeof(sec));
+	memset(s->buf + s->len + sizeof(sec), 0, padded(len));
 	if (len > 0)
 		memcpy(s->buf + s->len + sizeof(sec), data, len);
-	s->len += sizeof(sec) + len;
+	s->len += sizeof(sec) + padded(len);
 	return 0;
 }
 
@@ -216,12 +224,12 @@ check_sections(const struct snap *s, const char *name)
 		}
 		memcpy(&sec, s->buf + off, sizeof(sec));
 		off += sizeof(sec);
-		if (sec.len > s->len - off) {
+		if (sec.len > s->len - off || padded(sec.len) > s->len - off) {
 			hlog("%s: corrupt: section %u.%u runs past the end",
 			    name, sec.tag, sec.inst);
 			return -EINVAL;
 		}
-		off += sec.len;
+		off += padded(sec.len);
 	}
 	return 0;
 }
@@ -290,7 +298,7 @@ snap_find(const struct snap *s, uint32_t tag, uint32_t inst, size_t *len)
 				*len = sec.len;
 			return s->buf + off;
 		}
-		off += sec.len;
+		off += padded(sec.len);
 	}
 	return NULL;
 }

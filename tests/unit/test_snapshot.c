@@ -96,6 +96,8 @@ test_round_trip(void **state)
 	assert_int_equal(len, 7);
 	assert_memory_equal(p, "cpus=2\n", 7);
 	p = snap_find(&s, SNAP_VCPU_REGS, 1, &len);
+	/* After a 7- and a 100-byte section: data stays 8-byte aligned. */
+	assert_int_equal((uintptr_t)p % 8, 0);
 	assert_int_equal(len, sizeof(vcpu_blob));
 	assert_memory_equal(p, vcpu_blob, sizeof(vcpu_blob));
 	assert_non_null(snap_get(&s, SNAP_VCPU_REGS, 0, 100, "regs"));
