@@ -21,5 +21,15 @@ int i8042_load(struct vm *vm, const struct snap *s);
 /* Config space of every PCI device, and the 0xcf8 latch. */
 int pci_save(struct vm *vm, struct snap *s);
 int pci_load(struct vm *vm, const struct snap *s);
+/*
+ * The virtio-pci transport of every device served by a backend: save
+ * stops each running ring (GET_VRING_BASE: the backend finishes what it
+ * has in flight) and records where; vpci_resume starts them again on the
+ * same backends; load gives the new backends the rings where they
+ * stopped.  -EBUSY, naming the device, for one whose backend is down.
+ */
+int vpci_save(struct vm *vm, struct snap *s);
+int vpci_resume(struct vm *vm, const struct snap *s);
+int vpci_load(struct vm *vm, const struct snap *s);
 
 #endif

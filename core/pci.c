@@ -663,9 +663,12 @@ pci_save(struct vm *vm, struct snap *s)
 }
 
 /*
- * Replays the saved config space as guest writes, so that BARs are mapped
- * where the guest put them and read-only registers stay this hyve's: the
- * BARs first, the command register (which turns decoding on) last.
+ * Replays the saved header as guest writes, so that BARs are mapped where
+ * the guest put them and read-only registers stay this hyve's: the BARs
+ * first, the command register (which turns decoding on) last.  The
+ * capabilities are copied as they were: a write there can have effects
+ * (virtio's PCI_CFG window writes to the BAR), and what they stand for
+ * (MSI-X enable) is restored by the device's own load.
  */
 static void
 cfg_replay(struct pci_dev *pd, const uint8_t *cfg)
@@ -673,11 +676,14 @@ cfg_replay(struct pci_dev *pd, const uint8_t *cfg)
 	uint32_t v;
 	int off;
 
+	memcpy(pd->cfg + PCI_STD_HEADER_SIZEOF, cfg + PCI_STD_HEADER_SIZEOF,
+	    SNAP_CFG_LEN - PCI_STD_HEADER_SIZEOF);
+
 	for (off = PCI_BASE_ADDRESS_0; off <= PCI_BASE_ADDRESS_5; off += 4) {
 		memcpy(&v, cfg + off, 4);
 		pci_cfg_write(pd, off, 4, v);
 	}
-	for (off = 0; off < SNAP_CFG_LEN; off += 4) {
+	for (off = 0; off < PCI_STD_HEADER_SIZEOF; off += 4) {
 		if (off == PCI_COMMAND || (off >= PCI_BASE_ADDRESS_0 &&
 		    off <= PCI_BASE_ADDRESS_5))
 			continue;

@@ -51,6 +51,7 @@ enum snap_tag {
 	SNAP_DEV_I8042	= 51,
 	SNAP_DEV_PCICFG	= 52,	/* inst = bdf: the config space */
 	SNAP_DEV_PCIHOST = 53,	/* the 0xcf8 address latch */
+	SNAP_DEV_VIRTIO	= 54,	/* inst = bdf: virtio-pci transport, ring bases */
 };
 
 struct snap_meminfo {

@@ -17,7 +17,6 @@
 #include "core/pci.h"
 #include "core/snapshot.h"
 #include "core/vcpu.h"
-#include "core/virtio_pci.h"
 #include "core/vm.h"
 #include "core/vmsnap.h"
 #include "core/vmstate.h"
@@ -26,26 +25,6 @@
 #define PAUSE_TIMEOUT_MS	5000
 #define PAGE			4096
 #define IO_CHUNK		(1u << 20)
-
-/* Phase one: devices served by backend processes are not saved yet. */
-static int
-check_devices(char *err, size_t errlen)
-{
-	struct pci_dev *pd;
-
-	for (int s = 0; s < PCI_SLOTS; s++)
-		for (int f = 0; f < PCI_FUNCS; f++) {
-			pd = pci_find(0, s, f);
-			if (pd != NULL && vpci_of(pd) != NULL) {
-				snprintf(err, errlen, "%s: %s is served by a "
-				    "backend process; snapshots of such devices "
-				    "are not supported yet", pd->name,
-				    vpci_of(pd)->name);
-				return -ENOTSUP;
-			}
-		}
-	return 0;
-}
 
 static int
 add_config(const char *path, const char *value, void *arg)
@@ -83,8 +62,9 @@ save_devices(struct vm *vm, struct snap *s)
 
 	pthread_mutex_lock(&vm->dev_lock);
 	if ((rc = uart_save(vm, s)) == 0 && (rc = rtc_save(vm, s)) == 0 &&
-	    (rc = pm_save(vm, s)) == 0 && (rc = i8042_save(vm, s)) == 0)
-		rc = pci_save(vm, s);
+	    (rc = pm_save(vm, s)) == 0 && (rc = i8042_save(vm, s)) == 0 &&
+	    (rc = pci_save(vm, s)) == 0)
+		rc = vpci_save(vm, s);
 	pthread_mutex_unlock(&vm->dev_lock);
 	return rc;
 }
@@ -169,8 +149,6 @@ vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if ((rc = check_devices(err, errlen)) < 0)
-		return rc;
 	if ((rc = vcpus_pause(vm, PAUSE_TIMEOUT_MS)) < 0) {
 		snprintf(err, errlen, "the vCPUs did not stop within %d ms",
 		    PAUSE_TIMEOUT_MS);
@@ -187,9 +165,14 @@ vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
 	} else {
 		res->state_bytes = sizeof(struct snap_header) + s.len;
 	}
-	snap_free(&s);
-	if (rc == 0 && !resume)
+	if (rc == 0 && !resume) {
 		vm_request_exit(vm, EXIT_POWEROFF, "snapshot taken");
+	} else if (vpci_resume(vm, &s) < 0 && rc == 0) {
+		snprintf(err, errlen, "the snapshot is complete, but a device's "
+		    "backend could not start its rings again (see the VM's log)");
+		rc = -EIO;
+	}
+	snap_free(&s);
 	vcpus_resume(vm);
 	return rc;
 }
@@ -315,8 +298,9 @@ load_devices(struct vm *vm, const struct snap *s)
 
 	pthread_mutex_lock(&vm->dev_lock);
 	if ((rc = pci_load(vm, s)) == 0 && (rc = uart_load(vm, s)) == 0 &&
-	    (rc = rtc_load(vm, s)) == 0 && (rc = pm_load(vm, s)) == 0)
-		rc = i8042_load(vm, s);
+	    (rc = rtc_load(vm, s)) == 0 && (rc = pm_load(vm, s)) == 0 &&
+	    (rc = i8042_load(vm, s)) == 0)
+		rc = vpci_load(vm, s);
 	pthread_mutex_unlock(&vm->dev_lock);
 	return rc;
 }
@@ -325,14 +309,9 @@ int
 vmsnap_restore(struct vm *vm, const char *dir)
 {
 	const struct snap_meminfo *mi;
-	char err[256];
 	struct snap s;
 	int rc;
 
-	if ((rc = check_devices(err, sizeof(err))) < 0) {
-		hlog("-r %s: %s", dir, err);
-		return rc;
-	}
 	if ((rc = read_state(dir, &s)) < 0)
 		return rc;
 	if ((mi = snap_get(&s, SNAP_MEMINFO, 0, sizeof(*mi), "memory")) == NULL)

@@ -3,8 +3,9 @@
 # middle, once with --resume and once stopping the VM; each snapshot is
 # restored in a new hyve, which goes on from the step it was at and passes.
 # A damaged snapshot (corrupt state or memory, truncated, wrong version,
-# foreign) is refused with exit 4 and one line; a VM with a backend device
-# refuses to be snapshotted and runs on.
+# foreign) is refused with exit 4 and one line.  A VM with a virtio-rng
+# device reading it in every step is snapshotted and restored, and its new
+# backend goes on from the rings' saved state.
 # lab: 120 s
 # timeout: 600 s
 . "$(dirname "$0")/lib.sh"
@@ -129,22 +130,32 @@ printf '\125' | dd of="$TMP/d/memory" bs=1 seek=$off conv=notrunc 2>/dev/null
 cmp -s "$TMP/b/memory" "$TMP/d/memory" && printf '\252' | dd of="$TMP/d/memory" bs=1 seek=$off conv=notrunc 2>/dev/null
 refused "$TMP/d" "corrupt memory" "$TMP/d/memory: corrupt"
 
-# 6. A VM with a backend device: refused with one line, and it runs on.
-"$HYVE" -m 64M -s 0,hostbridge -s 3,virtio-rnd -s 31,lpc -l com1,stdio \
-    -o boot.kernel="$GUEST" -o boot.cmdline=test=idle \
+# 6. A VM with a backend device: virtio-rnd, read in every step.  Its rings
+# stop where the backend got to; the restored VM's new backend takes them
+# up there.
+"$HYVE" -c 2 -m 64M -s 0,hostbridge -s 3,virtio-rnd -s 31,lpc -l com1,stdio \
+    -l debug-exit -o boot.kernel="$GUEST" \
+    -o "boot.cmdline=test=count-rng count=40" \
     -o control.path="$SOCK" vm-rnd </dev/null >"$TMP/out4" 2>"$TMP/err4" &
 pid=$!
 pids="$pids $pid"
-wait_for "idle: waiting" "$TMP/out4" 120 || { cat "$TMP/err4"; fail "the idle guest never started"; }
-"$CTL" --socket "$SOCK" snapshot vm-rnd "$TMP/c" >"$TMP/ctl" 2>&1; rc=$?
+wait_for "^count: step 4 of" "$TMP/out4" 120 ||
+    { cat "$TMP/out4" "$TMP/err4"; fail "the rng guest never reached step 4"; }
+"$CTL" --socket "$SOCK" snapshot vm-rnd "$TMP/c" >"$TMP/ctl" 2>&1 ||
+    { cat "$TMP/ctl" "$TMP/out4" "$TMP/err4"; fail "snapshot of a VM with virtio-rnd failed"; }
 cat "$TMP/ctl"
-[ $rc -eq 1 ] || fail "snapshot of a VM with virtio-rnd exited $rc, expected 1"
-grep -q "rnd0 is served by a backend process; snapshots of such devices are not supported yet" "$TMP/ctl" ||
-    fail "the refusal does not name rnd0 and say why"
-[ ! -e "$TMP/c/state" ] && [ ! -e "$TMP/c/memory" ] && [ ! -e "$TMP/c/.state.partial" ] ||
-    fail "a refused snapshot left files in $TMP/c"
-"$CTL" --socket "$SOCK" status vm-rnd | grep -q "vm-rnd: running" ||
-    fail "the VM does not run on after a refused snapshot"
-"$CTL" --socket "$SOCK" poweroff vm-rnd --force >/dev/null || fail "poweroff failed"
 wait_exit $pid 60
+[ $rc -eq 1 ] || { cat "$TMP/err4"; fail "the rng VM exited $rc after its snapshot, expected 1"; }
+grep -q "^FAIL" "$TMP/out4" && { cat "$TMP/out4"; fail "the rng guest failed before the snapshot"; }
+stepc=$(last_step "$TMP/out4")
+"$HYVE" -r "$TMP/c" </dev/null >"$TMP/out5" 2>"$TMP/out5.err" &
+p=$!
+pids="$pids $p"
+wait_exit $p 300
+cat "$TMP/out5" "$TMP/out5.err"
+[ $rc -eq 1 ] || fail "hyve -r of the rng VM exited $rc, expected 1"
+grep -qx "PASS count-rng" "$TMP/out5" || fail "no 'PASS count-rng' after the restore"
+first=$(sed -n 's/^count: step \([0-9]*\) of .*/\1/p' "$TMP/out5" | head -n 1)
+[ "$first" = $((stepc + 1)) ] || fail "the rng VM went on at step ${first:-none}, not $((stepc + 1))"
+grep -q "rnd0: virtio-rnd at .* backend .* pid" "$TMP/out5.err" || fail "the restored VM started no rnd backend"
 echo "t_snapshot: ok"
