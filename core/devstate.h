@@ -29,6 +29,9 @@ int pci_load(struct vm *vm, const struct snap *s);
  * stopped.  -EBUSY, naming the device, for one whose backend is down.
  */
 int vpci_save(struct vm *vm, struct snap *s);
+/* Before pausing: -ENOTSUP for a device whose backend holds state of its
+ * own (vsock, fs), -EBUSY for one whose backend is down; err says which. */
+int vpci_snapshot_check(char *err, size_t len);
 int vpci_resume(struct vm *vm, const struct snap *s);
 int vpci_load(struct vm *vm, const struct snap *s);
 

@@ -1123,6 +1123,43 @@ vpci_each(int (*fn)(struct vpci *, void *), void *arg)
 	return 0;
 }
 
+/* Devices whose backends hold state of their own (open connections, open
+ * files) cannot be saved until that state travels (DEVICE_STATE). */
+struct check_err {
+	char	*buf;
+	size_t	len;
+};
+
+static int
+check_one(struct vpci *v, void *arg)
+{
+	struct check_err *e = arg;
+
+	if (strcmp(v->cls->prefix, "vsock") == 0 ||
+	    strcmp(v->cls->prefix, "fs") == 0) {
+		snprintf(e->buf, e->len, "%s: its backend keeps state of its own "
+		    "(%s) that snapshots cannot carry yet", v->name,
+		    strcmp(v->cls->prefix, "fs") == 0 ? "open files" :
+		    "connections");
+		return -ENOTSUP;
+	}
+	if (v->sup.down || v->sup.failed) {
+		snprintf(e->buf, e->len, "%s: its backend is %s; snapshot the VM "
+		    "once the device works again", v->name, v->sup.failed ?
+		    "failed" : "restarting");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int
+vpci_snapshot_check(char *err, size_t len)
+{
+	struct check_err e = { err, len };
+
+	return vpci_each(check_one, &e);
+}
+
 static int
 save_one(struct vpci *v, void *arg)
 {

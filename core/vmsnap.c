@@ -149,6 +149,8 @@ vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	if ((rc = vpci_snapshot_check(err, errlen)) < 0)
+		return rc;
 	if ((rc = vcpus_pause(vm, PAUSE_TIMEOUT_MS)) < 0) {
 		snprintf(err, errlen, "the vCPUs did not stop within %d ms",
 		    PAUSE_TIMEOUT_MS);

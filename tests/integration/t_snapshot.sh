@@ -5,7 +5,8 @@
 # A damaged snapshot (corrupt state or memory, truncated, wrong version,
 # foreign) is refused with exit 4 and one line.  A VM with a virtio-rng
 # device reading it in every step is snapshotted and restored, and its new
-# backend goes on from the rings' saved state.
+# backend goes on from the rings' saved state; a VM with virtio-vsock,
+# whose backend holds connections, is refused and runs on.
 # lab: 120 s
 # timeout: 600 s
 . "$(dirname "$0")/lib.sh"
@@ -19,6 +20,16 @@ trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$TMP"' EXIT
 # last_step FILE: the last "count: step N" in FILE, 0 if none.
 last_step() {
 	sed -n 's/^count: step \([0-9]*\) of .*/\1/p' "$1" | tail -n 1 | grep . || echo 0
+}
+
+# wait_guest PATTERN FILE PID SECONDS: wait_for, but 1 at once if PID ends.
+wait_guest() {
+	_n=0
+	until grep -q "$1" "$2" 2>/dev/null; do
+		kill -0 "$3" 2>/dev/null || return 1
+		_n=$((_n + 1)); [ $_n -gt $(($4 * 10)) ] && return 1
+		sleep 0.1
+	done
 }
 
 # wait_exit PID SECONDS: waits for PID to end; its status in $rc.
@@ -37,7 +48,7 @@ wait_exit() {
     -o control.path="$SOCK" vm-snap </dev/null >"$TMP/out1" 2>"$TMP/err1" &
 pid=$!
 pids="$pid"
-wait_for "^count: step 3 of" "$TMP/out1" 120 ||
+wait_guest "^count: step 3 of" "$TMP/out1" $pid 120 ||
     { cat "$TMP/out1" "$TMP/err1"; fail "the guest never reached step 3"; }
 
 # 1. --resume: the VM runs on.  It was at a step from s0 to stepa.
@@ -55,7 +66,7 @@ stepa=$(last_step "$TMP/out1")
 
 # 2. Without --resume, a few steps later: the VM stops.
 want=$((stepa + 3))
-wait_for "^count: step $want of" "$TMP/out1" 120 ||
+wait_guest "^count: step $want of" "$TMP/out1" $pid 120 ||
     { cat "$TMP/out1" "$TMP/err1"; fail "the guest did not go on after the snapshot (at step $stepa)"; }
 "$CTL" --socket "$SOCK" snapshot vm-snap "$TMP/b" >"$TMP/ctl" 2>&1 ||
     { cat "$TMP/ctl" "$TMP/out1" "$TMP/err1"; fail "hyvectl snapshot failed"; }
@@ -139,8 +150,14 @@ refused "$TMP/d" "corrupt memory" "$TMP/d/memory: corrupt"
     -o control.path="$SOCK" vm-rnd </dev/null >"$TMP/out4" 2>"$TMP/err4" &
 pid=$!
 pids="$pids $pid"
-wait_for "^count: step 4 of" "$TMP/out4" 120 ||
+wait_guest "^count: step 4 of" "$TMP/out4" $pid 120 ||
     { cat "$TMP/out4" "$TMP/err4"; fail "the rng guest never reached step 4"; }
+# --resume first: the same backend takes its rings up again.
+s0=$(last_step "$TMP/out4")
+"$CTL" --socket "$SOCK" snapshot vm-rnd "$TMP/c0" --resume >"$TMP/ctl" 2>&1 ||
+    { cat "$TMP/ctl" "$TMP/out4" "$TMP/err4"; fail "snapshot --resume of a VM with virtio-rnd failed"; }
+wait_guest "^count: step $((s0 + 3)) of" "$TMP/out4" $pid 120 ||
+    { cat "$TMP/out4" "$TMP/err4"; fail "the rng guest did not go on after snapshot --resume"; }
 "$CTL" --socket "$SOCK" snapshot vm-rnd "$TMP/c" >"$TMP/ctl" 2>&1 ||
     { cat "$TMP/ctl" "$TMP/out4" "$TMP/err4"; fail "snapshot of a VM with virtio-rnd failed"; }
 cat "$TMP/ctl"
@@ -158,4 +175,28 @@ grep -qx "PASS count-rng" "$TMP/out5" || fail "no 'PASS count-rng' after the res
 first=$(sed -n 's/^count: step \([0-9]*\) of .*/\1/p' "$TMP/out5" | head -n 1)
 [ "$first" = $((stepc + 1)) ] || fail "the rng VM went on at step ${first:-none}, not $((stepc + 1))"
 grep -q "rnd0: virtio-rnd at .* backend .* pid" "$TMP/out5.err" || fail "the restored VM started no rnd backend"
+
+# 7. A backend with state of its own (vsock: connections) is refused, one
+# line naming the device, and the VM runs on.
+# The backend, as the tenant, listens in $TMP/vs.
+chmod 755 "$TMP"
+mkdir -m 777 "$TMP/vs"
+"$HYVE" -m 64M -s 0,hostbridge -s 3,virtio-vsock,cid=5,socket="$TMP/vs/v.sock" \
+    -s 31,lpc -l com1,stdio -o boot.kernel="$GUEST" -o boot.cmdline=test=idle \
+    -o control.path="$SOCK" vm-vs </dev/null >"$TMP/out6" 2>"$TMP/err6" &
+pid=$!
+pids="$pids $pid"
+wait_guest "idle: waiting" "$TMP/out6" $pid 120 || { cat "$TMP/err6"; fail "the vsock VM never started"; }
+"$CTL" --socket "$SOCK" snapshot vm-vs "$TMP/e" >"$TMP/ctl" 2>&1; rc=$?
+cat "$TMP/ctl"
+[ $rc -eq 1 ] || fail "snapshot of a VM with virtio-vsock exited $rc, expected 1"
+[ "$(wc -l <"$TMP/ctl")" -eq 1 ] || fail "the refusal is not one line"
+grep -q "vsock0: its backend keeps state of its own (connections) that snapshots cannot carry yet" "$TMP/ctl" ||
+    fail "the refusal does not name vsock0 and say why"
+[ ! -e "$TMP/e/state" ] && [ ! -e "$TMP/e/memory" ] && [ ! -e "$TMP/e/.state.partial" ] ||
+    fail "a refused snapshot left files in $TMP/e"
+"$CTL" --socket "$SOCK" status vm-vs | grep -q "vm-vs: running" ||
+    fail "the VM does not run on after a refused snapshot"
+"$CTL" --socket "$SOCK" poweroff vm-vs --force >/dev/null || fail "poweroff failed"
+wait_exit $pid 60
 echo "t_snapshot: ok"
