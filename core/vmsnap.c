@@ -94,29 +94,68 @@ write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
-/* RAM, leaving holes for zero pages; *written counts the bytes stored. */
+/*
+ * The next extent of fd at or after *off that may hold data, as [*off,
+ * *end); 0 when there is none.  Without SEEK_DATA: all of it.
+ */
 static int
-save_memory(struct vm *vm, int fd, uint64_t *written)
+next_data(int fd, uint64_t size, uint64_t *off, uint64_t *end)
 {
-	uint64_t off = 0, run;
+	off_t d, h;
+
+	if (*off >= size)
+		return 0;
+	d = lseek(fd, *off, SEEK_DATA);
+	if (d < 0 && errno == ENXIO)
+		return 0;
+	if (d < 0) {
+		*end = size;
+		return 1;
+	}
+	h = lseek(fd, d, SEEK_HOLE);
+	*off = d & ~(uint64_t)(PAGE - 1);
+	*end = h < 0 || (uint64_t)h > size ? size : (uint64_t)h;
+	return 1;
+}
+
+/* Folds one stored page into the memory hash, with where it lies. */
+static uint64_t
+hash_page(uint64_t h, uint64_t off, const uint8_t *p)
+{
+	h = snap_memhash(h, &off, sizeof(off));
+	return snap_memhash(h, p, PAGE);
+}
+
+/*
+ * RAM, only the pages that are not zero: the memfd's holes (pages the
+ * guest never touched) are not even read.  *hash covers every page
+ * stored, with its offset; *written counts their bytes.
+ */
+static int
+save_memory(struct vm *vm, int fd, uint64_t *written, uint64_t *hash)
+{
+	uint64_t off = 0, end, run, h = 0;
 	int rc;
 
 	*written = 0;
-	while (off < vm->mem_size) {
-		if (page_zero(vm->mem + off)) {
-			off += PAGE;
-			continue;
+	while (next_data(vm->mem_fd, vm->mem_size, &off, &end)) {
+		while (off < end) {
+			if (page_zero(vm->mem + off)) {
+				off += PAGE;
+				continue;
+			}
+			for (run = 0; off + run < end &&
+			    !page_zero(vm->mem + off + run); run += PAGE)
+				h = hash_page(h, off + run, vm->mem + off + run);
+			if (lseek(fd, off, SEEK_SET) < 0)
+				return -errno;
+			if ((rc = write_all(fd, vm->mem + off, run)) < 0)
+				return rc;
+			*written += run;
+			off += run;
 		}
-		for (run = PAGE; off + run < vm->mem_size &&
-		    !page_zero(vm->mem + off + run); run += PAGE)
-			;
-		if (lseek(fd, off, SEEK_SET) < 0)
-			return -errno;
-		if ((rc = write_all(fd, vm->mem + off, run)) < 0)
-			return rc;
-		*written += run;
-		off += run;
 	}
+	*hash = h;
 	/* The file's length is the RAM's, even if it ends in zeros. */
 	if (lseek(fd, vm->mem_size - 1, SEEK_SET) < 0)
 		return -errno;
@@ -126,16 +165,10 @@ save_memory(struct vm *vm, int fd, uint64_t *written)
 static int
 build_state(struct vm *vm, struct snap *s)
 {
-	struct snap_meminfo mi = {
-		.size = vm->mem_size,
-		.lowmem = vm->lowmem,
-		.hash = snap_memhash(0, vm->mem, vm->mem_size),
-	};
 	int rc;
 
 	if ((rc = save_config(s)) < 0)
 		return rc;
-	snap_add(s, SNAP_MEMINFO, 0, &mi, sizeof(mi));
 	if ((rc = vmstate_save(vm, s)) < 0)
 		return rc;
 	return save_devices(vm, s);
@@ -145,6 +178,7 @@ int
 vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
     struct vmsnap_result *res, char *err, size_t errlen)
 {
+	struct snap_meminfo mi;
 	struct snap s;
 	int rc;
 
@@ -157,12 +191,16 @@ vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
 		return rc;
 	}
 	snap_init(&s);
+	mi.size = vm->mem_size;
+	mi.lowmem = vm->lowmem;
 	if ((rc = build_state(vm, &s)) < 0) {
 		snprintf(err, errlen, "reading the VM's state failed: %s (see "
 		    "the VM's log)", strerror(-rc));
-	} else if ((rc = save_memory(vm, mem_fd, &res->memory_bytes)) < 0) {
+	} else if ((rc = save_memory(vm, mem_fd, &res->memory_bytes,
+	    &mi.hash)) < 0) {
 		snprintf(err, errlen, "writing guest memory: %s", strerror(-rc));
-	} else if ((rc = snap_write(&s, state_fd, SNAP_STATE_FILE)) < 0) {
+	} else if ((rc = snap_add(&s, SNAP_MEMINFO, 0, &mi, sizeof(mi))) < 0 ||
+	    (rc = snap_write(&s, state_fd, SNAP_STATE_FILE)) < 0) {
 		snprintf(err, errlen, "writing the state: %s", strerror(-rc));
 	} else {
 		res->state_bytes = sizeof(struct snap_header) + s.len;
@@ -251,7 +289,7 @@ load_memory(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
 {
 	char path[4096];
 	struct stat st;
-	uint64_t off = 0;
+	uint64_t off = 0, end, h = 0;
 	ssize_t n;
 	int fd, rc = 0;
 
@@ -271,21 +309,33 @@ load_memory(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
 		close(fd);
 		return -EINVAL;
 	}
-	while (off < mi->size) {
-		n = read(fd, vm->mem + off, mi->size - off < IO_CHUNK ?
-		    mi->size - off : IO_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			hlog("%s: cannot read: %s", path, n < 0 ?
-			    strerror(errno) : "unexpected end of file");
-			rc = -EIO;
-			break;
+	/* The restored VM starts from zeros: what the build wrote into its
+	 * RAM (ACPI tables) must not show through the snapshot's holes. */
+	if (fallocate(vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    0, vm->mem_size) < 0)
+		memset(vm->mem, 0, vm->mem_size);
+	while (rc == 0 && next_data(fd, mi->size, &off, &end)) {
+		for (; off < end; off += n) {
+			n = pread(fd, vm->mem + off, end - off < IO_CHUNK ?
+			    end - off : IO_CHUNK, off);
+			if (n < 0 && errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			if (n <= 0) {
+				hlog("%s: cannot read: %s", path, n < 0 ?
+				    strerror(errno) : "unexpected end of file");
+				rc = -EIO;
+				break;
+			}
+			for (uint64_t p = off & ~(uint64_t)(PAGE - 1);
+			    p + PAGE <= off + n; p += PAGE)
+				if (!page_zero(vm->mem + p))
+					h = hash_page(h, p, vm->mem + p);
 		}
-		off += n;
 	}
 	close(fd);
-	if (rc == 0 && snap_memhash(0, vm->mem, vm->mem_size) != mi->hash) {
+	if (rc == 0 && h != mi->hash) {
 		hlog("%s: corrupt: the checksum does not match the contents",
 		    path);
 		rc = -EINVAL;
