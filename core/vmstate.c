@@ -91,23 +91,25 @@ static int
 save_msrs(struct vcpu *v, const uint32_t *idx, int n, struct snap *s)
 {
 	struct snap_msr out[MAX_MSRS];
-	struct {
-		struct kvm_msrs		h;
-		struct kvm_msr_entry	e;
-	} m;
-	int k = 0;
+	struct kvm_msrs *m;
+	int k = 0, rc;
 
+	m = calloc(1, sizeof(*m) + sizeof(m->entries[0]));
+	if (m == NULL)
+		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
-		memset(&m, 0, sizeof(m));
-		m.h.nmsrs = 1;
-		m.e.index = idx[i];
-		if (ioctl(v->fd, KVM_GET_MSRS, &m) != 1)
+		memset(m, 0, sizeof(*m) + sizeof(m->entries[0]));
+		m->nmsrs = 1;
+		m->entries[0].index = idx[i];
+		if (ioctl(v->fd, KVM_GET_MSRS, m) != 1)
 			continue;
 		out[k].index = idx[i];
 		out[k].pad = 0;
-		out[k++].data = m.e.data;
+		out[k++].data = m->entries[0].data;
 	}
-	return snap_add(s, SNAP_VCPU_MSRS, v->id, out, k * sizeof(out[0]));
+	free(m);
+	rc = snap_add(s, SNAP_VCPU_MSRS, v->id, out, k * sizeof(out[0]));
+	return rc;
 }
 
 static int
@@ -210,11 +212,8 @@ vmstate_save(struct vm *vm, struct snap *s)
 static int
 load_msrs(struct vcpu *v, const struct snap *s, bool late)
 {
-	struct {
-		struct kvm_msrs		h;
-		struct kvm_msr_entry	e[MAX_MSRS];
-	} m;
 	const struct snap_msr *sm;
+	struct kvm_msrs *m;
 	size_t len, n;
 	int rc;
 
@@ -223,20 +222,24 @@ load_msrs(struct vcpu *v, const struct snap *s, bool late)
 		hlog("snapshot: vcpu %d: no valid MSR state", v->id);
 		return -EINVAL;
 	}
-	memset(&m, 0, sizeof(m));
+	m = calloc(1, sizeof(*m) + MAX_MSRS * sizeof(m->entries[0]));
+	if (m == NULL)
+		return -ENOMEM;
 	for (n = 0; n < len / sizeof(*sm); n++) {
 		if ((sm[n].index == MSR_TSC_DEADLINE) != late)
 			continue;
-		m.e[m.h.nmsrs].index = sm[n].index;
-		m.e[m.h.nmsrs++].data = sm[n].data;
+		m->entries[m->nmsrs].index = sm[n].index;
+		m->entries[m->nmsrs++].data = sm[n].data;
 	}
-	rc = ioctl(v->fd, KVM_SET_MSRS, &m);
-	if (rc < 0 || (uint32_t)rc != m.h.nmsrs) {
+	rc = ioctl(v->fd, KVM_SET_MSRS, m);
+	if (rc < 0 || (uint32_t)rc != m->nmsrs) {
 		hlog("vcpu %d: KVM_SET_MSRS: MSR %#x refused (this host's CPU "
 		    "differs from the snapshot's?)", v->id,
-		    rc >= 0 ? m.e[rc].index : 0);
+		    rc >= 0 ? m->entries[rc].index : 0);
+		free(m);
 		return -EINVAL;
 	}
+	free(m);
 	return 0;
 }
 
