@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/devclass.h"
 #include "core/pci.h"
+#include "core/vmsnap.h"
 #include "lib/log.h"
 
 #define MAXCPUS		256
@@ -31,6 +32,7 @@ cmdline_usage(FILE *f)
 	    "[-m memsize[K|k|M|m|G|g|T|t]]\n"
 	    "            [-o var=value] [-s slot,emulation[,conf]] [-U uuid] "
 	    "vmname\n"
+	    "       hyve -r snapshot_dir [options] [vmname]\n"
 	    "  -A: create ACPI tables (the default)\n"
 	    "  -c: number of vCPUs and their topology (at most %d)\n"
 	    "  -e: exit on unhandled I/O port accesses\n"
@@ -41,6 +43,8 @@ cmdline_usage(FILE *f)
 	    "  -m: memory size (MiB without a suffix; default 256M)\n"
 	    "  -o: set a configuration key\n"
 	    "  -P: exit from the guest on PAUSE\n"
+	    "  -r: restore the VM saved in a snapshot directory "
+	    "(hyvectl snapshot)\n"
 	    "  -S: wire guest memory\n"
 	    "  -s: PCI slot configuration (-s help lists the emulations)\n"
 	    "  -U: the guest's UUID\n"
@@ -580,6 +584,8 @@ set_defaults(void)
 	return 0;
 }
 
+static int finish(const char *name, bool restored);
+
 static int
 option(int c, const char *arg)
 {
@@ -607,6 +613,8 @@ option(int c, const char *arg)
 		return opt_var(arg);
 	case 'P':
 		return opt_set(opt, "", "x86.vmexit_on_pause", "true");
+	case 'r':
+		return opt_set(opt, arg, "restore", arg);
 	case 'S':
 		return opt_set(opt, "", "memory.wired", "true");
 	case 's':
@@ -640,7 +648,7 @@ cmdline_parse(int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	/* '+': stop at the vmname, as bhyve's getopt does. */
-	while ((c = getopt(argc, argv, "+:AHPSuWwehxc:k:l:m:o:s:U:")) != -1) {
+	while ((c = getopt(argc, argv, "+:AHPSuWwehxc:k:l:m:o:r:s:U:")) != -1) {
 		if (c == '?') {
 			hlog("-%c: unknown option (hyve -h lists the options)",
 			    isprint(optopt) ? optopt : '?');
@@ -653,6 +661,14 @@ cmdline_parse(int argc, char **argv)
 		if ((ret = option(c, optarg)) != 0)
 			return ret < 0 ? ret : 1;
 	}
+	/* -r (or -o restore=): the snapshot's configuration under what the
+	 * command line set, the vmname included. */
+	if (config_get("restore") != NULL &&
+	    ((ret = vmsnap_config(config_get("restore"))) < 0))
+		return ret;
+	if (optind >= argc && config_get("restore") != NULL &&
+	    config_get("name") != NULL)
+		return finish(config_get("name"), true);
 	if (optind >= argc) {
 		hlog("missing vmname (usage: hyve [options] vmname; hyve -h "
 		    "for help)");
@@ -663,8 +679,16 @@ cmdline_parse(int argc, char **argv)
 		    "before the vmname)", argv[optind + 1], argv[optind]);
 		return -EINVAL;
 	}
-	if ((ret = check_name(argv[optind])) < 0 ||
-	    (ret = opt_set("vmname", argv[optind], "name", argv[optind])) < 0 ||
+	return finish(argv[optind], false);
+}
+
+static int
+finish(const char *name, bool restored)
+{
+	int ret;
+
+	if ((ret = check_name(name)) < 0 ||
+	    (!restored && (ret = opt_set("vmname", name, "name", name)) < 0) ||
 	    (ret = config_check_keys()) < 0 ||
 	    (ret = set_defaults()) < 0 ||
 	    (ret = check_topology()) < 0 ||

@@ -673,6 +673,7 @@ static const struct known_key {
 	{ "x86.vmexit_on_pause",	K_BOOL },
 	{ "x86.x2apic",			K_BOOL },
 	{ "config.dump",		K_BOOL },
+	{ "restore",			K_STR },
 	{ "boot.kernel",		K_STR },
 	{ "boot.initrd",		K_STR },
 	{ "boot.cmdline",		K_STR },

@@ -26,6 +26,7 @@
 #include "core/supervisor.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
+#include "core/vmsnap.h"
 #include "ipc/control.h"
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
@@ -41,6 +42,8 @@ struct conn {
 	size_t		outlen, outoff;
 	time_t		deadline;	/* for out; 0 when nothing is pending */
 	struct ctl_lines in;
+	int		fds[2];		/* snapshot: state and memory files */
+	int		nfds;
 };
 
 static struct {
@@ -361,9 +364,48 @@ cmd_poweroff(struct vm *vm, bool force)
 	return r;
 }
 
+static void
+conn_drop_fds(struct conn *c)
+{
+	while (c->nfds > 0)
+		close(c->fds[--c->nfds]);
+}
+
+/* The files come with the request (SCM_RIGHTS): the core opens no path. */
+static json_object *
+cmd_snapshot(struct vm *vm, const struct ctl_req *req, struct conn *c,
+    char *err, size_t len)
+{
+	struct vmsnap_result res;
+	json_object *r;
+
+	if (c->nfds != 2) {
+		snprintf(err, len, "snapshot: the request must carry the state "
+		    "and memory files' descriptors (use hyvectl snapshot)");
+		return NULL;
+	}
+	hlog("%s: hyvectl: snapshot to %s%s", vm->name, req->path,
+	    req->resume ? ", then resume" : "");
+	if (vmsnap_take(vm, c->fds[0], c->fds[1], req->resume, &res, err,
+	    len) < 0) {
+		hlog("%s: snapshot to %s failed: %s", vm->name, req->path, err);
+		return NULL;
+	}
+	if ((r = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_add(r, "path", json_object_new_string(req->path));
+	json_object_object_add(r, "state_bytes",
+	    json_object_new_int64(res.state_bytes));
+	json_object_object_add(r, "memory_bytes",
+	    json_object_new_int64(res.memory_bytes));
+	json_object_object_add(r, "resumed",
+	    json_object_new_boolean(req->resume));
+	return r;
+}
+
 /* The response line to one request line (malloc'd), NULL if out of memory. */
 static char *
-handle(const char *line, size_t len)
+handle(struct conn *c, const char *line, size_t len)
 {
 	struct vm *vm = ctl.vm;
 	struct ctl_req req;
@@ -393,6 +435,13 @@ handle(const char *line, size_t len)
 		err[0] = '\0';
 		if ((r = cmd_swap(vm, &req, err, sizeof(err))) == NULL &&
 		    err[0] != '\0')
+			return ctl_build_error("%s", err);
+		break;
+	case CTL_SNAPSHOT:
+		err[0] = '\0';
+		r = cmd_snapshot(vm, &req, c, err, sizeof(err));
+		conn_drop_fds(c);
+		if (r == NULL && err[0] != '\0')
 			return ctl_build_error("%s", err);
 		break;
 	default:
@@ -433,6 +482,7 @@ conn_close(struct conn *c)
 	if (c->in_loop)
 		evloop_del(c->fd);
 	close(c->fd);
+	conn_drop_fds(c);
 	free(c->out);
 	free(c);
 }
@@ -516,10 +566,44 @@ conn_serve(struct conn *c)
 			    "than %d bytes; closing the connection",
 			    CTL_MAX_LINE - 1));
 		}
-		if ((rc = conn_send(c, handle(line, len))) < 0)
+		if ((rc = conn_send(c, handle(c, line, len))) < 0)
 			return rc;
 	}
 	return 0;
+}
+
+/* recv, keeping the descriptors that come along (at most two). */
+static ssize_t
+conn_recv(struct conn *c, int fd, char *p, size_t room)
+{
+	char cbuf[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov = { p, room };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < k; i++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (c->nfds < 2)
+				c->fds[c->nfds++] = got;
+			else
+				close(got);
+		}
+	}
+	return n;
 }
 
 static void
@@ -540,7 +624,7 @@ on_conn(int fd, void *arg)
 		conn_close(c);
 		return;
 	}
-	n = recv(fd, p, room, MSG_DONTWAIT);
+	n = conn_recv(c, fd, p, room);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 
 #include "core/devices.h"
+#include "core/devstate.h"
 #include "core/layout.h"
+#include "core/snapshot.h"
 #include "core/vm.h"
 #include "lib/log.h"
 
@@ -140,5 +142,53 @@ i8042_init(struct vm *vm)
 	}
 	k->next = i8042s;
 	i8042s = k;
+	return 0;
+}
+
+/* --- snapshot ------------------------------------------------------------ */
+
+struct i8042_state {
+	uint8_t		status, out, ctr, pending;
+};
+
+static struct i8042 *
+i8042_of(struct vm *vm)
+{
+	struct i8042 *k;
+
+	for (k = i8042s; k != NULL && k->vm != vm; k = k->next)
+		;
+	return k;
+}
+
+int
+i8042_save(struct vm *vm, struct snap *s)
+{
+	struct i8042 *k = i8042_of(vm);
+	struct i8042_state st;
+
+	if (k == NULL)
+		return 0;
+	st.status = k->status;
+	st.out = k->out;
+	st.ctr = k->ctr;
+	st.pending = k->pending;
+	return snap_add(s, SNAP_DEV_I8042, 0, &st, sizeof(st));
+}
+
+int
+i8042_load(struct vm *vm, const struct snap *s)
+{
+	struct i8042 *k = i8042_of(vm);
+	const struct i8042_state *st;
+
+	if (k == NULL)
+		return 0;
+	if ((st = snap_get(s, SNAP_DEV_I8042, 0, sizeof(*st), "i8042")) == NULL)
+		return -EINVAL;
+	k->status = st->status;
+	k->out = st->out;
+	k->ctr = st->ctr;
+	k->pending = st->pending;
 	return 0;
 }

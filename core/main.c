@@ -32,6 +32,7 @@
 #include "core/tenant.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "core/vmsnap.h"
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
 
@@ -159,6 +160,7 @@ build_acpi(struct vm *vm, uint64_t *rsdp)
 static int
 build_vm(struct vm *vm, struct boot_entry *entry)
 {
+	const char *restore = config_get("restore");
 	struct boot_spec spec;
 	uint64_t mem;
 	bool utc_local;
@@ -172,7 +174,7 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 	spec.cmdline = config_get("boot.cmdline");
 	/* Before KVM, any device or backend exists: bad input costs one
 	 * line, the same on every host. */
-	if ((rc = boot_check(&spec)) < 0 || (rc = pci_check()) < 0 ||
+	if ((!restore && (rc = boot_check(&spec)) < 0) || (rc = pci_check()) < 0 ||
 	    (rc = lpc_check()) < 0)
 		return rc;
 	if ((rc = vm_create(vm, config_get("name"), mem)) < 0 ||
@@ -189,6 +191,9 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 		return rc;
 	if ((rc = build_acpi(vm, &spec.rsdp)) < 0)
 		return rc;
+	/* A restored VM's RAM and registers come from its snapshot. */
+	if (restore != NULL)
+		return vcpus_create(vm, NULL);
 	if ((rc = boot_load(vm, &spec, entry)) < 0)
 		return rc;
 	return vcpus_create(vm, entry);
@@ -409,7 +414,8 @@ main(int argc, char **argv)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->exit_fd = -1;
-	if ((rc = build_vm(vm, &entry)) < 0) {
+	if ((rc = build_vm(vm, &entry)) < 0 || (config_get("restore") != NULL &&
+	    (rc = vmsnap_restore(vm, config_get("restore"))) < 0)) {
 		uart_restore_tty();
 		return EXIT_ERROR;
 	}

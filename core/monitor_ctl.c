@@ -33,6 +33,8 @@ struct client {
 	bool		grant;		/* req names what the operator asked */
 	struct ctl_req	req;
 	struct ctl_lines in;
+	int		fds[2];		/* snapshot: the client's open files */
+	int		nfds;
 };
 
 static struct {
@@ -107,6 +109,46 @@ mctl_granted(const char *device, const char *binary, const char *path,
 	return false;
 }
 
+static int send_all(int fd, const char *s, size_t len);
+
+static void
+drop_fds(struct client *c)
+{
+	while (c->nfds > 0)
+		close(c->fds[--c->nfds]);
+}
+
+/* A snapshot's line goes to the core with the files the client passed. */
+static int
+send_with_fds(struct client *c, const char *line, size_t len)
+{
+	char cbuf[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov = { (void *)line, len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = CMSG_SPACE(c->nfds *
+		    sizeof(int)),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (c->nfds == 0)
+		return send_all(c->pfd, line, len);
+	memset(cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(c->nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), c->fds, c->nfds * sizeof(int));
+	do
+		n = sendmsg(c->pfd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	drop_fds(c);
+	if (n <= 0)
+		return -1;
+	return send_all(c->pfd, line + n, len - n);
+}
+
 static void
 drop(struct client *c)
 {
@@ -116,6 +158,7 @@ drop(struct client *c)
 	close(c->cfd);
 	if (c->pfd >= 0)
 		close(c->pfd);
+	drop_fds(c);
 	free(c);
 }
 
@@ -202,11 +245,45 @@ serve_lines(struct client *c)
 		}
 		c->grant = c->req.cmd == CTL_SWAP;
 		line[len] = '\n';
-		if (send_all(c->pfd, line, len + 1) < 0)
+		if (c->req.cmd != CTL_SNAPSHOT)
+			drop_fds(c);
+		if (send_with_fds(c, line, len + 1) < 0)
 			return -1;
 		c->waiting = true;
 	}
 	return c->eof && !c->waiting ? -1 : 0;
+}
+
+/* recv, keeping at most two descriptors that come along. */
+static ssize_t
+recv_fds(struct client *c, char *p, size_t room)
+{
+	char cbuf[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov = { p, room };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd;
+
+	n = recvmsg(c->cfd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) /
+		    sizeof(int); i++) {
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (c->nfds < 2)
+				c->fds[c->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
 }
 
 static void
@@ -220,7 +297,7 @@ from_client(struct client *c)
 		drop(c);
 		return;
 	}
-	n = recv(c->cfd, p, room, MSG_DONTWAIT);
+	n = recv_fds(c, p, room);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0)

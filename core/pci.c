@@ -10,8 +10,10 @@
 
 #include "core/config.h"
 #include "core/devclass.h"
+#include "core/devstate.h"
 #include "core/layout.h"
 #include "core/pci.h"
+#include "core/snapshot.h"
 #include "core/vm.h"
 #include "lib/log.h"
 
@@ -631,4 +633,89 @@ pci_init(struct vm *vm)
 		return rc;
 	return vm_register_mmio(vm, PCI_ECAM_BASE, PCI_ECAM_SIZE, ecam_access,
 	    NULL, "pci ecam");
+}
+
+/* --- snapshot ------------------------------------------------------------ */
+
+#define SNAP_CFG_LEN	256
+
+static int
+bdf(const struct pci_dev *pd)
+{
+	return pd->bus << 8 | pd->slot << 3 | pd->func;
+}
+
+int
+pci_save(struct vm *vm, struct snap *s)
+{
+	int sl, f, rc = 0;
+
+	(void)vm;
+	for (sl = 0; sl < PCI_SLOTS; sl++)
+		for (f = 0; f < PCI_FUNCS && rc == 0; f++)
+			if (slots[sl][f] != NULL)
+				rc = snap_add(s, SNAP_DEV_PCICFG,
+				    bdf(slots[sl][f]), slots[sl][f]->cfg,
+				    SNAP_CFG_LEN);
+	if (rc == 0)
+		rc = snap_add(s, SNAP_DEV_PCIHOST, 0, &cf8, sizeof(cf8));
+	return rc;
+}
+
+/*
+ * Replays the saved header as guest writes, so that BARs are mapped where
+ * the guest put them and read-only registers stay this hyve's: the BARs
+ * first, the command register (which turns decoding on) last.  The
+ * capabilities are copied as they were: a write there can have effects
+ * (virtio's PCI_CFG window writes to the BAR), and what they stand for
+ * (MSI-X enable) is restored by the device's own load.
+ */
+static void
+cfg_replay(struct pci_dev *pd, const uint8_t *cfg)
+{
+	uint32_t v;
+	int off;
+
+	memcpy(pd->cfg + PCI_STD_HEADER_SIZEOF, cfg + PCI_STD_HEADER_SIZEOF,
+	    SNAP_CFG_LEN - PCI_STD_HEADER_SIZEOF);
+
+	for (off = PCI_BASE_ADDRESS_0; off <= PCI_BASE_ADDRESS_5; off += 4) {
+		memcpy(&v, cfg + off, 4);
+		pci_cfg_write(pd, off, 4, v);
+	}
+	for (off = 0; off < PCI_STD_HEADER_SIZEOF; off += 4) {
+		if (off == PCI_COMMAND || (off >= PCI_BASE_ADDRESS_0 &&
+		    off <= PCI_BASE_ADDRESS_5))
+			continue;
+		memcpy(&v, cfg + off, 4);
+		pci_cfg_write(pd, off, 4, v);
+	}
+	memcpy(&v, cfg + PCI_COMMAND, 4);
+	pci_cfg_write(pd, PCI_COMMAND, 2, v & 0xffff);
+}
+
+int
+pci_load(struct vm *vm, const struct snap *s)
+{
+	const uint32_t *latch;
+	const uint8_t *cfg;
+	int sl, f;
+
+	(void)vm;
+	for (sl = 0; sl < PCI_SLOTS; sl++)
+		for (f = 0; f < PCI_FUNCS; f++) {
+			struct pci_dev *pd = slots[sl][f];
+
+			if (pd == NULL)
+				continue;
+			if ((cfg = snap_get(s, SNAP_DEV_PCICFG, bdf(pd),
+			    SNAP_CFG_LEN, pd->name)) == NULL)
+				return -EINVAL;
+			cfg_replay(pd, cfg);
+		}
+	if ((latch = snap_get(s, SNAP_DEV_PCIHOST, 0, sizeof(*latch),
+	    "PCI address latch (0xcf8)")) == NULL)
+		return -EINVAL;
+	cf8 = *latch;
+	return 0;
 }

@@ -6,10 +6,13 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/devices.h"
+#include "core/devstate.h"
 #include "core/layout.h"
+#include "core/snapshot.h"
 #include "core/vm.h"
 #include "lib/log.h"
 
@@ -216,4 +219,57 @@ pm_power_button(struct vm *vm)
 	p->sts |= PM1_PWRBTN_STS;
 	pm_sci_update(p);
 	pthread_mutex_unlock(&vm->dev_lock);
+}
+
+/* --- snapshot ------------------------------------------------------------ */
+
+struct pm_state {
+	uint16_t	sts, en, cnt;
+	uint8_t		reset, sci;
+};
+
+static struct pm *
+pm_of(struct vm *vm)
+{
+	struct pm *p;
+
+	for (p = pms; p != NULL && p->vm != vm; p = p->next)
+		;
+	return p;
+}
+
+int
+pm_save(struct vm *vm, struct snap *s)
+{
+	struct pm *p = pm_of(vm);
+	struct pm_state st;
+
+	if (p == NULL)
+		return 0;
+	memset(&st, 0, sizeof(st));
+	st.sts = p->sts;
+	st.en = p->en;
+	st.cnt = p->cnt;
+	st.reset = p->reset;
+	st.sci = p->sci;
+	return snap_add(s, SNAP_DEV_PM, 0, &st, sizeof(st));
+}
+
+int
+pm_load(struct vm *vm, const struct snap *s)
+{
+	struct pm *p = pm_of(vm);
+	const struct pm_state *st;
+
+	if (p == NULL)
+		return 0;
+	if ((st = snap_get(s, SNAP_DEV_PM, 0, sizeof(*st), "pm")) == NULL)
+		return -EINVAL;
+	p->sts = st->sts;
+	p->en = st->en;
+	p->cnt = st->cnt;
+	p->reset = st->reset;
+	/* The SCI line's level itself is in the irqchip's state. */
+	p->sci = st->sci != 0;
+	return 0;
 }

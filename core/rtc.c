@@ -11,7 +11,9 @@
 #include <time.h>
 
 #include "core/devices.h"
+#include "core/devstate.h"
 #include "core/layout.h"
+#include "core/snapshot.h"
 #include "core/vm.h"
 #include "lib/log.h"
 
@@ -303,5 +305,55 @@ rtc_init(struct vm *vm, bool utc)
 	}
 	r->next = rtcs;
 	rtcs = r;
+	return 0;
+}
+
+/* --- snapshot ------------------------------------------------------------ */
+
+struct rtc_state {
+	uint8_t		index;
+	uint8_t		pad[7];
+	int64_t		offset;		/* the guest's clock against the host's */
+	uint8_t		ram[128];
+};
+
+static struct rtc *
+rtc_of(struct vm *vm)
+{
+	struct rtc *r;
+
+	for (r = rtcs; r != NULL && r->vm != vm; r = r->next)
+		;
+	return r;
+}
+
+int
+rtc_save(struct vm *vm, struct snap *s)
+{
+	struct rtc *r = rtc_of(vm);
+	struct rtc_state st;
+
+	if (r == NULL)
+		return 0;
+	memset(&st, 0, sizeof(st));
+	st.index = r->index;
+	st.offset = r->offset;
+	memcpy(st.ram, r->ram, sizeof(st.ram));
+	return snap_add(s, SNAP_DEV_RTC, 0, &st, sizeof(st));
+}
+
+int
+rtc_load(struct vm *vm, const struct snap *s)
+{
+	struct rtc *r = rtc_of(vm);
+	const struct rtc_state *st;
+
+	if (r == NULL)
+		return 0;
+	if ((st = snap_get(s, SNAP_DEV_RTC, 0, sizeof(*st), "rtc")) == NULL)
+		return -EINVAL;
+	r->index = st->index & 0x7f;
+	r->offset = st->offset;
+	memcpy(r->ram, st->ram, sizeof(r->ram));
 	return 0;
 }

@@ -23,7 +23,9 @@
 #include <sys/un.h>
 
 #include "core/devices.h"
+#include "core/devstate.h"
 #include "core/layout.h"
+#include "core/snapshot.h"
 #include "core/vm.h"
 #include "lib/log.h"
 
@@ -778,4 +780,84 @@ uart_fini(struct vm *vm)
 		uart_free(u);
 	}
 	pthread_mutex_unlock(&uarts_lock);
+}
+
+/* --- snapshot ------------------------------------------------------------ */
+
+/* The registers and the receive FIFO; not the host side (backlog, input
+ * read but not yet in the FIFO), which belongs to this process. */
+struct uart_state {
+	uint8_t		dll, dlh, ier, fcr, lcr, mcr, lsr, msr, scr;
+	uint8_t		thre_pending, irq_up;
+	uint8_t		rx_head, rx_count, rx_size;
+	uint8_t		rxf[FIFOSZ];
+};
+
+static int
+uart_index(const struct uart *u)
+{
+	return u->name[3] - '1';	/* "com1" -> 0 */
+}
+
+int
+uart_save(struct vm *vm, struct snap *s)
+{
+	struct uart_state st;
+	struct uart *u;
+	int rc = 0;
+
+	pthread_mutex_lock(&uarts_lock);
+	for (u = uarts; u != NULL && rc == 0; u = u->next) {
+		if (u->vm != vm)
+			continue;
+		memset(&st, 0, sizeof(st));
+		st.dll = u->dll; st.dlh = u->dlh; st.ier = u->ier;
+		st.fcr = u->fcr; st.lcr = u->lcr; st.mcr = u->mcr;
+		st.lsr = u->lsr; st.msr = u->msr; st.scr = u->scr;
+		st.thre_pending = u->thre_pending;
+		st.irq_up = u->irq_up;
+		st.rx_head = u->rx_head;
+		st.rx_count = u->rx_count;
+		st.rx_size = u->rx_size;
+		memcpy(st.rxf, u->rxf, sizeof(st.rxf));
+		rc = snap_add(s, SNAP_DEV_UART, uart_index(u), &st, sizeof(st));
+	}
+	pthread_mutex_unlock(&uarts_lock);
+	return rc;
+}
+
+int
+uart_load(struct vm *vm, const struct snap *s)
+{
+	const struct uart_state *st;
+	struct uart *u;
+	int rc = 0;
+
+	pthread_mutex_lock(&uarts_lock);
+	for (u = uarts; u != NULL; u = u->next) {
+		if (u->vm != vm)
+			continue;
+		st = snap_get(s, SNAP_DEV_UART, uart_index(u), sizeof(*st),
+		    u->name);
+		if (st == NULL || st->rx_head >= FIFOSZ ||
+		    st->rx_count > FIFOSZ || st->rx_size < 1 ||
+		    st->rx_size > FIFOSZ) {
+			if (st != NULL)
+				hlog("snapshot: %s: FIFO state out of range",
+				    u->name);
+			rc = -EINVAL;
+			break;
+		}
+		u->dll = st->dll; u->dlh = st->dlh; u->ier = st->ier;
+		u->fcr = st->fcr; u->lcr = st->lcr; u->mcr = st->mcr;
+		u->lsr = st->lsr; u->msr = st->msr; u->scr = st->scr;
+		u->thre_pending = st->thre_pending;
+		u->irq_up = st->irq_up;	/* the line itself is in the irqchip */
+		u->rx_head = st->rx_head;
+		u->rx_count = st->rx_count;
+		u->rx_size = st->rx_size;
+		memcpy(u->rxf, st->rxf, sizeof(u->rxf));
+	}
+	pthread_mutex_unlock(&uarts_lock);
+	return rc;
 }

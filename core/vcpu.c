@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -18,6 +19,15 @@
 
 #define SIG_KICK	SIGUSR1
 #define CPUID_MAX	256
+
+/*
+ * Pausing: the main thread asks, every vCPU leaves KVM_RUN (a kick; with
+ * immediate_exit KVM first completes an I/O exit in flight, so the state
+ * read afterwards is consistent) and parks here until resumed.
+ */
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cv = PTHREAD_COND_INITIALIZER;
+static int pause_req;
 
 /* Unknown ports and MMIO pages are logged once each. */
 static uint8_t pio_logged[65536 / 8];
@@ -400,6 +410,18 @@ vcpu_answer_halt(struct vcpu *v)
 	__atomic_store_n(&v->halt_query, 0, __ATOMIC_SEQ_CST);
 }
 
+static void
+vcpu_park(struct vcpu *v)
+{
+	pthread_mutex_lock(&park_lock);
+	v->parked = 1;
+	pthread_cond_broadcast(&park_cv);
+	while (pause_req && !__atomic_load_n(&v->vm->exiting, __ATOMIC_SEQ_CST))
+		pthread_cond_wait(&park_cv, &park_lock);
+	v->parked = 0;
+	pthread_mutex_unlock(&park_lock);
+}
+
 static void *
 vcpu_loop(void *arg)
 {
@@ -422,11 +444,17 @@ vcpu_loop(void *arg)
 			v->run->immediate_exit = 0;
 			if (__atomic_load_n(&v->halt_query, __ATOMIC_SEQ_CST))
 				vcpu_answer_halt(v);
+			if (__atomic_load_n(&pause_req, __ATOMIC_SEQ_CST))
+				vcpu_park(v);
 			continue;
 		}
 		if (vcpu_handle_exit(v) < 0)
 			break;
 	}
+	pthread_mutex_lock(&park_lock);
+	v->parked = 1;		/* gone for good: as good as parked */
+	pthread_cond_broadcast(&park_cv);
+	pthread_mutex_unlock(&park_lock);
 	return NULL;
 }
 
@@ -470,6 +498,10 @@ vcpus_join(struct vm *vm)
 {
 	int i;
 
+	/* A parked vCPU sees vm->exiting only when woken. */
+	pthread_mutex_lock(&park_lock);
+	pthread_cond_broadcast(&park_cv);
+	pthread_mutex_unlock(&park_lock);
 	for (i = 0; i < vm->ncpus; i++) {
 		if (vm->vcpus[i].started) {
 			vcpu_kick(&vm->vcpus[i]);
@@ -499,4 +531,46 @@ vcpus_all_halted(struct vm *vm)
 		vcpu_kick(v);
 	}
 	return all;
+}
+
+int
+vcpus_pause(struct vm *vm, int timeout_ms)
+{
+	struct timespec dl;
+	int i, rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	__atomic_store_n(&pause_req, 1, __ATOMIC_SEQ_CST);
+	vcpus_kick(vm);
+	pthread_mutex_lock(&park_lock);
+	for (i = 0; i < vm->ncpus && rc == 0; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		while (v->started && !v->parked && rc == 0)
+			rc = pthread_cond_timedwait(&park_cv, &park_lock, &dl);
+	}
+	pthread_mutex_unlock(&park_lock);
+	if (rc != 0) {
+		hlog("%s: vcpu %d did not stop within %d ms", vm->name, i - 1,
+		    timeout_ms);
+		vcpus_resume(vm);
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+void
+vcpus_resume(struct vm *vm)
+{
+	(void)vm;
+	pthread_mutex_lock(&park_lock);
+	__atomic_store_n(&pause_req, 0, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&park_cv);
+	pthread_mutex_unlock(&park_lock);
 }

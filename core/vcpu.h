@@ -20,6 +20,7 @@ struct vcpu {
 	/* Halt detection: the main thread asks, the vCPU answers. */
 	int		halt_query;
 	int		halted;		/* halted with interrupts off, or never started */
+	int		parked;		/* out of KVM_RUN, paused (under park_lock) */
 };
 
 /* APIC id of vCPU i for the VM's topology. */
@@ -30,6 +31,13 @@ int vcpus_start(struct vm *vm);
 /* Makes every vCPU leave KVM_RUN soon; they stop if vm->exiting. */
 void vcpus_kick(struct vm *vm);
 void vcpus_join(struct vm *vm);
+/*
+ * Stops every vCPU outside KVM_RUN at a consistent point (an I/O exit in
+ * flight completed); -ETIMEDOUT, naming the vCPU, if one does not stop in
+ * time.  vcpus_resume lets them run on (or, once vm->exiting, end).
+ */
+int vcpus_pause(struct vm *vm, int timeout_ms);
+void vcpus_resume(struct vm *vm);
 /* Asks each vCPU whether it is halted for good; returns 1 if all are. */
 int vcpus_all_halted(struct vm *vm);
 

@@ -20,9 +20,11 @@
 
 #include "core/backend.h"
 #include "core/config.h"
+#include "core/devstate.h"
 #include "core/evloop.h"
 #include "core/irq.h"
 #include "core/pci.h"
+#include "core/snapshot.h"
 #include "core/supervisor.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
@@ -1074,3 +1076,266 @@ const struct pci_devemu pci_de_vhost_user = {
 	.barread = vpci_barread, .barwrite = vpci_barwrite,
 	.barmap = vpci_barmap, .fini = vpci_fini,
 };
+
+/* --- snapshot ------------------------------------------------------------ */
+
+struct vpci_qstate {
+	uint64_t	desc, avail, used;
+	uint16_t	size, vector, enable, base;	/* base: last_avail_idx */
+};
+
+struct vpci_vstate {
+	uint64_t	addr;
+	uint32_t	data, ctrl;
+};
+
+/* What the guest set in the transport; the backend's own state is not
+ * here yet (vhost-user DEVICE_STATE, a later step). */
+struct vpci_state {
+	uint64_t	dev_features, drv_features, pba;
+	uint32_t	dfsel, gfsel, nq, nvec;
+	uint16_t	config_vector, qsel;
+	uint8_t		status, isr, cfg_gen, msix_on, msix_fmask;
+	uint8_t		config_pending, pad[2];
+	struct vpci_qstate q[VPCI_MAX_QUEUES];
+	struct vpci_vstate vec[VPCI_MAX_VEC];
+};
+
+static int
+vpci_bdf(const struct vpci *v)
+{
+	return v->pd->bus << 8 | v->pd->slot << 3 | v->pd->func;
+}
+
+/* Calls fn for every virtio-pci device until one fails. */
+static int
+vpci_each(int (*fn)(struct vpci *, void *), void *arg)
+{
+	struct pci_dev *pd;
+	int rc;
+
+	for (int s = 0; s < PCI_SLOTS; s++)
+		for (int f = 0; f < PCI_FUNCS; f++)
+			if ((pd = pci_find(0, s, f)) != NULL &&
+			    vpci_of(pd) != NULL &&
+			    (rc = fn(vpci_of(pd), arg)) < 0)
+				return rc;
+	return 0;
+}
+
+/* Devices whose backends hold state of their own (open connections, open
+ * files) cannot be saved until that state travels (DEVICE_STATE). */
+struct check_err {
+	char	*buf;
+	size_t	len;
+};
+
+static int
+check_one(struct vpci *v, void *arg)
+{
+	struct check_err *e = arg;
+
+	if (strcmp(v->cls->prefix, "vsock") == 0 ||
+	    strcmp(v->cls->prefix, "fs") == 0) {
+		snprintf(e->buf, e->len, "%s: its backend keeps state of its own "
+		    "(%s) that snapshots cannot carry yet", v->name,
+		    strcmp(v->cls->prefix, "fs") == 0 ? "open files" :
+		    "connections");
+		return -ENOTSUP;
+	}
+	if (v->sup.down || v->sup.failed) {
+		snprintf(e->buf, e->len, "%s: its backend is %s; snapshot the VM "
+		    "once the device works again", v->name, v->sup.failed ?
+		    "failed" : "restarting");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int
+vpci_snapshot_check(char *err, size_t len)
+{
+	struct check_err e = { err, len };
+
+	return vpci_each(check_one, &e);
+}
+
+static int
+save_one(struct vpci *v, void *arg)
+{
+	uint16_t bases[VPCI_MAX_QUEUES];
+	struct vpci_state st;
+	unsigned i;
+	int rc;
+
+	if (v->sup.down || v->sup.failed) {
+		hlog("%s: its backend is %s; snapshot it once the device works "
+		    "again", v->name, v->sup.failed ? "failed" : "restarting");
+		return -EBUSY;
+	}
+	if ((rc = vpci_stop_rings(v, bases)) < 0) {
+		hlog("%s: the backend did not stop its rings: %s", v->name,
+		    strerror(-rc));
+		return rc;
+	}
+	memset(&st, 0, sizeof(st));
+	st.dev_features = v->dev_features;
+	st.drv_features = v->drv_features;
+	st.pba = v->pba;
+	st.dfsel = v->dfsel;
+	st.gfsel = v->gfsel;
+	st.nq = v->nq;
+	st.nvec = v->nvec;
+	st.config_vector = v->config_vector;
+	st.qsel = v->qsel;
+	st.status = v->status;
+	st.isr = v->isr;
+	st.cfg_gen = v->cfg_gen;
+	st.msix_on = v->msix_on;
+	st.msix_fmask = v->msix_fmask;
+	st.config_pending = v->config_pending;
+	for (i = 0; i < v->nq; i++) {
+		st.q[i].desc = v->q[i].desc;
+		st.q[i].avail = v->q[i].avail;
+		st.q[i].used = v->q[i].used;
+		st.q[i].size = v->q[i].size;
+		st.q[i].vector = v->q[i].vector;
+		st.q[i].enable = v->q[i].enable;
+		st.q[i].base = bases[i];
+		/* Stopped: the resume or the new backend starts it again. */
+		v->q[i].started = false;
+	}
+	for (i = 0; i < v->nvec && i < VPCI_MAX_VEC; i++) {
+		st.vec[i].addr = v->vec[i].addr;
+		st.vec[i].data = v->vec[i].data;
+		st.vec[i].ctrl = v->vec[i].ctrl;
+	}
+	return snap_add(arg, SNAP_DEV_VIRTIO, vpci_bdf(v), &st, sizeof(st));
+}
+
+int
+vpci_save(struct vm *vm, struct snap *s)
+{
+	(void)vm;
+	return vpci_each(save_one, s);
+}
+
+static const struct vpci_state *
+state_of(struct vpci *v, const struct snap *s)
+{
+	return snap_get(s, SNAP_DEV_VIRTIO, vpci_bdf(v),
+	    sizeof(struct vpci_state), v->name);
+}
+
+/*
+ * The rings again, from the bases saved: on the same backend (resume:
+ * features are set already) or on a new one (restore: the whole setup).
+ */
+static int
+rings_restart(struct vpci *v, const struct vpci_state *st, bool same)
+{
+	uint16_t bases[VPCI_MAX_QUEUES];
+	int rc;
+
+	for (unsigned i = 0; i < v->nq; i++)
+		bases[i] = st->q[i].base;
+	if (same)
+		rc = v->status & VIRTIO_CONFIG_S_DRIVER_OK ?
+		    vpci_start_rings(v, bases) : 0;
+	else
+		rc = vpci_replay(v, bases);
+	if (rc < 0) {
+		hlog("%s: the backend could not start the rings again: %s",
+		    v->name, strerror(-rc));
+		vpci_needs_reset(v, "the backend could not start the rings "
+		    "after a snapshot");
+	}
+	return rc;
+}
+
+static int
+resume_one(struct vpci *v, void *arg)
+{
+	const struct vpci_state *st;
+	size_t len;
+
+	/* No section: the snapshot failed before this device stopped. */
+	st = snap_find(arg, SNAP_DEV_VIRTIO, vpci_bdf(v), &len);
+	if (st == NULL || len != sizeof(*st))
+		return 0;
+	return rings_restart(v, st, true);
+}
+
+int
+vpci_resume(struct vm *vm, const struct snap *s)
+{
+	int rc, first = 0;
+
+	(void)vm;
+	/* Every device gets its rings back, even after one fails. */
+	for (int sl = 0; sl < PCI_SLOTS; sl++)
+		for (int f = 0; f < PCI_FUNCS; f++) {
+			struct pci_dev *pd = pci_find(0, sl, f);
+
+			if (pd != NULL && vpci_of(pd) != NULL &&
+			    (rc = resume_one(vpci_of(pd), (void *)s)) < 0 &&
+			    first == 0)
+				first = rc;
+		}
+	return first;
+}
+
+static int
+load_one(struct vpci *v, void *arg)
+{
+	const struct vpci_state *st = state_of(v, arg);
+	unsigned i;
+
+	if (st == NULL)
+		return -EINVAL;
+	if (st->nq != v->nq || st->nvec != v->nvec) {
+		hlog("snapshot: %s had %u queues and %u vectors, it has %u and "
+		    "%u now", v->name, st->nq, st->nvec, v->nq, v->nvec);
+		return -EINVAL;
+	}
+	if (st->drv_features & ~v->dev_features) {
+		hlog("snapshot: %s: the driver uses features 0x%llx that the "
+		    "backend no longer offers", v->name, (unsigned long long)
+		    (st->drv_features & ~v->dev_features));
+		return -EINVAL;
+	}
+	v->drv_features = st->drv_features;
+	v->pba = st->pba;
+	v->dfsel = st->dfsel;
+	v->gfsel = st->gfsel;
+	v->config_vector = st->config_vector;
+	v->qsel = st->qsel;
+	v->status = st->status;
+	v->isr = st->isr;
+	v->cfg_gen = st->cfg_gen;
+	v->msix_on = st->msix_on;
+	v->msix_fmask = st->msix_fmask;
+	v->config_pending = st->config_pending;
+	for (i = 0; i < v->nq; i++) {
+		v->q[i].desc = st->q[i].desc;
+		v->q[i].avail = st->q[i].avail;
+		v->q[i].used = st->q[i].used;
+		v->q[i].size = st->q[i].size;
+		v->q[i].vector = st->q[i].vector;
+		v->q[i].enable = st->q[i].enable;
+	}
+	for (i = 0; i < v->nvec; i++) {
+		v->vec[i].addr = st->vec[i].addr;
+		v->vec[i].data = st->vec[i].data;
+		v->vec[i].ctrl = st->vec[i].ctrl;
+	}
+	update_irqs(v);
+	return rings_restart(v, st, false);
+}
+
+int
+vpci_load(struct vm *vm, const struct snap *s)
+{
+	(void)vm;
+	return vpci_each(load_one, (void *)s);
+}

@@ -19,9 +19,10 @@ static const char *const cmd_names[] = {
 	[CTL_STATS] = "stats",
 	[CTL_RESTART] = "restart",
 	[CTL_SWAP] = "swap",
+	[CTL_SNAPSHOT] = "snapshot",
 };
 #define NCMDS	(sizeof(cmd_names) / sizeof(cmd_names[0]))
-#define CMD_LIST "status, audit, poweroff, stats, restart or swap"
+#define CMD_LIST "status, audit, poweroff, stats, restart, swap or snapshot"
 
 const char *
 ctl_cmd_name(enum ctl_cmd cmd)
@@ -158,6 +159,15 @@ check_fields(json_object *o, const char *req_cmd, char *err, size_t errlen)
 			    "restart and swap, not to %s", req_cmd);
 			return -EINVAL;
 		}
+		if (strcmp(key, "resume") == 0 ||
+		    (strcmp(key, "path") == 0 && strcmp(req_cmd, "swap") != 0)) {
+			if (strcmp(req_cmd, "snapshot") == 0)
+				continue;
+			snprintf(err, errlen, "\"%s\" applies only to %s, "
+			    "not to %s", key, strcmp(key, "path") == 0 ?
+			    "swap and snapshot" : "snapshot", req_cmd);
+			return -EINVAL;
+		}
 		if (strcmp(key, "backend") == 0 || strcmp(key, "path") == 0 ||
 		    strcmp(key, "tap") == 0) {
 			if (strcmp(req_cmd, "swap") == 0)
@@ -168,7 +178,7 @@ check_fields(json_object *o, const char *req_cmd, char *err, size_t errlen)
 		}
 		snprintf(err, errlen, "unknown field \"%.32s\" in the request "
 		    "(known: version, cmd, vm, force, device, backend, path, "
-		    "tap)", key);
+		    "tap, resume)", key);
 		return -EINVAL;
 	}
 	return 0;
@@ -263,6 +273,14 @@ ctl_parse_request(const char *line, size_t len, struct ctl_req *req,
 		}
 		req->force = json_object_get_boolean(v);
 	}
+	if (json_object_object_get_ex(o, "resume", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			snprintf(err, errlen, "\"resume\" must be true or false, "
+			    "not %s", type_name(v));
+			goto out;
+		}
+		req->resume = json_object_get_boolean(v);
+	}
 	if (get_str(o, "device", req->device, sizeof(req->device), err,
 	    errlen) < 0 || get_str(o, "backend", req->backend,
 	    sizeof(req->backend), err, errlen) < 0 || get_str(o, "path",
@@ -273,6 +291,11 @@ ctl_parse_request(const char *line, size_t len, struct ctl_req *req,
 	    req->device[0] == '\0') {
 		snprintf(err, errlen, "%s needs \"device\" (a name from status, "
 		    "such as blk0)", ctl_cmd_name(req->cmd));
+		goto out;
+	}
+	if (req->cmd == CTL_SNAPSHOT && req->path[0] == '\0') {
+		snprintf(err, errlen, "snapshot needs \"path\" (the snapshot's "
+		    "directory)");
 		goto out;
 	}
 	if (req->path[0] != '\0' && req->tap[0] != '\0') {
@@ -319,6 +342,8 @@ ctl_build_request(const struct ctl_req *req)
 		json_object_object_add(o, "vm", json_object_new_string(req->vm));
 	if (req->cmd == CTL_POWEROFF && req->force)
 		json_object_object_add(o, "force", json_object_new_boolean(1));
+	if (req->cmd == CTL_SNAPSHOT && req->resume)
+		json_object_object_add(o, "resume", json_object_new_boolean(1));
 	if (req->device[0] != '\0')
 		json_object_object_add(o, "device",
 		    json_object_new_string(req->device));

@@ -17,10 +17,12 @@
  *	{"version":1,"cmd":"restart","vm":"vm0","device":"blk0"}
  *	{"version":1,"cmd":"swap","vm":"vm0","device":"blk0",
  *	    "backend":"/path/hyve-blk","path":"/img2"}
+ *	{"version":1,"cmd":"snapshot","vm":"vm0","path":"/snaps/a",
+ *	    "resume":true}
  *
  *	version	integer, must be 1 (required)
- *	cmd	"status", "audit", "poweroff", "stats", "restart" or "swap"
- *		(required)
+ *	cmd	"status", "audit", "poweroff", "stats", "restart", "swap" or
+ *		"snapshot" (required)
  *	vm	string, the VM's name; if given it must be the name of the VM
  *		behind the socket (optional)
  *	force	boolean, poweroff only: end the VM at once instead of
@@ -29,6 +31,11 @@
  *	backend	string, swap only: a new backend binary (optional)
  *	path	string, swap only: a new disk image for a virtio-blk device
  *	tap	string, swap only: a new tap for a virtio-net device
+ *	path	snapshot: the snapshot's directory, for messages; the request
+ *		line arrives with two descriptors (SCM_RIGHTS), the state file
+ *		and the memory file, opened for writing by the client
+ *	resume	boolean, snapshot only: run on afterwards (default: the VM
+ *		ends once the snapshot is written)
  *
  * Any other field is an error.  Every request gets exactly one response
  * line, in order:
@@ -43,6 +50,7 @@
  * audit (sandbox_audit_json()'s object, null if unreadable), verdict "OK" or
  * "FAIL", reason (why not OK, else null)}].
  * poweroff result: {action: "power button pressed"|"forced off"}.
+ * snapshot result: {path, state_bytes, memory_bytes, resumed}.
  * stats result: devices: [{name, restarts, requests, bytes, errors, kicks,
  * interrupts}].  restart and swap result: {device, pid (the new backend)}.
  * status devices also carry restarts and last_exit (why the last backend
@@ -68,6 +76,7 @@ enum ctl_cmd {
 	CTL_STATS,
 	CTL_RESTART,
 	CTL_SWAP,
+	CTL_SNAPSHOT,
 };
 
 struct ctl_req {
@@ -75,6 +84,7 @@ struct ctl_req {
 	enum ctl_cmd	cmd;
 	char		vm[64];		/* "" when not given */
 	bool		force;
+	bool		resume;		/* snapshot */
 	char		device[32];	/* restart, swap */
 	char		backend[1024];	/* swap: "" when not given */
 	char		path[1024];

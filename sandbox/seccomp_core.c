@@ -3,7 +3,8 @@
  * what the running core does — vCPU exits and KVM (ioctls filtered by
  * request), the event loop, the control connections the monitor passes,
  * the backends' sockets and eventfds, and for a restart or swap: a
- * socketpair, a message to the monitor, reaping.  It opens nothing by path
+ * socketpair, a message to the monitor, reaping; for a snapshot, the
+ * KVM_GET_* ioctls and writes to the files hyvectl passes.  It opens nothing by path
  * (the monitor opens a swap's disk or tap and reads /proc for the audit),
  * never forks or execs (the monitor does that), creates no namespaces,
  * loads nothing executable.
@@ -54,6 +55,10 @@ sc_rules_core(scmp_filter_ctx c)
 		KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_VCPU_EVENTS,
 		KVM_SET_VCPU_EVENTS, KVM_TRANSLATE, KVM_IRQ_LINE, KVM_IRQFD,
 		KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
+		/* hyvectl snapshot: reading the VM's state, never setting it */
+		KVM_GET_MSR_INDEX_LIST, KVM_GET_MSRS, KVM_GET_XSAVE,
+		KVM_GET_XCRS, KVM_GET_LAPIC, KVM_GET_DEBUGREGS,
+		KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK,
 		TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 		FIONREAD,	/* is a backend's whole answer there yet */
 	};

@@ -7,6 +7,7 @@
  * reached.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <glob.h>
 #include <inttypes.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
@@ -26,6 +28,7 @@
 #define EX_UNREACH	3
 
 #define TIMEOUT_SEC	10
+#define SNAP_TIMEOUT_SEC 300	/* writing guest RAM takes a while */
 #define MAX_REPLY	(16 << 20)
 
 static void
@@ -40,6 +43,7 @@ usage(void)
 	    "       hyvectl [--socket PATH] restart VM DEVICE\n"
 	    "       hyvectl [--socket PATH] swap VM DEVICE [--backend PATH] "
 	    "[--path IMAGE | --tap NAME]\n"
+	    "       hyvectl [--socket PATH] snapshot VM DIR [--resume]\n"
 	    "The socket is %s/VM.sock unless --socket is given.\n"
 	    "Exit status: 0 ok, 1 the VM reported a failure, 2 usage, "
 	    "3 the VM cannot be reached.\n", CTL_DIR);
@@ -120,6 +124,31 @@ read_line(int fd, size_t *lenp, int *err)
  * *conn_err is its errno and nothing is printed (list reports stale
  * sockets its own way).
  */
+/* The first bytes of line with nfds descriptors (SCM_RIGHTS). */
+static ssize_t
+send_fds(int fd, const char *line, size_t len, const int *fds, int nfds)
+{
+	char cbuf[CMSG_SPACE(2 * sizeof(int))];
+	struct iovec iov = { (void *)line, len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = CMSG_SPACE(nfds *
+		    sizeof(int)),
+	};
+	struct cmsghdr *cm;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+	return sendmsg(fd, &mh, MSG_NOSIGNAL);
+}
+
+static const int *call_fds;	/* snapshot: sent with the request */
+static int call_nfds;
+
 static int
 call(const char *path, const struct ctl_req *req, json_object **res,
     int *conn_err)
@@ -140,8 +169,16 @@ call(const char *path, const struct ctl_req *req, json_object **res,
 		fprintf(stderr, "hyvectl: out of memory\n");
 		return EX_UNREACH;
 	}
+	if (req->cmd == CTL_SNAPSHOT) {
+		struct timeval tv = { .tv_sec = SNAP_TIMEOUT_SEC };
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
 	for (off = 0, len = strlen(line); off < len; off += n) {
-		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (off == 0 && call_nfds > 0)
+			n = send_fds(fd, line, len, call_fds, call_nfds);
+		else
+			n = send(fd, line + off, len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR) {
 			n = 0;
 			continue;
@@ -516,6 +553,65 @@ print_audit(json_object *r, bool json)
 
 /* --- commands -------------------------------------------------------------- */
 
+/*
+ * snapshot VM DIR: hyvectl creates the files, as the user who asks, and
+ * passes them to the VM, whose core opens no path.  The state is written
+ * under a temporary name and renamed once complete, so DIR never holds a
+ * state file that a failed snapshot left half written.
+ */
+static int
+cmd_snapshot(const char *sock, struct ctl_req *req, const char *dir)
+{
+	char tmp[4096], state[4096], mem[4096];
+	json_object *r;
+	int fds[2], rc;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "hyvectl: %s: %s\n", dir, strerror(errno));
+		return EX_USAGE;
+	}
+	if (realpath(dir, req->path) == NULL) {
+		fprintf(stderr, "hyvectl: %s: %s\n", dir, strerror(errno));
+		return EX_USAGE;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/.state.partial", req->path);
+	snprintf(state, sizeof(state), "%s/state", req->path);
+	snprintf(mem, sizeof(mem), "%s/memory", req->path);
+	unlink(state);
+	fds[0] = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fds[1] = open(mem, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fds[0] < 0 || fds[1] < 0) {
+		fprintf(stderr, "hyvectl: %s: %s\n", fds[0] < 0 ? tmp : mem,
+		    strerror(errno));
+		rc = EX_USAGE;
+		goto out;
+	}
+	call_fds = fds;
+	call_nfds = 2;
+	if ((rc = call_or_report(sock, req, &r)) != EX_OK)
+		goto out;
+	if (fsync(fds[0]) < 0 || fsync(fds[1]) < 0 || rename(tmp, state) < 0) {
+		fprintf(stderr, "hyvectl: %s: %s\n", state, strerror(errno));
+		json_object_put(r);
+		rc = EX_FAIL;
+		goto out;
+	}
+	printf("%s: snapshot in %s (state %s bytes, memory %s bytes stored)%s\n",
+	    req->vm, req->path, str(r, "state_bytes"), str(r, "memory_bytes"),
+	    req->resume ? ", running on" : ", the VM has stopped");
+	json_object_put(r);
+out:
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (rc != EX_OK) {
+		unlink(tmp);
+		unlink(mem);
+	}
+	return rc;
+}
+
 static void
 list_row(const char *path)
 {
@@ -590,19 +686,23 @@ main(int argc, char **argv)
 		{ "backend", required_argument, NULL, 'b' },
 		{ "path", required_argument, NULL, 'p' },
 		{ "tap", required_argument, NULL, 't' },
+		{ "resume", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_req req = { .version = CTL_VERSION };
 	const char *sock = NULL, *vm, *backend = NULL, *ipath = NULL,
 	    *tap = NULL;
-	bool json = false, force = false;
+	bool json = false, force = false, resume = false;
 	json_object *r;
 	char path[256];
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "s:jfb:p:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:jfb:p:t:rh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'r':
+			resume = true;
+			break;
 		case 'b':
 			backend = optarg;
 			break;
@@ -644,7 +744,7 @@ main(int argc, char **argv)
 	}
 	if ((req.cmd = ctl_cmd_lookup(argv[0])) == CTL_NONE) {
 		fprintf(stderr, "hyvectl: unknown command '%s' (list, status, "
-		    "audit, poweroff, stats, restart or swap)\n", argv[0]);
+		    "audit, poweroff, stats, restart, swap or snapshot)\n", argv[0]);
 		return EX_USAGE;
 	}
 	if (req.cmd == CTL_RESTART || req.cmd == CTL_SWAP) {
@@ -659,6 +759,12 @@ main(int argc, char **argv)
 			return EX_USAGE;
 		}
 		snprintf(req.device, sizeof(req.device), "%s", argv[2]);
+	} else if (req.cmd == CTL_SNAPSHOT) {
+		if (argc != 3) {
+			fprintf(stderr, "hyvectl: snapshot needs a VM name and a "
+			    "directory\n");
+			return EX_USAGE;
+		}
 	} else if (argc != 2) {
 		fprintf(stderr, "hyvectl: %s needs exactly one VM name\n",
 		    argv[0]);
@@ -696,6 +802,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "hyvectl: '%s' is not a VM name\n", vm);
 		return EX_USAGE;
 	}
+	if (resume && req.cmd != CTL_SNAPSHOT) {
+		fprintf(stderr, "hyvectl: --resume applies only to snapshot\n");
+		return EX_USAGE;
+	}
 	if (force && req.cmd != CTL_POWEROFF) {
 		fprintf(stderr, "hyvectl: --force applies only to poweroff\n");
 		return EX_USAGE;
@@ -711,6 +821,10 @@ main(int argc, char **argv)
 	if (sock == NULL) {
 		snprintf(path, sizeof(path), "%s/%s.sock", CTL_DIR, vm);
 		sock = path;
+	}
+	if (req.cmd == CTL_SNAPSHOT) {
+		req.resume = resume;
+		return cmd_snapshot(sock, &req, argv[2]);
 	}
 	if ((rc = call_or_report(sock, &req, &r)) != EX_OK)
 		return rc;

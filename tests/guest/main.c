@@ -39,6 +39,8 @@ static const struct test tests[] = {
 	{ "rng-stress", test_rng_stress },
 	{ "bench-blk", test_bench_blk },
 	{ "bench-net", test_bench_net },
+	{ "count", test_count },
+	{ "count-rng", test_count_rng },
 };
 
 /* test=virtio runs these; a missing device is then a SKIP, not a FAIL. */

@@ -85,3 +85,35 @@ test_rng(char *why, size_t len)
 	vdev_reset(&rng);
 	return PASS;
 }
+
+/*
+ * For the count test: one 4 KiB read per call (the device opened on the
+ * first), which must differ from the one before.
+ */
+int
+rng_count_step(char *why, size_t len)
+{
+	static int opened, n;
+	int rc;
+
+	if (!opened) {
+		rc = vdev_open(&rng, VIRTIO_ID_RNG, "count-rng", 0, 1, why, len);
+		if (rc != PASS) {
+			if (rc == SKIP)
+				snprintf_(why, len, "count-rng: no virtio-rng "
+				    "device");
+			return -1;
+		}
+		opened = 1;
+		memset(rng_buf, 0, sizeof(rng_buf));
+	}
+	if (rng_read(rng_buf[n % 2], why, len) < 0)
+		return -1;
+	if (n > 0 && !memcmp(rng_buf[0], rng_buf[1], RNG_LEN)) {
+		snprintf_(why, len, "virtio-rng: read %d returned the same "
+		    "bytes as the one before", n + 1);
+		return -1;
+	}
+	n++;
+	return 0;
+}

@@ -78,6 +78,21 @@ test_request_roundtrip(void **state)
 	assert_string_equal(ctl_cmd_name(CTL_AUDIT), "audit");
 	assert_int_equal(ctl_cmd_lookup("poweroff"), CTL_POWEROFF);
 	assert_int_equal(ctl_cmd_lookup("Status"), CTL_NONE);
+	/* snapshot: the directory, and resume only when asked. */
+	for (int r = 0; r <= 1; r++) {
+		memset(&in, 0, sizeof(in));
+		in.cmd = CTL_SNAPSHOT;
+		in.resume = r;
+		snprintf(in.path, sizeof(in.path), "/srv/snaps/a");
+		line = ctl_build_request(&in);
+		assert_non_null(line);
+		assert_true((strstr(line, "\"resume\":true") != NULL) == r);
+		parse_ok(line, &out);
+		assert_int_equal(out.cmd, CTL_SNAPSHOT);
+		assert_string_equal(out.path, "/srv/snaps/a");
+		assert_int_equal(out.resume, r);
+		free(line);
+	}
 }
 
 struct bad {
@@ -113,6 +128,15 @@ test_request_malformed(void **state)
 		    -EINVAL, "\"force\" applies only to poweroff" },
 		{ "{\"version\":1,\"cmd\":\"poweroff\",\"force\":\"yes\"}", 0,
 		    -EINVAL, "\"force\" must be true or false" },
+		{ "{\"version\":1,\"cmd\":\"snapshot\"}", 0, -EINVAL,
+		    "snapshot needs \"path\"" },
+		{ "{\"version\":1,\"cmd\":\"status\",\"resume\":true}", 0,
+		    -EINVAL, "\"resume\" applies only to snapshot" },
+		{ "{\"version\":1,\"cmd\":\"status\",\"path\":\"/x\"}", 0,
+		    -EINVAL, "\"path\" applies only to swap and snapshot" },
+		{ "{\"version\":1,\"cmd\":\"snapshot\",\"path\":\"/x\","
+		    "\"resume\":1}", 0, -EINVAL, "\"resume\" must be true or "
+		    "false" },
 		{ "{\"version\":1,\"cmd\":\"status\",\"extra\":1}", 0, -EINVAL,
 		    "unknown field \"extra\"" },
 		{ "{\"version\":1,\"cmd\":\"status\",\"vm\":7}", 0, -EINVAL,

@@ -1,0 +1,381 @@
+/*
+ * Snapshot and restore of a whole VM: pausing, what goes in in which
+ * order, guest RAM as a sparse file of its own.  The format is
+ * snapshot.c's; each piece of state is saved by its owner (vmstate.c for
+ * KVM, each device's own file for the devices).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "core/config.h"
+#include "core/devstate.h"
+#include "core/pci.h"
+#include "core/snapshot.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
+#include "core/vmsnap.h"
+#include "core/vmstate.h"
+#include "lib/log.h"
+
+#define PAUSE_TIMEOUT_MS	5000
+#define PAGE			4096
+#define IO_CHUNK		(1u << 20)
+
+static int
+add_config(const char *path, const char *value, void *arg)
+{
+	/* How this process was started, not what the VM is. */
+	if (strcmp(path, "restore") == 0 || strcmp(path, "config.dump") == 0)
+		return 0;
+	return fprintf(arg, "%s=%s\n", path, value) < 0 ? -ENOMEM : 0;
+}
+
+/* The configuration as one section of key=value lines. */
+static int
+save_config(struct snap *s)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if ((f = open_memstream(&text, &len)) == NULL)
+		return -ENOMEM;
+	rc = config_foreach("", add_config, f);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = snap_add(s, SNAP_CONFIG, 0, text, len);
+	free(text);
+	return rc;
+}
+
+static int
+save_devices(struct vm *vm, struct snap *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&vm->dev_lock);
+	if ((rc = uart_save(vm, s)) == 0 && (rc = rtc_save(vm, s)) == 0 &&
+	    (rc = pm_save(vm, s)) == 0 && (rc = i8042_save(vm, s)) == 0 &&
+	    (rc = pci_save(vm, s)) == 0)
+		rc = vpci_save(vm, s);
+	pthread_mutex_unlock(&vm->dev_lock);
+	return rc;
+}
+
+static bool
+page_zero(const uint8_t *p)
+{
+	static const uint8_t zero[PAGE];
+
+	return memcmp(p, zero, PAGE) == 0;
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len < IO_CHUNK ? len : IO_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * The next extent of fd at or after *off that may hold data, as [*off,
+ * *end); 0 when there is none.  Without SEEK_DATA: all of it.
+ */
+static int
+next_data(int fd, uint64_t size, uint64_t *off, uint64_t *end)
+{
+	off_t d, h;
+
+	if (*off >= size)
+		return 0;
+	d = lseek(fd, *off, SEEK_DATA);
+	if (d < 0 && errno == ENXIO)
+		return 0;
+	if (d < 0) {
+		*end = size;
+		return 1;
+	}
+	h = lseek(fd, d, SEEK_HOLE);
+	*off = d & ~(uint64_t)(PAGE - 1);
+	*end = h < 0 || (uint64_t)h > size ? size : (uint64_t)h;
+	return 1;
+}
+
+/* Folds one stored page into the memory hash, with where it lies. */
+static uint64_t
+hash_page(uint64_t h, uint64_t off, const uint8_t *p)
+{
+	h = snap_memhash(h, &off, sizeof(off));
+	return snap_memhash(h, p, PAGE);
+}
+
+/*
+ * RAM, only the pages that are not zero: the memfd's holes (pages the
+ * guest never touched) are not even read.  *hash covers every page
+ * stored, with its offset; *written counts their bytes.
+ */
+static int
+save_memory(struct vm *vm, int fd, uint64_t *written, uint64_t *hash)
+{
+	uint64_t off = 0, end, run, h = 0;
+	int rc;
+
+	*written = 0;
+	while (next_data(vm->mem_fd, vm->mem_size, &off, &end)) {
+		while (off < end) {
+			if (page_zero(vm->mem + off)) {
+				off += PAGE;
+				continue;
+			}
+			for (run = 0; off + run < end &&
+			    !page_zero(vm->mem + off + run); run += PAGE)
+				h = hash_page(h, off + run, vm->mem + off + run);
+			if (lseek(fd, off, SEEK_SET) < 0)
+				return -errno;
+			if ((rc = write_all(fd, vm->mem + off, run)) < 0)
+				return rc;
+			*written += run;
+			off += run;
+		}
+	}
+	*hash = h;
+	/* The file's length is the RAM's, even if it ends in zeros. */
+	if (lseek(fd, vm->mem_size - 1, SEEK_SET) < 0)
+		return -errno;
+	return write_all(fd, vm->mem + vm->mem_size - 1, 1);
+}
+
+static int
+build_state(struct vm *vm, struct snap *s)
+{
+	int rc;
+
+	if ((rc = save_config(s)) < 0)
+		return rc;
+	if ((rc = vmstate_save(vm, s)) < 0)
+		return rc;
+	return save_devices(vm, s);
+}
+
+int
+vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
+    struct vmsnap_result *res, char *err, size_t errlen)
+{
+	struct snap_meminfo mi;
+	struct snap s;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = vpci_snapshot_check(err, errlen)) < 0)
+		return rc;
+	if ((rc = vcpus_pause(vm, PAUSE_TIMEOUT_MS)) < 0) {
+		snprintf(err, errlen, "the vCPUs did not stop within %d ms",
+		    PAUSE_TIMEOUT_MS);
+		return rc;
+	}
+	snap_init(&s);
+	mi.size = vm->mem_size;
+	mi.lowmem = vm->lowmem;
+	if ((rc = build_state(vm, &s)) < 0) {
+		snprintf(err, errlen, "reading the VM's state failed: %s (see "
+		    "the VM's log)", strerror(-rc));
+	} else if ((rc = save_memory(vm, mem_fd, &res->memory_bytes,
+	    &mi.hash)) < 0) {
+		snprintf(err, errlen, "writing guest memory: %s", strerror(-rc));
+	} else if ((rc = snap_add(&s, SNAP_MEMINFO, 0, &mi, sizeof(mi))) < 0 ||
+	    (rc = snap_write(&s, state_fd, SNAP_STATE_FILE)) < 0) {
+		snprintf(err, errlen, "writing the state: %s", strerror(-rc));
+	} else {
+		res->state_bytes = sizeof(struct snap_header) + s.len;
+	}
+	if (rc == 0 && !resume) {
+		vm_request_exit(vm, EXIT_POWEROFF, "snapshot taken");
+	} else if (vpci_resume(vm, &s) < 0 && rc == 0) {
+		snprintf(err, errlen, "the snapshot is complete, but a device's "
+		    "backend could not start its rings again (see the VM's log)");
+		rc = -EIO;
+	}
+	snap_free(&s);
+	vcpus_resume(vm);
+	return rc;
+}
+
+/* --- restore --------------------------------------------------------------- */
+
+static int
+open_in(const char *dir, const char *file, char *path, size_t len)
+{
+	int fd;
+
+	if ((size_t)snprintf(path, len, "%s/%s", dir, file) >= len) {
+		hlog("-r %s: the path is too long", dir);
+		return -ENAMETOOLONG;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fd = -errno;
+		hlog("%s: %s (is -r %s a snapshot directory?)", path,
+		    strerror(-fd), dir);
+	}
+	return fd;
+}
+
+static int
+read_state(const char *dir, struct snap *s)
+{
+	char path[4096];
+	int fd, rc;
+
+	if ((fd = open_in(dir, SNAP_STATE_FILE, path, sizeof(path))) < 0)
+		return fd;
+	rc = snap_read(s, fd, path);
+	close(fd);
+	return rc;
+}
+
+int
+vmsnap_config(const char *dir)
+{
+	const char *text;
+	char *copy, *line, *next, *eq;
+	struct snap s;
+	size_t len;
+	int rc = 0;
+
+	if ((rc = read_state(dir, &s)) < 0)
+		return rc;
+	if ((text = snap_find(&s, SNAP_CONFIG, 0, &len)) == NULL ||
+	    (copy = strndup(text, len)) == NULL) {
+		hlog("%s/%s: no configuration in it", dir, SNAP_STATE_FILE);
+		snap_free(&s);
+		return -EINVAL;
+	}
+	for (line = copy; rc == 0 && line != NULL && *line != '\0';
+	    line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((eq = strchr(line, '=')) == NULL) {
+			hlog("%s/%s: a configuration line without '='", dir,
+			    SNAP_STATE_FILE);
+			rc = -EINVAL;
+			break;
+		}
+		*eq = '\0';
+		rc = config_set_default(line, eq + 1);
+	}
+	free(copy);
+	snap_free(&s);
+	return rc;
+}
+
+static int
+load_memory(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
+{
+	char path[4096];
+	struct stat st;
+	uint64_t off = 0, end, h = 0;
+	ssize_t n;
+	int fd, rc = 0;
+
+	if (mi->size != vm->mem_size || mi->lowmem != vm->lowmem) {
+		hlog("-r %s: the snapshot has %llu MiB of RAM, the VM %llu "
+		    "(keep memory.size as it was)", dir,
+		    (unsigned long long)(mi->size >> 20),
+		    (unsigned long long)(vm->mem_size >> 20));
+		return -EINVAL;
+	}
+	if ((fd = open_in(dir, SNAP_MEM_FILE, path, sizeof(path))) < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != mi->size) {
+		hlog("%s: truncated or wrong: %lld bytes, the snapshot's RAM "
+		    "is %llu", path, (long long)st.st_size,
+		    (unsigned long long)mi->size);
+		close(fd);
+		return -EINVAL;
+	}
+	/* The restored VM starts from zeros: what the build wrote into its
+	 * RAM (ACPI tables) must not show through the snapshot's holes. */
+	if (fallocate(vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    0, vm->mem_size) < 0)
+		memset(vm->mem, 0, vm->mem_size);
+	while (rc == 0 && next_data(fd, mi->size, &off, &end)) {
+		for (; off < end; off += n) {
+			n = pread(fd, vm->mem + off, end - off < IO_CHUNK ?
+			    end - off : IO_CHUNK, off);
+			if (n < 0 && errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			if (n <= 0) {
+				hlog("%s: cannot read: %s", path, n < 0 ?
+				    strerror(errno) : "unexpected end of file");
+				rc = -EIO;
+				break;
+			}
+			for (uint64_t p = off & ~(uint64_t)(PAGE - 1);
+			    p + PAGE <= off + n; p += PAGE)
+				if (!page_zero(vm->mem + p))
+					h = hash_page(h, p, vm->mem + p);
+		}
+	}
+	close(fd);
+	if (rc == 0 && h != mi->hash) {
+		hlog("%s: corrupt: the checksum does not match the contents",
+		    path);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+static int
+load_devices(struct vm *vm, const struct snap *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&vm->dev_lock);
+	if ((rc = pci_load(vm, s)) == 0 && (rc = uart_load(vm, s)) == 0 &&
+	    (rc = rtc_load(vm, s)) == 0 && (rc = pm_load(vm, s)) == 0 &&
+	    (rc = i8042_load(vm, s)) == 0)
+		rc = vpci_load(vm, s);
+	pthread_mutex_unlock(&vm->dev_lock);
+	return rc;
+}
+
+int
+vmsnap_restore(struct vm *vm, const char *dir)
+{
+	const struct snap_meminfo *mi;
+	struct snap s;
+	int rc;
+
+	if ((rc = read_state(dir, &s)) < 0)
+		return rc;
+	if ((mi = snap_get(&s, SNAP_MEMINFO, 0, sizeof(*mi), "memory")) == NULL)
+		rc = -EINVAL;
+	if (rc == 0)
+		rc = load_memory(vm, dir, mi);
+	if (rc == 0)
+		rc = vmstate_load(vm, &s);
+	if (rc == 0)
+		rc = load_devices(vm, &s);
+	snap_free(&s);
+	if (rc == 0)
+		hlog("%s: restored from %s", vm->name, dir);
+	return rc;
+}

@@ -1,0 +1,38 @@
+#ifndef HYVE_VMSNAP_H
+#define HYVE_VMSNAP_H
+
+/*
+ * Taking a snapshot of a running VM and restoring one (docs/SNAPSHOT.md).
+ * A snapshot is a directory: SNAP_STATE_FILE (the configuration, every
+ * vCPU, the VM's in-kernel devices and the core's devices) and
+ * SNAP_MEM_FILE (guest RAM, sparse where it is zero).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+
+struct vmsnap_result {
+	uint64_t	state_bytes, memory_bytes;
+};
+
+/*
+ * Pauses the vCPUs, writes the state to state_fd and RAM to mem_fd (both
+ * opened by the client, so the confined core opens no path), then resumes
+ * the vCPUs or, unless resume, ends the VM (exit 1, powered off).  On
+ * failure the VM runs on and err says why in one line.
+ */
+int vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
+    struct vmsnap_result *res, char *err, size_t errlen);
+/*
+ * -r DIR: the snapshot's configuration as defaults under what the command
+ * line set (so it may name another console or control socket, not other
+ * hardware).  Refuses a damaged state file with one line.
+ */
+int vmsnap_config(const char *dir);
+/* Loads RAM and every state into vm, built from that configuration and
+ * not yet running. */
+int vmsnap_restore(struct vm *vm, const char *dir);
+
+#endif

@@ -1,0 +1,15 @@
+#ifndef HYVE_VMSTATE_H
+#define HYVE_VMSTATE_H
+
+/*
+ * The KVM side of a snapshot: every vCPU's registers and the VM's
+ * in-kernel devices (irqchip, PIT, clock).  The vCPUs must be paused
+ * (vcpus_pause) or not yet started.
+ */
+struct vm;
+struct snap;
+
+int vmstate_save(struct vm *vm, struct snap *s);
+int vmstate_load(struct vm *vm, const struct snap *s);
+
+#endif

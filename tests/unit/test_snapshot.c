@@ -1,0 +1,244 @@
+/* The snapshot format: a round trip, and every damaged file refused. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+
+#include "core/snapshot.h"
+
+static uint8_t vcpu_blob[3000];
+
+/* A state file in a memfd: the config, two vCPUs' worth, an empty one. */
+static int
+make_file(size_t *len)
+{
+	struct snap s;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(vcpu_blob); i++)
+		vcpu_blob[i] = (uint8_t)(i * 7 + 1);
+	snap_init(&s);
+	assert_int_equal(snap_add(&s, SNAP_CONFIG, 0, "cpus=2\n", 7), 0);
+	assert_int_equal(snap_add(&s, SNAP_VCPU_REGS, 0, vcpu_blob, 100), 0);
+	assert_int_equal(snap_add(&s, SNAP_VCPU_REGS, 1, vcpu_blob,
+	    sizeof(vcpu_blob)), 0);
+	assert_int_equal(snap_add(&s, SNAP_DEV_RTC, 0, NULL, 0), 0);
+	fd = memfd_create("snap", 0);
+	assert_true(fd >= 0);
+	assert_int_equal(snap_write(&s, fd, "t/state"), 0);
+	*len = sizeof(struct snap_header) + s.len;
+	snap_free(&s);
+	assert_int_equal(lseek(fd, 0, SEEK_END), (off_t)*len);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+/* snap_read of fd with stderr captured; the message in msg. */
+static int
+read_capture(int fd, struct snap *s, char *msg, size_t len)
+{
+	int saved = dup(2), cap = memfd_create("err", 0), rc;
+	ssize_t n;
+
+	fflush(stderr);
+	dup2(cap, 2);
+	lseek(fd, 0, SEEK_SET);
+	rc = snap_read(s, fd, "t/state");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(cap, msg, len - 1, 0);
+	msg[n > 0 ? n : 0] = '\0';
+	close(cap);
+	return rc;
+}
+
+static void
+refused(int fd, int want, const char *what)
+{
+	struct snap s;
+	char msg[512];
+	char *nl;
+
+	assert_int_equal(read_capture(fd, &s, msg, sizeof(msg)), want);
+	assert_null(s.buf);
+	/* One line, naming the file and what is wrong. */
+	nl = strchr(msg, '\n');
+	assert_non_null(nl);
+	assert_null(strchr(nl + 1, '\n'));
+	assert_non_null(strstr(msg, "t/state: "));
+	if (strstr(msg, what) == NULL)
+		fail_msg("message \"%s\" does not say \"%s\"", msg, what);
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct snap s;
+	const uint8_t *p;
+	char msg[256];
+	size_t len;
+	int fd;
+
+	(void)state;
+	fd = make_file(&len);
+	assert_int_equal(read_capture(fd, &s, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "");
+	p = snap_find(&s, SNAP_CONFIG, 0, &len);
+	assert_non_null(p);
+	assert_int_equal(len, 7);
+	assert_memory_equal(p, "cpus=2\n", 7);
+	p = snap_find(&s, SNAP_VCPU_REGS, 1, &len);
+	/* After a 7- and a 100-byte section: data stays 8-byte aligned. */
+	assert_int_equal((uintptr_t)p % 8, 0);
+	assert_int_equal(len, sizeof(vcpu_blob));
+	assert_memory_equal(p, vcpu_blob, sizeof(vcpu_blob));
+	assert_non_null(snap_get(&s, SNAP_VCPU_REGS, 0, 100, "regs"));
+	assert_non_null(snap_find(&s, SNAP_DEV_RTC, 0, &len));
+	assert_int_equal(len, 0);
+	assert_null(snap_find(&s, SNAP_VCPU_REGS, 2, NULL));
+	/* The wrong size for what this hyve expects is refused. */
+	assert_null(snap_get(&s, SNAP_VCPU_REGS, 0, 99, "regs"));
+	snap_free(&s);
+	close(fd);
+}
+
+static void
+test_truncated(void **state)
+{
+	size_t len, cut[] = { 0, 5, 20, sizeof(struct snap_header) + 10, 0 };
+	int fd;
+
+	(void)state;
+	fd = make_file(&len);
+	cut[4] = len - 1;
+	for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+		int t = memfd_create("cut", 0);
+		uint8_t *buf = malloc(len);
+
+		assert_int_equal(pread(fd, buf, len, 0), (ssize_t)len);
+		assert_int_equal(write(t, buf, cut[i]), (ssize_t)cut[i]);
+		free(buf);
+		refused(t, -EIO, "truncated");
+		close(t);
+	}
+	close(fd);
+}
+
+static void
+flip(int fd, off_t off, uint8_t mask)
+{
+	uint8_t b;
+
+	assert_int_equal(pread(fd, &b, 1, off), 1);
+	b ^= mask;
+	assert_int_equal(pwrite(fd, &b, 1, off), 1);
+}
+
+static void
+test_corrupt(void **state)
+{
+	size_t len;
+	int fd;
+
+	(void)state;
+	fd = make_file(&len);
+	/* One bit in a vCPU's bytes, in the body. */
+	flip(fd, len - 200, 0x10);
+	refused(fd, -EINVAL, "corrupt");
+	flip(fd, len - 200, 0x10);
+	/* The body length in the header. */
+	flip(fd, offsetof(struct snap_header, body_len), 0x01);
+	refused(fd, -EINVAL, "corrupt");
+	flip(fd, offsetof(struct snap_header, body_len), 0x01);
+	/* Bytes appended. */
+	assert_int_equal(pwrite(fd, "x", 1, len), 1);
+	refused(fd, -EINVAL, "after the end");
+	close(fd);
+}
+
+/* A header with a consistent checksum but version v. */
+static void
+set_version(int fd, uint32_t v)
+{
+	struct snap_header h;
+
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	h.version = v;
+	h.header_crc = snap_crc32(0, &h, offsetof(struct snap_header,
+	    header_crc));
+	assert_int_equal(pwrite(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+}
+
+static void
+test_wrong_version(void **state)
+{
+	size_t len;
+	int fd;
+
+	(void)state;
+	fd = make_file(&len);
+	set_version(fd, SNAP_VERSION + 1);
+	refused(fd, -EINVAL, "version 2");
+	set_version(fd, 0);
+	refused(fd, -EINVAL, "version 0");
+	close(fd);
+}
+
+static void
+test_foreign(void **state)
+{
+	static const char qemu[] = "QEVM\0\0\0\3 this is not ours, at all...";
+	size_t len;
+	int fd;
+
+	(void)state;
+	fd = make_file(&len);
+	assert_int_equal(pwrite(fd, "QEVM", 4, 0), 4);
+	refused(fd, -EINVAL, "not a hyve snapshot");
+	close(fd);
+	fd = memfd_create("foreign", 0);
+	assert_int_equal(write(fd, qemu, sizeof(qemu)), (ssize_t)sizeof(qemu));
+	refused(fd, -EINVAL, "not a hyve snapshot");
+	close(fd);
+}
+
+static void
+test_crc_and_hash(void **state)
+{
+	uint8_t page[4096] = { 0 };
+
+	(void)state;
+	/* The IEEE CRC-32 check value. */
+	assert_int_equal(snap_crc32(0, "123456789", 9), 0xcbf43926u);
+	assert_int_equal(snap_crc32(snap_crc32(0, "1234", 4), "56789", 5),
+	    0xcbf43926u);
+	uint64_t h0 = snap_memhash(0, page, sizeof(page));
+	page[4000] = 1;
+	assert_true(snap_memhash(0, page, sizeof(page)) != h0);
+	page[4000] = 0;
+	page[8] = 1;
+	assert_true(snap_memhash(0, page, sizeof(page)) != h0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_wrong_version),
+		cmocka_unit_test(test_foreign),
+		cmocka_unit_test(test_crc_and_hash),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
