@@ -112,7 +112,6 @@ struct vu_dev {
 
 /* The device state of a snapshot (vu_devstate.c), written to fd or read
  * from it to its end, with every ring stopped.  0 or -errno (logged). */
-#define VU_STATE_MAX		65536
 int vu_state_save(struct vu_dev *d, int fd);
 int vu_state_load(struct vu_dev *d, int fd);
 

@@ -52,6 +52,8 @@ enum snap_tag {
 	SNAP_DEV_PCICFG	= 52,	/* inst = bdf: the config space */
 	SNAP_DEV_PCIHOST = 53,	/* the 0xcf8 address latch */
 	SNAP_DEV_VIRTIO	= 54,	/* inst = bdf: virtio-pci transport, ring bases */
+	SNAP_DEV_VUSTATE = 55,	/* inst = bdf: the backend's own state
+				   (vhost-user DEVICE_STATE) */
 };
 
 struct snap_meminfo {

@@ -1160,6 +1160,58 @@ vpci_snapshot_check(char *err, size_t len)
 	return vpci_each(check_one, &e);
 }
 
+/* The backend's own state, when it can give it (DEVICE_STATE); after the
+ * transport's section, so that a failure here still resumes the rings. */
+static int
+save_backend_state(struct vpci *v, struct snap *s)
+{
+	static uint8_t buf[VU_STATE_MAX];
+	size_t len;
+	int rc;
+
+	if (!(v->vu.pfeatures & (1ull << VU_PF_DEVICE_STATE)))
+		return 0;
+	if ((rc = vuf_state_save(&v->vu, buf, sizeof(buf), &len)) < 0) {
+		hlog("%s: the backend did not give its state: %s", v->name,
+		    strerror(-rc));
+		return rc;
+	}
+	return snap_add(s, SNAP_DEV_VUSTATE, vpci_bdf(v), buf, len);
+}
+
+/*
+ * A new backend takes the saved state before its rings start: it checks
+ * that it serves the same device (a disk of the same size, the same
+ * CID), under the features the driver took.
+ */
+static int
+load_backend_state(struct vpci *v, const struct snap *s)
+{
+	const void *state;
+	size_t len = 0;
+	int rc;
+
+	state = snap_find(s, SNAP_DEV_VUSTATE, vpci_bdf(v), &len);
+	if (state == NULL)
+		return 0;
+	if (!(v->vu.pfeatures & (1ull << VU_PF_DEVICE_STATE))) {
+		hlog("snapshot: %s: its backend's state was saved, and this "
+		    "backend cannot take it (no DEVICE_STATE)", v->name);
+		return -EINVAL;
+	}
+	if ((v->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    (rc = vuf_set_features(&v->vu, v->drv_features |
+	    (1ull << VU_F_PROTOCOL_FEATURES))) < 0)
+		return rc;
+	if ((rc = vuf_state_load(&v->vu, state, len)) < 0) {
+		hlog("snapshot: %s: the backend refused the saved device state "
+		    "(another disk size, CID or MTU? its log line says)",
+		    v->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 save_one(struct vpci *v, void *arg)
 {
@@ -1210,7 +1262,10 @@ save_one(struct vpci *v, void *arg)
 		st.vec[i].data = v->vec[i].data;
 		st.vec[i].ctrl = v->vec[i].ctrl;
 	}
-	return snap_add(arg, SNAP_DEV_VIRTIO, vpci_bdf(v), &st, sizeof(st));
+	if ((rc = snap_add(arg, SNAP_DEV_VIRTIO, vpci_bdf(v), &st,
+	    sizeof(st))) < 0)
+		return rc;
+	return save_backend_state(v, arg);
 }
 
 int
@@ -1290,6 +1345,7 @@ load_one(struct vpci *v, void *arg)
 {
 	const struct vpci_state *st = state_of(v, arg);
 	unsigned i;
+	int rc;
 
 	if (st == NULL)
 		return -EINVAL;
@@ -1330,6 +1386,8 @@ load_one(struct vpci *v, void *arg)
 		v->vec[i].ctrl = st->vec[i].ctrl;
 	}
 	update_irqs(v);
+	if ((rc = load_backend_state(v, arg)) < 0)
+		return rc;
 	return rings_restart(v, st, false);
 }
 

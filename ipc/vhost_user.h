@@ -74,6 +74,7 @@ enum vu_request {
 #define VU_STATE_LOAD		1
 #define VU_STATE_STOPPED	0	/* the only phase */
 #define VU_STATE_NOFD		(1ull << 8)
+#define VU_STATE_MAX		65536	/* hyve's backends' state, at most */
 
 /* SET_VRING_KICK/CALL/ERR payload: ring index in bits 0-7, bit 8 = no fd. */
 #define VU_VRING_IDX_MASK	0xffull

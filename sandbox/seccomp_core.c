@@ -49,6 +49,8 @@ sc_rules_core(scmp_filter_ctx c)
 		SCMP_SYS(getsockopt), SCMP_SYS(shutdown),
 		SCMP_SYS(pidfd_open), SCMP_SYS(wait4), SCMP_SYS(waitid),
 		SCMP_SYS(fcntl),
+		/* a snapshot's channel for a backend's own state */
+		SCMP_SYS(pipe2),
 	};
 	static const unsigned long ioctls[] = {
 		KVM_RUN, KVM_GET_MP_STATE, KVM_GET_REGS, KVM_SET_REGS,

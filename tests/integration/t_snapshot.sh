@@ -5,7 +5,8 @@
 # A damaged snapshot (corrupt state or memory, truncated, wrong version,
 # foreign) is refused with exit 4 and one line.  A VM with a virtio-rng
 # device reading it in every step is snapshotted and restored, and its new
-# backend goes on from the rings' saved state; a VM with virtio-vsock,
+# backend goes on from the rings' saved state (and its disk's backend
+# refuses a restore onto a disk of another size); a VM with virtio-vsock,
 # whose backend holds connections, is refused and runs on.
 # lab: 120 s
 # timeout: 600 s
@@ -144,7 +145,13 @@ refused "$TMP/d" "corrupt memory" "$TMP/d/memory: corrupt"
 # 6. A VM with a backend device: virtio-rnd, read in every step.  Its rings
 # stop where the backend got to; the restored VM's new backend takes them
 # up there.
-"$HYVE" -c 2 -m 64M -s 0,hostbridge -s 3,virtio-rnd -s 31,lpc -l com1,stdio \
+# It has a disk too (which the guest leaves alone), whose backend's own
+# state travels in the snapshot (DEVICE_STATE): a restore onto a disk of
+# another size is refused.
+truncate -s 1M "$TMP/disk.img"
+truncate -s 2M "$TMP/big.img"
+"$HYVE" -c 2 -m 64M -s 0,hostbridge -s 3,virtio-rnd \
+    -s 4,virtio-blk,"$TMP/disk.img" -s 31,lpc -l com1,stdio \
     -l debug-exit -o boot.kernel="$GUEST" \
     -o "boot.cmdline=test=count-rng count=40" \
     -o control.path="$SOCK" vm-rnd </dev/null >"$TMP/out4" 2>"$TMP/err4" &
@@ -165,6 +172,18 @@ wait_exit $pid 60
 [ $rc -eq 1 ] || { cat "$TMP/err4"; fail "the rng VM exited $rc after its snapshot, expected 1"; }
 grep -q "^FAIL" "$TMP/out4" && { cat "$TMP/out4"; fail "the rng guest failed before the snapshot"; }
 stepc=$(last_step "$TMP/out4")
+# The disk's state is in the snapshot; another size is refused, exit 4,
+# the core's line naming the device and the backend's saying why.
+rm -rf "$TMP/cbig"
+cp -r "$TMP/c" "$TMP/cbig"
+"$HYVE" -r "$TMP/cbig" -s 4,virtio-blk,"$TMP/big.img" </dev/null \
+    >"$TMP/rout" 2>"$TMP/rerr"; rc=$?
+cat "$TMP/rerr"
+[ $rc -eq 4 ] || fail "restoring onto a 2 MiB disk exited $rc, expected 4"
+grep -q "blk0: the backend refused the saved device state" "$TMP/rerr" ||
+    fail "the refusal does not name blk0"
+grep -q "config differs from the saved one" "$TMP/rerr" ||
+    fail "the disk's backend does not say its config differs"
 "$HYVE" -r "$TMP/c" </dev/null >"$TMP/out5" 2>"$TMP/out5.err" &
 p=$!
 pids="$pids $p"
