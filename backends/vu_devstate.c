@@ -18,6 +18,7 @@
 
 #include "backends/runtime.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 #define VU_STATE_MAGIC		"hyve-vus"
 #define VU_STATE_VERSION	1
@@ -43,22 +44,6 @@ cfg_size(struct vu_dev *d, uint8_t *cfg)
 	while (len > 0 && d->be->get_config(d, 0, cfg, len) < 0)
 		len--;
 	return len;
-}
-
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		p += n;
-		len -= n;
-	}
-	return 0;
 }
 
 int

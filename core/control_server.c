@@ -572,40 +572,6 @@ conn_serve(struct conn *c)
 	return 0;
 }
 
-/* recv, keeping the descriptors that come along (at most two). */
-static ssize_t
-conn_recv(struct conn *c, int fd, char *p, size_t room)
-{
-	char cbuf[CMSG_SPACE(2 * sizeof(int))];
-	struct iovec iov = { p, room };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return n;
-	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < k; i++) {
-			int got;
-
-			memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (c->nfds < 2)
-				c->fds[c->nfds++] = got;
-			else
-				close(got);
-		}
-	}
-	return n;
-}
-
 static void
 on_conn(int fd, void *arg)
 {
@@ -624,7 +590,7 @@ on_conn(int fd, void *arg)
 		conn_close(c);
 		return;
 	}
-	n = conn_recv(c, fd, p, room);
+	n = ctl_recv_fds(fd, p, room, c->fds, &c->nfds, 2);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {

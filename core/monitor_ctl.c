@@ -254,38 +254,6 @@ serve_lines(struct client *c)
 	return c->eof && !c->waiting ? -1 : 0;
 }
 
-/* recv, keeping at most two descriptors that come along. */
-static ssize_t
-recv_fds(struct client *c, char *p, size_t room)
-{
-	char cbuf[CMSG_SPACE(2 * sizeof(int))];
-	struct iovec iov = { p, room };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm;
-	ssize_t n;
-	int fd;
-
-	n = recvmsg(c->cfd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return n;
-	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) /
-		    sizeof(int); i++) {
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (c->nfds < 2)
-				c->fds[c->nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
-	return n;
-}
-
 static void
 from_client(struct client *c)
 {
@@ -297,7 +265,7 @@ from_client(struct client *c)
 		drop(c);
 		return;
 	}
-	n = recv_fds(c, p, room);
+	n = ctl_recv_fds(c->cfd, p, room, c->fds, &c->nfds, 2);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0)

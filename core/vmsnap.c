@@ -21,6 +21,7 @@
 #include "core/vmsnap.h"
 #include "core/vmstate.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 #define PAUSE_TIMEOUT_MS	5000
 #define PAGE			4096
@@ -75,23 +76,6 @@ page_zero(const uint8_t *p)
 	static const uint8_t zero[PAGE];
 
 	return memcmp(p, zero, PAGE) == 0;
-}
-
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len < IO_CHUNK ? len : IO_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= n;
-	}
-	return 0;
 }
 
 /*

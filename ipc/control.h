@@ -124,6 +124,13 @@ int ctl_parse_response(const char *line, size_t len, json_object **result,
  */
 int ctl_peer_check(int fd, uid_t owner, struct ucred *cr);
 
+/*
+ * recv on fd without waiting, keeping the descriptors that come along in
+ * fds[*nfds...] up to max in all (more are closed).  recvmsg's result.
+ */
+ssize_t ctl_recv_fds(int fd, char *p, size_t room, int *fds, int *nfds,
+    int max);
+
 /* Splits a byte stream into lines of at most CTL_MAX_LINE bytes. */
 struct ctl_lines {
 	char	buf[CTL_MAX_LINE];
