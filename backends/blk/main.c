@@ -22,6 +22,8 @@
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
 
+enum { OPT_FIXED_FILE = 256, OPT_DEFER_TASKRUN };
+
 static struct blk blk = { .fd = -1, .wake_efd = -1 };
 
 static void
@@ -212,8 +214,9 @@ main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "inline-io", required_argument, NULL, 'I' },
 		{ "poll-us", required_argument, NULL, 'P' },
-		{ "fixed-file", no_argument, NULL, 'X' },
-		{ "defer-taskrun", no_argument, NULL, 'T' },
+		/* Above any letter: CLI_OPTIONS take letters too. */
+		{ "fixed-file", no_argument, NULL, OPT_FIXED_FILE },
+		{ "defer-taskrun", no_argument, NULL, OPT_DEFER_TASKRUN },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = CLI_INIT;
@@ -276,10 +279,10 @@ main(int argc, char **argv)
 		case 'P':
 			poll_us = cli_number("--poll-us", optarg, 0, 1000000);
 			break;
-		case 'X':
+		case OPT_FIXED_FILE:
 			blk.fixed_file = true;
 			break;
-		case 'T':
+		case OPT_DEFER_TASKRUN:
 			blk.defer_taskrun = true;
 			break;
 		case 'h':
