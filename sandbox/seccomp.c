@@ -6,6 +6,7 @@
  * core sees a death by SIGSYS and the log says which call it was.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -138,6 +139,30 @@ sc_allow(scmp_filter_ctx c, const int *nrs, size_t n)
 		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, nrs[i], 0)) < 0)
 			return rc;
 	return 0;
+}
+
+int
+sc_allow_ioctls(scmp_filter_ctx c, const unsigned long *reqs, size_t n)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, reqs[i], 0))) < 0)
+			return rc;
+	return 0;
+}
+
+int
+sc_threads_only(scmp_filter_ctx c)
+{
+	int rc;
+
+	if ((rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
+	    0)) < 0)
+		return rc;
+	return seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 }
 
 int

@@ -68,10 +68,8 @@ sc_rules_core(scmp_filter_ctx c)
 
 	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)
 		return rc;
-	for (size_t i = 0; i < NELEM(ioctls); i++)
-		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		    SCMP_A1(SCMP_CMP_EQ, ioctls[i], 0))) < 0)
-			return rc;
+	if ((rc = sc_allow_ioctls(c, ioctls, NELEM(ioctls))) < 0)
+		return rc;
 	/* Nothing executable. */
 	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0 ||
@@ -79,10 +77,7 @@ sc_rules_core(scmp_filter_ctx c)
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) < 0)
 		return rc;
 	/* Threads only, never a new process. */
-	if ((rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
-	    0)) < 0 ||
-	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD))) < 0)
+	if ((rc = sc_threads_only(c)) < 0)
 		return rc;
 	/* fstat as glibc does it, never a path; a backend's socket pair;
 	 * getrlimit. */

@@ -20,6 +20,11 @@ int sc_note(uint32_t action, int nr, unsigned nargs, int rc);
 
 /* Allows every syscall in nrs without looking at arguments. */
 int sc_allow(scmp_filter_ctx c, const int *nrs, size_t n);
+/* ioctl with these requests only (its second argument). */
+int sc_allow_ioctls(scmp_filter_ctx c, const unsigned long *reqs, size_t n);
+/* Threads, never a new process: clone with CLONE_THREAD; clone3, whose
+ * flags a filter cannot see, answers ENOSYS (glibc falls back). */
+int sc_threads_only(scmp_filter_ctx c);
 /* The datapath every backend shares: vhost-user, eventfds, memory. */
 int sc_backend_base(scmp_filter_ctx c);
 

@@ -112,10 +112,8 @@ sc_rules_monitor(scmp_filter_ctx c)
 	    0)) < 0)
 		return rc;
 	/* Attaching a tap for a swap; hyve-net asking which it was given. */
-	for (size_t i = 0; i < NELEM(ioctls); i++)
-		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		    SCMP_A1(SCMP_CMP_EQ, ioctls[i], 0))) < 0)
-			return rc;
+	if ((rc = sc_allow_ioctls(c, ioctls, NELEM(ioctls))) < 0)
+		return rc;
 	/* A backend's sockets are unix ones. */
 	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
 	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX, 0))) < 0 ||

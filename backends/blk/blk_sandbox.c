@@ -33,10 +33,7 @@ sc_rules_blk(scmp_filter_ctx c)
 	if ((rc = sc_backend_base(c)) < 0 ||
 	    (rc = sc_allow(c, nrs, NELEM(nrs))) < 0)
 		return rc;
-	if ((rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
-	    0)) < 0 ||
-	    (rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD))) < 0)
+	if ((rc = sc_threads_only(c)) < 0)
 		return rc;
 	/* glibc's first pthread_create installs its SIGSETXID handler (for
 	 * setuid in a threaded process, which the filter forbids anyway) and

@@ -21,11 +21,7 @@ sc_rules_net(scmp_filter_ctx c)
 	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_enter),
 	    0)) < 0)
 		return rc;
-	for (size_t i = 0; i < NELEM(ioctls); i++)
-		if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		    SCMP_A1(SCMP_CMP_EQ, ioctls[i], 0))) < 0)
-			return rc;
-	return 0;
+	return sc_allow_ioctls(c, ioctls, NELEM(ioctls));
 }
 
 const struct sandbox_row net_sandbox = {
