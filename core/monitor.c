@@ -712,8 +712,8 @@ monitor_main(int fd, int ctl, pid_t core, uid_t uid, gid_t gid)
 	mon.core = core;
 	mon.uid = uid;
 	mon.gid = gid;
-	if (monitor_cover_roles() < 0 || sandbox_enter(&sandbox_monitor, NULL, 0,
-	    &so) < 0)
+	/* Its roles were covered before the fork (spawner_start). */
+	if (sandbox_enter(&sandbox_monitor, NULL, 0, &so) < 0)
 		_exit(1);
 	for (;;) {
 		p[0].fd = fd;

@@ -53,8 +53,9 @@ struct mon_reply {
 /*
  * Its children take every device class's role under its filter: the roles
  * its allowlist covers (sandbox_monitor_covers), with the programs we did
- * not write that the configuration starts.  The core calls it before the
- * fork too, so that its audit lists the same allowlist.  0 or -errno.
+ * not write that the configuration starts.  The core calls it before it
+ * forks the monitor, which inherits them, so its audit lists the same
+ * allowlist.  0 or -errno.
  */
 int monitor_cover_roles(void);
 

@@ -1172,8 +1172,8 @@ save_backend_state(struct vpci *v, struct snap *s)
 	if (!(v->vu.pfeatures & (1ull << VU_PF_DEVICE_STATE)))
 		return 0;
 	if ((rc = vuf_state_save(&v->vu, buf, sizeof(buf), &len)) < 0) {
-		hlog("%s: the backend did not give its state: %s", v->name,
-		    strerror(-rc));
+		hlog("%s: the backend did not give its state: %s%s", v->name,
+		    strerror(-rc), rc == -EIO ? " (its log says why)" : "");
 		return rc;
 	}
 	return snap_add(s, SNAP_DEV_VUSTATE, vpci_bdf(v), buf, len);

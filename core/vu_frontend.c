@@ -552,8 +552,6 @@ state_channel(struct vu_front *f, uint32_t dir, int fd, int *theirs)
 		return rc;
 	if (r.p.u64 & 0xff) {
 		vu_msg_close_fds(&r);
-		hlog("%s: the backend refused to %s its state (its log says "
-		    "why)", f->name, dir == VU_STATE_SAVE ? "save" : "load");
 		return -EIO;
 	}
 	if (r.nfds == 1)
@@ -588,12 +586,7 @@ state_check(struct vu_front *f)
 
 	if ((rc = get_u64(f, VU_CHECK_DEVICE_STATE, &v)) < 0)
 		return rc;
-	if (v != 0) {
-		hlog("%s: the backend could not take the device state "
-		    "(its log says why)", f->name);
-		return -EIO;
-	}
-	return 0;
+	return v != 0 ? -EIO : 0;
 }
 
 int
