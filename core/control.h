@@ -29,6 +29,9 @@ const char *control_path(void);
 int control_handoff(void);
 /* Serves the connections the monitor passes on fd (SCM_RIGHTS, 'C'). */
 int control_from_monitor(int fd);
+/* An upgrade's new core: the monitor has the socket at path already and
+ * hands over connections on fd. */
+int control_adopt(struct vm *vm, const char *path, int fd);
 
 #include <sys/types.h>
 struct json_object;
