@@ -44,7 +44,8 @@
  *	with its handover socket and its own pair of channels to the
  *	monitor as fds UPGRADE_FD, +1 and +2 (core/upgrade.c)
  *   'H'  -> 'K' 0: the new core is ready; the monitor serves it from now
- *   'A'  -> 'K' 0: it failed; the monitor kills it and keeps the old one
+ *   'A'  -> 'K' 0: it failed (the old core, as the tenant, killed it);
+ *	the monitor forgets it and serves the old one
  * and on a second pair, monitor to core: 'C' with one control connection.
  */
 #define MON_MAXMSG	8192

@@ -249,8 +249,13 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 	}
 	deadline = now_ms() + timeout_ms;
 	if ((rc = hand_over(hv, o, deadline)) < 0) {
-		snprintf(err, errlen, "handing over to the new core (pid %d): "
-		    "%s", (int)pid, strerror(-rc));
+		if (rc == -EPIPE || rc == -ECONNRESET)
+			snprintf(err, errlen, "the new core (pid %d) ended "
+			    "before it was ready (its log lines say why)",
+			    (int)pid);
+		else
+			snprintf(err, errlen, "handing over to the new core "
+			    "(pid %d): %s", (int)pid, strerror(-rc));
 		goto fail;
 	}
 	if ((rc = wait_ready(hv, pid, timeout_ms, deadline, err, errlen)) < 0)
@@ -281,8 +286,10 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 	return 0;
 fail:
 	if (pid > 0) {
+		/* The tenant's like us (the monitor may not signal it); the
+		 * first core, its parent, reaps it. */
+		kill(pid, SIGKILL);
 		spawner_abort();
-		/* The first core is its parent: it reaps it now. */
 		if (up.first)
 			waitpid(pid, NULL, 0);
 	}
