@@ -10,12 +10,13 @@
 # BENCH_E2E_DIR (where the guest's 256 MiB disk image lives, default
 # /dev/shm), BENCH_KILLS (SIGKILLs of hyve-blk for the restart figure,
 # default 20; QEMU gets 8, its reconnect takes a second each), BENCH_DOC
-# (default docs/PERFORMANCE.md), BENCH_PARTS (which parts run, default
-# "1 2 3 4 5 6 7 8"; part 7, the Debian guest against QEMU, needs /dev/kvm
-# and make linux-guest: run it in tools/labvm; the rows of the others are copied from the results in
-# BENCH_DOC, or say "-" where it has none).
+# (default docs/PERFORMANCE.md), BENCH_UPGRADES (upgrades, restores and
+# QEMU migrations for part 9, default 10), BENCH_PARTS (which parts run,
+# default "1 2 3 4 5 6 7 8 9"; part 7, the Debian guest against QEMU, needs
+# /dev/kvm and make linux-guest: run it in tools/labvm; the rows of the others
+# are copied from the results in BENCH_DOC, or say "-" where it has none).
 #
-# Parts 1, 2, 4, 5 and 6 need KVM: where /dev/kvm is not usable they run in
+# Parts 1, 2, 4, 5, 6 and 9 need KVM: where /dev/kvm is not usable they run in
 # the lab VM (tools/labvm, docs/LAB.md), under emulation, and their rows say
 # so; parts 3 and 8 (the blk and net backends alone) always run here.  BENCH_SAMPLES=FILE (used
 # for that) writes the raw samples to FILE instead of the table.
@@ -31,7 +32,8 @@ E2EDIR=${BENCH_E2E_DIR:-/dev/shm}
 KILLS=${BENCH_KILLS:-20}
 QKILLS=8
 DOC=${BENCH_DOC:-$ROOT/docs/PERFORMANCE.md}
-PARTS=${BENCH_PARTS:-1 2 3 4 5 6 7 8}
+UPGRADES=${BENCH_UPGRADES:-10}
+PARTS=${BENCH_PARTS:-1 2 3 4 5 6 7 8 9}
 T=$(mktemp -d /tmp/hyve-bench.XXXXXX)
 S=$T/samples
 trap 'rm -rf "$T"' EXIT INT TERM
@@ -147,16 +149,25 @@ timeout -k 5 $LIMIT unshare -n sh "$ROOT/bench/netalone.sh" "$ROOT" "$RUNS" "$SE
 [ -s "$T/netalone.err" ] && say "part 8: $(tail -3 "$T/netalone.err")"
 fi
 
+# --- part 9: core upgrade pause ---------------------------------------------
+if here 9; then
+LIMIT=$((UPGRADES * 3 * 150 + 600))
+say "part 9: core upgrade pause: $UPGRADES upgrades, restores from a snapshot and QEMU local migrations (about $((UPGRADES * 3 * 4 * SLOW / 60 + 1)) min)"
+timeout -k 5 $LIMIT sh "$ROOT/bench/upgrade.sh" "$ROOT" "$UPGRADES" "$T" >>"$S" 2>"$T/upgrade.err" ||
+	say "part 9 failed or hit its ${LIMIT} s limit"
+[ -s "$T/upgrade.err" ] && say "part 9: $(tail -3 "$T/upgrade.err")"
+fi
+
 # --- the parts that need KVM, in the lab VM where there is none here -----------
 if ! kvm_usable && [ -z "${HYVE_LAB:-}" ]; then
-	for p in 1 2 4 5 6 7; do want $p && LABPARTS="$LABPARTS $p"; done
+	for p in 1 2 4 5 6 7 9; do want $p && LABPARTS="$LABPARTS $p"; done
 	LABPARTS=${LABPARTS# }
 fi
 if [ -n "$LABPARTS" ]; then
 	say "no usable /dev/kvm here: parts $LABPARTS run in the lab VM (tools/labvm), under emulation"
 	mkdir -p "$B/bench"
 	rm -f "$B/bench/lab.samples"
-	"$ROOT/tools/labvm" -t 7200 env BENCH_PARTS="$LABPARTS" \
+	"$ROOT/tools/labvm" -t 7200 env BENCH_PARTS="$LABPARTS" BENCH_UPGRADES="$UPGRADES" \
 	    BENCH_SAMPLES="$B/bench/lab.samples" sh "$ROOT/bench/run.sh" ||
 		say "the lab VM's parts failed (console: build/lab/console.log)"
 	cat "$B/bench/lab.samples" >>"$S" 2>/dev/null
@@ -283,6 +294,19 @@ for c in tx:64:pps tx:1500:pps rx:64:pps rx:1500:pps tso:65536:mbps; do
 	[ $d != rx ] && row "8 net alone $d $sz B CPU per frame (us): --tx-batch 1 (+ vunet)" "$(spread "$n hyve1 cpu_us") (+ $(med "$n hyve1 fe_cpu_us"))" "raw tap $tc" "$(ratio "$(med "$n hyve1 cpu_us")" "$tc")" "-" "-"
 done
 
+# Part 9: the pause is the largest gap between the guest's beat lines as
+# they arrive (host) or in its TSC loop (guest); "calm" is the same with
+# nothing done, the floor.
+pz() { spreadn "pause $1"; }
+hu=$(med "pause upgrade host_ms"); hr=$(med "pause restore host_ms"); hq=$(med "pause qemu host_ms")
+mx() { stats "pause $1" | cut -d' ' -f3; }
+r=$(ratio "$hu" "$hq")
+row "9 core upgrade pause, host-timed serial gap (ms), vs QEMU local migration" "$(pz "upgrade host_ms"), max $(mx "upgrade host_ms")" "QEMU x-ignore-shared $(pz "qemu host_ms"), max $(mx "qemu host_ms")" "$r" "<= 0.1x" "$(check "$r" "<" 0.1001)"
+row "9 core upgrade pause, host-timed serial gap (ms), vs hyve restore" "$hu" "snapshot + hyve -r $(pz "restore host_ms"), max $(mx "restore host_ms")" "$(ratio "$hu" "$hr")" "-" "-"
+row "9 core upgrade pause seen by the guest, largest rdtsc-loop gap (ms)" "$(pz "upgrade guest_ms"), max $(mx "upgrade guest_ms")" "restore $(med "pause restore guest_ms"), QEMU $(med "pause qemu guest_ms") (their TSC skips the pause)" "-" "<= 20 ms on hardware" "$(check "$(med "pause upgrade guest_ms")" "<" 20.001)"
+row "9 floor: largest gap with nothing done, host / guest (ms)" "$(med "pause upgrade-calm host_ms") / $(med "pause upgrade-calm guest_ms")" "restore $(med "pause restore-calm host_ms") / $(med "pause restore-calm guest_ms"), QEMU $(med "pause qemu-calm host_ms") / $(med "pause qemu-calm guest_ms")" "-" "-" "-"
+row "9 upgrade hand-over by the old core (ms): total = pause vCPUs + state + spawn + send + new core ready + go" "$(med "pause upgrade handover_ms") = $(med "pause upgrade phase_pause_ms") + $(med "pause upgrade phase_state_ms") + $(med "pause upgrade phase_spawn_ms") + $(med "pause upgrade phase_send_ms") + $(med "pause upgrade phase_ready_ms") + $(med "pause upgrade phase_go_ms")" "QEMU's own downtime figure $(pz "qemu downtime_ms")" "-" "-" "-"
+
 # The rows measured in the lab VM say so in their first column.  Under its
 # emulation only a ratio against QEMU in the same VM means anything: an
 # absolute target or another baseline gets no verdict.
@@ -299,7 +323,7 @@ fi
 
 # The rows of the parts not run: those of the results this replaces.
 KEPT=""
-for p in 1 2 3 4 5 6 7 8; do want $p || KEPT="$KEPT $p"; done
+for p in 1 2 3 4 5 6 7 8 9; do want $p || KEPT="$KEPT $p"; done
 KEPT=${KEPT# }
 PREV="" PREVNOTE=""
 if [ -n "$KEPT" ] && [ -f "$DOC" ] && grep -q '^<!-- results: begin' "$DOC"; then
@@ -319,7 +343,7 @@ if [ -n "$KEPT" ] && [ -f "$DOC" ] && grep -q '^<!-- results: begin' "$DOC"; the
 		/^\| [0-9] / { new[$2] = new[$2] $0 "\n"; next }
 		{ print }
 		END {
-			for (p = 1; p <= 8; p++)
+			for (p = 1; p <= 9; p++)
 				printf "%s", (p in rows) ? rows[p] : new[p]
 		}' "$TABLE" >"$T/table.new" && cat "$T/table.new" >"$TABLE"
 fi
@@ -348,8 +372,9 @@ RES=$T/results.md
 	echo "- guest block image (part 4): 256 MiB of random data in \`$E2EDIR\` ($(df -P "$E2EDIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$E2EDIR")); hyve \`-s 3,virtio-blk,IMG,nocache\`, QEMU q35 \`aio=io_uring,cache=none\`, hyve-blk --nocache under QEMU; guest memory 256 MiB"
 	want 8 && echo "- hyve-net alone (part 8): \`bench/vunet\` as the vhost-user-net frontend of a standalone, sandboxed hyve-net on a vnet_hdr tap in a private namespace, 256-entry rings, no EVENT_IDX, waiting on the call eventfd; baseline: the same frames through another such tap by \`vunet --raw\`, one write()/read() per frame; rx is a sendmmsg flood on a packet socket bound to the tap; ${SECS} s per case"
 	want 7 && echo "- Debian guest (part 7): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=smp; QEMU q35 \`-accel kvm -cpu host\` with virtio-blk-pci and virtio-rng-pci, and with vhost-user-blk-pci/vhost-user-rng-pci to hyve-blk/hyve-rnd; PSS taken when the guest's checks start"
+	want 9 && echo "- core upgrade pause (part 9): the test guest's tscgap (a tight rdtsc loop printing a beat line every ${BENCH_BEAT_MS:-5} ms of its own time), 1 vCPU, 128 MiB, a virtio-rng device; $UPGRADES each of: \`hyvectl upgrade\`; \`hyvectl snapshot\` (the VM stops) then at once \`hyve -r\`; QEMU q35 \`-accel kvm\` with RAM in a shared \`memory-backend-file\` in /dev/shm migrated over a unix socket to a second QEMU on the same file started beforehand with \`-incoming defer\`, capability \`x-ignore-shared\` (only device state is sent). Host figure: the largest gap between beat lines as bench/pause.py reads them from the serial port; guest figure: the largest gap in the rdtsc loop (hyve's upgrade keeps the TSC running through the pause; a restore and QEMU's migration restore the saved TSC, so the guest cannot see theirs); n is the number of operations"
 	echo "- each figure is the median of $RUNS runs, (min-max) where shown; block runs last ${SECS} s after 0.5 s of warm-up; the guest's bench-blk and bench-net cases last ${GSECS} s; restart: $KILLS kills on hyve, $QKILLS on QEMU"
-	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIRS=\"$DIRS\" BENCH_GUEST_SECS=$GSECS BENCH_E2E_DIR=$E2EDIR BENCH_KILLS=$KILLS${KEPT:+ BENCH_PARTS=\"$PARTS\"} sh bench/run.sh\`)"
+	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIRS=\"$DIRS\" BENCH_GUEST_SECS=$GSECS BENCH_E2E_DIR=$E2EDIR BENCH_KILLS=$KILLS BENCH_UPGRADES=$UPGRADES${KEPT:+ BENCH_PARTS=\"$PARTS\"} sh bench/run.sh\`)"
 	[ -n "$PREV" ] && echo "- parts $KEPT were not run this time: their rows are copied from the results generated on $PREV"
 	[ -n "$PREVNOTE" ] && echo "$PREVNOTE"
 	echo

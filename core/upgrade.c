@@ -207,7 +207,7 @@ int
 upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
     struct upg_result *res, char *err, size_t errlen)
 {
-	long long t0, deadline;
+	long long t0, deadline, t[5];
 	struct upg_out *o;
 	struct snap s;
 	int hv = -1, ach[2] = { -1, -1 }, rc;
@@ -229,6 +229,7 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		free(o);
 		return rc;
 	}
+	t[0] = now_ms();
 	snap_init(&s);
 	o->s = &s;
 	if ((rc = vmsnap_build(vm, &s, false)) < 0) {
@@ -241,13 +242,15 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		    strerror(-rc));
 		goto fail;
 	}
+	t[1] = now_ms();
 	if ((rc = spawner_upgrade(binary, &pid, &hv)) < 0) {
 		snprintf(err, errlen, "cannot start the new core %s: %s",
 		    binary ? binary : "(hyve's own binary)", strerror(-rc));
 		pid = 0;
 		goto fail;
 	}
-	deadline = now_ms() + timeout_ms;
+	t[2] = now_ms();
+	deadline = t[2] + timeout_ms;
 	if ((rc = hand_over(hv, o, deadline)) < 0) {
 		if (rc == -EPIPE || rc == -ECONNRESET)
 			snprintf(err, errlen, "the new core (pid %d) ended "
@@ -258,8 +261,10 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 			    "(pid %d): %s", (int)pid, strerror(-rc));
 		goto fail;
 	}
+	t[3] = now_ms();
 	if ((rc = wait_ready(hv, pid, timeout_ms, deadline, err, errlen)) < 0)
 		goto fail;
+	t[4] = now_ms();
 	/* Go first: once the monitor serves the new core, there is no way
 	 * back.  A new core that dies here has lost the VM either way. */
 	if (send(hv, "G", 1, MSG_NOSIGNAL) != 1) {
@@ -281,6 +286,10 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 	res->old_pid = getpid();
 	res->pid = pid;
 	res->pause_ms = now_ms() - t0;
+	hlog("upgrade: %lld ms to hand over: pause %lld, state %lld, spawn "
+	    "%lld, send %lld, new core ready %lld, go %lld", res->pause_ms,
+	    t[0] - t0, t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3],
+	    t0 + res->pause_ms - t[4]);
 	snap_free(&s);
 	free(o);
 	return 0;

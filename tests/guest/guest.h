@@ -224,6 +224,7 @@ int test_hostile(char *, size_t);
 int test_vsock(char *, size_t);
 int test_count(char *, size_t);
 int test_count_rng(char *, size_t);
+int test_tscgap(char *, size_t);
 int rng_count_step(char *, size_t);
 void ap_main(uint32_t cpu) __attribute__((noreturn));
 void guest_main(void) __attribute__((noreturn));

@@ -41,6 +41,7 @@ static const struct test tests[] = {
 	{ "bench-net", test_bench_net },
 	{ "count", test_count },
 	{ "count-rng", test_count_rng },
+	{ "tscgap", test_tscgap },
 };
 
 /* test=virtio runs these; a missing device is then a SKIP, not a FAIL. */

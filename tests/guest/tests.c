@@ -440,3 +440,50 @@ test_count_rng(char *why, size_t len)
 {
 	return count_run(why, len, 1);
 }
+
+/*
+ * tscgap: how long the guest stops, as the guest sees it.  For gap_s
+ * seconds (default 10, at most 3600) a tight rdtsc loop keeps the largest
+ * gap between two consecutive reads; every beat_ms (default 10, 1 to 1000)
+ * of its own time it prints "tscgap: N G", G the largest gap in
+ * microseconds since beat N-1, the previous line's printing included.  A
+ * host that times the lines on arrival sees the pauses the TSC does not
+ * count (a restore from a snapshot, a migration).
+ */
+int
+test_tscgap(char *why, size_t len)
+{
+	uint64_t secs = 10, beat = 10, t, last, next, end, gap = 0, top = 0;
+	unsigned long n = 0;
+	char buf[16];
+
+	if (cmdline_value("gap_s", buf, sizeof(buf)) && buf[0])
+		secs = strtoul_(buf, NULL, 10);
+	if (cmdline_value("beat_ms", buf, sizeof(buf)) && buf[0])
+		beat = strtoul_(buf, NULL, 10);
+	if (secs < 1 || secs > 3600 || beat < 1 || beat > 1000) {
+		snprintf_(why, len, "give gap_s=1..3600 and beat_ms=1..1000");
+		return FAIL;
+	}
+	beat = beat * tsc_khz;
+	last = rdtsc();
+	end = last + secs * 1000 * tsc_khz;
+	next = last + beat;
+	while (last < end) {
+		t = rdtsc();
+		if (t - last > gap)
+			gap = t - last;
+		last = t;
+		if (t < next)
+			continue;
+		gap = gap * 1000 / tsc_khz;
+		if (gap > top)
+			top = gap;
+		printf_("tscgap: %lu %lu\n", ++n, (unsigned long)gap);
+		gap = 0;
+		next = t + beat;
+	}
+	printf_("tscgap: %lu beats in %lu s, largest gap %lu us\n", n,
+	    (unsigned long)secs, (unsigned long)top);
+	return PASS;
+}
