@@ -17,6 +17,8 @@
 # A window with no operation in it gives the floor of both.  Prints sample
 # lines "pause KIND host_ms|guest_ms|... VALUE".
 # Usage: bench/upgrade.sh ROOT N TMPDIR.  Needs /dev/kvm (the lab VM).
+# BENCH_BEAT_MS (default 5) sets the beat; BENCH_PAUSE_KINDS (default
+# "upgrade restore qemu") which of the three run.
 ROOT=$1
 N=$2
 T=$3
