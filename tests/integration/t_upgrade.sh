@@ -66,6 +66,10 @@ kill -0 $pid || fail "the hyve that was started has ended"
     fail "a backend was replaced: rnd $rnd -> $(dev_field rnd0 4), blk $blk -> $(dev_field blk0 4)"
 [ "$(grep -c 'upgraded: this core' "$TMP/err")" -eq 5 ] || fail "not 5 cores say they took over"
 
+# A core that took over can be snapshotted (its state is whole).
+ctl snapshot vm-up "$TMP/snap" --resume >"$TMP/ctl" 2>&1 || { cat "$TMP/ctl" "$TMP/err"; fail "snapshot after the upgrades failed"; }
+goes_on "after a snapshot of an upgraded core"
+
 # 2. The new core is confined as the first was; the first one waits.
 ctl audit vm-up >"$TMP/audit" 2>&1 || { cat "$TMP/audit"; fail "the audit fails after the upgrades"; }
 grep -q "^core vm-up (pid $new): OK" "$TMP/audit" || { cat "$TMP/audit"; fail "the audit does not show core pid $new confined"; }
