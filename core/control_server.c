@@ -938,15 +938,22 @@ control_init(struct vm *vm, const char *path)
 	return 0;
 }
 
+int64_t
+control_started(void)
+{
+	return ctl.start.tv_sec;
+}
+
 int
-control_adopt(struct vm *vm, const char *path, int fd)
+control_adopt(struct vm *vm, const char *path, int fd, int64_t started)
 {
 	int rc;
 
 	ctl.vm = vm;
 	ctl.handed = true;
 	snprintf(ctl.path, sizeof(ctl.path), "%s", path ? path : "");
-	clock_gettime(CLOCK_MONOTONIC, &ctl.start);
+	/* CLOCK_MONOTONIC is the host's: the VM's uptime goes on. */
+	ctl.start.tv_sec = started;
 	ctl.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (ctl.tfd < 0) {
 		rc = -errno;

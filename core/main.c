@@ -373,7 +373,7 @@ seal_monitor(struct vm *vm)
 
 	if (upgrading())
 		return control_adopt(vm, config_get("control.path"),
-		    spawner_ctl_fd());
+		    spawner_ctl_fd(), upg_started());
 	if ((rc = control_init(vm, config_get("control.path"))) < 0)
 		return rc;
 	if ((rc = spawner_seal(control_handoff(), control_path())) < 0)

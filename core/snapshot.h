@@ -63,6 +63,8 @@ enum snap_tag {
 	SNAP_UPG_FDS	= 64,	/* struct upg_fd[]: the descriptors passed */
 	SNAP_UPG_DEV	= 65,	/* inst = bdf: struct upg_dev */
 	SNAP_UPG_ARGV	= 66,	/* inst = bdf: its backend's argv, NUL-ended */
+	SNAP_UPG_START	= 67,	/* int64_t: when the VM started (seconds of
+				   CLOCK_MONOTONIC), for its uptime */
 };
 
 struct snap_meminfo {

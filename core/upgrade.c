@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "core/control.h"
 #include "core/devices.h"
 #include "core/devstate.h"
 #include "core/snapshot.h"
@@ -95,8 +96,11 @@ collect(struct vm *vm, struct upg_out *o, int *ach)
 	if (up.first && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 	    ach) < 0)
 		return -errno;
+	int64_t start = control_started();
+
 	if ((rc = upg_give(o, up.first ? ach[1] : up.anchor, UPG_ANCHOR, 0,
-	    0)) < 0 || (rc = sup_handover(o)) < 0)
+	    0)) < 0 || (rc = sup_handover(o)) < 0 ||
+	    (rc = snap_add(o->s, SNAP_UPG_START, 0, &start, sizeof(start))) < 0)
 		return rc;
 	return snap_add(o->s, SNAP_UPG_FDS, 0, o->tab, o->n * sizeof(o->tab[0]));
 }
@@ -513,6 +517,20 @@ const struct snap *
 upg_state(void)
 {
 	return &up.s;
+}
+
+int64_t
+upg_started(void)
+{
+	const void *t = snap_find(&up.s, SNAP_UPG_START, 0, NULL);
+	struct timespec now;
+	int64_t v;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (t == NULL)
+		return now.tv_sec;
+	memcpy(&v, t, sizeof(v));
+	return v;
 }
 
 int
