@@ -6,7 +6,7 @@
 # reads another state version or never answers leaves the old core
 # running the guest, with one line saying why; a SIGTERM to the hyve that
 # was started reaches the core of the moment, and hyve exits as it does.
-# lab: 240 s
+# lab: 280 s
 # timeout: 900 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
