@@ -28,6 +28,7 @@
 #include "core/control.h"
 #include "core/devices.h"
 #include "core/devstate.h"
+#include "core/evloop.h"
 #include "core/snapshot.h"
 #include "core/spawner.h"
 #include "core/supervisor.h"
@@ -320,6 +321,11 @@ upgrade_done(void)
 	return up.done;
 }
 
+/* The first core's word to the core of the moment: a backend it reaped. */
+struct upg_reaped {
+	int32_t	pid, status;
+};
+
 /* The newest core's pid, when a later core named one. */
 static void
 read_anchor(pid_t *cur)
@@ -328,6 +334,17 @@ read_anchor(pid_t *cur)
 
 	while (recv(up.anchor, &p, sizeof(p), MSG_DONTWAIT) == sizeof(p))
 		*cur = p;
+}
+
+/* The new core's side of the first core's channel. */
+static void
+on_anchor(int fd, void *arg)
+{
+	struct upg_reaped r;
+
+	(void)arg;
+	while (recv(fd, &r, sizeof(r), MSG_DONTWAIT) == sizeof(r))
+		sup_reaped(r.pid, r.status);
 }
 
 static void __attribute__((noreturn))
@@ -386,15 +403,20 @@ upgrade_retire(struct vm *vm, int sfd)
 
 		poll(pf, 2, 1000);
 		read_anchor(&cur);
-		/* A signal from the terminal reached the whole group. */
+		/* A signal from the terminal reached the whole group;
+		 * SIGCHLD only wakes us to reap. */
 		if ((pf[0].revents & POLLIN) &&
 		    read(sfd, &si, sizeof(si)) == sizeof(si) &&
-		    si.ssi_code != SI_KERNEL)
+		    si.ssi_code != SI_KERNEL && si.ssi_signo != SIGCHLD)
 			kill(cur, si.ssi_signo);
 		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+			struct upg_reaped r = { p, status };
+
 			read_anchor(&cur);
 			if (p == cur)
 				exit_as(status);
+			/* A backend, or a core that handed over or failed. */
+			send(up.anchor, &r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT);
 		}
 		if (p < 0 && errno == ECHILD)
 			exit(EXIT_ERROR);
@@ -560,6 +582,8 @@ upgrade_ready(struct vm *vm)
 	}
 	close(up.hv);
 	up.hv = -1;
+	if (up.anchor >= 0)
+		evloop_add(up.anchor, on_anchor, NULL);
 	/* A device whose backend cannot start again is marked needing a
 	 * reset (and its backend restarted): the VM goes on. */
 	if ((rc = vpci_start(vm, &up.s)) < 0)

@@ -95,6 +95,12 @@ until [ "$(dev_field rnd0 6)" = 1 ] && [ "$(dev_field rnd0 5)" = running ]; do
 	n=$((n + 1)); [ $n -gt 600 ] && { ctl status vm-up; cat "$TMP/err"; fail "rnd0 was not restarted after its backend was killed"; }
 	sleep 0.1
 done
+# The first core reaped it, and says how it ended.
+n=0
+until [ "$(ctl status vm-up | awk '$1 == "rnd0" { print $7, $8, $9 }')" = "killed by signal" ]; do
+	n=$((n + 1)); [ $n -gt 300 ] && { ctl status vm-up; fail "rnd0's last exit does not say it was killed"; }
+	sleep 0.1
+done
 ctl upgrade vm-up >"$TMP/ctl" 2>&1 || { cat "$TMP/ctl"; fail "upgrade before the swap failed"; }
 cp "$ROOT/build/hyve-blk" "$TMP/hyve-blk2"
 ctl swap vm-up blk0 --backend "$TMP/hyve-blk2" >"$TMP/ctl" 2>&1 || { cat "$TMP/ctl" "$TMP/err"; fail "swap of blk0 after an upgrade failed"; }
