@@ -473,7 +473,7 @@ recv_fds(int fd, char *type)
 	return 0;
 }
 
-/* The state's format must be this binary's own. */
+/* The state's format must be one this binary reads. */
 static int
 check_version(int fd)
 {
@@ -482,9 +482,9 @@ check_version(int fd)
 	if (recv(fd, &h, sizeof(h), MSG_PEEK | MSG_WAITALL) != sizeof(h))
 		return -EPIPE;
 	if (memcmp(h.magic, SNAP_MAGIC, sizeof(h.magic)) == 0 &&
-	    h.version != SNAP_VERSION) {
+	    (h.version < SNAP_VERSION_MIN || h.version > SNAP_VERSION)) {
 		refuse("the old core wrote state version %u; this binary reads "
-		    "version %u only", h.version, SNAP_VERSION);
+		    "%s only", h.version, snap_versions());
 		return -EINVAL;
 	}
 	return 0;
