@@ -282,6 +282,9 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		close(ach[1]);
 		up.anchor = ach[0];
 	}
+	/* Nothing else of this core's may run now: a heartbeat or a restart
+	 * would talk to a backend the new core talks to. */
+	evloop_hold();
 	up.done = true;
 	up.next = pid;
 	res->old_pid = getpid();
