@@ -228,15 +228,24 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		return rc;
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return -ENOMEM;
+	snap_init(&s);
+	o->s = &s;
+	/* The new process starts (exec, the loader, its main) while the
+	 * guest still runs; it waits for the handover. */
+	if ((rc = spawner_upgrade(binary, &pid, &hv)) < 0) {
+		snprintf(err, errlen, "cannot start the new core %s: %s",
+		    binary ? binary : "(hyve's own binary)", strerror(-rc));
+		hlog("%s: upgrade failed: %s; the VM runs on", vm->name, err);
+		free(o);
+		return rc;
+	}
+	deadline = now_ms() + timeout_ms;
 	t0 = now_ms();
 	if ((rc = vcpus_pause(vm, PAUSE_TIMEOUT_MS)) < 0) {
 		snprintf(err, errlen, "the vCPUs did not stop within %d ms",
 		    PAUSE_TIMEOUT_MS);
-		free(o);
-		return rc;
+		goto fail;
 	}
-	snap_init(&s);
-	o->s = &s;
 	if ((rc = vmsnap_build(vm, &s, false)) < 0) {
 		snprintf(err, errlen, "reading the VM's state failed: %s (see "
 		    "the VM's log)", strerror(-rc));
@@ -247,13 +256,6 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		    strerror(-rc));
 		goto fail;
 	}
-	if ((rc = spawner_upgrade(binary, &pid, &hv)) < 0) {
-		snprintf(err, errlen, "cannot start the new core %s: %s",
-		    binary ? binary : "(hyve's own binary)", strerror(-rc));
-		pid = 0;
-		goto fail;
-	}
-	deadline = now_ms() + timeout_ms;
 	if ((rc = hand_over(hv, o, deadline)) < 0) {
 		if (rc == -EPIPE || rc == -ECONNRESET)
 			snprintf(err, errlen, "the new core (pid %d) ended "
@@ -313,7 +315,7 @@ fail:
 		    "again (see above)");
 	snap_free(&s);
 	free(o);
-	vcpus_resume(vm);
+	vcpus_resume(vm);	/* also after a pause that timed out */
 	hlog("%s: upgrade failed: %s; the VM runs on", vm->name, err);
 	return rc;
 }
