@@ -472,12 +472,18 @@ sandbox_pre_exec(void)
 int
 sandbox_pre_exec_as(uid_t uid, gid_t gid)
 {
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
-		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-			return fail("exec", "dropping the bounding set", errno);
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0)
+	/* A hyve started by a user is that user already, and may keep its
+	 * groups and bounding set as its first core did. */
+	if (geteuid() == 0) {
+		for (int cap = 0; cap <= 63; cap++)
+			if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+			    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+				return fail("exec", "dropping the bounding set",
+				    errno);
+		if (setgroups(0, NULL) < 0)
+			return fail("exec", "dropping the groups", errno);
+	}
+	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		return fail("exec", "becoming the tenant", errno);
 	return pre_exec_rest();
 }
