@@ -26,11 +26,13 @@ int pci_load(struct vm *vm, const struct snap *s);
  * stops each running ring (GET_VRING_BASE: the backend finishes what it
  * has in flight) and records where; vpci_resume starts them again on the
  * same backends; load gives the new backends the rings where they
- * stopped.  -EBUSY, naming the device, for one whose backend is down.
+ * stopped.
  */
 int vpci_save(struct vm *vm, struct snap *s);
 /* Before pausing: -ENOTSUP for a device whose backend holds state of its
- * own (vsock, fs), -EBUSY for one whose backend is down; err says which. */
+ * own (vsock, fs), -EBUSY for one whose backend failed, -EAGAIN for one
+ * whose backend is being restarted; err says which.  vpci_save returns
+ * -EAGAIN too for a backend that dies while it is saved. */
 int vpci_snapshot_check(char *err, size_t len);
 int vpci_resume(struct vm *vm, const struct snap *s);
 int vpci_load(struct vm *vm, const struct snap *s);
