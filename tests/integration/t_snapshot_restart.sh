@@ -54,7 +54,7 @@ wait_hyve() {
 finish() {
 	wait_hyve
 	grep -qx "PASS count-rng" "$TMP/out" && grep -qx "1 passed, 0 failed" "$TMP/out" ||
-	    { cat "$TMP/out" "$TMP/err"; fail "$1: the guest did not pass"; }
+	    { cat "$TMP/out" "$TMP/err" "$TMP/stats" 2>/dev/null; fail "$1: the guest did not pass"; }
 	[ "$rc" -eq 1 ] || { cat "$TMP/err"; fail "$1: hyve exited $rc, expected 1"; }
 }
 # snap_bg DIR [--resume]: hyvectl snapshot in the background, $SP its pid,
@@ -151,6 +151,13 @@ restore() {
 	"$HYVE" -r "$1" </dev/null >"$TMP/out" 2>"$TMP/err" &
 	HPID=$!
 	pids="$pids $HPID"
+	# The devices' counters as they go, for a failure's report.
+	(while kill -0 $HPID 2>/dev/null; do
+		"$CTL" --socket "$SOCK" stats $VM >"$TMP/stats.new" 2>/dev/null &&
+		    mv "$TMP/stats.new" "$TMP/stats"
+		sleep 0.5
+	done) &
+	pids="$pids $!"
 }
 
 # 4. Restore snapshot 3; once it runs, a restart of each backend.
