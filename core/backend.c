@@ -166,11 +166,20 @@ started:
 int
 backend_reap(struct backend_proc *bp, char *buf, size_t len)
 {
+	struct pollfd p = { .fd = bp->pidfd, .events = POLLIN };
 	int status;
+	pid_t r;
 
 	if (bp->pid <= 0)
 		return -ECHILD;
-	if (waitpid(bp->pid, &status, WNOHANG) <= 0)
+	r = waitpid(bp->pid, &status, WNOHANG);
+	if (r < 0 && errno == ECHILD && bp->pidfd >= 0 && poll(&p, 1, 0) == 1) {
+		/* Started by an earlier core (hyvectl upgrade): the first
+		 * core is its parent and reaps it. */
+		snprintf(buf, len, "ended (the first core reaped it)");
+		goto gone;
+	}
+	if (r <= 0)
 		return -EAGAIN;
 	if (WIFEXITED(status))
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
@@ -181,6 +190,7 @@ backend_reap(struct backend_proc *bp, char *buf, size_t len)
 		    strsignal(WTERMSIG(status)));
 	else
 		snprintf(buf, len, "ended (status 0x%x)", status);
+gone:
 	if (bp->pidfd >= 0)
 		close(bp->pidfd);
 	bp->pidfd = -1;

@@ -26,6 +26,7 @@
 #include "core/supervisor.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
+#include "core/upgrade.h"
 #include "core/vmsnap.h"
 #include "ipc/control.h"
 #include "lib/log.h"
@@ -453,6 +454,29 @@ cmd_snapshot(struct vm *vm, const struct ctl_req *req, struct conn *c,
 	return r;
 }
 
+static json_object *
+cmd_upgrade(struct vm *vm, const struct ctl_req *req, char *err, size_t len)
+{
+	const char *bin = req->backend[0] != '\0' ? req->backend : NULL;
+	struct upg_result res;
+	json_object *r;
+
+	hlog("%s: hyvectl: upgrade to %s", vm->name, bin ? bin :
+	    "hyve's own binary");
+	if (upgrade_run(vm, bin, req->timeout_ms > 0 ? req->timeout_ms :
+	    CTL_UPGRADE_TIMEOUT_MS, &res, err, len) < 0)
+		return NULL;
+	if ((r = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_add(r, "binary", json_object_new_string(bin ? bin :
+	    "hyve's own binary (read again)"));
+	json_object_object_add(r, "old_pid", json_object_new_int(res.old_pid));
+	json_object_object_add(r, "pid", json_object_new_int(res.pid));
+	json_object_object_add(r, "handover_ms",
+	    json_object_new_int64(res.pause_ms));
+	return r;
+}
+
 /* The snapshot's answer line, or NULL while it waits (c->snap). */
 static char *
 snapshot_answer(struct conn *c, const struct ctl_req *req)
@@ -503,6 +527,12 @@ handle(struct conn *c, const char *line, size_t len)
 	case CTL_SWAP:
 		err[0] = '\0';
 		if ((r = cmd_swap(vm, &req, err, sizeof(err))) == NULL &&
+		    err[0] != '\0')
+			return ctl_build_error("%s", err);
+		break;
+	case CTL_UPGRADE:
+		err[0] = '\0';
+		if ((r = cmd_upgrade(vm, &req, err, sizeof(err))) == NULL &&
 		    err[0] != '\0')
 			return ctl_build_error("%s", err);
 		break;
@@ -1003,6 +1033,33 @@ control_init(struct vm *vm, const char *path)
 		return rc;
 	}
 	return 0;
+}
+
+int64_t
+control_started(void)
+{
+	return ctl.start.tv_sec;
+}
+
+int
+control_adopt(struct vm *vm, const char *path, int fd, int64_t started)
+{
+	int rc;
+
+	ctl.vm = vm;
+	ctl.handed = true;
+	snprintf(ctl.path, sizeof(ctl.path), "%s", path ? path : "");
+	/* CLOCK_MONOTONIC is the host's: the VM's uptime goes on. */
+	ctl.start.tv_sec = started;
+	ctl.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ctl.tfd < 0) {
+		rc = -errno;
+		hlog("%s: control socket: timerfd: %s", vm->name, strerror(-rc));
+		return rc;
+	}
+	if ((rc = evloop_add(ctl.tfd, on_timer, NULL)) < 0)
+		return rc;
+	return control_from_monitor(fd);
 }
 
 void

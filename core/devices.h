@@ -17,6 +17,8 @@ struct vm;
 int uart_init(struct vm *vm, int idx, const char *path);
 /* Stops the input threads, closes the backends, removes a unix socket. */
 void uart_fini(struct vm *vm);
+/* Stops reading the consoles' input (a core that hands over the VM). */
+void uart_stop_input(struct vm *vm);
 /* Restores the terminal; async-signal-safe, idempotent. */
 void uart_restore_tty(void);
 /* The core is about to lose unlink: leave the socket files to the monitor. */

@@ -1,6 +1,8 @@
 #ifndef HYVE_DEVSTATE_H
 #define HYVE_DEVSTATE_H
 
+#include <stdbool.h>
+
 /*
  * Each device of the core saves and loads its own state (in its own file)
  * as snapshot sections; load runs on a VM built from the same
@@ -26,15 +28,21 @@ int pci_load(struct vm *vm, const struct snap *s);
  * stops each running ring (GET_VRING_BASE: the backend finishes what it
  * has in flight) and records where; vpci_resume starts them again on the
  * same backends; load gives the new backends the rings where they
- * stopped.
+ * stopped.  With backends, save asks each backend for its own state too
+ * (DEVICE_STATE); an upgrade, whose backends stay, does not.
  */
-int vpci_save(struct vm *vm, struct snap *s);
+int vpci_save(struct vm *vm, struct snap *s, bool backends);
 /* Before pausing: -ENOTSUP for a device whose backend holds state of its
  * own (vsock, fs), -EBUSY for one whose backend failed, -EAGAIN for one
  * whose backend is being restarted; err says which.  vpci_save returns
  * -EAGAIN too for a backend that dies while it is saved. */
 int vpci_snapshot_check(char *err, size_t len);
 int vpci_resume(struct vm *vm, const struct snap *s);
-int vpci_load(struct vm *vm, const struct snap *s);
+/* Without start the rings stay stopped until vpci_start (an upgrade's new
+ * core, which must not touch a backend before the old core lets go). */
+int vpci_load(struct vm *vm, const struct snap *s, bool start);
+/* The rings loaded without start, on the backends the VM adopted; each
+ * queue's interrupt is raised once, for completions the old VM took. */
+int vpci_start(struct vm *vm, const struct snap *s);
 
 #endif

@@ -26,10 +26,12 @@
 #include "core/evloop.h"
 #include "core/irq.h"
 #include "core/layout.h"
+#include "core/monitor.h"
 #include "core/pci.h"
 #include "core/spawner.h"
 #include "core/supervisor.h"
 #include "core/tenant.h"
+#include "core/upgrade.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "core/vmsnap.h"
@@ -174,10 +176,15 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 	spec.cmdline = config_get("boot.cmdline");
 	/* Before KVM, any device or backend exists: bad input costs one
 	 * line, the same on every host. */
-	if ((!restore && (rc = boot_check(&spec)) < 0) || (rc = pci_check()) < 0 ||
-	    (rc = lpc_check()) < 0)
+	/* An upgrade's configuration is a running VM's, its files are open
+	 * already (and may be out of the tenant's reach). */
+	if (!upgrading() && ((!restore && (rc = boot_check(&spec)) < 0) ||
+	    (rc = pci_check()) < 0 || (rc = lpc_check()) < 0))
 		return rc;
-	if ((rc = vm_create(vm, config_get("name"), mem)) < 0 ||
+	/* An upgrade's new core gets /dev/kvm and the guest's RAM. */
+	if ((rc = vm_create_from(vm, config_get("name"), mem,
+	    upgrading() ? upg_take(UPG_KVM, 0, 0) : -1,
+	    upgrading() ? upg_take(UPG_MEM, 0, 0) : -1)) < 0 ||
 	    (rc = machine_config(vm)) < 0)
 		return rc;
 	if ((rc = irq_init(vm)) < 0 || (rc = evloop_init()) < 0)
@@ -189,6 +196,10 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 	if ((rc = rtc_init(vm, !utc_local)) < 0 || (rc = i8042_init(vm)) < 0 ||
 	    (rc = pm_init(vm)) < 0)
 		return rc;
+	/* A running guest's RAM already holds its tables (and what it
+	 * wrote in them). */
+	if (upgrading())
+		return vcpus_create(vm, NULL);
 	if ((rc = build_acpi(vm, &spec.rsdp)) < 0)
 		return rc;
 	/* A restored VM's RAM and registers come from its snapshot. */
@@ -278,6 +289,9 @@ run_vm(struct vm *vm, int sfd)
 			hlog("event loop: %s", strerror(-rc));
 			vm_request_exit(vm, EXIT_ERROR, "event loop failed");
 		}
+		/* Handed over, and the answer is sent. */
+		if (upgrade_done())
+			upgrade_retire(vm, sfd);
 	}
 	evloop_del(tfd);
 	close(tfd);
@@ -350,12 +364,18 @@ confine_core(uid_t uid, gid_t gid)
 	return sandbox_enter(&sandbox_core, NULL, 0, &so);
 }
 
-/* The configuration is applied: the monitor takes the control socket. */
+/* The configuration is applied: the monitor takes the control socket.
+ * A new core finds it there. */
 static int
-seal_monitor(void)
+seal_monitor(struct vm *vm)
 {
 	int rc;
 
+	if (upgrading())
+		return control_adopt(vm, config_get("control.path"),
+		    spawner_ctl_fd(), upg_started());
+	if ((rc = control_init(vm, config_get("control.path"))) < 0)
+		return rc;
 	if ((rc = spawner_seal(control_handoff(), control_path())) < 0)
 		return rc;
 	return control_from_monitor(spawner_ctl_fd());
@@ -375,6 +395,15 @@ main(int argc, char **argv)
 	int rc, sfd;
 
 	config_reset();
+	/* Started by the monitor for hyvectl upgrade: the old core's state
+	 * and descriptors, and the monitor's channels, are handed over. */
+	if (argc == 2 && strcmp(argv[1], "--upgrade") == 0) {
+		if (upgrade_receive(UPGRADE_FD) < 0 || config_check_keys() < 0 ||
+		    tenant_ids(&uid, &gid) < 0)
+			return EXIT_ERROR;
+		spawner_adopt(UPGRADE_FD + 1, UPGRADE_FD + 2);
+		goto started;
+	}
 	rc = cmdline_parse(argc, argv);
 	if (rc == 1)
 		return 0;
@@ -393,6 +422,7 @@ main(int argc, char **argv)
 	if (tenant_ids(&uid, &gid) < 0 || spawner_start(uid, gid) < 0 ||
 	    drop_core_bounding() < 0)
 		return EXIT_ERROR;
+started:
 	name = config_get("name");
 	snprintf(role, sizeof(role), "%s", name ? name : "vm");
 	log_set_role(role);
@@ -415,12 +445,13 @@ main(int argc, char **argv)
 	memset(vm, 0, sizeof(*vm));
 	vm->exit_fd = -1;
 	if ((rc = build_vm(vm, &entry)) < 0 || (config_get("restore") != NULL &&
-	    (rc = vmsnap_restore(vm, config_get("restore"))) < 0)) {
+	    (rc = vmsnap_restore(vm, config_get("restore"))) < 0) ||
+	    (upgrading() && (rc = upgrade_load(vm)) < 0)) {
 		uart_restore_tty();
 		return EXIT_ERROR;
 	}
-	if ((rc = control_init(vm, config_get("control.path"))) < 0 ||
-	    (rc = seal_monitor()) < 0 || (rc = confine_core(uid, gid)) < 0 ||
+	if ((rc = seal_monitor(vm)) < 0 || (rc = confine_core(uid, gid)) < 0 ||
+	    (upgrading() && upgrade_ready(vm) < 0) ||
 	    (rc = vcpus_start(vm)) < 0) {
 		uart_restore_tty();
 		return EXIT_ERROR;

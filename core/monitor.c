@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -46,10 +47,14 @@ static struct {
 	struct mon_dev	devs[MON_MAXDEVS];
 	int		ndevs;
 	bool		sealed;
-	pid_t		core;
+	pid_t		core, first;	/* the core; the one hyve started */
+	int		fd, ctl;	/* its requests, its connections */
 	uid_t		uid;
 	gid_t		gid;
-} mon;
+	char		self[4096];	/* the binary hyve was started from */
+	pid_t		next;		/* a new core, not yet ready */
+	int		next_fd, next_ctl;
+} mon = { .next_fd = -1, .next_ctl = -1 };
 
 static int
 reply(int fd, char type, int val, int passfd)
@@ -588,6 +593,160 @@ recv_req(int fd, char *buf, size_t len, int *fds, int *nfds)
 	return n;
 }
 
+/* --- a new core (hyvectl upgrade) ---------------------------------------- */
+
+/*
+ * In the new core's child: the tenant, every privilege shed as for a
+ * backend (it gets no namespaces: it needs /dev/kvm's descriptor only,
+ * which comes over the handover), its three descriptors in place.
+ */
+static void __attribute__((noreturn))
+core_child(int bin, const char *path, int hv, int req, int ctl)
+{
+	extern char **environ;
+	char *argv[] = { (char *)path, "--upgrade", NULL };
+	int fds[3] = { hv, req, ctl };
+	sigset_t none;
+
+	sigemptyset(&none);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Its parent is the first core: when that ends, so does the VM. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (sandbox_pre_exec_as(mon.uid, mon.gid) < 0)
+		_exit(126);
+	for (int i = 0; i < 3; i++)
+		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100);
+	bin = fcntl(bin, F_DUPFD_CLOEXEC, 100);
+	for (int i = 0; i < 3; i++)
+		if (fds[i] < 0 || dup2(fds[i], UPGRADE_FD + i) < 0)
+			_exit(127);
+	if (bin < 0 || dup3(bin, UPGRADE_FD + 3, O_CLOEXEC) < 0)
+		_exit(127);
+	syscall(SYS_close_range, UPGRADE_FD + 4, ~0U, 0);
+	syscall(SYS_execveat, UPGRADE_FD + 3, "", argv, environ, AT_EMPTY_PATH);
+	fprintf(stderr, "hyve-monitor: exec %s: %s\n", path, strerror(errno));
+	_exit(127);
+}
+
+static void
+closeif(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+static void
+drop_next(void)
+{
+	if (mon.next_fd >= 0)
+		close(mon.next_fd);
+	if (mon.next_ctl >= 0)
+		close(mon.next_ctl);
+	mon.next_fd = mon.next_ctl = -1;
+	mon.next = 0;
+}
+
+/* The new core's binary: the one hyve came from, or an operator's. */
+static int
+authorise_core(const char *path)
+{
+	if (strcmp(path, mon.self) == 0 || mctl_upgrade_granted(path))
+		return 0;
+	hlog("REFUSED: the core asked to upgrade to %s, which no operator "
+	    "named (hyve is %s)", path, mon.self);
+	return -EPERM;
+}
+
+static void
+do_upgrade(int fd, char *buf, size_t len)
+{
+	char *s[2], *path;
+	int hv[2] = { -1, -1 }, sv[2] = { -1, -1 }, cv[2] = { -1, -1 };
+	int bin, rc;
+	pid_t pid;
+
+	if (split(buf, len, s, 1) != 1 || mon.next > 0) {
+		reply(fd, 'P', mon.next > 0 ? -EBUSY : -EINVAL, -1);
+		return;
+	}
+	path = s[0][0] != '\0' ? s[0] : mon.self;
+	if ((rc = authorise_core(path)) < 0) {
+		reply(fd, 'P', rc, -1);
+		return;
+	}
+	if ((bin = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		hlog("upgrade: %s: %s", path, strerror(errno));
+		reply(fd, 'P', rc, -1);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hv) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cv) < 0) {
+		rc = -errno;
+		pid = -1;
+	} else {
+		pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL,
+		    NULL, 0);
+		if (pid == 0)
+			core_child(bin, path, hv[1], sv[1], cv[1]);
+		rc = pid < 0 ? -errno : 0;
+	}
+	close(bin);
+	closeif(hv[1]);
+	closeif(sv[1]);
+	closeif(cv[1]);
+	if (rc < 0) {
+		hlog("upgrade: cannot start %s: %s", path, strerror(-rc));
+		closeif(hv[0]);
+		closeif(sv[0]);
+		closeif(cv[0]);
+		reply(fd, 'P', rc, -1);
+		return;
+	}
+	mon.next = pid;
+	mon.next_fd = sv[0];
+	mon.next_ctl = cv[0];
+	hlog("upgrade: new core %s, pid %d", path, (int)pid);
+	reply(fd, 'P', pid, hv[0]);
+	close(hv[0]);
+}
+
+/* The new core is ready: it is the core from now on. */
+static void
+do_commit(int fd)
+{
+	int old = mon.fd, oldctl = mon.ctl;
+
+	if (mon.next <= 0) {
+		reply(fd, 'K', -EINVAL, -1);
+		return;
+	}
+	mon.fd = mon.next_fd;
+	mon.ctl = mon.next_ctl;
+	mon.core = mon.next;
+	mon.next_fd = mon.next_ctl = -1;
+	mon.next = 0;
+	mctl_set_core(mon.ctl);
+	reply(old, 'K', 0, -1);
+	close(old);
+	close(oldctl);
+	hlog("upgrade: the core is pid %d now", (int)mon.core);
+}
+
+/* The old core has killed it (it runs as the tenant, out of our reach
+ * without CAP_KILL). */
+static void
+do_abort(int fd)
+{
+	if (mon.next > 0)
+		hlog("upgrade: new core pid %d given up", (int)mon.next);
+	drop_next();
+	reply(fd, 'K', 0, -1);
+}
+
 /* One request from the core; -1 when the core is gone. */
 static int
 serve_core(int fd, int ctl)
@@ -605,6 +764,13 @@ serve_core(int fd, int ctl)
 		do_spawn(fd, buf, n, fds, nfds);
 	else if (buf[0] == 'O')
 		do_open(fd, buf, n);
+	else if (buf[0] == 'U' && mon.sealed)
+		do_upgrade(fd, buf, n);
+	else if (buf[0] == 'H') {
+		do_commit(fd);
+		return 0;		/* fd is closed, or kept */
+	} else if (buf[0] == 'A')
+		do_abort(fd);
 	else if (buf[0] == 'L' && !mon.sealed) {
 		do_seal(fd, ctl, buf, n, fds, nfds);
 		return 0;		/* the listening socket is kept */
@@ -652,6 +818,12 @@ monitor_procs(struct mon_proc *p, int max)
 		return 0;
 	snprintf(p[n].role, sizeof(p[n].role), "core");
 	p[n++].pid = mon.core;
+	/* After an upgrade the first core waits for the VM's end. */
+	if (mon.first != mon.core && n < max) {
+		snprintf(p[n].role, sizeof(p[n].role), "core");
+		snprintf(p[n].name, sizeof(p[n].name), "first core");
+		p[n++].pid = mon.first;
+	}
 	snprintf(p[n].role, sizeof(p[n].role), "monitor");
 	snprintf(p[n].name, sizeof(p[n].name), "monitor");
 	p[n++].pid = getpid();
@@ -709,14 +881,18 @@ monitor_main(int fd, int ctl, pid_t core, uid_t uid, gid_t gid)
 	prctl(PR_SET_NAME, "hyve-monitor");
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	mon.core = core;
+	mon.core = mon.first = core;
+	mon.fd = fd;
+	mon.ctl = ctl;
 	mon.uid = uid;
 	mon.gid = gid;
+	if (readlink("/proc/self/exe", mon.self, sizeof(mon.self) - 1) < 0)
+		mon.self[0] = '\0';
 	/* Its roles were covered before the fork (spawner_start). */
 	if (sandbox_enter(&sandbox_monitor, NULL, 0, &so) < 0)
 		_exit(1);
 	for (;;) {
-		p[0].fd = fd;
+		p[0].fd = mon.fd;
 		p[0].events = POLLIN;
 		n = 1 + mctl_pollfds(p + 1, 63);
 		if (poll(p, n, -1) < 0) {
@@ -724,7 +900,7 @@ monitor_main(int fd, int ctl, pid_t core, uid_t uid, gid_t gid)
 				continue;
 			break;
 		}
-		if (p[0].revents && serve_core(fd, ctl) < 0)
+		if (p[0].revents && serve_core(mon.fd, mon.ctl) < 0)
 			break;		/* the core is gone */
 		mctl_serve(p + 1, n - 1);
 	}

@@ -38,12 +38,24 @@
  *   'O' name kind("blk"|"tap") target flags  -> 'F' 0 + the fd, or -errno
  *   'L' control-path  fd: the listening control socket (may be absent)
  *	-> 'K' 0
+ *   'U' binary ("": the one hyve was started from)  -> 'P' the new core's
+ *	pid, with the old core's end of their handover socket, or -errno:
+ *	a new core, the old one's sibling (CLONE_PARENT), as the tenant,
+ *	with its handover socket and its own pair of channels to the
+ *	monitor as fds UPGRADE_FD, +1 and +2 (core/upgrade.c)
+ *   'H'  -> 'K' 0: the new core is ready; the monitor serves it from now
+ *   'A'  -> 'K' 0: it failed (the old core, as the tenant, killed it);
+ *	the monitor forgets it and serves the old one
  * and on a second pair, monitor to core: 'C' with one control connection.
  */
 #define MON_MAXMSG	8192
 #define MON_MAXFDS	8
 #define MON_MAXARGS	32
 #define MON_MAXDEVS	64
+
+/* A new core's handover socket; its request and connection channels to
+ * the monitor follow. */
+#define UPGRADE_FD	3
 
 struct mon_reply {
 	char	type;
@@ -71,6 +83,10 @@ int mctl_pollfds(struct pollfd *p, int max);
 void mctl_serve(const struct pollfd *p, int n);
 /* Removes the socket's path (the VM is ending). */
 void mctl_fini(void);
+/* The channel on which the core gets connections (a new core's). */
+void mctl_set_core(int corefd);
+/* Whether an operator's pending upgrade names binary. */
+bool mctl_upgrade_granted(const char *binary);
 /* Whether an operator's pending swap of device names binary, path or tap. */
 bool mctl_granted(const char *device, const char *binary, const char *path,
     const char *tap);

@@ -62,6 +62,26 @@ mctl_init(int lfd, const char *path, const char *vmname, int corefd)
 	}
 }
 
+void
+mctl_set_core(int corefd)
+{
+	mc.corefd = corefd;
+}
+
+bool
+mctl_upgrade_granted(const char *binary)
+{
+	for (int i = 0; i < CONTROL_MAX_CONN; i++) {
+		struct client *c = mc.c[i];
+
+		if (c != NULL && c->waiting && c->grant &&
+		    c->req.cmd == CTL_UPGRADE &&
+		    strcmp(c->req.backend, binary) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The COM ports' listening sockets: the confined core may not unlink. */
 static void
 consoles_fini(void)
@@ -236,14 +256,15 @@ serve_lines(struct client *c)
 				return -1;
 			continue;
 		}
-		if (c->req.cmd == CTL_SWAP && c->req.backend[0] != '\0' &&
+		if ((c->req.cmd == CTL_SWAP || c->req.cmd == CTL_UPGRADE) &&
+		    c->req.backend[0] != '\0' &&
 		    access(c->req.backend, X_OK) < 0) {
 			if (send_line(c, ctl_build_error("%s: %s",
 			    c->req.backend, strerror(errno))) < 0)
 				return -1;
 			continue;
 		}
-		c->grant = c->req.cmd == CTL_SWAP;
+		c->grant = c->req.cmd == CTL_SWAP || c->req.cmd == CTL_UPGRADE;
 		line[len] = '\n';
 		if (c->req.cmd != CTL_SNAPSHOT)
 			drop_fds(c);

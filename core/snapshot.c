@@ -4,6 +4,7 @@
  * section is the business of the code that owns the state.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -131,6 +132,19 @@ write_all(int fd, const void *p, size_t len)
 	return 0;
 }
 
+void
+snap_header_make(const struct snap *s, struct snap_header *h)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, SNAP_MAGIC, sizeof(h->magic));
+	h->version = SNAP_VERSION;
+	h->header_size = sizeof(*h);
+	h->body_len = s->len;
+	h->body_crc = snap_crc32(0, s->buf, s->len);
+	h->header_crc = snap_crc32(0, h, offsetof(struct snap_header,
+	    header_crc));
+}
+
 int
 snap_write(struct snap *s, int fd, const char *name)
 {
@@ -142,14 +156,7 @@ snap_write(struct snap *s, int fd, const char *name)
 		    strerror(-s->err));
 		return s->err;
 	}
-	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, SNAP_MAGIC, sizeof(h.magic));
-	h.version = SNAP_VERSION;
-	h.header_size = sizeof(h);
-	h.body_len = s->len;
-	h.body_crc = snap_crc32(0, s->buf, s->len);
-	h.header_crc = snap_crc32(0, &h, offsetof(struct snap_header,
-	    header_crc));
+	snap_header_make(s, &h);
 	if ((rc = write_all(fd, &h, sizeof(h))) < 0 ||
 	    (rc = write_all(fd, s->buf, s->len)) < 0) {
 		hlog("%s: cannot write the snapshot: %s", name, strerror(-rc));
@@ -234,8 +241,23 @@ check_sections(const struct snap *s, const char *name)
 	return 0;
 }
 
+static int read_state(struct snap *s, int fd, const char *name, bool whole);
+
 int
 snap_read(struct snap *s, int fd, const char *name)
+{
+	return read_state(s, fd, name, true);
+}
+
+int
+snap_recv(struct snap *s, int fd, const char *name)
+{
+	return read_state(s, fd, name, false);
+}
+
+/* whole: the file must end with the snapshot. */
+static int
+read_state(struct snap *s, int fd, const char *name, bool whole)
 {
 	struct snap_header h;
 	uint8_t extra;
@@ -272,7 +294,7 @@ snap_read(struct snap *s, int fd, const char *name)
 		snap_free(s);
 		return -EINVAL;
 	}
-	if (read_full(fd, &extra, 1) != 0) {
+	if (whole && read_full(fd, &extra, 1) != 0) {
 		hlog("%s: corrupt: bytes after the end of the snapshot", name);
 		snap_free(s);
 		return -EINVAL;

@@ -12,7 +12,10 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC	"HYVESNAP"
+/* The upgrade tests build a core with another (build/test/hyve-v2). */
+#ifndef SNAP_VERSION
 #define SNAP_VERSION	1
+#endif
 #define SNAP_MAX_BODY	(64u << 20)	/* a state bigger than this is refused */
 
 /* File names inside a snapshot directory. */
@@ -39,6 +42,8 @@ enum snap_tag {
 	SNAP_VCPU_DEBUGREGS = 23, /* struct kvm_debugregs */
 	SNAP_VCPU_MPSTATE = 24,	/* struct kvm_mp_state */
 	SNAP_VCPU_FPU	= 25,	/* struct kvm_fpu (when XSAVE is absent) */
+	SNAP_VCPU_TSC_OFFSET = 26, /* uint64_t: KVM_VCPU_TSC_OFFSET, where the
+				   host has it; used by an upgrade only */
 	/* the VM */
 	SNAP_VM_IRQCHIP	= 32,	/* struct kvm_irqchip, inst = chip id */
 	SNAP_VM_PIT	= 33,	/* struct kvm_pit_state2 */
@@ -54,6 +59,12 @@ enum snap_tag {
 	SNAP_DEV_VIRTIO	= 54,	/* inst = bdf: virtio-pci transport, ring bases */
 	SNAP_DEV_VUSTATE = 55,	/* inst = bdf: the backend's own state
 				   (vhost-user DEVICE_STATE) */
+	/* an upgrade's handover only (core/upgrade.c), never in a file */
+	SNAP_UPG_FDS	= 64,	/* struct upg_fd[]: the descriptors passed */
+	SNAP_UPG_DEV	= 65,	/* inst = bdf: struct upg_dev */
+	SNAP_UPG_ARGV	= 66,	/* inst = bdf: its backend's argv, NUL-ended */
+	SNAP_UPG_START	= 67,	/* int64_t: when the VM started (seconds of
+				   CLOCK_MONOTONIC), for its uptime */
 };
 
 struct snap_meminfo {
@@ -96,6 +107,8 @@ void snap_free(struct snap *s);
 /* Appends a section; a failure is kept in s->err for snap_write. */
 int snap_add(struct snap *s, uint32_t tag, uint32_t inst, const void *data,
     size_t len);
+/* The header that goes before s's body. */
+void snap_header_make(const struct snap *s, struct snap_header *h);
 /* Header and body to fd; name is the file, for the message. */
 int snap_write(struct snap *s, int fd, const char *name);
 /*
@@ -103,6 +116,8 @@ int snap_write(struct snap *s, int fd, const char *name);
  * corrupt) or -EIO (truncated, read error) with one line naming name.
  */
 int snap_read(struct snap *s, int fd, const char *name);
+/* The same from a stream that goes on after the snapshot. */
+int snap_recv(struct snap *s, int fd, const char *name);
 /* The data of section (tag, inst) and its length, or NULL. */
 const void *snap_find(const struct snap *s, uint32_t tag, uint32_t inst,
     size_t *len);

@@ -65,7 +65,8 @@ spawner_stop(void)
 	close(sp_fd);		/* it exits when its socket closes */
 	close(sp_ctl);
 	sp_fd = sp_ctl = -1;
-	waitpid(sp_pid, NULL, 0);
+	if (sp_pid > 0)
+		waitpid(sp_pid, NULL, 0);
 }
 
 int
@@ -217,4 +218,53 @@ spawner_seal(int lfd, const char *path)
 	}
 	sealed = 1;
 	return 0;
+}
+
+int
+spawner_upgrade(const char *binary, pid_t *pid, int *hv)
+{
+	const char *s[1] = { binary ? binary : "" };
+	int val, rc;
+
+	*hv = -1;
+	if ((rc = ask('U', s, 1, NULL, 0, &val, hv)) < 0)
+		return rc;
+	if (val < 0 || *hv < 0) {
+		if (*hv >= 0)
+			close(*hv);
+		*hv = -1;
+		return val < 0 ? val : -EPROTO;
+	}
+	*pid = val;
+	return 0;
+}
+
+int
+spawner_commit(void)
+{
+	int val, rc;
+
+	const char *s[1] = { "" };	/* a bare type byte is ignored */
+
+	if ((rc = ask('H', s, 1, NULL, 0, &val, NULL)) < 0)
+		return rc;
+	return val;
+}
+
+void
+spawner_abort(void)
+{
+	const char *s[1] = { "" };
+	int val;
+
+	ask('A', s, 1, NULL, 0, &val, NULL);
+}
+
+void
+spawner_adopt(int fd, int ctl)
+{
+	sp_fd = fd;
+	sp_ctl = ctl;
+	sp_pid = 0;		/* the monitor is not our child */
+	sealed = 1;
 }

@@ -38,4 +38,15 @@ int spawner_seal(int lfd, const char *path);
 /* Where the monitor hands the core its control connections, or -1. */
 int spawner_ctl_fd(void);
 
+/*
+ * hyvectl upgrade (core/upgrade.c): the monitor starts a new core from
+ * binary (NULL: hyve's own) and gives its pid and the old core's end of
+ * their handover socket; commit makes the monitor serve the new one,
+ * abort kills it.  A new core adopts its channels to the monitor.
+ */
+int spawner_upgrade(const char *binary, pid_t *pid, int *hv);
+int spawner_commit(void);
+void spawner_abort(void);
+void spawner_adopt(int fd, int ctl);
+
 #endif

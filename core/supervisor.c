@@ -22,7 +22,9 @@
 #include "core/pci.h"
 #include "core/spawner.h"
 #include "core/supervisor.h"
+#include "core/snapshot.h"
 #include "core/tenant.h"
+#include "core/upgrade.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
 #include "lib/log.h"
@@ -267,6 +269,124 @@ start(struct vpci *v)
 	return rc;
 }
 
+/* --- hyvectl upgrade ------------------------------------------------------- */
+
+int
+sup_upgrade_check(char *err, size_t len)
+{
+	for (int i = 0; i < ndevs; i++) {
+		struct vpci *v = devs[i];
+
+		if (v->sup.down || v->sup.failed || v->vu.sock < 0) {
+			snprintf(err, len, "%s: its backend is %s; upgrade once "
+			    "the device works again", v->name, v->sup.failed ?
+			    "failed" : "restarting");
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+/* v's argv, NUL after each. */
+static int
+give_argv(struct vpci *v, struct snap *s)
+{
+	char buf[8192];
+	size_t n = 0;
+
+	for (int i = 0; i < v->sup.argc; i++) {
+		size_t l = strlen(v->sup.argv[i]) + 1;
+
+		if (n + l > sizeof(buf))
+			return -E2BIG;
+		memcpy(buf + n, v->sup.argv[i], l);
+		n += l;
+	}
+	return snap_add(s, SNAP_UPG_ARGV, vpci_bdf(v), buf, n);
+}
+
+int
+sup_handover(struct upg_out *o)
+{
+	for (int i = 0; i < ndevs; i++) {
+		struct vpci *v = devs[i];
+		uint32_t bdf = vpci_bdf(v);
+		struct upg_dev d = {
+			.pid = v->sup.bp.pid, .spawned = v->sup.spawned,
+			.restarts = v->sup.restarts, .nqueues = v->vu.nqueues,
+			.features = v->vu.features, .pfeatures = v->vu.pfeatures,
+			.infl_size = v->infl.size, .infl_offset = v->infl.offset,
+			.infl_nq = v->infl.nqueues, .infl_qsize = v->infl.qsize,
+		};
+		int rc;
+
+		if ((rc = snap_add(o->s, SNAP_UPG_DEV, bdf, &d, sizeof(d))) < 0 ||
+		    (rc = give_argv(v, o->s)) < 0 ||
+		    (rc = upg_give(o, v->vu.sock, UPG_DEV_SOCK, bdf, 0)) < 0 ||
+		    (rc = upg_give(o, v->sup.bp.pidfd, UPG_DEV_PIDFD, bdf,
+		    0)) < 0 ||
+		    (rc = upg_give(o, v->sup.statsfd, UPG_DEV_STATS, bdf,
+		    0)) < 0 ||
+		    (rc = upg_give(o, v->infl.fd, UPG_DEV_INFL, bdf, 0)) < 0)
+			return rc;
+		for (int k = 0; k < DEV_MAX_SLOTS; k++)
+			if ((rc = upg_give(o, v->sup.slot[k], UPG_DEV_SLOT, bdf,
+			    k)) < 0)
+				return rc;
+	}
+	return 0;
+}
+
+/* The new core: v's backend as the old core left it; nothing is sent. */
+static int
+adopt(struct vpci *v)
+{
+	const struct snap *s = upg_state();
+	uint32_t bdf = vpci_bdf(v);
+	const struct upg_dev *d;
+	const char *a;
+	size_t len, off;
+	int sock;
+
+	d = snap_get(s, SNAP_UPG_DEV, bdf, sizeof(*d), v->name);
+	a = snap_find(s, SNAP_UPG_ARGV, bdf, &len);
+	if (d == NULL || a == NULL || len == 0 || a[len - 1] != '\0' ||
+	    (sock = upg_take(UPG_DEV_SOCK, bdf, 0)) < 0) {
+		hlog("upgrade: %s: the old core handed over no backend for it "
+		    "(another configuration?)", v->name);
+		return -EINVAL;
+	}
+	for (off = 0; off < len; off += strlen(a + off) + 1)
+		arg(v, a + off);
+	for (int k = 0; k < DEV_MAX_SLOTS; k++)
+		v->sup.slot[k] = upg_take(UPG_DEV_SLOT, bdf, k);
+	v->sup.statsfd = upg_take(UPG_DEV_STATS, bdf, 0);
+	if (v->sup.statsfd >= 0 && (v->sup.stats = mmap(NULL, 4096, PROT_READ |
+	    PROT_WRITE, MAP_SHARED, v->sup.statsfd, 0)) == MAP_FAILED)
+		v->sup.stats = NULL;
+	v->infl.fd = upg_take(UPG_DEV_INFL, bdf, 0);
+	v->infl.size = d->infl_size;
+	v->infl.offset = d->infl_offset;
+	v->infl.nqueues = d->infl_nq;
+	v->infl.qsize = d->infl_qsize;
+	v->sup.spawned = d->spawned;
+	v->sup.restarts = d->restarts;
+	v->sup.bp.pid = d->pid;
+	v->sup.bp.pidfd = upg_take(UPG_DEV_PIDFD, bdf, 0);
+	if (v->sup.argc > 0)
+		snprintf(v->sup.bp.path, sizeof(v->sup.bp.path), "%s",
+		    v->sup.argv[0]);
+	snprintf(v->sup.bp.name, sizeof(v->sup.bp.name), "%s", v->name);
+	snprintf(v->sup.bp.role, sizeof(v->sup.bp.role), "%s", v->cls->prefix);
+	if (v->sup.bp.pidfd >= 0)
+		evloop_add(v->sup.bp.pidfd, on_exit_fd, v);
+	vuf_adopt(&v->vu, sock, v->name, d->features, d->pfeatures,
+	    d->nqueues);
+	v->vu.broken = on_broken;
+	v->vu.arg = v;
+	return 0;
+}
+
 void
 sup_init(struct sup_dev *d)
 {
@@ -297,6 +417,13 @@ sup_attach(struct vpci *v, const char *node, int sock)
 	window_ms = w * 1000;
 	retry_ms = r * 1000;
 	snprintf(v->sup.node, sizeof(v->sup.node), "%s", node);
+	if (upgrading()) {
+		if (sock >= 0)
+			close(sock);	/* the handed-over one serves */
+		if ((rc = adopt(v)) == 0)
+			devs[ndevs++] = v;
+		return rc;
+	}
 	if (sock >= 0) {
 		rc = vuf_open(&v->vu, sock, v->name);
 		v->vu.broken = on_broken;

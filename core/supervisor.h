@@ -2,6 +2,7 @@
 #define HYVE_SUPERVISOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "core/backend.h"
@@ -61,6 +62,13 @@ int sup_attach(struct vpci *v, const char *node, int sock);
 void sup_arg(struct vpci *v, const char *a, const char *b);
 /* For a class's prepare: fd (now v's) goes to the backend in slot. */
 void sup_give(struct vpci *v, int slot, int fd);
+/* hyvectl upgrade (core/upgrade.c): every device's backend must run;
+ * err names one that does not. */
+int sup_upgrade_check(char *err, size_t len);
+struct upg_out;
+/* Adds every backend's descriptors and what the new core needs to know
+ * of it to the handover. */
+int sup_handover(struct upg_out *o);
 /* Stops and reaps the backend of v; closes what was opened for it. */
 void sup_detach(struct vpci *v);
 

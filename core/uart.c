@@ -750,6 +750,33 @@ fail:
 	return rc;
 }
 
+/* Stops the input thread of u (the caller holds uarts_lock). */
+static void
+stop_input(struct uart *u)
+{
+	uint64_t one = 1;
+
+	if (!u->running)
+		return;
+	pthread_mutex_lock(&u->vm->dev_lock);
+	u->stopping = true;
+	pthread_mutex_unlock(&u->vm->dev_lock);
+	if (write(u->wake_fd, &one, sizeof(one)) < 0)
+		hlog("%s: stopping input thread: %s", u->name, strerror(errno));
+	pthread_join(u->thread, NULL);
+	u->running = false;
+}
+
+void
+uart_stop_input(struct vm *vm)
+{
+	pthread_mutex_lock(&uarts_lock);
+	for (struct uart *u = uarts; u != NULL; u = u->next)
+		if (u->vm == vm)
+			stop_input(u);
+	pthread_mutex_unlock(&uarts_lock);
+}
+
 /*
  * Stops the input threads and closes the backends of every UART of vm, and
  * releases their ports.  For unit tests and an orderly shutdown.
@@ -758,7 +785,6 @@ void
 uart_fini(struct vm *vm)
 {
 	struct uart **pp, *u;
-	uint64_t one = 1;
 
 	pthread_mutex_lock(&uarts_lock);
 	for (pp = &uarts; (u = *pp) != NULL;) {
@@ -767,15 +793,7 @@ uart_fini(struct vm *vm)
 			continue;
 		}
 		*pp = u->next;
-		if (u->running) {
-			pthread_mutex_lock(&vm->dev_lock);
-			u->stopping = true;
-			pthread_mutex_unlock(&vm->dev_lock);
-			if (write(u->wake_fd, &one, sizeof(one)) < 0)
-				hlog("%s: stopping input thread: %s", u->name,
-				    strerror(errno));
-			pthread_join(u->thread, NULL);
-		}
+		stop_input(u);
 		bus_unregister(&vm->pio, u->port);
 		uart_free(u);
 	}

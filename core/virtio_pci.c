@@ -1101,7 +1101,7 @@ struct vpci_state {
 	struct vpci_vstate vec[VPCI_MAX_VEC];
 };
 
-static int
+uint32_t
 vpci_bdf(const struct vpci *v)
 {
 	return v->pd->bus << 8 | v->pd->slot << 3 | v->pd->func;
@@ -1229,6 +1229,8 @@ load_backend_state(struct vpci *v, const struct snap *s)
 	return 0;
 }
 
+static bool save_backends;	/* vpci_save's: DEVICE_STATE too */
+
 static int
 save_one(struct vpci *v, void *arg)
 {
@@ -1282,15 +1284,18 @@ save_one(struct vpci *v, void *arg)
 	if ((rc = snap_add(arg, SNAP_DEV_VIRTIO, vpci_bdf(v), &st,
 	    sizeof(st))) < 0)
 		return rc;
+	if (!save_backends)
+		return 0;
 	if ((rc = save_backend_state(v, arg)) < 0 && backend_replaced(v))
 		return -EAGAIN;
 	return rc;
 }
 
 int
-vpci_save(struct vm *vm, struct snap *s)
+vpci_save(struct vm *vm, struct snap *s, bool backends)
 {
 	(void)vm;
+	save_backends = backends;
 	return vpci_each(save_one, s);
 }
 
@@ -1363,6 +1368,8 @@ vpci_resume(struct vm *vm, const struct snap *s)
 	return first;
 }
 
+static bool load_start;		/* vpci_load's */
+
 static int
 load_one(struct vpci *v, void *arg)
 {
@@ -1409,14 +1416,57 @@ load_one(struct vpci *v, void *arg)
 		v->vec[i].ctrl = st->vec[i].ctrl;
 	}
 	update_irqs(v);
+	if (!load_start)
+		return 0;
 	if ((rc = load_backend_state(v, arg)) < 0)
 		return rc;
 	return rings_restart(v, st, false);
 }
 
 int
-vpci_load(struct vm *vm, const struct snap *s)
+vpci_load(struct vm *vm, const struct snap *s, bool start)
 {
 	(void)vm;
+	load_start = start;
 	return vpci_each(load_one, (void *)s);
+}
+
+static int
+start_one(struct vpci *v, void *arg)
+{
+	const struct vpci_state *st = state_of(v, arg);
+	uint64_t one = 1;
+	int rc;
+
+	if (st == NULL)
+		return -EINVAL;
+	if ((rc = rings_restart(v, st, false)) < 0)
+		return rc;
+	/* A completion's interrupt may have gone to the old VM after its
+	 * LAPICs were saved: a spurious one costs the driver a look. */
+	for (unsigned i = 0; i < v->nq; i++)
+		if (v->q[i].started && write(v->q[i].call, &one,
+		    sizeof(one)) < 0)
+			hlog("%s: queue %u: raising its interrupt: %s", v->name,
+			    i, strerror(errno));
+	return 0;
+}
+
+int
+vpci_start(struct vm *vm, const struct snap *s)
+{
+	int rc, first = 0;
+
+	(void)vm;
+	/* Every device gets its rings, even after one fails. */
+	for (int sl = 0; sl < PCI_SLOTS; sl++)
+		for (int f = 0; f < PCI_FUNCS; f++) {
+			struct pci_dev *pd = pci_find(0, sl, f);
+
+			if (pd != NULL && vpci_of(pd) != NULL &&
+			    (rc = start_one(vpci_of(pd), (void *)s)) < 0 &&
+			    first == 0)
+				first = rc;
+		}
+	return first;
 }

@@ -116,6 +116,8 @@ void vpci_needs_reset(struct vpci *v, const char *why);
 void vpci_config_changed(struct vpci *v);
 int vpci_start_rings(struct vpci *v, const uint16_t *bases);
 int vpci_replay(struct vpci *v, const uint16_t *bases);
+/* bus << 8 | slot << 3 | func: its instance in a snapshot. */
+uint32_t vpci_bdf(const struct vpci *v);
 int vpci_stop_rings(struct vpci *v, uint16_t *bases);
 
 #endif

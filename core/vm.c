@@ -7,21 +7,39 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "core/layout.h"
 #include "core/vm.h"
 #include "lib/log.h"
 
+/* An upgrade's new core: the old one's RAM, which must be this size. */
 static int
-vm_alloc_ram(struct vm *vm, uint64_t size)
+adopt_ram(int fd, uint64_t size)
 {
-	int fd;
+	struct stat st;
 
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size) {
+		hlog("guest RAM: the memfd handed over is not %llu MiB",
+		    (unsigned long long)(size >> 20));
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+static int
+vm_alloc_ram(struct vm *vm, uint64_t size, int fd)
+{
 	vm->lowmem = size < LOWMEM_LIMIT ? size : LOWMEM_LIMIT;
 	vm->highmem = size - vm->lowmem;
 	/* 64-bit PCI window: above high RAM, 1 GiB aligned. */
 	vm->mmio64_base = (HIGHMEM_BASE + vm->highmem + GB(1) - 1) & ~(GB(1) - 1);
 
+	if (fd >= 0 && (fd = adopt_ram(fd, size)) < 0)
+		return fd;
+	if (fd >= 0)
+		goto map;
 	/* One sealed memfd, so backends can map exactly this and nothing more. */
 	fd = memfd_create("hyve-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
@@ -41,6 +59,7 @@ vm_alloc_ram(struct vm *vm, uint64_t size)
 		close(fd);
 		return -e;
 	}
+map:
 	vm->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED |
 	    MAP_NORESERVE, fd, 0);
 	if (vm->mem == MAP_FAILED) {
@@ -76,7 +95,7 @@ vm_create_nokvm(struct vm *vm, const char *name, uint64_t mem_size)
 	int rc;
 
 	vm_init_common(vm, name);
-	if ((rc = vm_alloc_ram(vm, mem_size)) < 0)
+	if ((rc = vm_alloc_ram(vm, mem_size, -1)) < 0)
 		return rc;
 	return 0;
 }
@@ -125,11 +144,18 @@ vm_check_caps(struct vm *vm)
 int
 vm_create(struct vm *vm, const char *name, uint64_t mem_size)
 {
+	return vm_create_from(vm, name, mem_size, -1, -1);
+}
+
+int
+vm_create_from(struct vm *vm, const char *name, uint64_t mem_size,
+    int kvm_fd, int mem_fd)
+{
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	int rc, ver;
 
 	vm_init_common(vm, name);
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	vm->kvm_fd = kvm_fd >= 0 ? kvm_fd : open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		rc = -errno;
 		hlog("/dev/kvm: %s (is KVM enabled, and may this user open it?)",
@@ -149,7 +175,7 @@ vm_create(struct vm *vm, const char *name, uint64_t mem_size)
 		hlog("KVM_CREATE_VM: %s", strerror(errno));
 		return rc;
 	}
-	if ((rc = vm_alloc_ram(vm, mem_size)) < 0)
+	if ((rc = vm_alloc_ram(vm, mem_size, mem_fd)) < 0)
 		return rc;
 	if ((rc = vm_set_region(vm, 0, 0, vm->lowmem, vm->mem)) < 0)
 		return rc;

@@ -52,6 +52,10 @@ struct vm {
  */
 int vm_create_nokvm(struct vm *vm, const char *name, uint64_t mem_size);
 int vm_create(struct vm *vm, const char *name, uint64_t mem_size);
+/* The same with /dev/kvm and guest RAM handed over (each -1: open or make
+ * one), for an upgrade's new core. */
+int vm_create_from(struct vm *vm, const char *name, uint64_t mem_size,
+    int kvm_fd, int mem_fd);
 void vm_destroy(struct vm *vm);
 
 /* Host address of [gpa, gpa+len) if it lies wholly in one RAM region, else NULL. */

@@ -57,7 +57,7 @@ save_config(struct snap *s)
 }
 
 static int
-save_devices(struct vm *vm, struct snap *s)
+save_devices(struct vm *vm, struct snap *s, bool backends)
 {
 	int rc;
 
@@ -65,7 +65,7 @@ save_devices(struct vm *vm, struct snap *s)
 	if ((rc = uart_save(vm, s)) == 0 && (rc = rtc_save(vm, s)) == 0 &&
 	    (rc = pm_save(vm, s)) == 0 && (rc = i8042_save(vm, s)) == 0 &&
 	    (rc = pci_save(vm, s)) == 0)
-		rc = vpci_save(vm, s);
+		rc = vpci_save(vm, s, backends);
 	pthread_mutex_unlock(&vm->dev_lock);
 	return rc;
 }
@@ -146,16 +146,18 @@ save_memory(struct vm *vm, int fd, uint64_t *written, uint64_t *hash)
 	return write_all(fd, vm->mem + vm->mem_size - 1, 1);
 }
 
-static int
-build_state(struct vm *vm, struct snap *s)
+/* The devices first: once the rings stop, no backend raises an
+ * interrupt that the LAPICs' saved state would miss. */
+int
+vmsnap_build(struct vm *vm, struct snap *s, bool backends)
 {
 	int rc;
 
 	if ((rc = save_config(s)) < 0)
 		return rc;
-	if ((rc = vmstate_save(vm, s)) < 0)
+	if ((rc = save_devices(vm, s, backends)) < 0)
 		return rc;
-	return save_devices(vm, s);
+	return vmstate_save(vm, s);
 }
 
 /* A backend died while its device was being saved: which, and whether
@@ -192,7 +194,7 @@ vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
 	snap_init(&s);
 	mi.size = vm->mem_size;
 	mi.lowmem = vm->lowmem;
-	if ((rc = build_state(vm, &s)) == -EAGAIN) {
+	if ((rc = vmsnap_build(vm, &s, true)) == -EAGAIN) {
 		rc = backend_gone(err, errlen);
 	} else if (rc < 0) {
 		snprintf(err, errlen, "reading the VM's state failed: %s (see "
@@ -251,20 +253,16 @@ read_state(const char *dir, struct snap *s)
 }
 
 int
-vmsnap_config(const char *dir)
+vmsnap_config_from(const struct snap *s, const char *what)
 {
 	const char *text;
 	char *copy, *line, *next, *eq;
-	struct snap s;
 	size_t len;
 	int rc = 0;
 
-	if ((rc = read_state(dir, &s)) < 0)
-		return rc;
-	if ((text = snap_find(&s, SNAP_CONFIG, 0, &len)) == NULL ||
+	if ((text = snap_find(s, SNAP_CONFIG, 0, &len)) == NULL ||
 	    (copy = strndup(text, len)) == NULL) {
-		hlog("%s/%s: no configuration in it", dir, SNAP_STATE_FILE);
-		snap_free(&s);
+		hlog("%s: no configuration in it", what);
 		return -EINVAL;
 	}
 	for (line = copy; rc == 0 && line != NULL && *line != '\0';
@@ -272,8 +270,7 @@ vmsnap_config(const char *dir)
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
 		if ((eq = strchr(line, '=')) == NULL) {
-			hlog("%s/%s: a configuration line without '='", dir,
-			    SNAP_STATE_FILE);
+			hlog("%s: a configuration line without '='", what);
 			rc = -EINVAL;
 			break;
 		}
@@ -281,6 +278,20 @@ vmsnap_config(const char *dir)
 		rc = config_set_default(line, eq + 1);
 	}
 	free(copy);
+	return rc;
+}
+
+int
+vmsnap_config(const char *dir)
+{
+	char what[4096];
+	struct snap s;
+	int rc;
+
+	if ((rc = read_state(dir, &s)) < 0)
+		return rc;
+	snprintf(what, sizeof(what), "%s/%s", dir, SNAP_STATE_FILE);
+	rc = vmsnap_config_from(&s, what);
 	snap_free(&s);
 	return rc;
 }
@@ -345,7 +356,7 @@ load_memory(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
 }
 
 static int
-load_devices(struct vm *vm, const struct snap *s)
+load_devices(struct vm *vm, const struct snap *s, bool start)
 {
 	int rc;
 
@@ -353,9 +364,19 @@ load_devices(struct vm *vm, const struct snap *s)
 	if ((rc = pci_load(vm, s)) == 0 && (rc = uart_load(vm, s)) == 0 &&
 	    (rc = rtc_load(vm, s)) == 0 && (rc = pm_load(vm, s)) == 0 &&
 	    (rc = i8042_load(vm, s)) == 0)
-		rc = vpci_load(vm, s);
+		rc = vpci_load(vm, s, start);
 	pthread_mutex_unlock(&vm->dev_lock);
 	return rc;
+}
+
+int
+vmsnap_load(struct vm *vm, const struct snap *s, bool live)
+{
+	int rc;
+
+	if ((rc = vmstate_load(vm, s, live)) < 0)
+		return rc;
+	return load_devices(vm, s, !live);
 }
 
 int
@@ -372,9 +393,7 @@ vmsnap_restore(struct vm *vm, const char *dir)
 	if (rc == 0)
 		rc = load_memory(vm, dir, mi);
 	if (rc == 0)
-		rc = vmstate_load(vm, &s);
-	if (rc == 0)
-		rc = load_devices(vm, &s);
+		rc = vmsnap_load(vm, &s, false);
 	snap_free(&s);
 	if (rc == 0)
 		hlog("%s: restored from %s", vm->name, dir);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct vm;
+struct snap;
 
 struct vmsnap_result {
 	uint64_t	state_bytes, memory_bytes;
@@ -38,5 +39,14 @@ int vmsnap_config(const char *dir);
 /* Loads RAM and every state into vm, built from that configuration and
  * not yet running. */
 int vmsnap_restore(struct vm *vm, const char *dir);
+
+/* The state without RAM, vCPUs paused: the configuration, every device
+ * (its rings stopped; with backends, their own state), every vCPU. */
+int vmsnap_build(struct vm *vm, struct snap *s, bool backends);
+/* Loads it into a VM not yet running; live (an upgrade): time went on,
+ * and the rings wait for vpci_start. */
+int vmsnap_load(struct vm *vm, const struct snap *s, bool live);
+/* Parses the configuration section into defaults (as vmsnap_config). */
+int vmsnap_config_from(const struct snap *s, const char *what);
 
 #endif

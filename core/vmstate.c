@@ -191,6 +191,28 @@ save_vm(struct vm *vm, struct snap *s)
 	    sizeof(vm->irq_level));
 }
 
+/*
+ * Where the host has it, the guest's TSC as an offset from the host's:
+ * an upgrade on the same host sets it again, so the guest's TSC runs on
+ * through the pause instead of stopping.
+ */
+static int
+save_tsc_offset(struct vcpu *v, struct snap *s)
+{
+	uint64_t off;
+	struct kvm_device_attr a = {
+		.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+		.addr = (uintptr_t)&off,
+	};
+
+	if (ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &a) < 0)
+		return 0;
+	if (ioctl(v->fd, KVM_GET_DEVICE_ATTR, &a) < 0)
+		return vcpu_ioctl(v, KVM_GET_DEVICE_ATTR, &a,
+		    "KVM_GET_DEVICE_ATTR (TSC offset)");
+	return snap_add(s, SNAP_VCPU_TSC_OFFSET, v->id, &off, sizeof(off));
+}
+
 int
 vmstate_save(struct vm *vm, struct snap *s)
 {
@@ -201,7 +223,8 @@ vmstate_save(struct vm *vm, struct snap *s)
 		return nmsrs;
 	snap_add(s, SNAP_NCPUS, 0, &n, sizeof(n));
 	for (int i = 0; i < vm->ncpus; i++)
-		if ((rc = save_vcpu(&vm->vcpus[i], msrs, nmsrs, s)) < 0)
+		if ((rc = save_vcpu(&vm->vcpus[i], msrs, nmsrs, s)) < 0 ||
+		    (rc = save_tsc_offset(&vm->vcpus[i], s)) < 0)
 			return rc;
 	return save_vm(vm, s);
 }
@@ -283,8 +306,24 @@ load_vcpu(struct vcpu *v, const struct snap *s)
 	return 0;
 }
 
+/* Live: the saved TSC offset, so the guest's TSC counts the pause. */
 static int
-load_vm(struct vm *vm, const struct snap *s)
+load_tsc_offset(struct vcpu *v, const struct snap *s)
+{
+	const uint64_t *off = snap_find(s, SNAP_VCPU_TSC_OFFSET, v->id, NULL);
+	struct kvm_device_attr a = {
+		.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+		.addr = (uintptr_t)off,
+	};
+
+	if (off == NULL)
+		return 0;
+	return vcpu_ioctl(v, KVM_SET_DEVICE_ATTR, &a,
+	    "KVM_SET_DEVICE_ATTR (TSC offset)");
+}
+
+static int
+load_vm(struct vm *vm, const struct snap *s, bool live)
 {
 	const struct kvm_irqchip *chip;
 	const struct kvm_pit_state2 *pit;
@@ -309,9 +348,14 @@ load_vm(struct vm *vm, const struct snap *s)
 		return -EINVAL;
 	if ((rc = vm_ioctl(vm, KVM_SET_PIT2, (void *)pit, "KVM_SET_PIT2")) < 0)
 		return rc;
-	/* The guest's clock goes on from where it stopped. */
+	/* The guest's clock goes on from where it stopped or, live, counts
+	 * the time since (KVM adds what passed since clk->realtime). */
 	memset(&c, 0, sizeof(c));
 	c.clock = clk->clock;
+	if (live && (clk->flags & KVM_CLOCK_REALTIME)) {
+		c.flags = KVM_CLOCK_REALTIME;
+		c.realtime = clk->realtime;
+	}
 	if ((rc = vm_ioctl(vm, KVM_SET_CLOCK, &c, "KVM_SET_CLOCK")) < 0)
 		return rc;
 	memcpy(vm->irq_level, lvl, sizeof(vm->irq_level));
@@ -319,7 +363,7 @@ load_vm(struct vm *vm, const struct snap *s)
 }
 
 int
-vmstate_load(struct vm *vm, const struct snap *s)
+vmstate_load(struct vm *vm, const struct snap *s, bool live)
 {
 	const uint32_t *n;
 	int rc;
@@ -332,10 +376,11 @@ vmstate_load(struct vm *vm, const struct snap *s)
 		return -EINVAL;
 	}
 	/* The irqchip first: the LAPICs' state refers to it. */
-	if ((rc = load_vm(vm, s)) < 0)
+	if ((rc = load_vm(vm, s, live)) < 0)
 		return rc;
 	for (int i = 0; i < vm->ncpus; i++)
-		if ((rc = load_vcpu(&vm->vcpus[i], s)) < 0)
+		if ((rc = load_vcpu(&vm->vcpus[i], s)) < 0 ||
+		    (live && (rc = load_tsc_offset(&vm->vcpus[i], s)) < 0))
 			return rc;
 	return 0;
 }

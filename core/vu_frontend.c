@@ -273,6 +273,20 @@ vuf_open(struct vu_front *f, int sock, const char *name)
 }
 
 void
+vuf_adopt(struct vu_front *f, int sock, const char *name, uint64_t features,
+    uint64_t pfeatures, unsigned nqueues)
+{
+	memset(f, 0, sizeof(*f));
+	f->sock = sock;
+	f->name = name;
+	f->features = features;
+	f->pfeatures = pfeatures & VUF_PFEATURES;
+	f->nqueues = nqueues;
+	f->timeout = vuf_timeout_ms;
+	sock_timeout(sock, vuf_timeout_ms);
+}
+
+void
 vuf_close(struct vu_front *f)
 {
 	if (f->sock >= 0)

@@ -32,6 +32,10 @@ struct vu_front {
 
 /* Takes sock; handshake: features, protocol features, owner, queue count. */
 int vuf_open(struct vu_front *f, int sock, const char *name);
+/* Takes sock, a connection another core made with this handshake's
+ * results: nothing is sent (hyvectl upgrade). */
+void vuf_adopt(struct vu_front *f, int sock, const char *name,
+    uint64_t features, uint64_t pfeatures, unsigned nqueues);
 void vuf_close(struct vu_front *f);
 int vuf_get_config(struct vu_front *f, uint32_t off, void *buf, uint32_t len);
 int vuf_set_features(struct vu_front *f, uint64_t features);

@@ -21,9 +21,10 @@ static const char *const cmd_names[] = {
 	[CTL_RESTART] = "restart",
 	[CTL_SWAP] = "swap",
 	[CTL_SNAPSHOT] = "snapshot",
+	[CTL_UPGRADE] = "upgrade",
 };
 #define NCMDS	(sizeof(cmd_names) / sizeof(cmd_names[0]))
-#define CMD_LIST "status, audit, poweroff, stats, restart, swap or snapshot"
+#define CMD_LIST "status, audit, poweroff, stats, restart, swap, snapshot or upgrade"
 
 const char *
 ctl_cmd_name(enum ctl_cmd cmd)
@@ -177,9 +178,16 @@ check_fields(json_object *o, const char *req_cmd, char *err, size_t errlen)
 			    "not to %s", key, req_cmd);
 			return -EINVAL;
 		}
+		if (strcmp(key, "binary") == 0 || strcmp(key, "timeout") == 0) {
+			if (strcmp(req_cmd, "upgrade") == 0)
+				continue;
+			snprintf(err, errlen, "\"%s\" applies only to upgrade, "
+			    "not to %s", key, req_cmd);
+			return -EINVAL;
+		}
 		snprintf(err, errlen, "unknown field \"%.32s\" in the request "
 		    "(known: version, cmd, vm, force, device, backend, path, "
-		    "tap, resume)", key);
+		    "tap, resume, binary, timeout)", key);
 		return -EINVAL;
 	}
 	return 0;
@@ -282,6 +290,19 @@ ctl_parse_request(const char *line, size_t len, struct ctl_req *req,
 		}
 		req->resume = json_object_get_boolean(v);
 	}
+	if (json_object_object_get_ex(o, "timeout", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) < 1 ||
+		    json_object_get_int64(v) > 3600000) {
+			snprintf(err, errlen, "\"timeout\" must be milliseconds "
+			    "from 1 to 3600000");
+			goto out;
+		}
+		req->timeout_ms = json_object_get_int64(v);
+	}
+	if (req->cmd == CTL_UPGRADE && get_str(o, "binary", req->backend,
+	    sizeof(req->backend), err, errlen) < 0)
+		goto out;
 	if (get_str(o, "device", req->device, sizeof(req->device), err,
 	    errlen) < 0 || get_str(o, "backend", req->backend,
 	    sizeof(req->backend), err, errlen) < 0 || get_str(o, "path",
@@ -349,8 +370,11 @@ ctl_build_request(const struct ctl_req *req)
 		json_object_object_add(o, "device",
 		    json_object_new_string(req->device));
 	if (req->backend[0] != '\0')
-		json_object_object_add(o, "backend",
-		    json_object_new_string(req->backend));
+		json_object_object_add(o, req->cmd == CTL_UPGRADE ? "binary" :
+		    "backend", json_object_new_string(req->backend));
+	if (req->cmd == CTL_UPGRADE && req->timeout_ms > 0)
+		json_object_object_add(o, "timeout",
+		    json_object_new_int(req->timeout_ms));
 	if (req->path[0] != '\0')
 		json_object_object_add(o, "path", json_object_new_string(req->path));
 	if (req->tap[0] != '\0')

@@ -19,10 +19,12 @@
  *	    "backend":"/path/hyve-blk","path":"/img2"}
  *	{"version":1,"cmd":"snapshot","vm":"vm0","path":"/snaps/a",
  *	    "resume":true}
+ *	{"version":1,"cmd":"upgrade","vm":"vm0","binary":"/usr/bin/hyve",
+ *	    "timeout":10000}
  *
  *	version	integer, must be 1 (required)
- *	cmd	"status", "audit", "poweroff", "stats", "restart", "swap" or
- *		"snapshot" (required)
+ *	cmd	"status", "audit", "poweroff", "stats", "restart", "swap",
+ *		"snapshot" or "upgrade" (required)
  *	vm	string, the VM's name; if given it must be the name of the VM
  *		behind the socket (optional)
  *	force	boolean, poweroff only: end the VM at once instead of
@@ -36,6 +38,10 @@
  *		and the memory file, opened for writing by the client
  *	resume	boolean, snapshot only: run on afterwards (default: the VM
  *		ends once the snapshot is written)
+ *	binary	string, upgrade only: the new core's binary (default: the
+ *		path hyve was started from, read again)
+ *	timeout	integer, upgrade only: milliseconds the new core has to
+ *		report ready (default CTL_UPGRADE_TIMEOUT_MS)
  *
  * Any other field is an error.  Every request gets exactly one response
  * line, in order:
@@ -51,6 +57,7 @@
  * "FAIL", reason (why not OK, else null)}].
  * poweroff result: {action: "power button pressed"|"forced off"}.
  * snapshot result: {path, state_bytes, memory_bytes, resumed}.
+ * upgrade result: {binary, old_pid, pid (the new core), pause_ms}.
  * stats result: devices: [{name, restarts, requests, bytes, errors, kicks,
  * interrupts}].  restart and swap result: {device, pid (the new backend)}.
  * status devices also carry restarts and last_exit (why the last backend
@@ -77,7 +84,10 @@ enum ctl_cmd {
 	CTL_RESTART,
 	CTL_SWAP,
 	CTL_SNAPSHOT,
+	CTL_UPGRADE,
 };
+
+#define CTL_UPGRADE_TIMEOUT_MS	30000
 
 struct ctl_req {
 	int		version;
@@ -86,7 +96,9 @@ struct ctl_req {
 	bool		force;
 	bool		resume;		/* snapshot */
 	char		device[32];	/* restart, swap */
-	char		backend[1024];	/* swap: "" when not given */
+	char		backend[1024];	/* swap: "" when not given; upgrade:
+					   "binary" */
+	int		timeout_ms;	/* upgrade: 0 when not given */
 	char		path[1024];
 	char		tap[32];
 };

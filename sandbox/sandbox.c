@@ -406,7 +406,9 @@ host_enter(const struct sandbox_row *r, const struct sandbox_opts *o,
 	return lock_and_load(c, o, name);
 }
 
-/* The monitor keeps its caps (SANDBOX_MONITOR_CAPS), in no set more. */
+/* The monitor keeps its caps (SANDBOX_MONITOR_CAPS), in no set more, and
+ * an empty bounding set: what it starts gains nothing by exec (a new core
+ * runs in its namespaces; a backend's new user namespace starts afresh). */
 static int
 root_enter(const struct sandbox_row *r,
     const struct sandbox_opts *o, const char *name, const char *prefix)
@@ -420,7 +422,7 @@ root_enter(const struct sandbox_row *r,
 		for (int cap = 0; cap < 64; cap++)
 			if (r->caps & (1ULL << cap))
 				capng_update(CAPNG_ADD, CAPNG_EFFECTIVE |
-				    CAPNG_PERMITTED | CAPNG_BOUNDING_SET, cap);
+				    CAPNG_PERMITTED, cap);
 		if (setgroups(0, NULL) < 0 || capng_apply(CAPNG_SELECT_ALL) < 0) {
 			seccomp_release(c);
 			return fail(name, "dropping capabilities", EPERM);
@@ -444,6 +446,34 @@ sandbox_pre_exec(void)
 	memset(d, 0, sizeof(d));
 	if (syscall(SYS_capset, &h, d) < 0)
 		return fail("exec", "dropping capabilities", errno);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return fail("exec", "clearing ambient capabilities", errno);
+	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return fail("exec", "no_new_privs", errno);
+	if ((rc = sandbox_load_base_filter()) < 0)
+		return fail("exec", "loading the base seccomp filter", -rc);
+	return 0;
+}
+
+/*
+ * For a new core (hyvectl upgrade), started by the root monitor in the
+ * host's namespaces: the ids (which empties the capability sets; the
+ * monitor's bounding set is empty already), then as sandbox_pre_exec.
+ */
+int
+sandbox_pre_exec_as(uid_t uid, gid_t gid)
+{
+	struct rlimit zero = { 0, 0 };
+	int rc;
+
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+			return fail("exec", "dropping the bounding set", errno);
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0)
+		return fail("exec", "becoming the tenant", errno);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return fail("exec", "clearing ambient capabilities", errno);
 	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||

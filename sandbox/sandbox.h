@@ -151,6 +151,9 @@ int sandbox_keeper(const char *name);
  * caller has already put it in its namespaces and on the tenant's ids.
  */
 int sandbox_pre_exec(void);
+/* The same for a process in the host's namespaces that is still root:
+ * it becomes uid and gid on the way (a new core). */
+int sandbox_pre_exec_as(uid_t uid, gid_t gid);
 /* The same for a sandbox_exec program: it keeps x->caps (see below). */
 struct sandbox_exec;
 int sandbox_pre_exec_foreign(const struct sandbox_exec *x);

@@ -61,6 +61,7 @@ sc_rules_core(scmp_filter_ctx c)
 		KVM_GET_MSR_INDEX_LIST, KVM_GET_MSRS, KVM_GET_XSAVE,
 		KVM_GET_XCRS, KVM_GET_LAPIC, KVM_GET_DEBUGREGS,
 		KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK,
+		KVM_HAS_DEVICE_ATTR, KVM_GET_DEVICE_ATTR,	/* TSC offset */
 		TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 		FIONREAD,	/* is a backend's whole answer there yet */
 	};
@@ -89,4 +90,26 @@ sc_rules_core(scmp_filter_ctx c)
 	    SCMP_A2(SCMP_CMP_EQ, 0, 0))) < 0)
 		return rc;
 	return 0;
+}
+
+/*
+ * A new core (hyvectl upgrade) starts under the monitor's filter, which
+ * is kept across exec: what it calls from exec until it loads its own,
+ * building its VM from what it was handed.  The monitor's filter adds it
+ * and sc_rules_core, so the new core ends up held to the core's list.
+ */
+int
+sc_rules_core_start(scmp_filter_ctx c)
+{
+	static const int plain[] = {
+		SCMP_SYS(signalfd4), SCMP_SYS(eventfd2),
+		SCMP_SYS(epoll_create1), SCMP_SYS(sigaltstack),
+	};
+	int rc;
+
+	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)
+		return rc;
+	/* KVM's own ioctls: creating the VM and its vCPUs, setting state. */
+	return seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+	    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, KVMIO << 8));
 }

@@ -29,6 +29,8 @@ int sc_threads_only(scmp_filter_ctx c);
 int sc_backend_base(scmp_filter_ctx c);
 
 int sc_rules_core(scmp_filter_ctx c);
+/* A new core from exec until it loads sc_rules_core (seccomp_core.c). */
+int sc_rules_core_start(scmp_filter_ctx c);
 int sc_rules_monitor(scmp_filter_ctx c);
 
 /* Loads the base filter of sandbox_pre_exec. */

@@ -105,6 +105,9 @@ sc_rules_monitor(scmp_filter_ctx c)
 		if (rc < 0)
 			return rc;
 	}
+	/* A new core (hyvectl upgrade) starts under this filter too. */
+	if ((rc = sc_rules_core(c)) < 0 || (rc = sc_rules_core_start(c)) < 0)
+		return rc;
 	/* A new backend: clone, never a thread (the monitor has none). */
 	if ((rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))) < 0 ||

@@ -44,6 +44,8 @@ usage(void)
 	    "       hyvectl [--socket PATH] swap VM DEVICE [--backend PATH] "
 	    "[--path IMAGE | --tap NAME]\n"
 	    "       hyvectl [--socket PATH] snapshot VM DIR [--resume]\n"
+	    "       hyvectl [--socket PATH] upgrade VM [--binary PATH] "
+	    "[--timeout SECONDS]\n"
 	    "The socket is %s/VM.sock unless --socket is given.\n"
 	    "Exit status: 0 ok, 1 the VM reported a failure, 2 usage, "
 	    "3 the VM cannot be reached.\n", CTL_DIR);
@@ -169,8 +171,11 @@ call(const char *path, const struct ctl_req *req, json_object **res,
 		fprintf(stderr, "hyvectl: out of memory\n");
 		return EX_UNREACH;
 	}
-	if (req->cmd == CTL_SNAPSHOT) {
-		struct timeval tv = { .tv_sec = SNAP_TIMEOUT_SEC };
+	if (req->cmd == CTL_SNAPSHOT || req->cmd == CTL_UPGRADE) {
+		/* The core answers an upgrade after the new one's deadline. */
+		struct timeval tv = { .tv_sec = req->cmd == CTL_SNAPSHOT ?
+		    SNAP_TIMEOUT_SEC : TIMEOUT_SEC + (req->timeout_ms ?
+		    req->timeout_ms : CTL_UPGRADE_TIMEOUT_MS) / 1000 };
 
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
@@ -687,19 +692,36 @@ main(int argc, char **argv)
 		{ "path", required_argument, NULL, 'p' },
 		{ "tap", required_argument, NULL, 't' },
 		{ "resume", no_argument, NULL, 'r' },
+		{ "binary", required_argument, NULL, 'B' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl_req req = { .version = CTL_VERSION };
 	const char *sock = NULL, *vm, *backend = NULL, *ipath = NULL,
-	    *tap = NULL;
+	    *tap = NULL, *binary = NULL;
+	long timeout = 0;
+	char *end;
 	bool json = false, force = false, resume = false;
 	json_object *r;
 	char path[256];
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "s:jfb:p:t:rh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:jfb:p:t:rhB:T:", opts,
+	    NULL)) != -1) {
 		switch (c) {
+		case 'B':
+			binary = optarg;
+			break;
+		case 'T':
+			timeout = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || timeout < 1 ||
+			    timeout > 3600) {
+				fprintf(stderr, "hyvectl: --timeout %s: give "
+				    "whole seconds from 1 to 3600\n", optarg);
+				return EX_USAGE;
+			}
+			break;
 		case 'r':
 			resume = true;
 			break;
@@ -744,7 +766,8 @@ main(int argc, char **argv)
 	}
 	if ((req.cmd = ctl_cmd_lookup(argv[0])) == CTL_NONE) {
 		fprintf(stderr, "hyvectl: unknown command '%s' (list, status, "
-		    "audit, poweroff, stats, restart, swap or snapshot)\n", argv[0]);
+		    "audit, poweroff, stats, restart, swap, snapshot or "
+		    "upgrade)\n", argv[0]);
 		return EX_USAGE;
 	}
 	if (req.cmd == CTL_RESTART || req.cmd == CTL_SWAP) {
@@ -775,6 +798,19 @@ main(int argc, char **argv)
 		    "only to swap\n");
 		return EX_USAGE;
 	}
+	if ((binary || timeout) && req.cmd != CTL_UPGRADE) {
+		fprintf(stderr, "hyvectl: --binary and --timeout apply only to "
+		    "upgrade\n");
+		return EX_USAGE;
+	}
+	if (binary && (strlen(binary) >= sizeof(req.backend) ||
+	    realpath(binary, req.backend) == NULL)) {
+		fprintf(stderr, "hyvectl: %s: %s\n", binary,
+		    strlen(binary) >= sizeof(req.backend) ? "path too long" :
+		    strerror(errno));
+		return EX_USAGE;
+	}
+	req.timeout_ms = timeout * 1000;
 	if (ipath && tap) {
 		fprintf(stderr, "hyvectl: give --path or --tap, not both\n");
 		return EX_USAGE;
@@ -848,6 +884,11 @@ main(int argc, char **argv)
 	case CTL_SWAP:
 		printf("%s: %s: new backend pid %s\n", vm, str(r, "device"),
 		    str(r, "pid"));
+		break;
+	case CTL_UPGRADE:
+		printf("%s: upgraded to %s: core pid %s (was %s), handover %s "
+		    "ms\n", vm, str(r, "binary"), str(r, "pid"),
+		    str(r, "old_pid"), str(r, "handover_ms"));
 		break;
 	default:
 		printf("%s: %s\n", vm, str(r, "action"));
