@@ -442,7 +442,7 @@ test_snapshot_backend_dies(void **state)
 	old = v->sup.bp.pid;
 	kill_unseen(old);
 	snap_init(&s);
-	assert_int_equal(vpci_save(&vm, &s), -EAGAIN);
+	assert_int_equal(vpci_save(&vm, &s, true), -EAGAIN);
 	assert_int_equal(vpci_snapshot_check(err, sizeof(err)), -EAGAIN);
 	snprintf(want, sizeof(want), "%s: its backend is restarting", v->name);
 	assert_string_equal(err, want);
@@ -454,7 +454,7 @@ test_snapshot_backend_dies(void **state)
 	assert_int_equal(vpci_snapshot_check(err, sizeof(err)), 0);
 
 	snap_init(&s);
-	assert_int_equal(vpci_save(&vm, &s), 0);
+	assert_int_equal(vpci_save(&vm, &s, true), 0);
 	assert_non_null(snap_find(&s, SNAP_DEV_VIRTIO, SLOT << 3, &len));
 	old = v->sup.bp.pid;
 	kill_unseen(old);
