@@ -100,6 +100,7 @@ collect(struct vm *vm, struct upg_out *o, int *ach)
 
 	if ((rc = upg_give(o, up.first ? ach[1] : up.anchor, UPG_ANCHOR, 0,
 	    0)) < 0 || (rc = sup_handover(o)) < 0 ||
+	    (rc = uart_handover(o)) < 0 ||
 	    (rc = snap_add(o->s, SNAP_UPG_START, 0, &start, sizeof(start))) < 0)
 		return rc;
 	return snap_add(o->s, SNAP_UPG_FDS, 0, o->tab, o->n * sizeof(o->tab[0]));

@@ -31,6 +31,8 @@ enum upg_kind {
 	UPG_DEV_SLOT,		/* slot = the class's slot: disk, tap */
 	UPG_DEV_STATS,		/* the counters page */
 	UPG_DEV_INFL,		/* the inflight region */
+	UPG_UART,		/* inst = COM index, slot: in, out, listen,
+				   connection */
 };
 
 struct upg_fd {

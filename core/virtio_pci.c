@@ -1349,23 +1349,30 @@ resume_one(struct vpci *v, void *arg)
 	return rings_restart(v, st, true);
 }
 
-int
-vpci_resume(struct vm *vm, const struct snap *s)
+/* fn for every virtio-pci device, even after one fails; the first
+ * failure. */
+static int
+vpci_each_all(int (*fn)(struct vpci *, void *), void *arg)
 {
 	int rc, first = 0;
 
-	(void)vm;
-	/* Every device gets its rings back, even after one fails. */
 	for (int sl = 0; sl < PCI_SLOTS; sl++)
 		for (int f = 0; f < PCI_FUNCS; f++) {
 			struct pci_dev *pd = pci_find(0, sl, f);
 
 			if (pd != NULL && vpci_of(pd) != NULL &&
-			    (rc = resume_one(vpci_of(pd), (void *)s)) < 0 &&
-			    first == 0)
+			    (rc = fn(vpci_of(pd), arg)) < 0 && first == 0)
 				first = rc;
 		}
 	return first;
+}
+
+int
+vpci_resume(struct vm *vm, const struct snap *s)
+{
+	(void)vm;
+	/* Every device gets its rings back, even after one fails. */
+	return vpci_each_all(resume_one, (void *)s);
 }
 
 static bool load_start;		/* vpci_load's */
@@ -1455,18 +1462,6 @@ start_one(struct vpci *v, void *arg)
 int
 vpci_start(struct vm *vm, const struct snap *s)
 {
-	int rc, first = 0;
-
 	(void)vm;
-	/* Every device gets its rings, even after one fails. */
-	for (int sl = 0; sl < PCI_SLOTS; sl++)
-		for (int f = 0; f < PCI_FUNCS; f++) {
-			struct pci_dev *pd = pci_find(0, sl, f);
-
-			if (pd != NULL && vpci_of(pd) != NULL &&
-			    (rc = start_one(vpci_of(pd), (void *)s)) < 0 &&
-			    first == 0)
-				first = rc;
-		}
-	return first;
+	return vpci_each_all(start_one, (void *)s);
 }

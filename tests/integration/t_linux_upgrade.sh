@@ -5,7 +5,7 @@
 # block, the peer checks the sha256 of what it got), the backends keep
 # their processes (no restart is counted) and the hyve that was started
 # exits as the guest powers off.
-# lab: 600 s
+# lab: 750 s
 # timeout: 1800 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
@@ -13,11 +13,7 @@ need_netns
 need_cmd python3
 CTL=$ROOT/build/hyvectl
 SOCK=$TMP/vm.sock
-L=$ROOT/build/linux
-if [ ! -f "$L/root.img" ] || [ ! -f "$L/vmlinuz" ] || [ ! -f "$L/initrd.gz" ]; then
-	echo "t_linux_upgrade: $L is incomplete; making it (sh tools/linux-guest.sh)"
-	sh "$ROOT/tools/linux-guest.sh" || fail "cannot make the Debian guest in $L"
-fi
+. "$(dirname "$0")/linux_lib.sh"
 PEER=10.0.2.1
 cp --sparse=always "$L/root.img" "$TMP/root.img" || fail "cannot copy $L/root.img to $TMP"
 truncate -s 64M "$TMP/data.img"
@@ -45,18 +41,6 @@ SCRIPT
 unshare -n sh "$TMP/run.sh" &
 ns=$!
 
-show() {
-	cat "$TMP/out"
-	sed 's/^/hyve: /' "$TMP/err"
-	sed 's/^/host: /' "$TMP/peer"
-}
-# stop WHY: ends the VM (only this test's hyve, by pid) and fails.
-stop() {
-	kill -KILL "$(cat "$TMP/hyve.pid" 2>/dev/null)" 2>/dev/null
-	wait $ns
-	show
-	fail "$*"
-}
 ctl() { "$CTL" --socket "$SOCK" "$@"; }
 # backends: "name pid restarts" of every device with a backend.
 backends() {
@@ -76,20 +60,6 @@ upgrades() {
 		[ -n "$_new" ] && [ "$_new" != "$_old" ] || stop "upgrade $((_k + 1)) $2: the core is still $_old"
 		_k=$((_k + 1))
 		echo "upgrade $_k $2: $(cat "$TMP/ctl.out")"
-	done
-}
-# round PATTERN N: waits up to 120 s for the guest's N-th line matching
-# PATTERN; wait_n PATTERN FILE N SECONDS: for N lines matching it in FILE.
-round() {
-	wait_n "$1" "$TMP/out" "$2" 120 || stop "the guest printed no '$1' line $2 (it ended or hung)"
-}
-wait_n() {
-	_end=$(($(date +%s) + $4))
-	while :; do
-		_c=$(grep -c "$1" "$2" 2>/dev/null)
-		[ "${_c:-0}" -ge "$3" ] && return 0
-		[ "$(date +%s)" -le $_end ] || return 1
-		sleep 0.1
 	done
 }
 
