@@ -19,11 +19,7 @@ need_cmd python3
 CTL=$ROOT/build/hyvectl
 SOCK=$TMP/vm.sock
 VM=vmlinux-snap
-L=$ROOT/build/linux
-if [ ! -f "$L/root.img" ] || [ ! -f "$L/vmlinuz" ] || [ ! -f "$L/initrd.gz" ]; then
-	echo "t_linux_snapshot: $L is incomplete; making it (sh tools/linux-guest.sh)"
-	sh "$ROOT/tools/linux-guest.sh" || fail "cannot make the Debian guest in $L"
-fi
+. "$(dirname "$0")/linux_lib.sh"
 PEER=10.0.2.1
 cp --sparse=always "$L/root.img" "$TMP/root.img" || fail "cannot copy $L/root.img to $TMP"
 truncate -s 64M "$TMP/data.img"
@@ -66,57 +62,39 @@ SCRIPT
 unshare -n sh "$TMP/run.sh" &
 ns=$!
 
-show() {
-	cat "$TMP/out"
-	sed 's/^/hyve: /' "$TMP/err"
-	sed 's/^/host: /' "$TMP/peer"
-}
-# stop WHY: ends the VM (only this test's hyve, by pid) and fails.
-stop() {
+# give_up WHY: stop (linux_lib.sh), with no restore to come.
+give_up() {
 	touch "$TMP/end"
-	kill -KILL "$(cat "$TMP/hyve.pid" 2>/dev/null)" 2>/dev/null
-	wait $ns
-	show
-	fail "$*"
-}
-# wait_n PATTERN FILE N SECONDS: until FILE has N lines matching PATTERN.
-wait_n() {
-	_end=$(($(date +%s) + $4))
-	while :; do
-		_c=$(grep -c "$1" "$2" 2>/dev/null)
-		[ "${_c:-0}" -ge "$3" ] && return 0
-		[ "$(date +%s)" -le $_end ] || return 1
-		sleep 0.1
-	done
+	stop "$@"
 }
 # snapshot N WHAT: stops the VM into snap.N, waits for that hyve to end
 # (exit 1) and has the namespace restore it.
 snapshot() {
 	t0=$(date +%s)
 	"$CTL" --socket "$SOCK" snapshot $VM "$TMP/snap.$1" >"$TMP/ctl.out" 2>&1 ||
-	    stop "snapshot $1 ($2) failed: $(cat "$TMP/ctl.out")"
+	    give_up "snapshot $1 ($2) failed: $(cat "$TMP/ctl.out")"
 	cat "$TMP/ctl.out"
-	wait_n . "$TMP/rc.$(($1 - 1))" 1 120 || stop "hyve did not end after snapshot $1"
-	[ "$(cat "$TMP/rc.$(($1 - 1))")" = 1 ] || stop "hyve exited $(cat "$TMP/rc.$(($1 - 1))") after snapshot $1, expected 1"
+	wait_n . "$TMP/rc.$(($1 - 1))" 1 120 || give_up "hyve did not end after snapshot $1"
+	[ "$(cat "$TMP/rc.$(($1 - 1))")" = 1 ] || give_up "hyve exited $(cat "$TMP/rc.$(($1 - 1))") after snapshot $1, expected 1"
 	touch "$TMP/go.$1"
-	wait_n "restored from $TMP/snap.$1" "$TMP/err" 1 120 || stop "snapshot $1 was not restored"
+	wait_n "restored from $TMP/snap.$1" "$TMP/err" 1 120 || give_up "snapshot $1 was not restored"
 	echo "snapshot $1 ($2) taken and restored in $(($(date +%s) - t0)) s"
 }
 
 start=$(date +%s)
-wait_n "hyve-linux: fio round 1" "$TMP/out" 1 400 || stop "the guest never began fio"
+wait_n "hyve-linux: fio round 1" "$TMP/out" 1 400 || give_up "the guest never began fio"
 echo "fio began after $(($(date +%s) - start)) s"
 snapshot 2 "in fio's round"
 # The restored guest finishes and verifies that round, and then stops.
 touch "$TMP/ctl/open-5003"
-wait_n "tcppeer: receiving" "$TMP/peer" 1 400 || stop "the guest never began its TCP transfer"
+wait_n "tcppeer: receiving" "$TMP/peer" 1 400 || give_up "the guest never began its TCP transfer"
 grep -q "^PASS fioloop" "$TMP/out" && grep -q "hyve-linux: fio: 1 rounds verified" "$TMP/out" ||
-    stop "fio's round did not pass after the restore"
+    give_up "fio's round did not pass after the restore"
 snapshot 3 "in the middle of the 64 MiB transfer to the peer"
 rm -f "$TMP/ctl/hold"
-wait_n "^[0-9]* passed, [0-9]* failed" "$TMP/out" 1 600 || stop "the guest did not finish after the second restore"
+wait_n "^[0-9]* passed, [0-9]* failed" "$TMP/out" 1 600 || give_up "the guest did not finish after the second restore"
 "$CTL" --socket "$SOCK" poweroff $VM --force >/dev/null 2>&1
-wait_n . "$TMP/rc.3" 1 120 || stop "hyve did not end at a forced poweroff"
+wait_n . "$TMP/rc.3" 1 120 || give_up "hyve did not end at a forced poweroff"
 touch "$TMP/end"
 wait $ns
 show
