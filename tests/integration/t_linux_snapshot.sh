@@ -10,7 +10,7 @@
 # I/O error in the guest's kernel log, the peer received and sent 64 MiB
 # whose sha256 the guest checked.  Once the guest has reported, it is
 # powered off (its boot report and shutdown take 2 minutes in the lab).
-# lab: 540 s
+# lab: 620 s
 # timeout: 1500 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
