@@ -163,6 +163,20 @@ started:
 	return 0;
 }
 
+void
+backend_status_text(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(buf, len, "killed by seccomp (SIGSYS)");
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "ended (status 0x%x)", status);
+}
+
 int
 backend_reap(struct backend_proc *bp, char *buf, size_t len)
 {
@@ -174,23 +188,15 @@ backend_reap(struct backend_proc *bp, char *buf, size_t len)
 		return -ECHILD;
 	r = waitpid(bp->pid, &status, WNOHANG);
 	if (r < 0 && errno == ECHILD && bp->pidfd >= 0 && poll(&p, 1, 0) == 1) {
-		/* Started by an earlier core (hyvectl upgrade): the first
-		 * core is its parent and reaps it. */
-		snprintf(buf, len, "ended (the first core reaped it)");
-		goto gone;
-	}
-	if (r <= 0)
+		/* Started under an earlier core (hyvectl upgrade): the
+		 * first core is its parent, reaps it and tells us how it
+		 * ended (sup_reaped). */
+		snprintf(buf, len, "%s", BACKEND_REAPED_ELSEWHERE);
+	} else if (r <= 0) {
 		return -EAGAIN;
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
-		snprintf(buf, len, "killed by seccomp (SIGSYS)");
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status),
-		    strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, len, "ended (status 0x%x)", status);
-gone:
+	} else {
+		backend_status_text(status, buf, len);
+	}
 	if (bp->pidfd >= 0)
 		close(bp->pidfd);
 	bp->pidfd = -1;

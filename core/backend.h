@@ -37,8 +37,12 @@ int backend_spawn(struct backend_proc *bp, char *const argv[], const int *fds,
  */
 pid_t backend_start(int flags, const char *path, char *const argv[], int sock,
     const int *fds, int nfds, int closefd);
-/* Reaps an exited backend; writes why it ended into buf. */
+/* Reaps an exited backend; writes why it ended into buf, or, for one
+ * another process reaps, BACKEND_REAPED_ELSEWHERE. */
 int backend_reap(struct backend_proc *bp, char *buf, size_t len);
+#define BACKEND_REAPED_ELSEWHERE "ended (the first core reaped it)"
+/* A wait status in words: "exited with status 1", "killed by signal 9". */
+void backend_status_text(int status, char *buf, size_t len);
 /* Ends a backend whose socket the core has closed: it has a moment to
  * exit by itself, then it is killed; either way it is reaped. */
 void backend_stop(struct backend_proc *bp);

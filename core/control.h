@@ -1,6 +1,8 @@
 #ifndef HYVE_CONTROL_H
 #define HYVE_CONTROL_H
 
+#include <stdint.h>
+
 /*
  * The core's control socket (protocol in ipc/control.h), served from the
  * main loop: non-blocking, one buffer per connection, at most
@@ -30,8 +32,10 @@ int control_handoff(void);
 /* Serves the connections the monitor passes on fd (SCM_RIGHTS, 'C'). */
 int control_from_monitor(int fd);
 /* An upgrade's new core: the monitor has the socket at path already and
- * hands over connections on fd. */
-int control_adopt(struct vm *vm, const char *path, int fd);
+ * hands over connections on fd; the VM started at started (seconds of
+ * CLOCK_MONOTONIC, control_started of the old core). */
+int control_adopt(struct vm *vm, const char *path, int fd, int64_t started);
+int64_t control_started(void);
 
 #include <sys/types.h>
 struct json_object;

@@ -33,7 +33,8 @@
 #include "sandbox/sandbox.h"
 
 #define OUT_TIMEOUT	10	/* seconds a client has to read a reply */
-#define FLUSH_MS	50	/* retry interval for unsent replies */
+#define FLUSH_MS	50	/* retry interval for unsent replies and for
+				   a snapshot that waits for a backend */
 
 struct conn {
 	int		fd;
@@ -45,6 +46,8 @@ struct conn {
 	struct ctl_lines in;
 	int		fds[2];		/* snapshot: state and memory files */
 	int		nfds;
+	struct ctl_req	*snap;		/* a snapshot waiting for a backend */
+	long long	snap_until;	/* ms, CLOCK_MONOTONIC */
 };
 
 static struct {
@@ -59,6 +62,8 @@ static struct {
 	struct conn	*conns[CONTROL_MAX_CONN];
 } ctl = { .lfd = -1, .tfd = -1 };
 
+static void timer_set(bool on);
+
 static time_t
 now_sec(void)
 {
@@ -66,6 +71,15 @@ now_sec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* --- status and audit ------------------------------------------------------ */
@@ -372,6 +386,36 @@ conn_drop_fds(struct conn *c)
 		close(c->fds[--c->nfds]);
 }
 
+/*
+ * A backend is being restarted: the snapshot waits for it (the loop runs
+ * on, so the supervisor can restart it) and is tried again from the
+ * timer, at most VMSNAP_WAIT_S seconds; then err says it did not come
+ * back.  True while it waits: the answer comes later (snapshot_retry).
+ */
+static bool
+snapshot_wait(struct vm *vm, const struct ctl_req *req, struct conn *c,
+    char *err, size_t len)
+{
+	size_t n;
+
+	if (c->snap == NULL) {
+		if ((c->snap = malloc(sizeof(*req))) == NULL)
+			return false;
+		*c->snap = *req;
+		c->snap_until = now_ms() + VMSNAP_WAIT_S * 1000LL;
+		timer_set(true);
+		hlog("%s: snapshot to %s waits: %s (up to %d s)", vm->name,
+		    req->path, err, VMSNAP_WAIT_S);
+		return true;
+	}
+	if (now_ms() < c->snap_until)
+		return true;
+	n = strlen(err);
+	snprintf(err + n, len - n, " and did not come back within %d s; "
+	    "snapshot the VM once the device works again", VMSNAP_WAIT_S);
+	return false;
+}
+
 /* The files come with the request (SCM_RIGHTS): the core opens no path. */
 static json_object *
 cmd_snapshot(struct vm *vm, const struct ctl_req *req, struct conn *c,
@@ -379,16 +423,22 @@ cmd_snapshot(struct vm *vm, const struct ctl_req *req, struct conn *c,
 {
 	struct vmsnap_result res;
 	json_object *r;
+	int rc;
 
 	if (c->nfds != 2) {
 		snprintf(err, len, "snapshot: the request must carry the state "
 		    "and memory files' descriptors (use hyvectl snapshot)");
 		return NULL;
 	}
-	hlog("%s: hyvectl: snapshot to %s%s", vm->name, req->path,
-	    req->resume ? ", then resume" : "");
-	if (vmsnap_take(vm, c->fds[0], c->fds[1], req->resume, &res, err,
-	    len) < 0) {
+	if (c->snap == NULL)
+		hlog("%s: hyvectl: snapshot to %s%s", vm->name, req->path,
+		    req->resume ? ", then resume" : "");
+	rc = vmsnap_take(vm, c->fds[0], c->fds[1], req->resume, &res, err, len);
+	if (rc == -EAGAIN && snapshot_wait(vm, req, c, err, len))
+		return NULL;
+	free(c->snap);
+	c->snap = NULL;
+	if (rc < 0) {
 		hlog("%s: snapshot to %s failed: %s", vm->name, req->path, err);
 		return NULL;
 	}
@@ -427,7 +477,26 @@ cmd_upgrade(struct vm *vm, const struct ctl_req *req, char *err, size_t len)
 	return r;
 }
 
-/* The response line to one request line (malloc'd), NULL if out of memory. */
+/* The snapshot's answer line, or NULL while it waits (c->snap). */
+static char *
+snapshot_answer(struct conn *c, const struct ctl_req *req)
+{
+	json_object *r;
+	char err[512];
+
+	err[0] = '\0';
+	r = cmd_snapshot(ctl.vm, req, c, err, sizeof(err));
+	if (r == NULL && c->snap != NULL)
+		return NULL;
+	conn_drop_fds(c);
+	if (r == NULL)
+		return ctl_build_error("%s", err[0] ? err :
+		    "snapshot: out of memory");
+	return ctl_build_ok(r);
+}
+
+/* The response line to one request line (malloc'd), NULL if out of memory
+ * or while a snapshot waits for a backend (c->snap). */
 static char *
 handle(struct conn *c, const char *line, size_t len)
 {
@@ -468,12 +537,7 @@ handle(struct conn *c, const char *line, size_t len)
 			return ctl_build_error("%s", err);
 		break;
 	case CTL_SNAPSHOT:
-		err[0] = '\0';
-		r = cmd_snapshot(vm, &req, c, err, sizeof(err));
-		conn_drop_fds(c);
-		if (r == NULL && err[0] != '\0')
-			return ctl_build_error("%s", err);
-		break;
+		return snapshot_answer(c, &req);
 	default:
 		return ctl_build_error("cmd %s is not served here",
 		    ctl_cmd_name(req.cmd));
@@ -513,6 +577,7 @@ conn_close(struct conn *c)
 		evloop_del(c->fd);
 	close(c->fd);
 	conn_drop_fds(c);
+	free(c->snap);
 	free(c->out);
 	free(c);
 }
@@ -580,15 +645,17 @@ conn_send(struct conn *c, char *line)
 	return 0;
 }
 
-/* Serves the complete lines c holds, while its replies are being read. */
+/* Serves the complete lines c holds, while its replies are being read
+ * and no snapshot of its waits. */
 static int
 conn_serve(struct conn *c)
 {
-	char *line;
+	char *line, *reply;
 	size_t len;
 	int rc;
 
-	while (c->out == NULL && (rc = ctl_lines_next(&c->in, &line, &len)) != 0) {
+	while (c->out == NULL && c->snap == NULL &&
+	    (rc = ctl_lines_next(&c->in, &line, &len)) != 0) {
 		if (rc == -EMSGSIZE) {
 			conn_stop_input(c);
 			ctl_lines_init(&c->in);
@@ -596,10 +663,29 @@ conn_serve(struct conn *c)
 			    "than %d bytes; closing the connection",
 			    CTL_MAX_LINE - 1));
 		}
-		if ((rc = conn_send(c, handle(c, line, len))) < 0)
+		reply = handle(c, line, len);
+		if (reply == NULL && c->snap != NULL)
+			break;		/* answered once it is taken */
+		if ((rc = conn_send(c, reply)) < 0)
 			return rc;
 	}
 	return 0;
+}
+
+/* From the timer: a waiting snapshot again, and its answer once it is
+ * done.  -errno when c must be closed. */
+static int
+snapshot_retry(struct conn *c)
+{
+	struct ctl_req req = *c->snap;
+	char *reply = snapshot_answer(c, &req);
+	int rc;
+
+	if (reply == NULL && c->snap != NULL)
+		return 0;
+	if ((rc = conn_send(c, reply)) < 0)
+		return rc;
+	return c->out == NULL ? conn_serve(c) : 0;
 }
 
 static void
@@ -626,12 +712,13 @@ on_conn(int fd, void *arg)
 	if (n <= 0) {
 		/* End of input: answer what came, then close. */
 		conn_stop_input(c);
-		if (conn_serve(c) < 0 || c->out == NULL)
+		if (conn_serve(c) < 0 || (c->out == NULL && c->snap == NULL))
 			conn_close(c);
 		return;
 	}
 	ctl_lines_added(&c->in, n);
-	if (conn_serve(c) < 0 || (c->closing && c->out == NULL))
+	if (conn_serve(c) < 0 || (c->closing && c->out == NULL &&
+	    c->snap == NULL))
 		conn_close(c);
 }
 
@@ -648,7 +735,17 @@ on_timer(int fd, void *arg)
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
 	for (i = 0; i < CONTROL_MAX_CONN; i++) {
-		if ((c = ctl.conns[i]) == NULL || c->out == NULL)
+		if ((c = ctl.conns[i]) == NULL)
+			continue;
+		if (c->snap != NULL) {
+			if (snapshot_retry(c) < 0 || (c->snap == NULL &&
+			    c->out == NULL && c->closing))
+				conn_close(c);
+			else if (c->snap != NULL || c->out != NULL)
+				pending = true;
+			continue;
+		}
+		if (c->out == NULL)
 			continue;
 		rc = conn_flush(c);
 		if (rc > 0 && now >= c->deadline) {
@@ -938,15 +1035,22 @@ control_init(struct vm *vm, const char *path)
 	return 0;
 }
 
+int64_t
+control_started(void)
+{
+	return ctl.start.tv_sec;
+}
+
 int
-control_adopt(struct vm *vm, const char *path, int fd)
+control_adopt(struct vm *vm, const char *path, int fd, int64_t started)
 {
 	int rc;
 
 	ctl.vm = vm;
 	ctl.handed = true;
 	snprintf(ctl.path, sizeof(ctl.path), "%s", path ? path : "");
-	clock_gettime(CLOCK_MONOTONIC, &ctl.start);
+	/* CLOCK_MONOTONIC is the host's: the VM's uptime goes on. */
+	ctl.start.tv_sec = started;
 	ctl.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (ctl.tfd < 0) {
 		rc = -errno;

@@ -17,6 +17,9 @@ struct vm;
 int uart_init(struct vm *vm, int idx, const char *path);
 /* Stops the input threads, closes the backends, removes a unix socket. */
 void uart_fini(struct vm *vm);
+struct upg_out;
+/* hyvectl upgrade: every console but stdio goes to the new core. */
+int uart_handover(struct upg_out *o);
 /* Stops reading the consoles' input (a core that hands over the VM). */
 void uart_stop_input(struct vm *vm);
 /* Restores the terminal; async-signal-safe, idempotent. */

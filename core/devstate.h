@@ -28,13 +28,14 @@ int pci_load(struct vm *vm, const struct snap *s);
  * stops each running ring (GET_VRING_BASE: the backend finishes what it
  * has in flight) and records where; vpci_resume starts them again on the
  * same backends; load gives the new backends the rings where they
- * stopped.  -EBUSY, naming the device, for one whose backend is down.
- * With backends, save asks each backend for its own state too
+ * stopped.  With backends, save asks each backend for its own state too
  * (DEVICE_STATE); an upgrade, whose backends stay, does not.
  */
 int vpci_save(struct vm *vm, struct snap *s, bool backends);
 /* Before pausing: -ENOTSUP for a device whose backend holds state of its
- * own (vsock, fs), -EBUSY for one whose backend is down; err says which. */
+ * own (vsock, fs), -EBUSY for one whose backend failed, -EAGAIN for one
+ * whose backend is being restarted; err says which.  vpci_save returns
+ * -EAGAIN too for a backend that dies while it is saved. */
 int vpci_snapshot_check(char *err, size_t len);
 int vpci_resume(struct vm *vm, const struct snap *s);
 /* Without start the rings stay stopped until vpci_start (an upgrade's new

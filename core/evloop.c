@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,14 @@ evloop_del(int fd)
 	return -ENOENT;
 }
 
+static bool held;
+
+void
+evloop_hold(void)
+{
+	held = true;
+}
+
 int
 evloop_run_once(int timeout_ms)
 {
@@ -94,7 +103,7 @@ evloop_run_once(int timeout_ms)
 	n = epoll_wait(epfd, e, 16, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !held; i++) {
 		int slot = (uint32_t)e[i].data.u64, fd = e[i].data.u64 >> 32;
 		struct ev ev;
 

@@ -14,5 +14,8 @@ int evloop_add(int fd, ev_cb_t cb, void *arg);
 int evloop_del(int fd);
 /* Waits up to timeout_ms and runs the callbacks of ready fds. */
 int evloop_run_once(int timeout_ms);
+/* No callback runs after this one returns (a core that handed its VM
+ * over must not touch a backend the new core now talks to). */
+void evloop_hold(void);
 
 #endif

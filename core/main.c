@@ -229,7 +229,7 @@ on_signal(int fd, void *arg)
 	struct vm *vm = arg;
 	struct signalfd_siginfo si;
 
-	if (read(fd, &si, sizeof(si)) != sizeof(si))
+	if (read(fd, &si, sizeof(si)) != sizeof(si) || si.ssi_signo == SIGCHLD)
 		return;
 	if (++terms == 1) {
 		hlog("%s: signal %d: pressing the power button (again to force)",
@@ -373,7 +373,7 @@ seal_monitor(struct vm *vm)
 
 	if (upgrading())
 		return control_adopt(vm, config_get("control.path"),
-		    spawner_ctl_fd());
+		    spawner_ctl_fd(), upg_started());
 	if ((rc = control_init(vm, config_get("control.path"))) < 0)
 		return rc;
 	if ((rc = spawner_seal(control_handoff(), control_path())) < 0)
@@ -435,6 +435,8 @@ started:
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	/* Only for a first core that waits after an upgrade (it reaps). */
+	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0) {

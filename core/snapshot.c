@@ -4,6 +4,7 @@
  * section is the business of the code that owns the state.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,19 @@ write_all(int fd, const void *p, size_t len)
 	return 0;
 }
 
+const char *
+snap_versions(void)
+{
+	static char buf[48];
+
+	if (SNAP_VERSION_MIN == SNAP_VERSION)
+		snprintf(buf, sizeof(buf), "version %u", SNAP_VERSION);
+	else
+		snprintf(buf, sizeof(buf), "versions %u to %u",
+		    SNAP_VERSION_MIN, SNAP_VERSION);
+	return buf;
+}
+
 void
 snap_header_make(const struct snap *s, struct snap_header *h)
 {
@@ -203,9 +217,9 @@ check_header(const struct snap_header *h, ssize_t n, const char *name)
 		hlog("%s: corrupt: the header's checksum does not match", name);
 		return -EINVAL;
 	}
-	if (h->version != SNAP_VERSION) {
-		hlog("%s: snapshot format version %u; this hyve reads version "
-		    "%u only", name, h->version, SNAP_VERSION);
+	if (h->version < SNAP_VERSION_MIN || h->version > SNAP_VERSION) {
+		hlog("%s: snapshot format version %u; this hyve reads %s only",
+		    name, h->version, snap_versions());
 		return -EINVAL;
 	}
 	if (h->header_size != sizeof(*h) || h->body_len > SNAP_MAX_BODY) {

@@ -12,10 +12,21 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC	"HYVESNAP"
-/* The upgrade tests build a core with another (build/test/hyve-v2). */
+/*
+ * The version this build writes, and the oldest it reads: a format change
+ * bumps SNAP_VERSION, and a core that can still read the older state (an
+ * upgrade from the last release) keeps SNAP_VERSION_MIN.  A newer state is
+ * never read.  The upgrade tests build a core that reads only version 2
+ * (build/tests/hyve-v2).
+ */
 #ifndef SNAP_VERSION
 #define SNAP_VERSION	1
 #endif
+#ifndef SNAP_VERSION_MIN
+#define SNAP_VERSION_MIN 1
+#endif
+/* "version 1" or "versions 1 to 2": what this build reads, for messages. */
+const char *snap_versions(void);
 #define SNAP_MAX_BODY	(64u << 20)	/* a state bigger than this is refused */
 
 /* File names inside a snapshot directory. */
@@ -63,6 +74,8 @@ enum snap_tag {
 	SNAP_UPG_FDS	= 64,	/* struct upg_fd[]: the descriptors passed */
 	SNAP_UPG_DEV	= 65,	/* inst = bdf: struct upg_dev */
 	SNAP_UPG_ARGV	= 66,	/* inst = bdf: its backend's argv, NUL-ended */
+	SNAP_UPG_START	= 67,	/* int64_t: when the VM started (seconds of
+				   CLOCK_MONOTONIC), for its uptime */
 };
 
 struct snap_meminfo {

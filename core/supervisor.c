@@ -337,6 +337,24 @@ sup_handover(struct upg_out *o)
 	return 0;
 }
 
+void
+sup_reaped(pid_t pid, int status)
+{
+	for (int i = 0; i < ndevs; i++) {
+		struct vpci *v = devs[i];
+
+		if (v->sup.last_pid != pid || strcmp(v->sup.last_exit,
+		    BACKEND_REAPED_ELSEWHERE) != 0)
+			continue;
+		pthread_mutex_lock(&v->vm->dev_lock);
+		backend_status_text(status, v->sup.last_exit,
+		    sizeof(v->sup.last_exit));
+		pthread_mutex_unlock(&v->vm->dev_lock);
+		hlog("backend %s (pid %d) had %s", v->name, (int)pid,
+		    v->sup.last_exit);
+	}
+}
+
 /* The new core: v's backend as the old core left it; nothing is sent. */
 static int
 adopt(struct vpci *v)
@@ -680,6 +698,7 @@ on_exit_fd(int fd, void *arg)
 	bool seccomp;
 
 	evloop_del(fd);
+	v->sup.last_pid = pid;
 	if (backend_reap(&v->sup.bp, v->sup.last_exit, sizeof(v->sup.last_exit)) < 0)
 		snprintf(v->sup.last_exit, sizeof(v->sup.last_exit), "went away");
 	/* A seccomp death explains a hang-up the frontend saw as well. */

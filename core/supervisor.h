@@ -48,6 +48,7 @@ struct sup_dev {
 	int		timer;		/* timerfd for a delayed restart */
 	long long	next_try;	/* ms, when the timer fires; 0: not set */
 	char		last_exit[192];
+	pid_t		last_pid;	/* the backend that ended last */
 	char		node[32];	/* its config node, "pci.0.3.0" */
 	bool		failed;
 	bool		failed_reset;	/* failing set DEVICE_NEEDS_RESET */
@@ -69,6 +70,9 @@ struct upg_out;
 /* Adds every backend's descriptors and what the new core needs to know
  * of it to the handover. */
 int sup_handover(struct upg_out *o);
+/* How a backend that another process reaped ended (after an upgrade the
+ * first core reaps every backend and says so). */
+void sup_reaped(pid_t pid, int status);
 /* Stops and reaps the backend of v; closes what was opened for it. */
 void sup_detach(struct vpci *v);
 

@@ -27,6 +27,7 @@
 #include "core/layout.h"
 #include "core/snapshot.h"
 #include "core/vm.h"
+#include "core/upgrade.h"
 #include "lib/log.h"
 
 #define REG_DATA	0	/* RBR / THR; DLL with DLAB */
@@ -682,6 +683,49 @@ uart_free(struct uart *u)
 	free(u);
 }
 
+/* hyvectl upgrade: a console other than stdio (which every core shares)
+ * goes to the new core as it is, connection and all. */
+int
+uart_handover(struct upg_out *o)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&uarts_lock);
+	for (struct uart *u = uarts; u != NULL && rc == 0; u = u->next) {
+		uint32_t idx = u->name[3] - '1';
+
+		if (strcmp(u->path, "stdio") == 0)
+			continue;
+		pthread_mutex_lock(&u->vm->dev_lock);
+		if ((rc = upg_give(o, u->in_fd, UPG_UART, idx, 0)) == 0 &&
+		    (rc = upg_give(o, u->out_fd, UPG_UART, idx, 1)) == 0 &&
+		    (rc = upg_give(o, u->listen_fd, UPG_UART, idx, 2)) == 0)
+			rc = upg_give(o, u->conn_fd, UPG_UART, idx, 3);
+		pthread_mutex_unlock(&u->vm->dev_lock);
+	}
+	pthread_mutex_unlock(&uarts_lock);
+	return rc;
+}
+
+/* The new core's side: the old core's descriptors, opened by path no more
+ * (a socket's path stays the old core's until the handover is done). */
+static int
+uart_adopt(struct uart *u, int idx)
+{
+	u->in_fd = upg_take(UPG_UART, idx, 0);
+	u->out_fd = upg_take(UPG_UART, idx, 1);
+	u->listen_fd = upg_take(UPG_UART, idx, 2);
+	u->conn_fd = upg_take(UPG_UART, idx, 3);
+	u->is_sock = u->listen_fd >= 0;
+	sockets_kept = true;
+	if (u->in_fd < 0 && u->out_fd < 0 && u->listen_fd < 0) {
+		hlog("%s: the old core handed over no console for %s", u->name,
+		    u->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 uart_init(struct vm *vm, int idx, const char *path)
 {
@@ -717,6 +761,8 @@ uart_init(struct vm *vm, int idx, const char *path)
 
 	if (strcmp(path, "stdio") == 0)
 		rc = uart_open_stdio(u);
+	else if (upgrading())
+		rc = uart_adopt(u, idx);
 	else if (strncmp(path, "unix:", 5) == 0)
 		rc = uart_open_unix(u, path + 5);
 	else

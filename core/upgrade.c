@@ -25,8 +25,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "core/control.h"
 #include "core/devices.h"
 #include "core/devstate.h"
+#include "core/evloop.h"
 #include "core/snapshot.h"
 #include "core/spawner.h"
 #include "core/supervisor.h"
@@ -95,8 +97,12 @@ collect(struct vm *vm, struct upg_out *o, int *ach)
 	if (up.first && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 	    ach) < 0)
 		return -errno;
+	int64_t start = control_started();
+
 	if ((rc = upg_give(o, up.first ? ach[1] : up.anchor, UPG_ANCHOR, 0,
-	    0)) < 0 || (rc = sup_handover(o)) < 0)
+	    0)) < 0 || (rc = sup_handover(o)) < 0 ||
+	    (rc = uart_handover(o)) < 0 ||
+	    (rc = snap_add(o->s, SNAP_UPG_START, 0, &start, sizeof(start))) < 0)
 		return rc;
 	return snap_add(o->s, SNAP_UPG_FDS, 0, o->tab, o->n * sizeof(o->tab[0]));
 }
@@ -222,16 +228,26 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		return rc;
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return -ENOMEM;
-	t0 = now_ms();
-	if ((rc = vcpus_pause(vm, PAUSE_TIMEOUT_MS)) < 0) {
-		snprintf(err, errlen, "the vCPUs did not stop within %d ms",
-		    PAUSE_TIMEOUT_MS);
+	snap_init(&s);
+	o->s = &s;
+	/* The new process starts (exec, the loader, its main) while the
+	 * guest still runs; it waits for the handover. */
+	t[2] = now_ms();
+	if ((rc = spawner_upgrade(binary, &pid, &hv)) < 0) {
+		snprintf(err, errlen, "cannot start the new core %s: %s",
+		    binary ? binary : "(hyve's own binary)", strerror(-rc));
+		hlog("%s: upgrade failed: %s; the VM runs on", vm->name, err);
 		free(o);
 		return rc;
 	}
+	t0 = now_ms();
+	deadline = t0 + timeout_ms;
+	if ((rc = vcpus_pause(vm, PAUSE_TIMEOUT_MS)) < 0) {
+		snprintf(err, errlen, "the vCPUs did not stop within %d ms",
+		    PAUSE_TIMEOUT_MS);
+		goto fail;
+	}
 	t[0] = now_ms();
-	snap_init(&s);
-	o->s = &s;
 	if ((rc = vmsnap_build(vm, &s, false)) < 0) {
 		snprintf(err, errlen, "reading the VM's state failed: %s (see "
 		    "the VM's log)", strerror(-rc));
@@ -243,14 +259,6 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		goto fail;
 	}
 	t[1] = now_ms();
-	if ((rc = spawner_upgrade(binary, &pid, &hv)) < 0) {
-		snprintf(err, errlen, "cannot start the new core %s: %s",
-		    binary ? binary : "(hyve's own binary)", strerror(-rc));
-		pid = 0;
-		goto fail;
-	}
-	t[2] = now_ms();
-	deadline = t[2] + timeout_ms;
 	if ((rc = hand_over(hv, o, deadline)) < 0) {
 		if (rc == -EPIPE || rc == -ECONNRESET)
 			snprintf(err, errlen, "the new core (pid %d) ended "
@@ -281,15 +289,18 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		close(ach[1]);
 		up.anchor = ach[0];
 	}
+	/* Nothing else of this core's may run now: a heartbeat or a restart
+	 * would talk to a backend the new core talks to. */
+	evloop_hold();
 	up.done = true;
 	up.next = pid;
 	res->old_pid = getpid();
 	res->pid = pid;
 	res->pause_ms = now_ms() - t0;
-	hlog("upgrade: %lld ms to hand over: pause %lld, state %lld, spawn "
-	    "%lld, send %lld, new core ready %lld, go %lld", res->pause_ms,
-	    t[0] - t0, t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3],
-	    t0 + res->pause_ms - t[4]);
+	hlog("upgrade: %lld ms to hand over: pause %lld, state %lld, send "
+	    "%lld, new core ready %lld, go %lld (spawn %lld before)",
+	    res->pause_ms, t[0] - t0, t[1] - t[0], t[3] - t[1], t[4] - t[3],
+	    t0 + res->pause_ms - t[4], t0 - t[2]);
 	snap_free(&s);
 	free(o);
 	return 0;
@@ -313,7 +324,7 @@ fail:
 		    "again (see above)");
 	snap_free(&s);
 	free(o);
-	vcpus_resume(vm);
+	vcpus_resume(vm);	/* also after a pause that timed out */
 	hlog("%s: upgrade failed: %s; the VM runs on", vm->name, err);
 	return rc;
 }
@@ -324,6 +335,11 @@ upgrade_done(void)
 	return up.done;
 }
 
+/* The first core's word to the core of the moment: a backend it reaped. */
+struct upg_reaped {
+	int32_t	pid, status;
+};
+
 /* The newest core's pid, when a later core named one. */
 static void
 read_anchor(pid_t *cur)
@@ -332,6 +348,17 @@ read_anchor(pid_t *cur)
 
 	while (recv(up.anchor, &p, sizeof(p), MSG_DONTWAIT) == sizeof(p))
 		*cur = p;
+}
+
+/* The new core's side of the first core's channel. */
+static void
+on_anchor(int fd, void *arg)
+{
+	struct upg_reaped r;
+
+	(void)arg;
+	while (recv(fd, &r, sizeof(r), MSG_DONTWAIT) == sizeof(r))
+		sup_reaped(r.pid, r.status);
 }
 
 static void __attribute__((noreturn))
@@ -390,15 +417,20 @@ upgrade_retire(struct vm *vm, int sfd)
 
 		poll(pf, 2, 1000);
 		read_anchor(&cur);
-		/* A signal from the terminal reached the whole group. */
+		/* A signal from the terminal reached the whole group;
+		 * SIGCHLD only wakes us to reap. */
 		if ((pf[0].revents & POLLIN) &&
 		    read(sfd, &si, sizeof(si)) == sizeof(si) &&
-		    si.ssi_code != SI_KERNEL)
+		    si.ssi_code != SI_KERNEL && si.ssi_signo != SIGCHLD)
 			kill(cur, si.ssi_signo);
 		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+			struct upg_reaped r = { p, status };
+
 			read_anchor(&cur);
 			if (p == cur)
 				exit_as(status);
+			/* A backend, or a core that handed over or failed. */
+			send(up.anchor, &r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT);
 		}
 		if (p < 0 && errno == ECHILD)
 			exit(EXIT_ERROR);
@@ -455,7 +487,7 @@ recv_fds(int fd, char *type)
 	return 0;
 }
 
-/* The state's format must be this binary's own. */
+/* The state's format must be one this binary reads. */
 static int
 check_version(int fd)
 {
@@ -464,9 +496,9 @@ check_version(int fd)
 	if (recv(fd, &h, sizeof(h), MSG_PEEK | MSG_WAITALL) != sizeof(h))
 		return -EPIPE;
 	if (memcmp(h.magic, SNAP_MAGIC, sizeof(h.magic)) == 0 &&
-	    h.version != SNAP_VERSION) {
+	    (h.version < SNAP_VERSION_MIN || h.version > SNAP_VERSION)) {
 		refuse("the old core wrote state version %u; this binary reads "
-		    "version %u only", h.version, SNAP_VERSION);
+		    "%s only", h.version, snap_versions());
 		return -EINVAL;
 	}
 	return 0;
@@ -524,6 +556,20 @@ upg_state(void)
 	return &up.s;
 }
 
+int64_t
+upg_started(void)
+{
+	const void *t = snap_find(&up.s, SNAP_UPG_START, 0, NULL);
+	struct timespec now;
+	int64_t v;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (t == NULL)
+		return now.tv_sec;
+	memcpy(&v, t, sizeof(v));
+	return v;
+}
+
 int
 upgrade_load(struct vm *vm)
 {
@@ -550,6 +596,8 @@ upgrade_ready(struct vm *vm)
 	}
 	close(up.hv);
 	up.hv = -1;
+	if (up.anchor >= 0)
+		evloop_add(up.anchor, on_anchor, NULL);
 	/* A device whose backend cannot start again is marked needing a
 	 * reset (and its backend restarted): the VM goes on. */
 	if ((rc = vpci_start(vm, &up.s)) < 0)

@@ -31,6 +31,8 @@ enum upg_kind {
 	UPG_DEV_SLOT,		/* slot = the class's slot: disk, tap */
 	UPG_DEV_STATS,		/* the counters page */
 	UPG_DEV_INFL,		/* the inflight region */
+	UPG_UART,		/* inst = COM index, slot: in, out, listen,
+				   connection */
 };
 
 struct upg_fd {
@@ -90,6 +92,8 @@ int upgrade_receive(int fd);
 int upg_take(uint32_t kind, uint32_t inst, int32_t slot);
 /* The handed-over state (sections above and the snapshot's). */
 const struct snap *upg_state(void);
+/* When the VM started (control_started of the first core). */
+int64_t upg_started(void);
 /* Loads the state into the VM built from it, not yet running. */
 int upgrade_load(struct vm *vm);
 /* Tells the old core it is ready and waits for it to let go; on 'go'

@@ -1123,6 +1123,18 @@ vpci_each(int (*fn)(struct vpci *, void *), void *arg)
 	return 0;
 }
 
+/*
+ * Whether the supervisor is giving v a new backend: it saw the old one
+ * die, or the frontend dropped one that stopped answering (a death the
+ * supervisor sees next; one it did not start fails instead).
+ */
+static bool
+backend_replaced(const struct vpci *v)
+{
+	return !v->sup.failed && (v->sup.down ||
+	    (v->sup.spawned && v->vu.sock < 0));
+}
+
 /* Devices whose backends hold state of their own (open connections, open
  * files) cannot be saved until that state travels (DEVICE_STATE). */
 struct check_err {
@@ -1143,11 +1155,16 @@ check_one(struct vpci *v, void *arg)
 		    "connections");
 		return -ENOTSUP;
 	}
-	if (v->sup.down || v->sup.failed) {
-		snprintf(e->buf, e->len, "%s: its backend is %s; snapshot the VM "
-		    "once the device works again", v->name, v->sup.failed ?
-		    "failed" : "restarting");
+	if (v->sup.failed) {
+		snprintf(e->buf, e->len, "%s: its backend failed; snapshot the "
+		    "VM once the device works again (hyvectl restart)",
+		    v->name);
 		return -EBUSY;
+	}
+	if (backend_replaced(v)) {
+		snprintf(e->buf, e->len, "%s: its backend is restarting",
+		    v->name);
+		return -EAGAIN;
 	}
 	return 0;
 }
@@ -1222,12 +1239,12 @@ save_one(struct vpci *v, void *arg)
 	unsigned i;
 	int rc;
 
-	if (v->sup.down || v->sup.failed) {
-		hlog("%s: its backend is %s; snapshot it once the device works "
-		    "again", v->name, v->sup.failed ? "failed" : "restarting");
-		return -EBUSY;
-	}
+	/* Checked before the vCPUs paused; a backend can die since. */
+	if (v->sup.down || v->sup.failed)
+		return backend_replaced(v) ? -EAGAIN : -EBUSY;
 	if ((rc = vpci_stop_rings(v, bases)) < 0) {
+		if (backend_replaced(v))
+			return -EAGAIN;
 		hlog("%s: the backend did not stop its rings: %s", v->name,
 		    strerror(-rc));
 		return rc;
@@ -1267,7 +1284,11 @@ save_one(struct vpci *v, void *arg)
 	if ((rc = snap_add(arg, SNAP_DEV_VIRTIO, vpci_bdf(v), &st,
 	    sizeof(st))) < 0)
 		return rc;
-	return save_backends ? save_backend_state(v, arg) : 0;
+	if (!save_backends)
+		return 0;
+	if ((rc = save_backend_state(v, arg)) < 0 && backend_replaced(v))
+		return -EAGAIN;
+	return rc;
 }
 
 int
@@ -1302,6 +1323,10 @@ rings_restart(struct vpci *v, const struct vpci_state *st, bool same)
 		    vpci_start_rings(v, bases) : 0;
 	else
 		rc = vpci_replay(v, bases);
+	/* It died after its rings stopped: its restart takes them up from
+	 * the used indexes, which are the saved bases. */
+	if (rc < 0 && same && backend_replaced(v))
+		return 0;
 	if (rc < 0) {
 		hlog("%s: the backend could not start the rings again: %s",
 		    v->name, strerror(-rc));
@@ -1324,23 +1349,30 @@ resume_one(struct vpci *v, void *arg)
 	return rings_restart(v, st, true);
 }
 
-int
-vpci_resume(struct vm *vm, const struct snap *s)
+/* fn for every virtio-pci device, even after one fails; the first
+ * failure. */
+static int
+vpci_each_all(int (*fn)(struct vpci *, void *), void *arg)
 {
 	int rc, first = 0;
 
-	(void)vm;
-	/* Every device gets its rings back, even after one fails. */
 	for (int sl = 0; sl < PCI_SLOTS; sl++)
 		for (int f = 0; f < PCI_FUNCS; f++) {
 			struct pci_dev *pd = pci_find(0, sl, f);
 
 			if (pd != NULL && vpci_of(pd) != NULL &&
-			    (rc = resume_one(vpci_of(pd), (void *)s)) < 0 &&
-			    first == 0)
+			    (rc = fn(vpci_of(pd), arg)) < 0 && first == 0)
 				first = rc;
 		}
 	return first;
+}
+
+int
+vpci_resume(struct vm *vm, const struct snap *s)
+{
+	(void)vm;
+	/* Every device gets its rings back, even after one fails. */
+	return vpci_each_all(resume_one, (void *)s);
 }
 
 static bool load_start;		/* vpci_load's */
@@ -1430,18 +1462,6 @@ start_one(struct vpci *v, void *arg)
 int
 vpci_start(struct vm *vm, const struct snap *s)
 {
-	int rc, first = 0;
-
 	(void)vm;
-	/* Every device gets its rings, even after one fails. */
-	for (int sl = 0; sl < PCI_SLOTS; sl++)
-		for (int f = 0; f < PCI_FUNCS; f++) {
-			struct pci_dev *pd = pci_find(0, sl, f);
-
-			if (pd != NULL && vpci_of(pd) != NULL &&
-			    (rc = start_one(vpci_of(pd), (void *)s)) < 0 &&
-			    first == 0)
-				first = rc;
-		}
-	return first;
+	return vpci_each_all(start_one, (void *)s);
 }

@@ -160,6 +160,21 @@ vmsnap_build(struct vm *vm, struct snap *s, bool backends)
 	return vmstate_save(vm, s);
 }
 
+/* A backend died while its device was being saved: which, and whether
+ * the supervisor restarts it (-EAGAIN) or it failed (-EBUSY). */
+static int
+backend_gone(char *err, size_t errlen)
+{
+	int rc = vpci_snapshot_check(err, errlen);
+
+	if (rc == 0) {
+		snprintf(err, errlen, "a device's backend went away during the "
+		    "snapshot");
+		rc = -EAGAIN;
+	}
+	return rc;
+}
+
 int
 vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
     struct vmsnap_result *res, char *err, size_t errlen)
@@ -179,7 +194,9 @@ vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
 	snap_init(&s);
 	mi.size = vm->mem_size;
 	mi.lowmem = vm->lowmem;
-	if ((rc = vmsnap_build(vm, &s, true)) < 0) {
+	if ((rc = vmsnap_build(vm, &s, true)) == -EAGAIN) {
+		rc = backend_gone(err, errlen);
+	} else if (rc < 0) {
 		snprintf(err, errlen, "reading the VM's state failed: %s (see "
 		    "the VM's log)", strerror(-rc));
 	} else if ((rc = save_memory(vm, mem_fd, &res->memory_bytes,

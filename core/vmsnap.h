@@ -22,8 +22,12 @@ struct vmsnap_result {
  * Pauses the vCPUs, writes the state to state_fd and RAM to mem_fd (both
  * opened by the client, so the confined core opens no path), then resumes
  * the vCPUs or, unless resume, ends the VM (exit 1, powered off).  On
- * failure the VM runs on and err says why in one line.
+ * failure the VM runs on and err says why in one line.  -EAGAIN: a
+ * device's backend is being restarted (or died during the snapshot),
+ * nothing was written; the caller tries again once the supervisor had
+ * its turn, for at most VMSNAP_WAIT_S seconds.
  */
+#define VMSNAP_WAIT_S	10
 int vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
     struct vmsnap_result *res, char *err, size_t errlen);
 /*

@@ -431,21 +431,14 @@ root_enter(const struct sandbox_row *r,
 	return lock_and_load(c, o, name);
 }
 
-int
-sandbox_pre_exec(void)
+/* Every exec'd child's end: no ambient capabilities, no core dumps,
+ * no_new_privs, the base filter. */
+static int
+pre_exec_rest(void)
 {
 	struct rlimit zero = { 0, 0 };
 	int rc;
 
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2];
-
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			return fail("exec", "dropping the bounding set", errno);
-	memset(d, 0, sizeof(d));
-	if (syscall(SYS_capset, &h, d) < 0)
-		return fail("exec", "dropping capabilities", errno);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return fail("exec", "clearing ambient capabilities", errno);
 	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
@@ -456,6 +449,21 @@ sandbox_pre_exec(void)
 	return 0;
 }
 
+int
+sandbox_pre_exec(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return fail("exec", "dropping the bounding set", errno);
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) < 0)
+		return fail("exec", "dropping capabilities", errno);
+	return pre_exec_rest();
+}
+
 /*
  * For a new core (hyvectl upgrade), started by the root monitor in the
  * host's namespaces: the ids (which empties the capability sets; the
@@ -464,24 +472,20 @@ sandbox_pre_exec(void)
 int
 sandbox_pre_exec_as(uid_t uid, gid_t gid)
 {
-	struct rlimit zero = { 0, 0 };
-	int rc;
-
-	for (int cap = 0; cap <= 63; cap++)
-		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
-		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-			return fail("exec", "dropping the bounding set", errno);
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0)
+	/* A hyve started by a user is that user already, and may keep its
+	 * groups and bounding set as its first core did. */
+	if (geteuid() == 0) {
+		for (int cap = 0; cap <= 63; cap++)
+			if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+			    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+				return fail("exec", "dropping the bounding set",
+				    errno);
+		if (setgroups(0, NULL) < 0)
+			return fail("exec", "dropping the groups", errno);
+	}
+	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
 		return fail("exec", "becoming the tenant", errno);
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-		return fail("exec", "clearing ambient capabilities", errno);
-	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return fail("exec", "no_new_privs", errno);
-	if ((rc = sandbox_load_base_filter()) < 0)
-		return fail("exec", "loading the base seccomp filter", -rc);
-	return 0;
+	return pre_exec_rest();
 }
 
 /*

@@ -539,8 +539,13 @@ vq_wait(struct vq *q, int irq, uint64_t us, uint32_t *len)
 	uint64_t end = now_us() + us;
 
 	for (;;) {
+		/* The count before the look at the ring: a completion's
+		 * interrupt that comes in between is not taken for one
+		 * that came before it (and waited for again). */
+		uint32_t seen = irq_count[q->vector];
+
 		if (!vq_pending(q))
-			q->irq_mark = irq_count[q->vector];
+			q->irq_mark = seen;
 		else if (!irq || irq_count[q->vector] != q->irq_mark)
 			return vq_used(q, len);
 		if (now_us() >= end)

@@ -19,11 +19,7 @@ need_cmd python3
 need_cmd shuf
 CTL=$ROOT/build/hyvectl
 SOCK=$TMP/vm.sock
-L=$ROOT/build/linux
-if [ ! -f "$L/root.img" ] || [ ! -f "$L/vmlinuz" ] || [ ! -f "$L/initrd.gz" ]; then
-	echo "t_linux_restart: $L is incomplete; making it (sh tools/linux-guest.sh)"
-	sh "$ROOT/tools/linux-guest.sh" || fail "cannot make the Debian guest in $L"
-fi
+. "$(dirname "$0")/linux_lib.sh"
 PEER=10.0.2.1
 cp --sparse=always "$L/root.img" "$TMP/root.img" || fail "cannot copy $L/root.img to $TMP"
 truncate -s 64M "$TMP/data.img"
@@ -53,18 +49,6 @@ SCRIPT
 unshare -n sh "$TMP/run.sh" &
 ns=$!
 
-show() {
-	cat "$TMP/out"
-	sed 's/^/hyve: /' "$TMP/err"
-	sed 's/^/host: /' "$TMP/peer"
-}
-# stop WHY: ends the VM (only this test's hyve, by pid) and fails.
-stop() {
-	kill -KILL "$(cat "$TMP/hyve.pid" 2>/dev/null)" 2>/dev/null
-	wait $ns
-	show
-	fail "$*"
-}
 # dev SLOT: "name pid state restarts" of the device in SLOT, from hyvectl
 # (awk, not python: python starts slowly in the lab VM).
 dev() {
@@ -104,20 +88,6 @@ kills() {
 		echo "kill $_k of $2: slot $1, pid $_pid"
 	done
 	restarted "$1" $((_base + $2)) || stop "slot $1: the last restart never finished: $(dev "$1")"
-}
-# round PATTERN N: waits up to 120 s for the guest's N-th line matching
-# PATTERN; wait_n PATTERN FILE N SECONDS: for N lines matching it in FILE.
-round() {
-	wait_n "$1" "$TMP/out" "$2" 120 || stop "the guest printed no '$1' line $2 (it ended or hung)"
-}
-wait_n() {
-	_end=$(($(date +%s) + $4))
-	while :; do
-		_c=$(grep -c "$1" "$2" 2>/dev/null)
-		[ "${_c:-0}" -ge "$3" ] && return 0
-		[ "$(date +%s)" -le $_end ] || return 1
-		sleep 0.1
-	done
 }
 
 start=$(date +%s)

@@ -1,12 +1,12 @@
 # hyvectl upgrade: the core is replaced under the test guest's blk-stress
 # (every block it wrote is read back and checked) 5 times in a row, the
-# backends keeping their processes; the audit shows the new core confined
+# backends keeping their processes and a console socket its place; the audit shows the new core confined
 # and the first one waiting; a backend restart, a kill and a swap right
 # after an upgrade; a new binary that is missing, not executable, crashes,
 # reads another state version or never answers leaves the old core
 # running the guest, with one line saying why; a SIGTERM to the hyve that
 # was started reaches the core of the moment, and hyve exits as it does.
-# lab: 240 s
+# lab: 280 s
 # timeout: 900 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
@@ -39,7 +39,7 @@ goes_on() {
 
 truncate -s 8M "$TMP/disk.img"
 "$HYVE" -c 2 -m 64M -s 0,hostbridge -s 3,virtio-rnd -s 4,virtio-blk,"$TMP/disk.img" \
-    -s 31,lpc -l com1,stdio -l debug-exit -o boot.kernel="$GUEST" \
+    -s 31,lpc -l com1,stdio -l com2,unix:"$TMP/com2.sock" -l debug-exit -o boot.kernel="$GUEST" \
     -o "boot.cmdline=test=blk-stress stress_s=3600" -o control.path="$SOCK" \
     vm-up </dev/null >"$TMP/out" 2>"$TMP/err" &
 pid=$!
@@ -66,6 +66,18 @@ kill -0 $pid || fail "the hyve that was started has ended"
     fail "a backend was replaced: rnd $rnd -> $(dev_field rnd0 4), blk $blk -> $(dev_field blk0 4)"
 [ "$(grep -c 'upgraded: this core' "$TMP/err")" -eq 5 ] || fail "not 5 cores say they took over"
 
+# com2's console socket came along: the core of the moment serves it.
+python3 - "$TMP/com2.sock" <<'PY' || fail "com2's console socket is not served after the upgrades"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+PY
+grep -q "com2" "$TMP/err" && { cat "$TMP/err"; fail "com2 had trouble in an upgrade"; }
+# A core that took over can be snapshotted (its state is whole).
+ctl snapshot vm-up "$TMP/snap" --resume >"$TMP/ctl" 2>&1 || { cat "$TMP/ctl" "$TMP/err"; fail "snapshot after the upgrades failed"; }
+goes_on "after a snapshot of an upgraded core"
+
 # 2. The new core is confined as the first was; the first one waits.
 ctl audit vm-up >"$TMP/audit" 2>&1 || { cat "$TMP/audit"; fail "the audit fails after the upgrades"; }
 grep -q "^core vm-up (pid $new): OK" "$TMP/audit" || { cat "$TMP/audit"; fail "the audit does not show core pid $new confined"; }
@@ -81,6 +93,12 @@ kill -9 "$(dev_field rnd0 4)"
 n=0
 until [ "$(dev_field rnd0 6)" = 1 ] && [ "$(dev_field rnd0 5)" = running ]; do
 	n=$((n + 1)); [ $n -gt 600 ] && { ctl status vm-up; cat "$TMP/err"; fail "rnd0 was not restarted after its backend was killed"; }
+	sleep 0.1
+done
+# The first core reaped it, and says how it ended.
+n=0
+until [ "$(ctl status vm-up | awk '$1 == "rnd0" { print $7, $8, $9 }')" = "killed by signal" ]; do
+	n=$((n + 1)); [ $n -gt 300 ] && { ctl status vm-up; fail "rnd0's last exit does not say it was killed"; }
 	sleep 0.1
 done
 ctl upgrade vm-up >"$TMP/ctl" 2>&1 || { cat "$TMP/ctl"; fail "upgrade before the swap failed"; }

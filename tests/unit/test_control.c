@@ -93,6 +93,23 @@ test_request_roundtrip(void **state)
 		assert_int_equal(out.resume, r);
 		free(line);
 	}
+	/* upgrade: the binary travels as "binary", the timeout in ms. */
+	memset(&in, 0, sizeof(in));
+	in.cmd = CTL_UPGRADE;
+	snprintf(in.backend, sizeof(in.backend), "/opt/hyve/hyve");
+	in.timeout_ms = 5000;
+	line = ctl_build_request(&in);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "\"binary\":\"/opt/hyve/hyve\""));
+	assert_null(strstr(line, "\"backend\""));
+	parse_ok(line, &out);
+	assert_int_equal(out.cmd, CTL_UPGRADE);
+	assert_string_equal(out.backend, "/opt/hyve/hyve");
+	assert_int_equal(out.timeout_ms, 5000);
+	free(line);
+	parse_ok("{\"version\":1,\"cmd\":\"upgrade\"}", &out);
+	assert_string_equal(out.backend, "");
+	assert_int_equal(out.timeout_ms, 0);
 }
 
 struct bad {
@@ -139,6 +156,17 @@ test_request_malformed(void **state)
 		    "false" },
 		{ "{\"version\":1,\"cmd\":\"status\",\"extra\":1}", 0, -EINVAL,
 		    "unknown field \"extra\"" },
+		{ "{\"version\":1,\"cmd\":\"swap\",\"device\":\"blk0\","
+		    "\"binary\":\"/x\"}", 0, -EINVAL,
+		    "\"binary\" applies only to upgrade" },
+		{ "{\"version\":1,\"cmd\":\"upgrade\",\"backend\":\"/x\"}", 0,
+		    -EINVAL, "\"backend\" applies only to swap" },
+		{ "{\"version\":1,\"cmd\":\"upgrade\",\"timeout\":0}", 0,
+		    -EINVAL, "\"timeout\" must be milliseconds from 1" },
+		{ "{\"version\":1,\"cmd\":\"upgrade\",\"timeout\":\"5\"}", 0,
+		    -EINVAL, "\"timeout\" must be milliseconds from 1" },
+		{ "{\"version\":1,\"cmd\":\"upgrade\",\"binary\":\"\"}", 0,
+		    -EINVAL, "\"binary\" must be 1 to" },
 		{ "{\"version\":1,\"cmd\":\"status\",\"vm\":7}", 0, -EINVAL,
 		    "\"vm\" must be a string" },
 		{ "{\"version\":1,\"cmd\":\"status\",\"vm\":\"\"}", 0, -EINVAL,

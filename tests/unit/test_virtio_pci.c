@@ -21,10 +21,12 @@
 #include <linux/virtio_ring.h>
 
 #include "core/config.h"
+#include "core/devstate.h"
 #include "core/evloop.h"
 #include "core/irq.h"
 #include "core/layout.h"
 #include "core/pci.h"
+#include "core/snapshot.h"
 #include "core/supervisor.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
@@ -373,6 +375,7 @@ test_repeated_deaths_fail(void **state)
 {
 	struct pci_dev *pd = pci_find(0, SLOT, 0);
 	struct vpci *v = pd->arg;
+	char err[256];
 	int n, i;
 
 	(void)state;
@@ -390,6 +393,79 @@ test_repeated_deaths_fail(void **state)
 	assert_string_equal(sup_state(v), "failed");
 	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
 	    VIRTIO_CONFIG_S_NEEDS_RESET);
+	/* A snapshot does not wait for a failed device. */
+	assert_int_equal(vpci_snapshot_check(err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "its backend failed"));
+}
+
+/* Kills pid and waits until it is dead, leaving it to the supervisor to
+ * reap: the core has not seen the death yet. */
+static void
+kill_unseen(pid_t pid)
+{
+	siginfo_t si;
+
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitid(P_PID, pid, &si, WEXITED | WNOWAIT), 0);
+}
+
+static bool
+needs_reset(void)
+{
+	return rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
+	    VIRTIO_CONFIG_S_NEEDS_RESET;
+}
+
+/*
+ * A snapshot meets a backend that died before the supervisor saw it: the
+ * save says "try again" (-EAGAIN) and names the device, the rings of the
+ * others start again, nothing needs a reset, and once the restart is done
+ * the snapshot goes through.  One that dies after its rings stopped is
+ * left to its restart on resume.
+ */
+static void
+test_snapshot_backend_dies(void **state)
+{
+	struct pci_dev *pd = pci_find(0, SLOT, 0);
+	struct vpci *v = pd->arg;
+	struct snap s;
+	char err[256], want[64];
+	size_t len;
+	pid_t old;
+
+	(void)state;
+	driver_init(1);
+	kick();
+	assert_true(wait_used(1));
+	assert_int_equal(vpci_snapshot_check(err, sizeof(err)), 0);
+
+	old = v->sup.bp.pid;
+	kill_unseen(old);
+	snap_init(&s);
+	assert_int_equal(vpci_save(&vm, &s, true), -EAGAIN);
+	assert_int_equal(vpci_snapshot_check(err, sizeof(err)), -EAGAIN);
+	snprintf(want, sizeof(want), "%s: its backend is restarting", v->name);
+	assert_string_equal(err, want);
+	assert_int_equal(vpci_resume(&vm, &s), 0);
+	snap_free(&s);
+	assert_false(needs_reset());
+	wait_restart(v, old);
+	assert_int_equal(v->sup.restarts, 1);
+	assert_int_equal(vpci_snapshot_check(err, sizeof(err)), 0);
+
+	snap_init(&s);
+	assert_int_equal(vpci_save(&vm, &s, true), 0);
+	assert_non_null(snap_find(&s, SNAP_DEV_VIRTIO, SLOT << 3, &len));
+	old = v->sup.bp.pid;
+	kill_unseen(old);
+	assert_int_equal(vpci_resume(&vm, &s), 0);
+	snap_free(&s);
+	assert_false(needs_reset());
+	wait_restart(v, old);
+	assert_int_equal(v->sup.restarts, 2);
+	post(1);
+	kick();
+	assert_true(wait_used(2));
 }
 
 static void
@@ -406,7 +482,7 @@ test_swap_backend(void **state)
 	kick();
 	assert_true(wait_used(1));
 	old = v->sup.bp.pid;
-	assert_int_equal(sup_swap("rnd9", &sw, err, sizeof(err)), -ENOENT);
+	assert_int_equal(sup_swap("nosuch0", &sw, err, sizeof(err)), -ENOENT);
 	assert_int_equal(sup_swap(v->name, &sw, err, sizeof(err)), 0);
 	assert_int_not_equal(v->sup.bp.pid, old);
 	assert_int_equal(kill(old, 0), -1);	/* the old one is gone */
@@ -430,6 +506,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_backend_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kick_while_down_not_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repeated_deaths_fail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_backend_dies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_swap_backend, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,40 @@
+# Helpers for the tests that run a load in Debian's guest while the host
+# acts on the VM (t_linux_restart, t_linux_upgrade, t_linux_snapshot);
+# source after lib.sh.
+# The test writes its hyve's pid to $TMP/hyve.pid and runs it, inside its
+# network namespace, as the background job $ns; the guest's console goes
+# to $TMP/out, hyve's log to $TMP/err and the TCP peer's to $TMP/peer.
+L=$ROOT/build/linux
+if [ ! -f "$L/root.img" ] || [ ! -f "$L/vmlinuz" ] || [ ! -f "$L/initrd.gz" ]; then
+	echo "$(basename "$0" .sh): $L is incomplete; making it (sh tools/linux-guest.sh)"
+	sh "$ROOT/tools/linux-guest.sh" || fail "cannot make the Debian guest in $L"
+fi
+
+show() {
+	cat "$TMP/out"
+	sed 's/^/hyve: /' "$TMP/err"
+	sed 's/^/host: /' "$TMP/peer"
+}
+# stop WHY: ends the VM (only this test's hyve, by pid) and fails.
+stop() {
+	kill -KILL "$(cat "$TMP/hyve.pid" 2>/dev/null)" 2>/dev/null
+	wait $ns
+	show
+	fail "$*"
+}
+# wait_n PATTERN FILE N SECONDS: waits for N lines matching PATTERN in
+# FILE; 1 if they did not come within SECONDS.
+wait_n() {
+	_end=$(($(date +%s) + $4))
+	while :; do
+		_c=$(grep -c "$1" "$2" 2>/dev/null)
+		[ "${_c:-0}" -ge "$3" ] && return 0
+		[ "$(date +%s)" -le $_end ] || return 1
+		sleep 0.1
+	done
+}
+# round PATTERN N: waits up to 120 s for the guest's N-th line matching
+# PATTERN.
+round() {
+	wait_n "$1" "$TMP/out" "$2" 120 || stop "the guest printed no '$1' line $2 (it ended or hung)"
+}
