@@ -10,7 +10,7 @@
 # peer's "receiving").  The blk kills come fast enough that the device may
 # fail on the way (restart.max deaths in restart.window) and be revived by
 # the next try; the guest must not notice either way.
-# lab: 700 s
+# lab: 540 s
 # timeout: 1800 s
 . "$(dirname "$0")/lib.sh"
 need_kvm

@@ -5,7 +5,7 @@
 # block, the peer checks the sha256 of what it got), the backends keep
 # their processes (no restart is counted) and the hyve that was started
 # exits as the guest powers off.
-# lab: 750 s
+# lab: 480 s
 # timeout: 1800 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
