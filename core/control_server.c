@@ -30,6 +30,7 @@
 #include "core/vmsnap.h"
 #include "ipc/control.h"
 #include "lib/log.h"
+#include "lib/util.h"
 #include "sandbox/sandbox.h"
 
 #define OUT_TIMEOUT	10	/* seconds a client has to read a reply */
@@ -71,15 +72,6 @@ now_sec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* --- status and audit ------------------------------------------------------ */

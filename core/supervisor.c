@@ -37,15 +37,6 @@ static int ndevs;
 static uint64_t restart_max = SUP_RESTART_MAX, window_ms = SUP_WINDOW_S * 1000;
 static uint64_t retry_ms = SUP_RETRY_S * 1000;
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* An argument for v's backend; one too many is an error for sup_attach. */
 static void
 arg(struct vpci *v, const char *a)

@@ -59,15 +59,6 @@ static struct {
 	struct upg_fd	tab[UPG_MAXFDS];
 } up = { .first = true, .anchor = -1, .hv = -1 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 int
 upg_give(struct upg_out *o, int fd, uint32_t kind, uint32_t inst,
     int32_t slot)

@@ -17,6 +17,7 @@
 #include "core/vu_frontend.h"
 #include "ipc/vhost_user.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 /* Protocol features the core uses when the backend offers them. */
 #define VUF_PFEATURES	(1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK | \
@@ -61,15 +62,6 @@ check_idle(struct vu_front *f)
 		return broken(f, -EPROTO, "sent %zd bytes unasked", n);
 	return broken(f, -EPROTO, "sent a message unasked (request %u, %s)",
 	    h.request, vu_request_name(h.request));
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* Whether a whole message (or a hang-up, or a header vu_recv refuses)

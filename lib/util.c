@@ -1,5 +1,6 @@
 /* Small helpers every process shares. */
 #include <errno.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/util.h"
@@ -20,4 +21,13 @@ write_all(int fd, const void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }

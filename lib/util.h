@@ -10,5 +10,7 @@
 /* Writes all of buf to fd (a pipe or file), through EINTR and short
  * writes.  0, or -errno (-EIO for a write that wrote nothing). */
 int write_all(int fd, const void *buf, size_t len);
+/* CLOCK_MONOTONIC in milliseconds. */
+long long now_ms(void);
 
 #endif
