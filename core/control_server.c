@@ -465,7 +465,7 @@ cmd_upgrade(struct vm *vm, const struct ctl_req *req, char *err, size_t len)
 	json_object_object_add(r, "old_pid", json_object_new_int(res.old_pid));
 	json_object_object_add(r, "pid", json_object_new_int(res.pid));
 	json_object_object_add(r, "handover_ms",
-	    json_object_new_int64(res.pause_ms));
+	    json_object_new_int64(res.handover_ms));
 	return r;
 }
 

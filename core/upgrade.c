@@ -287,11 +287,11 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 	up.next = pid;
 	res->old_pid = getpid();
 	res->pid = pid;
-	res->pause_ms = now_ms() - t0;
+	res->handover_ms = now_ms() - t0;
 	hlog("upgrade: %lld ms to hand over: pause %lld, state %lld, send "
 	    "%lld, new core ready %lld, go %lld (spawn %lld before)",
-	    res->pause_ms, t[0] - t0, t[1] - t[0], t[3] - t[1], t[4] - t[3],
-	    t0 + res->pause_ms - t[4], t0 - t[2]);
+	    res->handover_ms, t[0] - t0, t[1] - t[0], t[3] - t[1], t[4] - t[3],
+	    t0 + res->handover_ms - t[4], t0 - t[2]);
 	snap_free(&s);
 	free(o);
 	return 0;

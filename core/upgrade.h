@@ -67,7 +67,7 @@ int upg_give(struct upg_out *o, int fd, uint32_t kind, uint32_t inst,
 
 struct upg_result {
 	pid_t		old_pid, pid;
-	long long	pause_ms;
+	long long	handover_ms;	/* from the pause to the go */
 };
 /*
  * Hands the VM to a new core from binary (NULL: hyve's own), which has
