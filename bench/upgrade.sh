@@ -106,11 +106,12 @@ while [ $i -lt "$N" ]; do
 done
 kill "$hp"; gone "$hp"
 # The old core's one line per upgrade: its phases.
-sed -n 's/.*upgrade: [0-9]* ms to hand over: pause \([0-9]*\), state \([0-9]*\), send \([0-9]*\), new core ready \([0-9]*\), go \([0-9]*\) (spawn \([0-9]*\) before)$/\1 \2 \3 \4 \5 \6/p' "$T/up.err" |
-    while read -r pa st se rd go sp_; do
+sed -n 's/.*upgrade: [0-9]* ms to hand over: pause \([0-9]*\), state \([0-9]*\), send \([0-9]*\), new core ready \([0-9]*\), go \([0-9]*\) (spawn \([0-9]*\), prepare \([0-9]*\) before)$/\1 \2 \3 \4 \5 \6 \7/p' "$T/up.err" |
+    while read -r pa st se rd go sp_ pr; do
 	echo "pause upgrade phase_pause_ms $pa"; echo "pause upgrade phase_state_ms $st"
 	echo "pause upgrade phase_send_ms $se"; echo "pause upgrade phase_ready_ms $rd"
 	echo "pause upgrade phase_go_ms $go"; echo "pause upgrade phase_spawn_ms $sp_"
+	echo "pause upgrade phase_prepare_ms $pr"
     done
 finish
 fi

@@ -22,6 +22,8 @@ struct upg_out;
 int uart_handover(struct upg_out *o);
 /* Stops reading the consoles' input (a core that hands over the VM). */
 void uart_stop_input(struct vm *vm);
+/* Starts them: a new core's, once the old core has let go. */
+int uart_start_input(struct vm *vm);
 /* Restores the terminal; async-signal-safe, idempotent. */
 void uart_restore_tty(void);
 /* The core is about to lose unlink: leave the socket files to the monitor. */

@@ -189,6 +189,11 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 		return rc;
 	if ((rc = irq_init(vm)) < 0 || (rc = evloop_init()) < 0)
 		return rc;
+	/* A new core makes its VM's vCPUs while the old core still runs
+	 * the guest; the devices come with the state, in the pause. */
+	if (upgrading() && ((rc = vcpus_create(vm, NULL)) < 0 ||
+	    (rc = upgrade_prepared()) < 0))
+		return rc;
 	if ((rc = pci_init(vm)) < 0)
 		return rc;
 	if ((rc = config_get_bool("rtc.use_localtime", true, &utc_local)) < 0)
@@ -198,8 +203,10 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 		return rc;
 	/* A running guest's RAM already holds its tables (and what it
 	 * wrote in them). */
-	if (upgrading())
-		return vcpus_create(vm, NULL);
+	if (upgrading()) {
+		upg_mark("devices");
+		return 0;
+	}
 	if ((rc = build_acpi(vm, &spec.rsdp)) < 0)
 		return rc;
 	/* A restored VM's RAM and registers come from its snapshot. */
@@ -452,12 +459,16 @@ started:
 		uart_restore_tty();
 		return EXIT_ERROR;
 	}
-	if ((rc = seal_monitor(vm)) < 0 || (rc = confine_core(uid, gid)) < 0 ||
+	upg_mark("load");
+	if ((rc = seal_monitor(vm)) < 0 || (upg_mark("monitor"), 0) ||
+	    (rc = confine_core(uid, gid)) < 0 ||
 	    (upgrading() && upgrade_ready(vm) < 0) ||
 	    (rc = vcpus_start(vm)) < 0) {
 		uart_restore_tty();
 		return EXIT_ERROR;
 	}
+	upg_mark("vcpus");
+	upg_log_phases();
 	run_vm(vm, sfd);
 	control_fini();
 	vcpus_join(vm);

@@ -726,6 +726,22 @@ uart_adopt(struct uart *u, int idx)
 	return 0;
 }
 
+static int
+start_input(struct uart *u)
+{
+	int rc;
+
+	if (u->running || (u->in_fd < 0 && !u->is_sock))
+		return 0;
+	if ((rc = -pthread_create(&u->thread, NULL, uart_thread, u)) < 0) {
+		hlog("%s: cannot start input thread: %s", u->name,
+		    strerror(-rc));
+		return rc;
+	}
+	u->running = true;
+	return 0;
+}
+
 int
 uart_init(struct vm *vm, int idx, const char *path)
 {
@@ -776,15 +792,11 @@ uart_init(struct vm *vm, int idx, const char *path)
 		    u->port + 7);
 		goto fail;
 	}
-	if (u->in_fd >= 0 || u->is_sock) {
-		rc = -pthread_create(&u->thread, NULL, uart_thread, u);
-		if (rc < 0) {
-			hlog("%s: cannot start input thread: %s", u->name,
-			    strerror(-rc));
-			bus_unregister(&vm->pio, u->port);
-			goto fail;
-		}
-		u->running = true;
+	/* A new core reads no input before the old one lets go of it
+	 * (uart_start_input). */
+	if (!upgrading() && (rc = start_input(u)) < 0) {
+		bus_unregister(&vm->pio, u->port);
+		goto fail;
 	}
 	pthread_mutex_lock(&uarts_lock);
 	u->next = uarts;
@@ -821,6 +833,19 @@ uart_stop_input(struct vm *vm)
 		if (u->vm == vm)
 			stop_input(u);
 	pthread_mutex_unlock(&uarts_lock);
+}
+
+int
+uart_start_input(struct vm *vm)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&uarts_lock);
+	for (struct uart *u = uarts; u != NULL; u = u->next)
+		if (u->vm == vm && rc == 0)
+			rc = start_input(u);
+	pthread_mutex_unlock(&uarts_lock);
+	return rc;
 }
 
 /*

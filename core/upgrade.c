@@ -57,7 +57,34 @@ static struct {
 	int		n;
 	int		fds[UPG_MAXFDS];
 	struct upg_fd	tab[UPG_MAXFDS];
+	/* the new core's phases, for its log line */
+	int		nmarks;
+	const char	*mark[12];
+	long long	at[12];
 } up = { .first = true, .anchor = -1, .hv = -1 };
+
+void
+upg_mark(const char *what)
+{
+	if (up.upgrading && up.nmarks < 12) {
+		up.mark[up.nmarks] = what;
+		up.at[up.nmarks++] = now_ms();
+	}
+}
+
+/* "configuration 3, vm 120, ...": each phase of the new core's start. */
+void
+upg_log_phases(void)
+{
+	char buf[256];
+	size_t o = 0;
+
+	for (int i = 1; i < up.nmarks && o < sizeof(buf); i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "%s%s %lld",
+		    i > 1 ? ", " : "", up.mark[i], up.at[i] - up.at[i - 1]);
+	if (up.nmarks > 1)
+		hlog("upgrade: the new core's phases (ms): %s", buf);
+}
 
 int
 upg_give(struct upg_out *o, int fd, uint32_t kind, uint32_t inst,
@@ -75,16 +102,15 @@ upg_give(struct upg_out *o, int fd, uint32_t kind, uint32_t inst,
 
 /* --- the old core ---------------------------------------------------------- */
 
-/* What the new core cannot open: KVM, RAM, the first core's channel and
- * every backend's descriptors; and the table saying which is which. */
+/* What the new core cannot open, besides KVM and the RAM (prepare): the
+ * first core's channel and every backend's descriptors; and the table
+ * saying which is which. */
 static int
 collect(struct vm *vm, struct upg_out *o, int *ach)
 {
 	int rc;
 
-	if ((rc = upg_give(o, vm->kvm_fd, UPG_KVM, 0, 0)) < 0 ||
-	    (rc = upg_give(o, vm->mem_fd, UPG_MEM, 0, 0)) < 0)
-		return rc;
+	(void)vm;
 	if (up.first && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 	    ach) < 0)
 		return -errno;
@@ -164,10 +190,11 @@ hand_over(int hv, struct upg_out *o, long long deadline)
 	return put(hv, o->s->buf, o->s->len, deadline);
 }
 
-/* The new core's answer: 'R', or why not in err. */
+/* The new core's answer: want ('P' prepared, 'R' ready), or why not in
+ * err. */
 static int
-wait_ready(int hv, pid_t pid, int timeout_ms, long long deadline, char *err,
-    size_t errlen)
+wait_answer(int hv, pid_t pid, char want, int timeout_ms, long long deadline,
+    char *err, size_t errlen)
 {
 	struct pollfd pf = { .fd = hv, .events = POLLIN };
 	char buf[256];
@@ -186,7 +213,7 @@ wait_ready(int hv, pid_t pid, int timeout_ms, long long deadline, char *err,
 		n = recv(hv, buf, sizeof(buf) - 1, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
-		if (n == 1 && buf[0] == 'R')
+		if (n == 1 && buf[0] == want)
 			return 0;
 		if (n > 1 && buf[0] == 'X') {
 			buf[n] = '\0';
@@ -200,11 +227,46 @@ wait_ready(int hv, pid_t pid, int timeout_ms, long long deadline, char *err,
 	}
 }
 
+static void
+upg_sent_error(int rc, pid_t pid, char *err, size_t errlen)
+{
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		snprintf(err, errlen, "the new core (pid %d) ended before it "
+		    "was ready (its log lines say why)", (int)pid);
+	else
+		snprintf(err, errlen, "handing over to the new core (pid %d): "
+		    "%s", (int)pid, strerror(-rc));
+}
+
+/* While the guest runs: /dev/kvm, the RAM and the configuration, from
+ * which the new core builds its VM and vCPUs before the pause. */
+static int
+prepare(struct vm *vm, int hv, long long deadline)
+{
+	struct upg_out *o;
+	struct snap s;
+	int rc;
+
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return -ENOMEM;
+	snap_init(&s);
+	o->s = &s;
+	if ((rc = upg_give(o, vm->kvm_fd, UPG_KVM, 0, 0)) == 0 &&
+	    (rc = upg_give(o, vm->mem_fd, UPG_MEM, 0, 0)) == 0 &&
+	    (rc = vmsnap_save_config(&s)) == 0 &&
+	    (rc = snap_add(&s, SNAP_UPG_FDS, 0, o->tab,
+	    o->n * sizeof(o->tab[0]))) == 0)
+		rc = hand_over(hv, o, deadline);
+	snap_free(&s);
+	free(o);
+	return rc;
+}
+
 int
 upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
     struct upg_result *res, char *err, size_t errlen)
 {
-	long long t0, deadline, t[5];
+	long long t0, deadline, t[6];
 	struct upg_out *o;
 	struct snap s;
 	int hv = -1, ach[2] = { -1, -1 }, rc;
@@ -231,14 +293,25 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		free(o);
 		return rc;
 	}
+	t[5] = now_ms();
+	deadline = t[5] + timeout_ms;
+	if ((rc = prepare(vm, hv, deadline)) < 0) {
+		upg_sent_error(rc, pid, err, errlen);
+		goto fail;
+	}
+	if ((rc = wait_answer(hv, pid, 'P', timeout_ms, deadline, err,
+	    errlen)) < 0)
+		goto fail;
 	t0 = now_ms();
-	deadline = t0 + timeout_ms;
 	if ((rc = vcpus_pause(vm, PAUSE_TIMEOUT_MS)) < 0) {
 		snprintf(err, errlen, "the vCPUs did not stop within %d ms",
 		    PAUSE_TIMEOUT_MS);
 		goto fail;
 	}
 	t[0] = now_ms();
+	/* Console input (a key, a client connecting) waits for whichever
+	 * core goes on; the consoles' state holds still. */
+	uart_stop_input(vm);
 	if ((rc = vmsnap_build(vm, &s, false)) < 0) {
 		snprintf(err, errlen, "reading the VM's state failed: %s (see "
 		    "the VM's log)", strerror(-rc));
@@ -251,17 +324,12 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 	}
 	t[1] = now_ms();
 	if ((rc = hand_over(hv, o, deadline)) < 0) {
-		if (rc == -EPIPE || rc == -ECONNRESET)
-			snprintf(err, errlen, "the new core (pid %d) ended "
-			    "before it was ready (its log lines say why)",
-			    (int)pid);
-		else
-			snprintf(err, errlen, "handing over to the new core "
-			    "(pid %d): %s", (int)pid, strerror(-rc));
+		upg_sent_error(rc, pid, err, errlen);
 		goto fail;
 	}
 	t[3] = now_ms();
-	if ((rc = wait_ready(hv, pid, timeout_ms, deadline, err, errlen)) < 0)
+	if ((rc = wait_answer(hv, pid, 'R', timeout_ms, deadline, err,
+	    errlen)) < 0)
 		goto fail;
 	t[4] = now_ms();
 	/* Go first: once the monitor serves the new core, there is no way
@@ -289,9 +357,9 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 	res->pid = pid;
 	res->handover_ms = now_ms() - t0;
 	hlog("upgrade: %lld ms to hand over: pause %lld, state %lld, send "
-	    "%lld, new core ready %lld, go %lld (spawn %lld before)",
-	    res->handover_ms, t[0] - t0, t[1] - t[0], t[3] - t[1], t[4] - t[3],
-	    t0 + res->handover_ms - t[4], t0 - t[2]);
+	    "%lld, new core ready %lld, go %lld (spawn %lld, prepare %lld "
+	    "before)", res->handover_ms, t[0] - t0, t[1] - t[0], t[3] - t[1],
+	    t[4] - t[3], t0 + res->handover_ms - t[4], t[5] - t[2], t0 - t[5]);
 	snap_free(&s);
 	free(o);
 	return 0;
@@ -313,6 +381,8 @@ fail:
 	if (vpci_resume(vm, &s) < 0)
 		hlog("upgrade: a device's backend could not start its rings "
 		    "again (see above)");
+	if (uart_start_input(vm) < 0)
+		hlog("upgrade: a console takes no input (see above)");
 	snap_free(&s);
 	free(o);
 	vcpus_resume(vm);	/* also after a pause that timed out */
@@ -495,35 +565,67 @@ check_version(int fd)
 	return 0;
 }
 
+/* One part of the handover: descriptors, then a state whose table says
+ * what each one is. */
+static int
+receive(struct snap *s)
+{
+	const struct upg_fd *tab;
+	int n0 = up.n, rc;
+	size_t len;
+	char t = 'F';
+
+	while (t == 'F')
+		if ((rc = recv_fds(up.hv, &t)) < 0) {
+			hlog("upgrade: the handover broke off: %s", strerror(-rc));
+			return rc;
+		}
+	if (t != 'E')
+		return -EPROTO;
+	if ((rc = check_version(up.hv)) < 0 ||
+	    (rc = snap_recv(s, up.hv, "upgrade: the old core's state")) < 0)
+		return rc;
+	tab = snap_find(s, SNAP_UPG_FDS, 0, &len);
+	if (tab == NULL || len != (up.n - n0) * sizeof(*tab)) {
+		refuse("%d descriptors came with a table of %zu", up.n - n0,
+		    tab ? len / sizeof(*tab) : 0);
+		return -EPROTO;
+	}
+	memcpy(up.tab + n0, tab, len);
+	return 0;
+}
+
 int
 upgrade_receive(int fd)
 {
-	const struct upg_fd *tab;
-	size_t len;
-	char t = 'F';
+	struct snap s;
 	int rc;
 
 	up.upgrading = true;
 	up.first = false;
 	up.hv = fd;
-	while (t == 'F')
-		if ((rc = recv_fds(fd, &t)) < 0) {
-			hlog("upgrade: the handover broke off: %s", strerror(-rc));
-			return rc;
-		}
-	if (t != 'E' || (rc = check_version(fd)) < 0 ||
-	    (rc = snap_recv(&up.s, fd, "upgrade: the old core's state")) < 0)
-		return t != 'E' ? -EPROTO : rc;
-	tab = snap_find(&up.s, SNAP_UPG_FDS, 0, &len);
-	if (tab == NULL || len != up.n * sizeof(*tab)) {
-		refuse("%d descriptors came with a table of %zu", up.n,
-		    tab ? len / sizeof(*tab) : 0);
-		return -EPROTO;
-	}
-	memcpy(up.tab, tab, len);
-	if ((rc = vmsnap_config_from(&up.s, "upgrade: the old core's state")) < 0)
+	upg_mark("started");
+	snap_init(&s);
+	if ((rc = receive(&s)) == 0)
+		rc = vmsnap_config_from(&s, "upgrade: the old core's "
+		    "configuration");
+	snap_free(&s);
+	upg_mark("configuration");
+	return rc;
+}
+
+int
+upgrade_prepared(void)
+{
+	int rc;
+
+	upg_mark("vm");
+	if (send(up.hv, "P", 1, MSG_NOSIGNAL) != 1)
+		return -EPIPE;
+	if ((rc = receive(&up.s)) < 0)
 		return rc;
 	up.anchor = upg_take(UPG_ANCHOR, 0, 0);
+	upg_mark("state");
 	return 0;
 }
 
@@ -578,6 +680,7 @@ upgrade_ready(struct vm *vm)
 	char c = 0;
 	int rc;
 
+	upg_mark("sandbox");
 	if (send(up.hv, "R", 1, MSG_NOSIGNAL) != 1 ||
 	    poll(&pf, 1, GO_TIMEOUT_MS) != 1 || recv(up.hv, &c, 1, 0) != 1 ||
 	    c != 'G') {
@@ -585,15 +688,19 @@ upgrade_ready(struct vm *vm)
 		hlog("upgrade: the old core goes on; this one ends");
 		_exit(EXIT_ERROR);
 	}
+	upg_mark("go");
 	close(up.hv);
 	up.hv = -1;
 	if (up.anchor >= 0)
 		evloop_add(up.anchor, on_anchor, NULL);
 	/* A device whose backend cannot start again is marked needing a
 	 * reset (and its backend restarted): the VM goes on. */
+	if (uart_start_input(vm) < 0)
+		hlog("upgrade: a console takes no input (see above)");
 	if ((rc = vpci_start(vm, &up.s)) < 0)
 		hlog("upgrade: a device did not start again: %s (see above)",
 		    strerror(-rc));
+	upg_mark("rings");
 	for (int i = 0; i < up.n; i++)
 		if (up.fds[i] >= 0)
 			close(up.fds[i]);

@@ -85,8 +85,13 @@ void upgrade_retire(struct vm *vm, int sfd) __attribute__((noreturn));
 /* The new core's side. */
 /* Whether this process is a new core (hyve --upgrade). */
 bool upgrading(void);
-/* Reads the handover on fd: the configuration becomes the defaults. */
+/* Reads the first part of the handover on fd (/dev/kvm, the RAM): the
+ * configuration becomes the defaults. */
 int upgrade_receive(int fd);
+/* The VM and its vCPUs are built: says so, and reads the rest (the
+ * state, the backends' descriptors), which comes once the old core has
+ * paused the guest. */
+int upgrade_prepared(void);
 /* The descriptor handed over as (kind, inst, slot), now the caller's;
  * -1 if there is none. */
 int upg_take(uint32_t kind, uint32_t inst, int32_t slot);
@@ -94,6 +99,10 @@ int upg_take(uint32_t kind, uint32_t inst, int32_t slot);
 const struct snap *upg_state(void);
 /* When the VM started (control_started of the first core). */
 int64_t upg_started(void);
+/* Notes the end of a phase of the new core's start (logged when ready). */
+void upg_mark(const char *what);
+/* Logs them, once the vCPUs run. */
+void upg_log_phases(void);
 /* Loads the state into the VM built from it, not yet running. */
 int upgrade_load(struct vm *vm);
 /* Tells the old core it is ready and waits for it to let go; on 'go'

@@ -290,8 +290,8 @@ used_idx(struct vpci *v, unsigned i)
  * with NULL: the used indexes, when the old one died (its inflight
  * region then says which requests to run again).
  */
-int
-vpci_start_rings(struct vpci *v, const uint16_t *bases)
+static int
+start_rings(struct vpci *v, const uint16_t *bases)
 {
 	unsigned i;
 	int rc;
@@ -320,6 +320,24 @@ vpci_start_rings(struct vpci *v, const uint16_t *bases)
 			return rc;
 		q->started = true;
 	}
+	return 0;
+}
+
+int
+vpci_start_rings(struct vpci *v, const uint16_t *bases)
+{
+	int rc, rc2;
+
+	/* The requests go out together and are acknowledged after: one
+	 * wait for the backend, not one per request (each a process
+	 * switch; a pause under hyvectl upgrade). */
+	vuf_batch(&v->vu, true);
+	rc = start_rings(v, bases);
+	rc2 = vuf_batch(&v->vu, false);
+	if (rc == 0)
+		rc = rc2;
+	if (rc < 0)
+		return rc;
 	update_irqs(v);
 	return 0;
 }

@@ -36,9 +36,8 @@ add_config(const char *path, const char *value, void *arg)
 	return fprintf(arg, "%s=%s\n", path, value) < 0 ? -ENOMEM : 0;
 }
 
-/* The configuration as one section of key=value lines. */
-static int
-save_config(struct snap *s)
+int
+vmsnap_save_config(struct snap *s)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -153,7 +152,7 @@ vmsnap_build(struct vm *vm, struct snap *s, bool backends)
 {
 	int rc;
 
-	if ((rc = save_config(s)) < 0)
+	if ((rc = vmsnap_save_config(s)) < 0)
 		return rc;
 	if ((rc = save_devices(vm, s, backends)) < 0)
 		return rc;

@@ -46,6 +46,8 @@ int vmsnap_build(struct vm *vm, struct snap *s, bool backends);
 /* Loads it into a VM not yet running; live (an upgrade): time went on,
  * and the rings wait for vpci_start. */
 int vmsnap_load(struct vm *vm, const struct snap *s, bool live);
+/* Adds the configuration as one section of key=value lines. */
+int vmsnap_save_config(struct snap *s);
 /* Parses the configuration section into defaults (as vmsnap_config). */
 int vmsnap_config_from(const struct snap *s, const char *what);
 

@@ -162,25 +162,77 @@ check_reply(struct vu_front *f, struct vu_msg *m, struct vu_msg *r)
 	return 0;
 }
 
+/* Reads the acknowledgements of the requests sent in a batch; the
+ * first failure. */
+static int
+drain(struct vu_front *f)
+{
+	int rc, first = 0;
+
+	for (unsigned i = 0; i < f->npending; i++) {
+		struct vu_msg m, r;
+
+		if (f->sock < 0)
+			break;
+		memset(&m.hdr, 0, sizeof(m.hdr));
+		m.hdr.request = f->pending[i];
+		if ((rc = wait_reply(f)) < 0 || (rc = vu_recv(f->sock, &r)) < 0)
+			rc = bad_reply(f, &m, &r, rc);
+		else if ((rc = check_reply(f, &m, &r)) == 0 || rc == -EIO)
+			vu_msg_close_fds(&r);
+		if (rc < 0 && first == 0)
+			first = rc;
+	}
+	f->npending = 0;
+	if (first == 0 && f->sock < 0)
+		first = -ENOTCONN;
+	return first;
+}
+
+int
+vuf_batch(struct vu_front *f, bool on)
+{
+	int rc = drain(f);
+
+	f->batch = on;
+	return rc;
+}
+
 static int
 call(struct vu_front *f, struct vu_msg *m, struct vu_msg *reply)
 {
 	struct vu_msg r;
+	bool ack = !vu_has_reply(m->hdr.request) &&
+	    (f->pfeatures & (1ull << VU_PF_REPLY_ACK));
 	int rc;
 
 	if (f->sock < 0)
 		return -ENOTCONN;
-	if ((rc = check_idle(f)) < 0)
+	/* A batch's acknowledgements come before any other answer. */
+	if (f->npending > 0 && (!f->batch || !ack ||
+	    f->npending == VUF_MAX_PENDING) && (rc = drain(f)) < 0)
+		return rc;
+	if (f->npending == 0 && (rc = check_idle(f)) < 0)
 		return rc;
 	/* With REPLY_ACK, every request that changes state is acknowledged,
-	 * so a failure is seen where it happens. */
-	if (!vu_has_reply(m->hdr.request) &&
-	    (f->pfeatures & (1ull << VU_PF_REPLY_ACK)))
+	 * so a failure is seen where it happens (or at the batch's end). */
+	if (ack)
 		m->hdr.flags |= VU_FLAG_NEED_REPLY;
-	if ((rc = vu_send(f->sock, m)) < 0)
+	if ((rc = vu_send(f->sock, m)) < 0) {
+		int first;
+
+		/* A backend that hung up in a batch did so at an earlier
+		 * request: that one is what went wrong. */
+		if (f->npending > 0 && (first = drain(f)) < 0)
+			return first;
 		return broken(f, rc, "took no %s: %s", vu_request_name(
 		    m->hdr.request), rc == -EAGAIN ? "it stopped reading" :
 		    strerror(-rc));
+	}
+	if (ack && f->batch) {
+		f->pending[f->npending++] = m->hdr.request;
+		return 0;
+	}
 	if (!vu_has_reply(m->hdr.request) &&
 	    !(m->hdr.flags & VU_FLAG_NEED_REPLY))
 		return 0;

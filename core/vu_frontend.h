@@ -7,6 +7,10 @@
 
 struct vm;
 
+/* Requests in one batch (vuf_batch): a device's ring start needs 2 + 7 per
+ * queue. */
+#define VUF_MAX_PENDING	160
+
 /*
  * The core's side of vhost-user: one connection to one backend.  Every
  * reply is checked (a compromised backend must not be able to take over
@@ -28,8 +32,20 @@ struct vu_front {
 	char		why[160];
 	void		(*broken)(struct vu_front *f, void *arg);
 	void		*arg;
+	/* vuf_batch: requests sent whose acknowledgement is not read yet */
+	bool		batch;
+	unsigned	npending;
+	uint32_t	pending[VUF_MAX_PENDING];
 };
 
+/*
+ * vuf_batch(f, true): from now on, requests that only need an
+ * acknowledgement (REPLY_ACK) go out without waiting for it;
+ * vuf_batch(f, false) reads the acknowledgements, in order, and returns
+ * the first failure.  A request with an answer of its own (GET_*) reads
+ * the ones before it first.  Without REPLY_ACK there is nothing to batch.
+ */
+int vuf_batch(struct vu_front *f, bool on);
 /* Takes sock; handshake: features, protocol features, owner, queue count. */
 int vuf_open(struct vu_front *f, int sock, const char *name);
 /* Takes sock, a connection another core made with this handshake's

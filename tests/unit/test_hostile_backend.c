@@ -584,6 +584,31 @@ test_err_flood(void **state)
 		    cpu);
 }
 
+/*
+ * The ring start goes out as one batch whose acknowledgements are read
+ * after it (vuf_batch): a wrong one in the middle is still caught and
+ * named, the backend is replaced as for any broken answer, and the
+ * device, whose queues did not start, asks the driver for a reset.
+ */
+static void
+test_batch_bad_ack(void **state)
+{
+	pid_t old;
+
+	(void)state;
+	assert_int_equal(bring_up("SET_VRING_BASE@1:badcode"), 0);
+	old = v->sup.bp.pid;
+	driver_init();
+	unsetenv("HYVE_BADBACK");
+	wait_settled(old);
+	assert_int_not_equal(v->sup.bp.pid, old);
+	if (!log_has("answered SET_VRING_BASE with request 1 (GET_FEATURES)"))
+		fail_msg("the log does not name the bad acknowledgement");
+	assert_true(rd(bar4 + VIRTIO_PCI_COMMON_STATUS, 1) &
+	    VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_int_equal(capacity(), 8);
+}
+
 /* Starts badback in mode on a socket of its own, as an operator would. */
 static void
 start_external(const char *mode)
@@ -1100,6 +1125,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reply_with_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_err_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_bad_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_external_backend_fails_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_in_handshake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_in_every_restart, setup, teardown),
