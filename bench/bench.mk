@@ -2,7 +2,7 @@
 # results section of docs/PERFORMANCE.md.  Included by the top Makefile.
 
 BENCH_BINS := $(B)/bench/exitpath $(B)/bench/vublk $(B)/bench/launch \
-	$(B)/bench/restart $(B)/bench/flood $(B)/bench/vunet
+	$(B)/bench/restart $(B)/bench/flood $(B)/bench/vunet $(B)/bench/stamp
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(B)/libhyve.a
 	@mkdir -p $(dir $@)

@@ -1,11 +1,7 @@
 #!/usr/bin/env python3
 """Helpers of bench/upgrade.sh (part 9, the core upgrade pause).
 
-  pause.py stamp FIFO OUT SECONDS
-      Reads serial output from FIFO (held open for writing too, so that
-      one VM process after another may write to it) and writes each line
-      to OUT as "NS LINE", NS the CLOCK_REALTIME nanoseconds it arrived at.
-      Ends after SECONDS or on SIGTERM.
+  (The serial reader that writes OUT, "NS LINE" per line, is bench/stamp.)
   pause.py wait OUT K SECONDS
       Waits until K more beat lines than OUT has now are in it; exit 1 if
       they are not there within SECONDS.
@@ -25,36 +21,11 @@
 import json
 import os
 import re
-import select
-import signal
 import socket
 import sys
 import time
 
 BEAT = re.compile(r"^tscgap: (\d+) (\d+)$")
-
-
-def stamp(fifo, out, secs):
-    fd = os.open(fifo, os.O_RDWR)
-    end = time.monotonic() + float(secs)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    buf = b""
-    with open(out, "w") as f:
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            r, _, _ = select.select([fd], [], [], left)
-            if not r:
-                continue
-            data = os.read(fd, 4096)
-            ns = time.time_ns()
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                text = line.decode("ascii", "replace").strip("\r")
-                f.write("%d %s\n" % (ns, text))
-                f.flush()
 
 
 def beats(out):
@@ -178,9 +149,7 @@ def migrate(src, dst, uri, secs):
 
 if __name__ == "__main__":
     a = sys.argv[1:]
-    if a[:1] == ["stamp"] and len(a) == 4:
-        stamp(*a[1:])
-    elif a[:1] == ["wait"] and len(a) == 4:
+    if a[:1] == ["wait"] and len(a) == 4:
         wait(*a[1:])
     elif a[:1] == ["gaps"] and len(a) == 3:
         gaps(*a[1:])

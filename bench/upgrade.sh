@@ -11,7 +11,7 @@
 #            beforehand with -incoming defer, x-ignore-shared on (the RAM
 #            is not copied, only the devices' state).
 # Each pause is measured on the host as the largest wall-clock gap between
-# two beat lines of the serial port (bench/pause.py timestamps them on
+# two beat lines of the serial port (bench/stamp timestamps them on
 # arrival) and, by the guest, as the largest gap of its TSC loop; the
 # restored and the migrated TSC do not count the pause, hyve's upgrade does.
 # A window with no operation in it gives the floor of both.  Prints sample
@@ -31,8 +31,8 @@ MEM=128M
 # The guest ends by itself after this long; every wait below is shorter.
 CMD="test=tscgap gap_s=1800 beat_ms=$BEAT"
 LIMIT=120
-for f in "$G" "$B/hyve" "$CTL"; do
-	[ -x "$f" ] || { echo "upgrade: $f is not built (make; make build/testguest)" >&2; exit 1; }
+for f in "$G" "$B/hyve" "$CTL" "$B/bench/stamp"; do
+	[ -x "$f" ] || { echo "upgrade: $f is not built (make; make bench-bins)" >&2; exit 1; }
 done
 [ -c /dev/kvm ] || { echo "upgrade: no /dev/kvm (run it in tools/labvm)" >&2; exit 1; }
 # BENCH_PAUSE_KINDS: which of the three run (default all).
@@ -60,7 +60,7 @@ session() {
 	kind=$1
 	rm -f "$T/fifo" "$T/lines"
 	mkfifo "$T/fifo"
-	$PAUSE stamp "$T/fifo" "$T/lines" $((LIMIT * (N + 4) * 2)) &
+	"$B/bench/stamp" "$T/fifo" "$T/lines" $((LIMIT * (N + 4) * 2)) &
 	sp=$!
 	pids="$pids $sp"
 	: >"$T/marks"
