@@ -106,11 +106,10 @@ upg_give(struct upg_out *o, int fd, uint32_t kind, uint32_t inst,
  * first core's channel and every backend's descriptors; and the table
  * saying which is which. */
 static int
-collect(struct vm *vm, struct upg_out *o, int *ach)
+collect(struct upg_out *o, int *ach)
 {
 	int rc;
 
-	(void)vm;
 	if (up.first && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 	    ach) < 0)
 		return -errno;
@@ -317,7 +316,7 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		    "the VM's log)", strerror(-rc));
 		goto fail;
 	}
-	if ((rc = collect(vm, o, ach)) < 0) {
+	if ((rc = collect(o, ach)) < 0) {
 		snprintf(err, errlen, "collecting what to hand over: %s",
 		    strerror(-rc));
 		goto fail;
