@@ -1,5 +1,5 @@
 # Helpers for the tests that run a load in Debian's guest while the host
-# acts on the VM (t_linux_restart, t_linux_upgrade, t_linux_snapshot);
+# acts on the VM (t_linux_restart, t_linux_upgrade, linux_snapshot.sh);
 # source after lib.sh.
 # The test writes its hyve's pid to $TMP/hyve.pid and runs it, inside its
 # network namespace, as the background job $ns; the guest's console goes
