@@ -162,6 +162,23 @@ check_reply(struct vu_front *f, struct vu_msg *m, struct vu_msg *r)
 	return 0;
 }
 
+/* Reads and checks the answer to m, into reply (NULL: dropped). */
+static int
+answer(struct vu_front *f, struct vu_msg *m, struct vu_msg *reply)
+{
+	struct vu_msg r;
+	int rc;
+
+	if (reply == NULL)
+		reply = &r;
+	if ((rc = wait_reply(f)) < 0 || (rc = vu_recv(f->sock, reply)) < 0)
+		return bad_reply(f, m, reply, rc);
+	rc = check_reply(f, m, reply);
+	if (reply == &r || rc < 0)
+		vu_msg_close_fds(reply);
+	return rc;
+}
+
 /* Reads the acknowledgements of the requests sent in a batch; the
  * first failure. */
 static int
@@ -169,18 +186,12 @@ drain(struct vu_front *f)
 {
 	int rc, first = 0;
 
-	for (unsigned i = 0; i < f->npending; i++) {
-		struct vu_msg m, r;
+	for (unsigned i = 0; i < f->npending && f->sock >= 0; i++) {
+		struct vu_msg m;
 
-		if (f->sock < 0)
-			break;
 		memset(&m.hdr, 0, sizeof(m.hdr));
 		m.hdr.request = f->pending[i];
-		if ((rc = wait_reply(f)) < 0 || (rc = vu_recv(f->sock, &r)) < 0)
-			rc = bad_reply(f, &m, &r, rc);
-		else if ((rc = check_reply(f, &m, &r)) == 0 || rc == -EIO)
-			vu_msg_close_fds(&r);
-		if (rc < 0 && first == 0)
+		if ((rc = answer(f, &m, NULL)) < 0 && first == 0)
 			first = rc;
 	}
 	f->npending = 0;
@@ -201,7 +212,6 @@ vuf_batch(struct vu_front *f, bool on)
 static int
 call(struct vu_front *f, struct vu_msg *m, struct vu_msg *reply)
 {
-	struct vu_msg r;
 	bool ack = !vu_has_reply(m->hdr.request) &&
 	    (f->pfeatures & (1ull << VU_PF_REPLY_ACK));
 	int rc;
@@ -236,14 +246,7 @@ call(struct vu_front *f, struct vu_msg *m, struct vu_msg *reply)
 	if (!vu_has_reply(m->hdr.request) &&
 	    !(m->hdr.flags & VU_FLAG_NEED_REPLY))
 		return 0;
-	if (reply == NULL)
-		reply = &r;
-	if ((rc = wait_reply(f)) < 0 || (rc = vu_recv(f->sock, reply)) < 0)
-		return bad_reply(f, m, reply, rc);
-	rc = check_reply(f, m, reply);
-	if (reply == &r || rc < 0)
-		vu_msg_close_fds(reply);
-	return rc;
+	return answer(f, m, reply);
 }
 
 static int
