@@ -378,9 +378,12 @@ seal_monitor(struct vm *vm)
 {
 	int rc;
 
-	if (upgrading())
-		return control_adopt(vm, config_get("control.path"),
+	if (upgrading()) {
+		rc = control_adopt(vm, config_get("control.path"),
 		    spawner_ctl_fd(), upg_started());
+		upg_mark("monitor");
+		return rc;
+	}
 	if ((rc = control_init(vm, config_get("control.path"))) < 0)
 		return rc;
 	if ((rc = spawner_seal(control_handoff(), control_path())) < 0)
@@ -459,15 +462,12 @@ started:
 		uart_restore_tty();
 		return EXIT_ERROR;
 	}
-	upg_mark("load");
-	if ((rc = seal_monitor(vm)) < 0 || (upg_mark("monitor"), 0) ||
-	    (rc = confine_core(uid, gid)) < 0 ||
+	if ((rc = seal_monitor(vm)) < 0 || (rc = confine_core(uid, gid)) < 0 ||
 	    (upgrading() && upgrade_ready(vm) < 0) ||
 	    (rc = vcpus_start(vm)) < 0) {
 		uart_restore_tty();
 		return EXIT_ERROR;
 	}
-	upg_mark("vcpus");
 	upg_log_phases();
 	run_vm(vm, sfd);
 	control_fini();

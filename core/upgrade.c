@@ -79,6 +79,7 @@ upg_log_phases(void)
 	char buf[256];
 	size_t o = 0;
 
+	upg_mark("vcpus");
 	for (int i = 1; i < up.nmarks && o < sizeof(buf); i++)
 		o += snprintf(buf + o, sizeof(buf) - o, "%s%s %lld",
 		    i > 1 ? ", " : "", up.mark[i], up.at[i] - up.at[i - 1]);
@@ -265,7 +266,7 @@ int
 upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
     struct upg_result *res, char *err, size_t errlen)
 {
-	long long t0, deadline, t[6];
+	long long asked, started, t0, paused, built, sent, ready, deadline;
 	struct upg_out *o;
 	struct snap s;
 	int hv = -1, ach[2] = { -1, -1 }, rc;
@@ -284,7 +285,7 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 	o->s = &s;
 	/* The new process starts (exec, the loader, its main) while the
 	 * guest still runs; it waits for the handover. */
-	t[2] = now_ms();
+	asked = now_ms();
 	if ((rc = spawner_upgrade(binary, &pid, &hv)) < 0) {
 		snprintf(err, errlen, "cannot start the new core %s: %s",
 		    binary ? binary : "(hyve's own binary)", strerror(-rc));
@@ -292,8 +293,8 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		free(o);
 		return rc;
 	}
-	t[5] = now_ms();
-	deadline = t[5] + timeout_ms;
+	started = now_ms();
+	deadline = started + timeout_ms;
 	if ((rc = prepare(vm, hv, deadline)) < 0) {
 		upg_sent_error(rc, pid, err, errlen);
 		goto fail;
@@ -307,7 +308,7 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		    PAUSE_TIMEOUT_MS);
 		goto fail;
 	}
-	t[0] = now_ms();
+	paused = now_ms();
 	/* Console input (a key, a client connecting) waits for whichever
 	 * core goes on; the consoles' state holds still. */
 	uart_stop_input(vm);
@@ -321,16 +322,16 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		    strerror(-rc));
 		goto fail;
 	}
-	t[1] = now_ms();
+	built = now_ms();
 	if ((rc = hand_over(hv, o, deadline)) < 0) {
 		upg_sent_error(rc, pid, err, errlen);
 		goto fail;
 	}
-	t[3] = now_ms();
+	sent = now_ms();
 	if ((rc = wait_answer(hv, pid, 'R', timeout_ms, deadline, err,
 	    errlen)) < 0)
 		goto fail;
-	t[4] = now_ms();
+	ready = now_ms();
 	/* Go first: once the monitor serves the new core, there is no way
 	 * back.  A new core that dies here has lost the VM either way. */
 	if (send(hv, "G", 1, MSG_NOSIGNAL) != 1) {
@@ -357,8 +358,9 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 	res->handover_ms = now_ms() - t0;
 	hlog("upgrade: %lld ms to hand over: pause %lld, state %lld, send "
 	    "%lld, new core ready %lld, go %lld (spawn %lld, prepare %lld "
-	    "before)", res->handover_ms, t[0] - t0, t[1] - t[0], t[3] - t[1],
-	    t[4] - t[3], t0 + res->handover_ms - t[4], t[5] - t[2], t0 - t[5]);
+	    "before)", res->handover_ms, paused - t0, built - paused,
+	    sent - built, ready - sent, t0 + res->handover_ms - ready,
+	    started - asked, t0 - started);
 	snap_free(&s);
 	free(o);
 	return 0;
@@ -667,6 +669,7 @@ upgrade_load(struct vm *vm)
 {
 	int rc = vmsnap_load(vm, &up.s, true);
 
+	upg_mark("load");
 	if (rc < 0)
 		refuse("it could not load the VM's state (its log says why)");
 	return rc;
