@@ -4,11 +4,22 @@
 # The test writes its hyve's pid to $TMP/hyve.pid and runs it, inside its
 # network namespace, as the background job $ns; the guest's console goes
 # to $TMP/out, hyve's log to $TMP/err and the TCP peer's to $TMP/peer.
+# Each test gets its own root image copy, a 64 MiB data disk and a
+# control directory for the peer; the peer is $PEER on the tap.  (Each
+# test says need_kvm itself: run.sh looks for it there.)
+need_netns
+need_cmd python3
+CTL=$ROOT/build/hyvectl
+SOCK=$TMP/vm.sock
+PEER=10.0.2.1
 L=$ROOT/build/linux
 if [ ! -f "$L/root.img" ] || [ ! -f "$L/vmlinuz" ] || [ ! -f "$L/initrd.gz" ]; then
 	echo "$(basename "$0" .sh): $L is incomplete; making it (sh tools/linux-guest.sh)"
 	sh "$ROOT/tools/linux-guest.sh" || fail "cannot make the Debian guest in $L"
 fi
+cp --sparse=always "$L/root.img" "$TMP/root.img" || fail "cannot copy $L/root.img to $TMP"
+truncate -s 64M "$TMP/data.img"
+mkdir "$TMP/ctl"
 
 show() {
 	cat "$TMP/out"

@@ -14,16 +14,8 @@
 # timeout: 1500 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
-need_netns
-need_cmd python3
-CTL=$ROOT/build/hyvectl
-SOCK=$TMP/vm.sock
 VM=vmlinux-snap
 . "$(dirname "$0")/linux_lib.sh"
-PEER=10.0.2.1
-cp --sparse=always "$L/root.img" "$TMP/root.img" || fail "cannot copy $L/root.img to $TMP"
-truncate -s 64M "$TMP/data.img"
-mkdir "$TMP/ctl"
 touch "$TMP/ctl/hold"
 : >"$TMP/out"
 : >"$TMP/err"

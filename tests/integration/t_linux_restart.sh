@@ -14,18 +14,10 @@
 # timeout: 1800 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
-need_netns
-need_cmd python3
 need_cmd shuf
-CTL=$ROOT/build/hyvectl
-SOCK=$TMP/vm.sock
 . "$(dirname "$0")/linux_lib.sh"
-PEER=10.0.2.1
-cp --sparse=always "$L/root.img" "$TMP/root.img" || fail "cannot copy $L/root.img to $TMP"
-truncate -s 64M "$TMP/data.img"
 ln "$TMP/data.img" "$TMP/data2.img"
 cp "$ROOT/build/hyve-blk" "$TMP/hyve-blk-copy"
-mkdir "$TMP/ctl"
 touch "$TMP/ctl/hold"
 
 netns_script "$TMP/run.sh" hyvetap0
