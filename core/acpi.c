@@ -162,9 +162,11 @@ build_fadt(struct out *o, uint64_t facs, uint64_t dsdt)
 	put32(t + 56, PORT_PM1A_EVT);
 	put32(t + 64, PORT_PM1A_CNT);
 	put32(t + 76, PORT_PM_TMR);
+	put32(t + 80, PORT_GPE0_BLK);
 	put8(t + 88, 4);		/* PM1_EVT_LEN */
 	put8(t + 89, 2);		/* PM1_CNT_LEN */
 	put8(t + 91, 4);		/* PM_TMR_LEN */
+	put8(t + 92, GPE0_BLK_LEN);
 	put16(t + 96, 101);		/* P_LVL2_LAT: no C2 */
 	put16(t + 98, 1001);		/* P_LVL3_LAT: no C3 */
 	put16(t + 109, BOOT_LEGACY_DEVICES | BOOT_8042 | BOOT_VGA_NOT_PRESENT);
@@ -178,6 +180,8 @@ build_fadt(struct out *o, uint64_t facs, uint64_t dsdt)
 	gas(t + 148, GAS_SYSTEM_IO, 32, GAS_ACCESS_WORD, PORT_PM1A_EVT);
 	gas(t + 172, GAS_SYSTEM_IO, 16, GAS_ACCESS_WORD, PORT_PM1A_CNT);
 	gas(t + 208, GAS_SYSTEM_IO, 32, GAS_ACCESS_DWORD, PORT_PM_TMR);
+	gas(t + 220, GAS_SYSTEM_IO, 8 * GPE0_BLK_LEN, GAS_ACCESS_BYTE,
+	    PORT_GPE0_BLK);
 	memcpy(t + 268, "HYVE\0\0\0\0", 8);	/* hypervisor vendor */
 	finish(t);
 	return t;
@@ -367,6 +371,44 @@ dsdt_lpc(struct aml *a, const struct acpi_machine *m)
 	aml_close(a);			/* LPC_ */
 }
 
+/*
+ * Microsoft's "Virtual Machine Generation ID": ADDR gives the 16 bytes'
+ * address as two DWords, low first; Notify 0x80 tells the guest they
+ * changed (Linux's vmgenid driver then reseeds its RNG).  The IDs are
+ * those Linux matches and the _CID Windows looks for.
+ */
+static void
+dsdt_vmgenid(struct aml *a, uint64_t gpa)
+{
+	aml_device(a, "VGEN");
+	aml_name(a, "_HID");
+	aml_string(a, "VMGENCTR");
+	aml_name(a, "_CID");
+	aml_string(a, "VM_GEN_COUNTER");
+	aml_name(a, "_DDN");
+	aml_string(a, "VM_Gen_Counter");
+	aml_name(a, "ADDR");
+	aml_package(a, 2);
+	aml_int(a, gpa & 0xFFFFFFFF);
+	aml_int(a, gpa >> 32);
+	aml_close(a);
+	aml_close(a);
+}
+
+/* GPE0 bit GPE_VMGENID (pm.c) runs _E00, an edge GPE. */
+static void
+dsdt_gpe(struct aml *a)
+{
+	char name[8];
+
+	snprintf(name, sizeof(name), "_E%02X", GPE_VMGENID);
+	aml_scope(a, "\\_GPE");
+	aml_method(a, name, 0);
+	aml_notify(a, "\\_SB_.VGEN", 0x80);
+	aml_close(a);
+	aml_close(a);
+}
+
 static void
 dsdt_body(struct aml *a, const struct acpi_machine *m)
 {
@@ -397,7 +439,11 @@ dsdt_body(struct aml *a, const struct acpi_machine *m)
 	dsdt_pci_prt(a, m);
 	dsdt_lpc(a, m);
 	aml_close(a);			/* PC00 */
+	if (m->vmgenid_gpa != 0)
+		dsdt_vmgenid(a, m->vmgenid_gpa);
 	aml_close(a);			/* \_SB_ */
+	if (m->vmgenid_gpa != 0)
+		dsdt_gpe(a);
 
 	aml_name(a, "\\_S5_");
 	aml_package(a, 4);

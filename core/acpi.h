@@ -14,6 +14,7 @@ struct acpi_machine {
 	uint32_t	io_base, io_end;	/* end exclusive */
 	unsigned	com_mask;	/* bit i set: COM(i+1) present */
 	int		pci_slots[32];	/* nonzero: a device sits in slot i */
+	uint64_t	vmgenid_gpa;	/* the VM generation ID; 0 = none */
 };
 
 /*

@@ -18,6 +18,8 @@
 #define SCOPE_OP	0x10
 #define BUFFER_OP	0x11
 #define PACKAGE_OP	0x12
+#define METHOD_OP	0x14
+#define NOTIFY_OP	0x86
 #define EXT_OP_PREFIX	0x5B
 #define DEVICE_OP	0x82	/* after EXT_OP_PREFIX */
 #define DUAL_NAME	0x2E
@@ -25,7 +27,7 @@
 #define ROOT_CHAR	'\\'
 #define PARENT_CHAR	'^'
 
-enum { K_SCOPE, K_DEVICE, K_PACKAGE, K_BUFFER };
+enum { K_SCOPE, K_DEVICE, K_PACKAGE, K_BUFFER, K_METHOD };
 
 static void
 fail(struct aml *a, int err)
@@ -257,6 +259,25 @@ aml_device(struct aml *a, const char *path)
 	aml_byte(a, DEVICE_OP);
 	push(a, K_DEVICE);
 	aml_namestring(a, path);
+}
+
+void
+aml_method(struct aml *a, const char *path, uint8_t nargs)
+{
+	if (nargs > 7)
+		fail(a, -EINVAL);
+	aml_byte(a, METHOD_OP);
+	push(a, K_METHOD);
+	aml_namestring(a, path);
+	aml_byte(a, nargs);		/* not serialized, sync level 0 */
+}
+
+void
+aml_notify(struct aml *a, const char *path, uint8_t value)
+{
+	aml_byte(a, NOTIFY_OP);
+	aml_namestring(a, path);
+	aml_int(a, value);
 }
 
 void

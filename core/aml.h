@@ -35,11 +35,15 @@ void	aml_string(struct aml *a, const char *s);
 void	aml_eisaid(struct aml *a, const char *id);
 /* Name(path, ...): the caller emits the value next. */
 void	aml_name(struct aml *a, const char *path);
+/* Notify(path, value), inside a method. */
+void	aml_notify(struct aml *a, const char *path, uint8_t value);
 
 /* Objects with a PkgLength; each open is matched by aml_close(). */
 void	aml_scope(struct aml *a, const char *path);
 void	aml_device(struct aml *a, const char *path);
 void	aml_package(struct aml *a, uint8_t nelem);
+/* Method(path, nargs, NotSerialized): its body follows, then aml_close. */
+void	aml_method(struct aml *a, const char *path, uint8_t nargs);
 void	aml_buffer(struct aml *a);	/* size is filled in by aml_close */
 void	aml_close(struct aml *a);
 

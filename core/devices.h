@@ -37,6 +37,8 @@ int i8042_init(struct vm *vm);
 int pm_init(struct vm *vm);
 /* SIGTERM: press the power button (PWRBTN_STS, SCI if enabled). */
 void pm_power_button(struct vm *vm);
+/* Sets GPE0 status bit (SCI if the guest enabled it); dev_lock held. */
+void pm_gpe_raise(struct vm *vm, unsigned bit);
 /* QEMU isa-debug-exit: writing V exits with (V << 1) | 1. */
 int debug_exit_init(struct vm *vm, uint16_t port);
 

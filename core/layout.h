@@ -31,9 +31,11 @@
 #define BOOT_CMDLINE_MAX	4096
 #define KERNEL_LOAD_ADDR	0x100000ULL	/* bzImage protected-mode part */
 
-/* ACPI tables live in the BIOS area; the RSDP is first, 16-byte aligned. */
+/* ACPI tables live in the BIOS area; the RSDP is first, 16-byte aligned.
+ * The BIOS area's last page holds the VM generation ID (vmgenid.c). */
+#define VMGENID_ADDR		(BIOS_AREA_END - 0x1000)
 #define ACPI_BASE		BIOS_AREA_BASE
-#define ACPI_SIZE		(BIOS_AREA_END - BIOS_AREA_BASE)
+#define ACPI_SIZE		(VMGENID_ADDR - BIOS_AREA_BASE)
 
 /* The PCI hole. */
 #define PCI_MMIO32_BASE		0xC0000000ULL
@@ -62,6 +64,9 @@
 #define PORT_PM1A_EVT		0x600		/* PM1_STS (2) + PM1_EN (2) */
 #define PORT_PM1A_CNT		0x604		/* 2 bytes */
 #define PORT_PM_TMR		0x608		/* 4 bytes, 3.579545 MHz */
+#define PORT_GPE0_BLK		0x620		/* GPE0_STS (1) + GPE0_EN (1) */
+#define GPE0_BLK_LEN		2
+#define GPE_VMGENID		0		/* \_GPE._E00 tells of a new VM generation ID */
 #define PORT_RESET		0xCF9		/* FADT RESET_REG, value 6 */
 #define RESET_VALUE		0x06
 #define SCI_IRQ			9

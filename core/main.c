@@ -34,6 +34,7 @@
 #include "core/upgrade.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "core/vmgenid.h"
 #include "core/vmsnap.h"
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
@@ -148,6 +149,7 @@ build_acpi(struct vm *vm, uint64_t *rsdp)
 	pci_slots_used(used);
 	for (i = 0; i < PCI_SLOTS; i++)
 		m.pci_slots[i] = used[i];
+	m.vmgenid_gpa = VMGENID_ADDR;
 	rc = acpi_build(&m, vm_gpa(vm, ACPI_BASE, ACPI_SIZE), ACPI_SIZE,
 	    ACPI_BASE);
 	if (rc < 0) {
@@ -156,7 +158,7 @@ build_acpi(struct vm *vm, uint64_t *rsdp)
 		return rc;
 	}
 	*rsdp = ACPI_BASE;
-	return 0;
+	return vmgenid_init(vm);
 }
 
 static int

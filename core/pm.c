@@ -1,7 +1,8 @@
 /*
  * ACPI fixed hardware: PM1a event block (PM1_STS, PM1_EN), PM1a control
- * block (PM1_CNT), the PM timer and the reset register, as the FADT
- * describes them.  Like bhyve's pm.c, the machine is always in ACPI mode
+ * block (PM1_CNT), the PM timer, the reset register and a GPE0 block of
+ * eight general-purpose events (one status byte, one enable byte), as the
+ * FADT describes them.  Like bhyve's pm.c, the machine is always in ACPI mode
  * (SCI_EN reads 1) and only S5 is implemented.
  */
 #include <errno.h>
@@ -46,6 +47,7 @@ struct pm {
 	struct vm	*vm;
 	uint16_t	sts, en, cnt;
 	uint8_t		reset;
+	uint8_t		gpe_sts, gpe_en;
 	bool		sci;		/* level we drive on SCI_IRQ */
 	int		slp_once;
 	struct pm	*next;
@@ -59,8 +61,9 @@ pm_sci_update(struct pm *p)
 {
 	bool need;
 
-	need = (p->cnt & PM1_SCI_EN) && (p->sts & p->en &
-	    (PM1_GBL_STS | PM1_PWRBTN_STS | PM1_RTC_STS));
+	need = (p->cnt & PM1_SCI_EN) && ((p->sts & p->en &
+	    (PM1_GBL_STS | PM1_PWRBTN_STS | PM1_RTC_STS)) ||
+	    (p->gpe_sts & p->gpe_en));
 	if (need != p->sci) {
 		p->sci = need;
 		vm_irq_line(p->vm, SCI_IRQ, need);
@@ -128,6 +131,29 @@ pm1_cnt_io(void *opaque, uint64_t off, int size, bool write, uint64_t *val)
 	return 0;
 }
 
+/* GPE0_STS bits are cleared by writing 1, GPE0_EN bits are read-write. */
+static int
+gpe0_io(void *opaque, uint64_t off, int size, bool write, uint64_t *val)
+{
+	struct pm *p = opaque;
+	uint64_t m, v;
+
+	if (off + size > GPE0_BLK_LEN)
+		return 0;
+	m = lanes(off, size);
+	if (!write) {
+		v = p->gpe_sts | (uint32_t)p->gpe_en << 8;
+		*val = (v & m) >> (off * 8);
+		return 0;
+	}
+	v = (*val << (off * 8)) & m;
+	p->gpe_sts &= (uint8_t)~v;
+	if (m & 0xFF00)
+		p->gpe_en = (uint8_t)(v >> 8);
+	pm_sci_update(p);
+	return 0;
+}
+
 static uint32_t
 pm_timer(void)
 {
@@ -177,6 +203,7 @@ pm_init(struct vm *vm)
 		{ PORT_PM1A_CNT, 2, pm1_cnt_io, "pm1a-cnt" },
 		{ PORT_PM_TMR, 4, pm_tmr_io, "pm-timer" },
 		{ PORT_RESET, 1, pm_reset_io, "reset-reg" },
+		{ PORT_GPE0_BLK, GPE0_BLK_LEN, gpe0_io, "gpe0" },
 	};
 	struct pm *p;
 	size_t i;
@@ -221,13 +248,6 @@ pm_power_button(struct vm *vm)
 	pthread_mutex_unlock(&vm->dev_lock);
 }
 
-/* --- snapshot ------------------------------------------------------------ */
-
-struct pm_state {
-	uint16_t	sts, en, cnt;
-	uint8_t		reset, sci;
-};
-
 static struct pm *
 pm_of(struct vm *vm)
 {
@@ -238,11 +258,35 @@ pm_of(struct vm *vm)
 	return p;
 }
 
+void
+pm_gpe_raise(struct vm *vm, unsigned bit)
+{
+	struct pm *p = pm_of(vm);
+
+	if (p == NULL || bit > 7)
+		return;
+	p->gpe_sts |= (uint8_t)(1u << bit);
+	pm_sci_update(p);
+}
+
+/* --- snapshot ------------------------------------------------------------ */
+
+struct pm_state {
+	uint16_t	sts, en, cnt;
+	uint8_t		reset, sci;
+};
+
+struct pm_gpe_state {
+	uint8_t		sts, en, pad[6];
+};
+
 int
 pm_save(struct vm *vm, struct snap *s)
 {
 	struct pm *p = pm_of(vm);
 	struct pm_state st;
+	struct pm_gpe_state gs;
+	int rc;
 
 	if (p == NULL)
 		return 0;
@@ -252,7 +296,12 @@ pm_save(struct vm *vm, struct snap *s)
 	st.cnt = p->cnt;
 	st.reset = p->reset;
 	st.sci = p->sci;
-	return snap_add(s, SNAP_DEV_PM, 0, &st, sizeof(st));
+	memset(&gs, 0, sizeof(gs));
+	gs.sts = p->gpe_sts;
+	gs.en = p->gpe_en;
+	if ((rc = snap_add(s, SNAP_DEV_PM, 0, &st, sizeof(st))) < 0)
+		return rc;
+	return snap_add(s, SNAP_DEV_GPE, 0, &gs, sizeof(gs));
 }
 
 int
@@ -260,11 +309,18 @@ pm_load(struct vm *vm, const struct snap *s)
 {
 	struct pm *p = pm_of(vm);
 	const struct pm_state *st;
+	const struct pm_gpe_state *gs = NULL;
 
 	if (p == NULL)
 		return 0;
 	if ((st = snap_get(s, SNAP_DEV_PM, 0, sizeof(*st), "pm")) == NULL)
 		return -EINVAL;
+	/* A state from before the GPE block has none: all clear. */
+	if (snap_find(s, SNAP_DEV_GPE, 0, NULL) != NULL &&
+	    (gs = snap_get(s, SNAP_DEV_GPE, 0, sizeof(*gs), "gpe")) == NULL)
+		return -EINVAL;
+	p->gpe_sts = gs != NULL ? gs->sts : 0;
+	p->gpe_en = gs != NULL ? gs->en : 0;
 	p->sts = st->sts;
 	p->en = st->en;
 	p->cnt = st->cnt;

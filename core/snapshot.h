@@ -70,6 +70,8 @@ enum snap_tag {
 	SNAP_DEV_VIRTIO	= 54,	/* inst = bdf: virtio-pci transport, ring bases */
 	SNAP_DEV_VUSTATE = 55,	/* inst = bdf: the backend's own state
 				   (vhost-user DEVICE_STATE) */
+	SNAP_DEV_GPE	= 56,	/* GPE0 status and enable bytes (pm.c) */
+	SNAP_VMGENID	= 57,	/* uint64_t: the VM generation ID's address */
 	/* an upgrade's handover only (core/upgrade.c), never in a file */
 	SNAP_UPG_FDS	= 64,	/* struct upg_fd[]: the descriptors passed */
 	SNAP_UPG_DEV	= 65,	/* inst = bdf: struct upg_dev */

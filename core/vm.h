@@ -39,6 +39,7 @@ struct vm {
 	bool		strictmsr;
 
 	uint8_t		irq_level[24];	/* last level set per IOAPIC pin */
+	uint64_t	vmgenid_gpa;	/* the VM generation ID (vmgenid.c); 0 = none */
 
 	/* Set once, by the first device or event that ends the VM. */
 	int		exit_code;

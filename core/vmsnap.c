@@ -18,6 +18,7 @@
 #include "core/snapshot.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "core/vmgenid.h"
 #include "core/vmsnap.h"
 #include "core/vmstate.h"
 #include "lib/log.h"
@@ -63,7 +64,7 @@ save_devices(struct vm *vm, struct snap *s, bool backends)
 	pthread_mutex_lock(&vm->dev_lock);
 	if ((rc = uart_save(vm, s)) == 0 && (rc = rtc_save(vm, s)) == 0 &&
 	    (rc = pm_save(vm, s)) == 0 && (rc = i8042_save(vm, s)) == 0 &&
-	    (rc = pci_save(vm, s)) == 0)
+	    (rc = pci_save(vm, s)) == 0 && (rc = vmgenid_save(vm, s)) == 0)
 		rc = vpci_save(vm, s, backends);
 	pthread_mutex_unlock(&vm->dev_lock);
 	return rc;
@@ -362,7 +363,8 @@ load_devices(struct vm *vm, const struct snap *s, bool start)
 	pthread_mutex_lock(&vm->dev_lock);
 	if ((rc = pci_load(vm, s)) == 0 && (rc = uart_load(vm, s)) == 0 &&
 	    (rc = rtc_load(vm, s)) == 0 && (rc = pm_load(vm, s)) == 0 &&
-	    (rc = i8042_load(vm, s)) == 0)
+	    (rc = i8042_load(vm, s)) == 0 &&
+	    (rc = vmgenid_load(vm, s, start)) == 0)
 		rc = vpci_load(vm, s, start);
 	pthread_mutex_unlock(&vm->dev_lock);
 	return rc;

@@ -8,7 +8,12 @@
 #              switch_roots to systemd;
 #   root.img   ext4 made with mkfs.ext4 -d from debootstrap --variant=minbase
 #              plus systemd, fio, iproute2, ..., the kernel's modules and the
-#              checks (tests/linux/hyve-test and its unit).
+#              checks (tests/linux/hyve-test and its unit);
+#   vmlinuz-generic, initrd-clone.gz
+#              Debian's generic kernel of the same version (its vmgenid
+#              driver is built in, the cloud kernel has none) and an
+#              initramfs with busybox, virtio-net and tests/linux/clone-init,
+#              for the clone test (t_linux_clone).
 #
 # Everything is cached under ~/.cache/hyve/linux (HYVE_LAB_CACHE's parent) and
 # rebuilt only when missing: the debootstrap tree is keyed by the package
@@ -31,6 +36,11 @@ die() {
 	exit 1
 }
 now() { date +%s; }
+# prune KIND: keeps the two newest KIND-* builds (other checkouts may use
+# them) and removes the older ones.
+prune() {
+	ls -dt "$cache/$1"-* 2>/dev/null | tail -n +3 | while read -r d; do rm -rf "$d"; done
+}
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, and the image keeps file owners)"
 for t in debootstrap mkfs.ext4 cpio gzip depmod sha256sum; do
@@ -60,12 +70,13 @@ if [ ! -f "$rootfs.ok" ]; then
 fi
 t1=$(now)
 
-# 2. The guest: keyed by this script, the files from tests/linux, the kernel.
-gkey=$({ echo "$rkey $kver"; cat "$0" "$top"/tests/linux/*; } | sha256sum | cut -c1-12)
+# 2. The guest: keyed by this script, its files from tests/linux, the kernel.
+gkey=$({ echo "$rkey $kver"; cat "$0" "$top"/tests/linux/init "$top"/tests/linux/hyve-test*; } |
+    sha256sum | cut -c1-12)
 g=$cache/guest-$gkey
 if [ ! -f "$g/ok" ]; then
 	echo "linux-guest: making $g" >&2
-	for d in "$cache"/guest-*; do [ "$d" = "$g" ] || rm -rf "$d"; done
+	prune guest
 	rm -rf "$g"
 	mkdir -p "$g/root" "$g/initrd"
 
@@ -126,9 +137,43 @@ if [ ! -f "$g/ok" ]; then
 fi
 t2=$(now)
 
+# 3. The clone guest: the generic kernel of the same version, keyed by it,
+# this script and clone-init.
+gver=${kver%-cloud-amd64}-amd64
+ckey=$({ echo "$gver"; cat "$0" "$top/tests/linux/clone-init"; } | sha256sum | cut -c1-12)
+c=$cache/clone-$ckey
+if [ ! -f "$c/ok" ]; then
+	echo "linux-guest: making $c (linux-image-$gver)" >&2
+	prune clone
+	rm -rf "$c"
+	mkdir -p "$c/pkg" "$c/initrd"
+	(cd "$c/pkg" && apt-get download "linux-image-$gver" >/dev/null 2>&1) ||
+	    die "apt-get download linux-image-$gver failed (is the Debian mirror reachable? apt-get update)"
+	dpkg-deb -x "$c"/pkg/*.deb "$c/pkg" || die "cannot unpack linux-image-$gver"
+	i=$c/initrd
+	mkdir -p "$i/bin" "$i/dev" "$i/proc" "$i/sys" "$i/tmp" "$i/mods"
+	cp /bin/busybox "$i/bin/busybox"
+	install -m 755 "$top/tests/linux/clone-init" "$i/init"
+	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
+	    virtio_pci failover net_failover virtio_net; do
+		f=$(find "$c/pkg/lib/modules/$gver/kernel" -name "$m.ko" | head -n 1)
+		[ -n "$f" ] || die "the kernel $gver has no module $m.ko"
+		cp "$f" "$i/mods/"
+		echo "$m.ko" >>"$i/mods/order"
+	done
+	(cd "$i" && find . | cpio -o -H newc --quiet) | gzip -1 >"$c/initrd-clone.gz" ||
+	    die "cannot write $c/initrd-clone.gz"
+	cp "$c/pkg/boot/vmlinuz-$gver" "$c/vmlinuz-generic"
+	rm -rf "$i" "$c/pkg"
+	touch "$c/ok"
+fi
+
 mkdir -p "$out"
 for f in vmlinuz initrd.gz root.img version; do
 	ln -sfn "$g/$f" "$out/$f"
+done
+for f in vmlinuz-generic initrd-clone.gz; do
+	ln -sfn "$c/$f" "$out/$f"
 done
 echo "linux-guest: $out -> $g: kernel $kver, root.img" \
     "$(du -m --apparent-size "$g/root.img" | cut -f1) MiB" \

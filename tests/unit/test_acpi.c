@@ -87,6 +87,8 @@ machine(struct acpi_machine *m, int c)
 	m->com_mask = conf[c].com_mask;
 	for (int i = 0; i < NSLOTS; i++)
 		m->pci_slots[slots[i]] = 1;
+	/* The odd machines have a VM generation ID. */
+	m->vmgenid_gpa = c % 2 ? VMGENID_ADDR : 0;
 }
 
 /* n bytes at guest address gpa, which must lie inside the used part. */
@@ -208,7 +210,10 @@ test_fadt(void **state)
 		assert_int_equal(f[88], 4);
 		assert_int_equal(f[89], 2);
 		assert_int_equal(f[91], 4);
-		assert_int_equal(rd32(f + 80), 0);		/* no GPE0 */
+		assert_int_equal(rd32(f + 80), PORT_GPE0_BLK);
+		assert_int_equal(f[92], GPE0_BLK_LEN);
+		assert_int_equal(rd32(f + 84), 0);		/* no GPE1 */
+		assert_int_equal(f[93], 0);
 		assert_int_equal(rd16(f + 109) & 3, 3);	/* legacy, 8042 */
 		flags = rd32(f + 112);
 		assert_true(flags & (1U << 0));		/* WBINVD */
@@ -222,6 +227,7 @@ test_fadt(void **state)
 		check_gas(f + 148, 32, PORT_PM1A_EVT);
 		check_gas(f + 172, 16, PORT_PM1A_CNT);
 		check_gas(f + 208, 32, PORT_PM_TMR);
+		check_gas(f + 220, 8 * GPE0_BLK_LEN, PORT_GPE0_BLK);
 		assert_int_equal(rd64(f + 160 + 4), 0);	/* no PM1b */
 		free(t.buf);
 	}
@@ -574,6 +580,20 @@ check_dsdt_asl(const char *dsl, int c)
 	    "IO(Decode16,0x0064,0x0064,0x01,0x01,)IRQNoFlags(){1}})}"));
 	/* one processor device per CPU */
 	assert_int_equal(count(dsl, "\"ACPI0007\""), conf[c].ncpus);
+	/* the VM generation ID and the GPE method that announces a new one */
+	snprintf(want, sizeof(want), "Device(VGEN){Name(_HID,\"VMGENCTR\")"
+	    "Name(_CID,\"VM_GEN_COUNTER\")Name(_DDN,\"VM_Gen_Counter\")"
+	    "Name(ADDR,Package(0x02){0x%08llX,Zero})}",
+	    (unsigned long long)VMGENID_ADDR);
+	if (c % 2 == 0) {
+		assert_null(strstr(dsl, "VGEN"));
+		assert_null(strstr(dsl, "_GPE"));
+		return;
+	}
+	if (strstr(dsl, want) == NULL)
+		fail_msg("no %s in\n%s", want, dsl);
+	assert_non_null(strstr(dsl, "Scope(\\_GPE){Method(_E00,0,NotSerialized)"
+	    "{Notify(\\_SB.VGEN,0x80)}}"));
 }
 
 static void
@@ -639,7 +659,8 @@ test_acpiexec(void **state)
 	build(&t, 1);
 	write_file(dir, "dsdt.dat", t.dsdt, rd32(t.dsdt + 4));
 	snprintf(cmd, sizeof(cmd), "acpiexec -b 'Evaluate \\_S5; "
-	    "Evaluate \\_SB.PC00.LPC.COM1._CRS; Evaluate \\_SB.PC00._PRT' "
+	    "Evaluate \\_SB.PC00.LPC.COM1._CRS; Evaluate \\_SB.PC00._PRT; "
+	    "Evaluate \\_SB.VGEN.ADDR; Execute \\_GPE._E00' "
 	    "dsdt.dat </dev/null");
 	rc = run(dir, cmd, &out);
 	if (rc != 0 || strstr(out, "Error") != NULL ||
@@ -653,6 +674,14 @@ test_acpiexec(void **state)
 	snprintf(cmd, sizeof(cmd), "[Package] Contains %d Elements:",
 	    4 * NSLOTS);
 	assert_non_null(strstr(out, cmd));
+	/* VGEN.ADDR: the ID's address, low and high DWord; _E00 notifies */
+	snprintf(cmd, sizeof(cmd), "[Package] Contains 2 Elements:\n"
+	    "    [Integer] = %016llX\n    [Integer] = 0000000000000000",
+	    (unsigned long long)VMGENID_ADDR);
+	if (strstr(out, cmd) == NULL)
+		fail_msg("no \"%s\" in:\n%s", cmd, out);
+	assert_non_null(strstr(out, "Notify on [VGEN]"));
+	assert_non_null(strstr(out, "Value 0x80"));
 	free(out);
 	free(t.buf);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -19,6 +19,7 @@
 #include "core/pci.h"
 #include "core/snapshot.h"
 #include "core/vm.h"
+#include "core/vmgenid.h"
 
 static struct vm a, b;
 
@@ -79,6 +80,7 @@ guest_writes(struct vm *vm)
 	out(vm, PORT_RTC + 1, 1, 0x77);		/* NVRAM byte */
 	out(vm, PORT_RTC, 1, 0x41);		/* index left at 0x41 */
 	out(vm, PORT_PM1A_EVT + 2, 2, 0x0100);	/* PWRBTN_EN */
+	out(vm, PORT_GPE0_BLK + 1, 1, 0x01);	/* GPE0_EN bit 0 */
 	out(vm, PORT_I8042_CMD, 1, 0x60);
 	out(vm, PORT_I8042_DATA, 1, 0x47);	/* command byte */
 }
@@ -98,6 +100,7 @@ check_reads(struct vm *vm)
 	out(vm, PORT_RTC, 1, 0x41);
 	assert_int_equal(in(vm, PORT_RTC + 1, 1), 0x12);
 	assert_int_equal(in(vm, PORT_PM1A_EVT + 2, 2), 0x0100);
+	assert_int_equal(in(vm, PORT_GPE0_BLK, 2), 0x0100);	/* EN, no STS */
 	out(vm, PORT_I8042_CMD, 1, 0x20);
 	assert_int_equal(in(vm, PORT_I8042_DATA, 1), 0x47);
 }
@@ -159,6 +162,56 @@ test_missing_device_refused(void **state)
 	snap_free(&s);
 }
 
+/* A restore gets a new VM generation ID and announces it with GPE0 bit
+ * GPE_VMGENID; an upgrade keeps the ID and raises nothing. */
+static void
+test_vmgenid(void **state)
+{
+	uint8_t zero[16] = { 0 };
+	uint8_t *ida = vm_gpa(&a, VMGENID_ADDR, 16);
+	uint8_t *idb = vm_gpa(&b, VMGENID_ADDR, 16);
+	uint64_t bad = MB(64);
+	struct snap s;
+
+	(void)state;
+	assert_int_equal(vmgenid_init(&a), 0);
+	assert_memory_not_equal(ida, zero, 16);
+	out(&a, PORT_GPE0_BLK + 1, 1, 1 << GPE_VMGENID);
+	snap_init(&s);
+	assert_int_equal(save_all(&a, &s), 0);
+	assert_int_equal(vmgenid_save(&a, &s), 0);
+	/* An upgrade: the same VM, RAM as it was. */
+	memcpy(idb, ida, 16);
+	assert_int_equal(load_all(&b, &s), 0);
+	assert_int_equal(vmgenid_load(&b, &s, false), 0);
+	assert_int_equal(b.vmgenid_gpa, VMGENID_ADDR);
+	assert_memory_equal(idb, ida, 16);
+	assert_int_equal(in(&b, PORT_GPE0_BLK, 1), 0);
+	assert_int_equal(b.irq_level[SCI_IRQ], 0);
+	/* A restore: a new ID, GPE0_STS set and the SCI up (enabled). */
+	assert_int_equal(vmgenid_load(&b, &s, true), 0);
+	assert_memory_not_equal(idb, ida, 16);
+	assert_memory_not_equal(idb, zero, 16);
+	assert_int_equal(in(&b, PORT_GPE0_BLK, 1), 1 << GPE_VMGENID);
+	assert_int_equal(b.irq_level[SCI_IRQ], 1);
+	/* The guest's handler clears the status: the SCI drops. */
+	out(&b, PORT_GPE0_BLK, 1, 1 << GPE_VMGENID);
+	assert_int_equal(b.irq_level[SCI_IRQ], 0);
+	snap_free(&s);
+	/* A snapshot from before the device: none, nothing written. */
+	snap_init(&s);
+	assert_int_equal(save_all(&a, &s), 0);
+	memset(idb, 0, 16);
+	assert_int_equal(vmgenid_load(&b, &s, true), 0);
+	assert_int_equal(b.vmgenid_gpa, 0);
+	assert_memory_equal(idb, zero, 16);
+	assert_int_equal(in(&b, PORT_GPE0_BLK, 1), 0);
+	/* An address outside RAM is refused. */
+	assert_int_equal(snap_add(&s, SNAP_VMGENID, 0, &bad, sizeof(bad)), 0);
+	assert_int_equal(vmgenid_load(&b, &s, true), -EINVAL);
+	snap_free(&s);
+}
+
 static uint32_t
 cf8_rw(struct vm *vm, int slot, int reg, int size, bool write, uint32_t v)
 {
@@ -209,6 +262,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_missing_device_refused,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmgenid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pci_round_trip, setup,
 		    teardown),
 	};

@@ -142,6 +142,35 @@ test_power_button_sci(void **state)
 }
 
 static void
+test_gpe_sci(void **state)
+{
+	(void)state;
+	/* Raised while disabled: status only. */
+	pm_gpe_raise(&vm, 3);
+	assert_int_equal(in(PORT_GPE0_BLK, 1), 1 << 3);
+	assert_int_equal(vm.irq_level[SCI_IRQ], 0);
+	/* Enabled: SCI; a 16-bit read has STS low, EN high. */
+	out(PORT_GPE0_BLK + 1, 1, 1 << 3);
+	assert_int_equal(vm.irq_level[SCI_IRQ], 1);
+	assert_int_equal(in(PORT_GPE0_BLK, 2), (1 << 3) << 8 | 1 << 3);
+	/* Writing 0 to STS changes nothing, 1 clears and drops the SCI. */
+	out(PORT_GPE0_BLK, 1, 0);
+	assert_int_equal(vm.irq_level[SCI_IRQ], 1);
+	out(PORT_GPE0_BLK, 1, 1 << 3);
+	assert_int_equal(in(PORT_GPE0_BLK, 1), 0);
+	assert_int_equal(vm.irq_level[SCI_IRQ], 0);
+	/* Another bit, other bits enabled: no SCI; bits past 7 ignored. */
+	pm_gpe_raise(&vm, 0);
+	pm_gpe_raise(&vm, 8);
+	assert_int_equal(in(PORT_GPE0_BLK, 1), 1);
+	assert_int_equal(vm.irq_level[SCI_IRQ], 0);
+	/* A 16-bit write sets EN and clears STS at once. */
+	out(PORT_GPE0_BLK, 2, 0x0101);
+	assert_int_equal(in(PORT_GPE0_BLK, 2), 0x0100);
+	assert_int_equal(vm.irq_level[SCI_IRQ], 0);
+}
+
+static void
 test_pm_timer_advances(void **state)
 {
 	struct timespec ts = { 0, 2000000 };	/* 2 ms = about 7159 ticks */
@@ -235,6 +264,7 @@ main(void)
 		T(test_other_sleep_ignored),
 		T(test_reset_register),
 		T(test_power_button_sci),
+		T(test_gpe_sci),
 		T(test_pm_timer_advances),
 		T(test_i8042),
 		T(test_debug_exit_0),
