@@ -9,7 +9,7 @@
 # /dev/urandom that no other clone read, and see
 # the MAC of its own command line once virtio_net is bound again; its
 # backend runs under a uid of its own.
-# lab: 420 s
+# lab: 600 s
 # timeout: 1200 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
@@ -74,13 +74,12 @@ give_up() {
 }
 # pss N: the PSS in KiB of VM N's processes (its timeout's tree).
 pss() {
-	_t=$(cat "$TMP/pid.$1")
-	_all=$_t
-	while [ -n "$_t" ]; do
-		_t=$(for _p in $_t; do ps --ppid "$_p" -o pid=; done)
-		_all="$_all $_t"
-	done
-	for _p in $_all; do cat /proc/$_p/smaps_rollup 2>/dev/null; done |
+	ps -e -o pid=,ppid= | awk -v root="$(cat "$TMP/pid.$1")" '
+	    { parent[$1] = $2 }
+	    END { for (p in parent) { q = p
+		    while (q != "" && q != root && q != 0 && q != 1) q = parent[q]
+		    if (q == root) print p } }' |
+	    while read -r p; do cat /proc/$p/smaps_rollup 2>/dev/null; done |
 	    awk '$1 == "Pss:" { s += $2 } END { print s + 0 }'
 }
 # field LINE NAME: the value of NAME=... in LINE.
