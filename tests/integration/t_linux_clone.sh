@@ -9,7 +9,7 @@
 # /dev/urandom that no other clone read, and see
 # the MAC of its own command line once virtio_net is bound again; its
 # backend runs under a uid of its own.
-# lab: 600 s
+# lab: 240 s
 # timeout: 1200 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
