@@ -36,10 +36,34 @@ die() {
 	exit 1
 }
 now() { date +%s; }
-# prune KIND: keeps the two newest KIND-* builds (other checkouts may use
-# them) and removes the older ones.
-prune() {
+# initramfs FILE MODULES INIT MODULE...: FILE, a gzipped cpio of busybox,
+# INIT as /init and each MODULE.ko found under MODULES, listed in load
+# order in /mods/order.
+initramfs() {
+	_f=$1 _m=$2 _init=$3
+	shift 3
+	_i=$_f.d
+	rm -rf "$_i"
+	mkdir -p "$_i/bin" "$_i/dev" "$_i/proc" "$_i/sys" "$_i/tmp" "$_i/newroot" "$_i/mods"
+	cp /bin/busybox "$_i/bin/busybox"
+	install -m 755 "$_init" "$_i/init"
+	for _mod in "$@"; do
+		_k=$(find "$_m/kernel" -name "$_mod.ko" | head -n 1)
+		[ -n "$_k" ] || die "$_m has no module $_mod.ko"
+		cp "$_k" "$_i/mods/"
+		echo "$_mod.ko" >>"$_i/mods/order"
+	done
+	(cd "$_i" && find . | cpio -o -H newc --quiet) | gzip -1 >"$_f" ||
+	    die "cannot write $_f"
+	rm -rf "$_i"
+}
+# fresh KIND DIR: an empty DIR for a new KIND-* build; of the older ones
+# the two newest stay (other checkouts may use them).
+fresh() {
+	echo "linux-guest: making $2" >&2
 	ls -dt "$cache/$1"-* 2>/dev/null | tail -n +3 | while read -r d; do rm -rf "$d"; done
+	rm -rf "$2"
+	mkdir -p "$2"
 }
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, and the image keeps file owners)"
@@ -75,10 +99,8 @@ gkey=$({ echo "$rkey $kver"; cat "$0" "$top"/tests/linux/init "$top"/tests/linux
     sha256sum | cut -c1-12)
 g=$cache/guest-$gkey
 if [ ! -f "$g/ok" ]; then
-	echo "linux-guest: making $g" >&2
-	prune guest
-	rm -rf "$g"
-	mkdir -p "$g/root" "$g/initrd"
+	fresh guest "$g"
+	mkdir -p "$g/root"
 
 	# The root filesystem: a copy of the tree, the modules, the checks.
 	cp -a "$rootfs/." "$g/root/"
@@ -117,20 +139,9 @@ if [ ! -f "$g/ok" ]; then
 	rm -rf "$r"
 
 	# The initramfs: busybox, the modules for /dev/vda, tests/linux/init.
-	i=$g/initrd
-	mkdir -p "$i/bin" "$i/dev" "$i/proc" "$i/sys" "$i/newroot" "$i/mods"
-	cp /bin/busybox "$i/bin/busybox"
-	install -m 755 "$top/tests/linux/init" "$i/init"
-	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
-	    virtio_pci virtio_blk; do
-		f=$(find "$kdir/lib/modules/$kver/kernel" -name "$m.ko" | head -n 1)
-		[ -n "$f" ] || die "the kernel $kver has no module $m.ko"
-		cp "$f" "$i/mods/"
-		echo "$m.ko" >>"$i/mods/order"
-	done
-	(cd "$i" && find . | cpio -o -H newc --quiet) | gzip -1 >"$g/initrd.gz" ||
-	    die "cannot write $g/initrd.gz"
-	rm -rf "$i"
+	initramfs "$g/initrd.gz" "$kdir/lib/modules/$kver" "$top/tests/linux/init" \
+	    virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
+	    virtio_pci virtio_blk
 	cp "$kdir/boot/vmlinuz-$kver" "$g/vmlinuz"
 	echo "$kver" >"$g/version"
 	touch "$g/ok"
@@ -143,28 +154,16 @@ gver=${kver%-cloud-amd64}-amd64
 ckey=$({ echo "$gver"; cat "$0" "$top/tests/linux/clone-init"; } | sha256sum | cut -c1-12)
 c=$cache/clone-$ckey
 if [ ! -f "$c/ok" ]; then
-	echo "linux-guest: making $c (linux-image-$gver)" >&2
-	prune clone
-	rm -rf "$c"
-	mkdir -p "$c/pkg" "$c/initrd"
+	fresh clone "$c"
+	mkdir -p "$c/pkg"
 	(cd "$c/pkg" && apt-get download "linux-image-$gver" >/dev/null 2>&1) ||
 	    die "apt-get download linux-image-$gver failed (is the Debian mirror reachable? apt-get update)"
 	dpkg-deb -x "$c"/pkg/*.deb "$c/pkg" || die "cannot unpack linux-image-$gver"
-	i=$c/initrd
-	mkdir -p "$i/bin" "$i/dev" "$i/proc" "$i/sys" "$i/tmp" "$i/mods"
-	cp /bin/busybox "$i/bin/busybox"
-	install -m 755 "$top/tests/linux/clone-init" "$i/init"
-	for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
-	    virtio_pci failover net_failover virtio_net; do
-		f=$(find "$c/pkg/lib/modules/$gver/kernel" -name "$m.ko" | head -n 1)
-		[ -n "$f" ] || die "the kernel $gver has no module $m.ko"
-		cp "$f" "$i/mods/"
-		echo "$m.ko" >>"$i/mods/order"
-	done
-	(cd "$i" && find . | cpio -o -H newc --quiet) | gzip -1 >"$c/initrd-clone.gz" ||
-	    die "cannot write $c/initrd-clone.gz"
+	initramfs "$c/initrd-clone.gz" "$c/pkg/lib/modules/$gver" \
+	    "$top/tests/linux/clone-init" virtio_ring virtio virtio_pci_modern_dev \
+	    virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net
 	cp "$c/pkg/boot/vmlinuz-$gver" "$c/vmlinuz-generic"
-	rm -rf "$i" "$c/pkg"
+	rm -rf "$c/pkg"
 	touch "$c/ok"
 fi
 

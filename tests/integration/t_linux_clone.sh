@@ -35,9 +35,7 @@ timeout -s KILL 900 '$HYVE' -c 1 -m 256M -s 0,hostbridge -s 31,lpc -l com1,stdio
     -s 2,virtio-net,hyvetap0,mac=$(mac 0) -o control.path='$TMP/c0.sock' \
     -o boot.kernel='$L/vmlinuz-generic' -o boot.initrd='$L/initrd-clone.gz' \
     -o 'boot.cmdline=console=ttyS0 quiet panic=-1 net.ifnames=0' \
-    clone0 </dev/null >'$TMP/out.0' 2>'$TMP/err.0' &
-echo \$! >'$TMP/pid.0'
-wait \$!
+    clone0 </dev/null >'$TMP/out.0' 2>'$TMP/err.0'
 echo \$? >'$TMP/rc.0'
 n=0
 until [ -e '$TMP/go' ]; do
@@ -49,7 +47,6 @@ while [ \$i -le $N ]; do
 	timeout -s KILL 900 '$HYVE' -r '$TMP/snap' \
 	    -s 2,virtio-net,hyvetap\$i,mac=\$(printf '02:00:00:00:01:%02x' \$i) \
 	    -o control.path='$TMP/c'\$i.sock clone\$i </dev/null >'$TMP/out.'\$i 2>'$TMP/err.'\$i &
-	echo \$! >'$TMP/pid.'\$i
 	i=\$((i + 1))
 done
 wait
@@ -72,16 +69,6 @@ give_up() {
 	show
 	fail "$*"
 }
-# pss N: the PSS in KiB of VM N's processes (its timeout's tree).
-pss() {
-	ps -e -o pid=,ppid= | awk -v root="$(cat "$TMP/pid.$1")" '
-	    { parent[$1] = $2 }
-	    END { for (p in parent) { q = p
-		    while (q != "" && q != root && q != 0 && q != 1) q = parent[q]
-		    if (q == root) print p } }' |
-	    while read -r p; do cat /proc/$p/smaps_rollup 2>/dev/null; done |
-	    awk '$1 == "Pss:" { s += $2 } END { print s + 0 }'
-}
 # field LINE NAME: the value of NAME=... in LINE.
 field() { echo "$1" | tr -d '\r' | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
@@ -93,7 +80,6 @@ id0=$(field "$line" id)
 [ "$(field "$line" driver)" = 1 ] || give_up "Linux's vmgenid driver did not bind: $line"
 [ "$(field "$line" mac)" = "$(mac 0)" ] || give_up "the original's MAC: $line"
 echo "original: $line"
-pss0=$(pss 0)
 
 "$CTL" --socket "$TMP/c0.sock" snapshot clone0 "$TMP/snap" >"$TMP/ctl.out" 2>&1 ||
     give_up "snapshot failed: $(cat "$TMP/ctl.out")"
@@ -143,16 +129,6 @@ print(",".join(str(p["audit"]["uid"][1]) for p in d["processes"]
 	i=$((i + 1))
 done
 echo "backend uids:$uids"
-mem=""
-sum=0
-i=1
-while [ $i -le $N ]; do
-	k=$(pss $i)
-	mem="$mem $((k / 1024))"
-	sum=$((sum + k))
-	i=$((i + 1))
-done
-echo "memory (PSS of all its processes, MiB): the original before the snapshot $((pss0 / 1024)); the clones$mem, together $((sum / 1024))"
 
 i=1
 while [ $i -le $N ]; do
