@@ -187,6 +187,7 @@ const struct devclass devclass_fs = {
 	.vu_keys = fs_vu_keys,
 	.config = fs_config,
 	.role = &fs_sandbox,
+	.unsaved = "open files",
 	.check = fs_check,
 	.prepare = fs_prepare,
 };

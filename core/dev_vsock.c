@@ -107,6 +107,7 @@ const struct devclass devclass_vsock = {
 	.keys = vsock_keys,
 	.slots = { "listen", "dir" },
 	.role = &vsock_sandbox,
+	.unsaved = "connections",
 	.check = vsock_check,
 	.prepare = vsock_prepare,
 };

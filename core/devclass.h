@@ -65,6 +65,12 @@ struct devclass {
 	const char	*noun;
 	int	(*reopen)(struct vpci *v, const char *target, char *err,
 		    size_t len);
+	/*
+	 * What its backend keeps that a snapshot cannot carry yet ("open
+	 * files"): a snapshot of a VM with the device is refused, naming
+	 * it.  NULL: the backend's state travels (DEVICE_STATE).
+	 */
+	const char	*unsaved;
 	/* After a swap: the new config is one the driver must be told of. */
 	bool	(*cfg_changed)(const char *name, const uint8_t *old,
 		    const uint8_t *cur);

@@ -1153,8 +1153,8 @@ backend_replaced(const struct vpci *v)
 	    (v->sup.spawned && v->vu.sock < 0));
 }
 
-/* Devices whose backends hold state of their own (open connections, open
- * files) cannot be saved until that state travels (DEVICE_STATE). */
+/* Devices whose backends hold state of their own (the class's unsaved)
+ * cannot be saved until that state travels (DEVICE_STATE). */
 struct check_err {
 	char	*buf;
 	size_t	len;
@@ -1165,12 +1165,10 @@ check_one(struct vpci *v, void *arg)
 {
 	struct check_err *e = arg;
 
-	if (strcmp(v->cls->prefix, "vsock") == 0 ||
-	    strcmp(v->cls->prefix, "fs") == 0) {
+	if (v->cls->unsaved != NULL) {
 		snprintf(e->buf, e->len, "%s: its backend keeps state of its own "
 		    "(%s) that snapshots cannot carry yet", v->name,
-		    strcmp(v->cls->prefix, "fs") == 0 ? "open files" :
-		    "connections");
+		    v->cls->unsaved);
 		return -ENOTSUP;
 	}
 	if (v->sup.failed) {
