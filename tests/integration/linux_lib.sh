@@ -44,8 +44,8 @@ wait_n() {
 		sleep 0.1
 	done
 }
-# round PATTERN N: waits up to 120 s for the guest's N-th line matching
-# PATTERN.
+# round PATTERN N: waits up to 300 s for the guest's N-th line matching
+# PATTERN (a fio round in a loaded lab VM can take minutes).
 round() {
-	wait_n "$1" "$TMP/out" "$2" 120 || stop "the guest printed no '$1' line $2 (it ended or hung)"
+	wait_n "$1" "$TMP/out" "$2" 300 || stop "the guest printed no '$1' line $2 (it ended or hung)"
 }
