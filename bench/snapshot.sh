@@ -16,8 +16,10 @@
 # to the first new beat line on the restored VM's serial port, stamped on
 # arrival by bench/stamp); pss_kib (every process of the restored VM once
 # it beats); hyve's restored_ms (exec to its "restored from" log line:
-# RAM and state loaded, the vCPUs not yet started) and QEMU's own
-# total_ms and downtime_ms of the migration.
+# RAM and state loaded, the vCPUs not yet started) and backends_ms (to
+# its line for the last backend started), QEMU's own total_ms and
+# downtime_ms of the migration, and beat_ms, the median gap between beat
+# lines on each side before the save.
 # Usage: bench/snapshot.sh ROOT RUNS TMPDIR.  Needs /dev/kvm (the lab VM).
 ROOT=$1
 RUNS=$2
@@ -117,10 +119,29 @@ wait_beat() {
 last() {
 	awk '$2 == "hyve-linux:" && $3 == "beat" { n = $4 } END { print n + 0 }' "$1"
 }
+# period SIDE LINES: the median wall-clock gap between beat lines (ms),
+# the most a restored guest can take to print one once it runs.
+period() {
+	awk '$2 == "hyve-linux:" && $3 == "beat" { if (p) print ($1 - p) / 1e6; p = $1 }' "$2" |
+	    sort -g | awk -v s="$1" '{ v[NR] = $1 } END { if (NR) printf "snap %s beat_ms %.1f\n", s, v[int((NR + 1) / 2)] }'
+}
 # size SIDE PATH: its allocated and apparent size.
 size() {
 	echo "snap $1 size_kib $(du -sk "$2" | cut -f1)"
 	echo "snap $1 apparent_kib $(du -sk --apparent-size "$2" | cut -f1)"
+}
+# cpu SIDE PID...: each process's name and CPU time so far (ms), to the log:
+# what ran while the VM was restored.
+cpu() {
+	_s=$1
+	shift
+	for p in "$@"; do
+		[ -r /proc/$p/stat ] || continue
+		sed 's/^[0-9]* (\(.*\)) /\1 /' /proc/$p/stat |
+		    awk -v p="$p" -v s="$_s" -v hz="$(getconf CLK_TCK)" '{
+			printf "snapshot: %s cpu: pid %s %s user %d ms, system %d ms\n", s, p, $1,
+			    $13 * 1000 / hz, $14 * 1000 / hz }' >&2
+	done
 }
 # restored SIDE NAME PID START AFTER: the restored VM's figures.
 restored() {
@@ -130,6 +151,7 @@ restored() {
 		return 1
 	fi
 	echo "snap $1 pss_kib $(pss $(tree "$3"))"
+	cpu "$1" $(tree "$3") $(pgrep -x stamp)
 	echo "snap $1 restore_ms $(((${b% *} - $4) / 1000000))"
 	say "$1: restored VM's first beat: ${b#* } (the saved VM's last: $5)"
 }
@@ -165,6 +187,7 @@ hyve_round() {
 	x=$?
 	say "hyve: $(cat "$T/ctl"); the VM exited $x"
 	stop $r0
+	period hyve "$T/h0.lines"
 	size hyve "$T/snap"
 	n=$(last "$T/h0.lines")
 
@@ -222,6 +245,7 @@ qemu_round() {
 	gone $qp || { say "qemu: the migrated QEMU did not quit"; stop $qp; }
 	wait $qp
 	stop $r0
+	period qemu "$T/q0.lines"
 	size qemu "$T/q.mig"
 	n=$(last "$T/q0.lines")
 
