@@ -151,7 +151,7 @@ restored() {
 		return 1
 	fi
 	echo "snap $1 pss_kib $(pss $(tree "$3"))"
-	cpu "$1" $(tree "$3") $(pgrep -x stamp)
+	cpu "$1" $(tree "$3") $readers
 	echo "snap $1 restore_ms $(((${b% *} - $4) / 1000000))"
 	say "$1: restored VM's first beat: ${b#* } (the saved VM's last: $5)"
 }
@@ -196,6 +196,7 @@ hyve_round() {
 	r1=$rp
 	reader h1log
 	r2=$rp
+	readers="$r1 $r2"
 	s=$(now)
 	"$B/hyve" -r "$T/snap" -o control.path="$T/h1.sock" \
 	    </dev/null >"$T/h1.fifo" 2>"$T/h1log.fifo" &
@@ -251,6 +252,7 @@ qemu_round() {
 
 	reader q1
 	r1=$rp
+	readers=$r1
 	s=$(now)
 	$QEMU -append "$CMD" \
 	    -drive file="$T/root.img",if=none,id=d,format=raw \
