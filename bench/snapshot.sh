@@ -48,10 +48,13 @@ QEMU="qemu-system-x86_64 -M q35 -accel kvm -cpu host -smp 2 -m $MEM -nodefaults
     -no-user-config -nographic -serial stdio -monitor none -no-reboot
     -kernel $L/vmlinuz -initrd $L/initrd.gz"
 
+# The processes started and not yet waited for (so never a reused pid).
 pids=""
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
 }
+# reaped PID: PID ended and was waited for.
+reaped() { pids=$(echo " $pids " | sed "s/ $1 / /; s/^ *//; s/ *$//"); }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
@@ -82,6 +85,7 @@ stop() {
 	kill "$1" 2>/dev/null
 	gone "$1" 2 || { kill "$1" 2>/dev/null; gone "$1" || kill -9 "$1" 2>/dev/null; }
 	wait "$1" 2>/dev/null
+	reaped "$1"
 }
 # reader NAME: a FIFO $T/NAME.fifo for a VM's serial port, and bench/stamp
 # writing its lines, stamped, to $T/NAME.lines; its pid in $rp.
@@ -185,6 +189,7 @@ hyve_round() {
 	gone $hp || { say "hyve: the snapshotted VM did not stop"; stop $hp; }
 	wait $hp
 	x=$?
+	reaped $hp
 	say "hyve: $(cat "$T/ctl"); the VM exited $x"
 	stop $r0
 	period hyve "$T/h0.lines"
@@ -245,6 +250,7 @@ qemu_round() {
 	sed -n 's/^qemu_\([a-z]*_ms\) \([0-9.]*\)$/snap qemu \1 \2/p' "$T/mig"
 	gone $qp || { say "qemu: the migrated QEMU did not quit"; stop $qp; }
 	wait $qp
+	reaped $qp
 	stop $r0
 	period qemu "$T/q0.lines"
 	size qemu "$T/q.mig"
