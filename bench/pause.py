@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Helpers of bench/upgrade.sh (part 9, the core upgrade pause).
+"""Helpers of bench/upgrade.sh (part 9, the core upgrade pause) and
+bench/snapshot.sh (part 10, snapshot and restore).
 
   (The serial reader that writes OUT, "NS LINE" per line, is bench/stamp.)
   pause.py wait OUT K SECONDS
@@ -17,6 +18,13 @@
       on URI, SRC migrates to it; waits (at most SECONDS) until SRC says
       completed and DST runs.  Prints "qemu_downtime_ms N", QEMU's own
       figure, and quits SRC.
+  pause.py save QMP URI SECONDS
+      Part 10: QEMU's snapshot to a file, a migration of the running VM
+      to URI (exec:cat > FILE) with no bandwidth limit (7.2's default is
+      32 MiB/s); waits (at most SECONDS) until QEMU says completed.
+      Prints "qemu_save_ms N" (from the migrate command to the MIGRATION
+      event saying completed, measured here), QEMU's own "qemu_total_ms"
+      and "qemu_downtime_ms", and quits QEMU.
 """
 import json
 import os
@@ -147,6 +155,38 @@ def migrate(src, dst, uri, secs):
         pass
 
 
+def save(path, uri, secs):
+    deadline = time.monotonic() + float(secs)
+    q = Qmp(path, deadline)
+    q.cmd("migrate-set-capabilities",
+          capabilities=[{"capability": "events", "state": True}])
+    q.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 40})
+    t0 = time.monotonic_ns()
+    q.cmd("migrate", uri=uri)
+    try:
+        ev = q.event(lambda m: m["event"] == "MIGRATION" and m["data"]["status"]
+                     in ("completed", "failed", "cancelled"))
+    except socket.timeout:
+        sys.exit("pause.py: the migration to %s did not finish within %s s" % (uri, secs))
+    t1 = time.monotonic_ns()
+    # QEMU sets its own figures just after the event: polled for them.
+    st = q.cmd("query-migrate")
+    while (st.get("status") == "completed" and not st.get("total-time")
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
+        st = q.cmd("query-migrate")
+    if ev["data"]["status"] != "completed" or st.get("status") != "completed":
+        sys.exit("pause.py: the migration to %s ended %s (query-migrate: %s)"
+                 % (uri, ev["data"]["status"], st.get("status")))
+    print("qemu_save_ms %.1f" % ((t1 - t0) / 1e6))
+    print("qemu_total_ms %s" % st.get("total-time", "-"))
+    print("qemu_downtime_ms %s" % st.get("downtime", "-"))
+    try:
+        q.cmd("quit")
+    except (RuntimeError, OSError):
+        pass
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a[:1] == ["wait"] and len(a) == 4:
@@ -155,5 +195,7 @@ if __name__ == "__main__":
         gaps(*a[1:])
     elif a[:1] == ["migrate"] and len(a) == 5:
         migrate(*a[1:])
+    elif a[:1] == ["save"] and len(a) == 4:
+        save(*a[1:])
     else:
         sys.exit(__doc__)

@@ -12,11 +12,12 @@
 # default 20; QEMU gets 8, its reconnect takes a second each), BENCH_DOC
 # (default docs/PERFORMANCE.md), BENCH_UPGRADES (upgrades, restores and
 # QEMU migrations for part 9, default 10), BENCH_PARTS (which parts run,
-# default "1 2 3 4 5 6 7 8 9"; part 7, the Debian guest against QEMU, needs
-# /dev/kvm and make linux-guest: run it in tools/labvm; the rows of the others
-# are copied from the results in BENCH_DOC, or say "-" where it has none).
+# default "1 2 3 4 5 6 7 8 9 10"; parts 7 and 10, the Debian guest against
+# QEMU, need /dev/kvm and make linux-guest: run them in tools/labvm; the rows
+# of the others are copied from the results in BENCH_DOC, or say "-" where it
+# has none).
 #
-# Parts 1, 2, 4, 5, 6 and 9 need KVM: where /dev/kvm is not usable they run in
+# Parts 1, 2, 4, 5, 6, 9 and 10 need KVM: where /dev/kvm is not usable they run in
 # the lab VM (tools/labvm, docs/LAB.md), under emulation, and their rows say
 # so; parts 3 and 8 (the blk and net backends alone) always run here.  BENCH_SAMPLES=FILE (used
 # for that) writes the raw samples to FILE instead of the table.
@@ -33,7 +34,7 @@ KILLS=${BENCH_KILLS:-20}
 QKILLS=8
 DOC=${BENCH_DOC:-$ROOT/docs/PERFORMANCE.md}
 UPGRADES=${BENCH_UPGRADES:-10}
-PARTS=${BENCH_PARTS:-1 2 3 4 5 6 7 8 9}
+PARTS=${BENCH_PARTS:-1 2 3 4 5 6 7 8 9 10}
 T=$(mktemp -d /tmp/hyve-bench.XXXXXX)
 S=$T/samples
 trap 'rm -rf "$T"' EXIT INT TERM
@@ -158,16 +159,28 @@ timeout -k 5 $LIMIT sh "$ROOT/bench/upgrade.sh" "$ROOT" "$UPGRADES" "$T" >>"$S" 
 [ -s "$T/upgrade.err" ] && say "part 9: $(tail -3 "$T/upgrade.err")"
 fi
 
+# --- part 10: snapshot and restore of the Debian guest against QEMU -----------
+if here 10; then
+# A boot (1-2 min in the lab VM, at most 900 s) and, bounded by 300 s each,
+# the save, the restore and the stops, per side and run.
+LIMIT=$((RUNS * 2 * (900 + 5 * 300) + 60))
+say "part 10: Debian (make linux-guest) snapshot and restore, hyve against QEMU migrate to a file (about $((RUNS * 2)) boots)"
+timeout -k 5 $LIMIT sh "$ROOT/bench/snapshot.sh" "$ROOT" "$RUNS" "$T" >>"$S" 2>"$T/snapshot.err" ||
+	say "part 10 failed or hit its ${LIMIT} s limit"
+mkdir -p "$B/bench" && cp "$T/snapshot.err" "$B/bench/snapshot.log"
+[ -s "$T/snapshot.err" ] && say "part 10: $(grep -v 'hyve -r log' "$T/snapshot.err" | tail -3) (all of it: build/bench/snapshot.log)"
+fi
+
 # --- the parts that need KVM, in the lab VM where there is none here -----------
 if ! kvm_usable && [ -z "${HYVE_LAB:-}" ]; then
-	for p in 1 2 4 5 6 7 9; do want $p && LABPARTS="$LABPARTS $p"; done
+	for p in 1 2 4 5 6 7 9 10; do want $p && LABPARTS="$LABPARTS $p"; done
 	LABPARTS=${LABPARTS# }
 fi
 if [ -n "$LABPARTS" ]; then
 	say "no usable /dev/kvm here: parts $LABPARTS run in the lab VM (tools/labvm), under emulation"
 	mkdir -p "$B/bench"
 	rm -f "$B/bench/lab.samples"
-	"$ROOT/tools/labvm" -t 7200 env BENCH_PARTS="$LABPARTS" BENCH_UPGRADES="$UPGRADES" \
+	"$ROOT/tools/labvm" -t 7200 env BENCH_PARTS="$LABPARTS" BENCH_UPGRADES="$UPGRADES" BENCH_RUNS="$RUNS" \
 	    BENCH_SAMPLES="$B/bench/lab.samples" sh "$ROOT/bench/run.sh" ||
 		say "the lab VM's parts failed (console: build/lab/console.log)"
 	cat "$B/bench/lab.samples" >>"$S" 2>/dev/null
@@ -307,15 +320,28 @@ row "9 core upgrade pause seen by the guest, largest rdtsc-loop gap (ms)" "$(pz 
 row "9 floor: largest gap with nothing done, host / guest (ms)" "$(med "pause upgrade-calm host_ms") / $(med "pause upgrade-calm guest_ms")" "restore $(med "pause restore-calm host_ms") / $(med "pause restore-calm guest_ms"), QEMU $(med "pause qemu-calm host_ms") / $(med "pause qemu-calm guest_ms")" "-" "-" "-"
 row "9 upgrade hand-over by the old core (ms): total = pause vCPUs + state + send + new core ready + go (+ spawn + prepare, before the pause)" "$(med "pause upgrade handover_ms") = $(med "pause upgrade phase_pause_ms") + $(med "pause upgrade phase_state_ms") + $(med "pause upgrade phase_send_ms") + $(med "pause upgrade phase_ready_ms") + $(med "pause upgrade phase_go_ms") (+ $(med "pause upgrade phase_spawn_ms") + $(med "pause upgrade phase_prepare_ms"))" "QEMU's own downtime figure $(pz "qemu downtime_ms")" "-" "-" "-"
 
+# Part 10: hyve's snapshot and restore against QEMU's migration to a file
+# and -incoming from it, on the same Debian guest.
+kmib() { awk -v k="$1" 'BEGIN { print k == "-" ? "-" : sprintf("%.1f", k / 1024) }'; }
+h=$(med "snap hyve save_ms"); q=$(med "snap qemu save_ms")
+row "10 Debian snapshot, time to save (ms)" "$(spreadn "snap hyve save_ms")" "QEMU migrate to a file $(spreadn "snap qemu save_ms")" "$(ratio "$h" "$q")" "-" "-"
+h=$(med "snap hyve restore_ms"); q=$(med "snap qemu restore_ms"); r=$(ratio "$h" "$q")
+row "10 Debian restore, exec to the guest running again (ms)" "$(spreadn "snap hyve restore_ms")" "QEMU -incoming from the file $(spreadn "snap qemu restore_ms")" "$r" "<= 0.2x" "$(check "$r" "<" 0.2001)"
+row "10 Debian restore, hyve: exec to its backends started / to RAM and state loaded (ms); QEMU's own figures of the save; median gap between beats before the save (ms)" "$(med "snap hyve backends_ms") / $(spread "snap hyve restored_ms"); beats $(med "snap hyve beat_ms")" "QEMU total-time $(med "snap qemu total_ms"), downtime $(med "snap qemu downtime_ms"); beats $(med "snap qemu beat_ms")" "-" "-" "-"
+h=$(med "snap hyve size_kib"); q=$(med "snap qemu size_kib")
+row "10 Debian snapshot size, allocated (apparent) (MiB)" "$(kmib "$h") ($(kmib "$(med "snap hyve apparent_kib")"))" "QEMU $(kmib "$q") ($(kmib "$(med "snap qemu apparent_kib")"))" "$(ratio "$h" "$q")" "-" "-"
+h=$(med "snap hyve pss_kib"); q=$(med "snap qemu pss_kib")
+row "10 Debian restored VM, PSS of all processes (MiB)" "$(kmib "$h")" "QEMU $(kmib "$q")" "$(ratio "$h" "$q")" "-" "-"
+
 # The rows measured in the lab VM say so in their first column.  Under its
 # emulation only a ratio against QEMU in the same VM means anything: an
 # absolute target or another baseline gets no verdict.
 if [ -n "$LABPARTS" ]; then
 	awk -v lab="$LABPARTS" 'BEGIN { FS = OFS = "|"; n = split(lab, l, " ")
 			for (i = 1; i <= n; i++) in_lab[l[i]] = 1 }
-		/^\| [0-9] / { split($2, f, " ") }
-		/^\| [0-9] / && f[1] in in_lab {
-			sub(/^ [0-9] /, " " f[1] " [lab VM] ", $2)
+		/^\| [0-9]+ / { split($2, f, " ") }
+		/^\| [0-9]+ / && f[1] in in_lab {
+			sub(/^ [0-9]+ /, " " f[1] " [lab VM] ", $2)
 			if ($4 !~ /QEMU/ || $6 ~ /ms|MiB/) $7 = " n/a (emulated) "
 		}
 		{ print }' "$TABLE" >"$T/table.lab" && cat "$T/table.lab" >"$TABLE"
@@ -323,7 +349,7 @@ fi
 
 # The rows of the parts not run: those of the results this replaces.
 KEPT=""
-for p in 1 2 3 4 5 6 7 8 9; do want $p || KEPT="$KEPT $p"; done
+for p in 1 2 3 4 5 6 7 8 9 10; do want $p || KEPT="$KEPT $p"; done
 KEPT=${KEPT# }
 PREV="" PREVNOTE=""
 if [ -n "$KEPT" ] && [ -f "$DOC" ] && grep -q '^<!-- results: begin' "$DOC"; then
@@ -336,14 +362,14 @@ if [ -n "$KEPT" ] && [ -f "$DOC" ] && grep -q '^<!-- results: begin' "$DOC"; the
 			for (i = 1; i <= n; i++) keep[k[i]] = 1
 			while ((getline l < old) > 0) {
 				split(l, f, " ")
-				if (l ~ /^\| [0-9] / && f[2] in keep)
+				if (l ~ /^\| [0-9]+ / && f[2] in keep)
 					rows[f[2]] = rows[f[2]] l "\n"
 			}
 		}
-		/^\| [0-9] / { new[$2] = new[$2] $0 "\n"; next }
+		/^\| [0-9]+ / { new[$2] = new[$2] $0 "\n"; next }
 		{ print }
 		END {
-			for (p = 1; p <= 9; p++)
+			for (p = 1; p <= 10; p++)
 				printf "%s", (p in rows) ? rows[p] : new[p]
 		}' "$TABLE" >"$T/table.new" && cat "$T/table.new" >"$TABLE"
 fi
@@ -373,6 +399,7 @@ RES=$T/results.md
 	want 8 && echo "- hyve-net alone (part 8): \`bench/vunet\` as the vhost-user-net frontend of a standalone, sandboxed hyve-net on a vnet_hdr tap in a private namespace, 256-entry rings, no EVENT_IDX, waiting on the call eventfd; baseline: the same frames through another such tap by \`vunet --raw\`, one write()/read() per frame; rx is a sendmmsg flood on a packet socket bound to the tap; ${SECS} s per case"
 	want 7 && echo "- Debian guest (part 7): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=smp; QEMU q35 \`-accel kvm -cpu host\` with virtio-blk-pci and virtio-rng-pci, and with vhost-user-blk-pci/vhost-user-rng-pci to hyve-blk/hyve-rnd; PSS taken when the guest's checks start"
 	want 9 && echo "- core upgrade pause (part 9): the test guest's tscgap (a tight rdtsc loop printing a beat line every ${BENCH_BEAT_MS:-5} ms of its own time), 1 vCPU, 128 MiB, a virtio-rng device; $UPGRADES each of: \`hyvectl upgrade\`; \`hyvectl snapshot\` (the VM stops) then at once \`hyve -r\`; QEMU q35 \`-accel kvm\` with RAM in a shared \`memory-backend-file\` in /dev/shm migrated over a unix socket to a second QEMU on the same file started beforehand with \`-incoming defer\`, capability \`x-ignore-shared\` (only device state is sent). Host figure: the largest gap between beat lines as bench/stamp stamps them on arrival from the serial port; guest figure: the largest gap in the rdtsc loop (hyve's upgrade keeps the TSC running through the pause; a restore and QEMU's migration restore the saved TSC, so the guest cannot see theirs); n is the number of operations"
+	want 10 && echo "- Debian snapshot and restore (part 10): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=beat (a console line every ${BENCH_SNAP_BEAT_MS:-100} ms of the guest's time); one boot per side and run, a fresh sparse copy of the root image that the restore runs on again; hyve: \`hyvectl snapshot VM DIR\` (the VM stops) and \`hyve -r DIR\`; QEMU q35 \`-accel kvm -cpu host\`, virtio-blk-pci and virtio-rng-pci: QMP \`migrate\` of the running VM to \`exec:cat > FILE\` with max-bandwidth unlimited, until it says completed, then the same command line with \`-incoming \"exec:cat FILE\"\`; restore time from the exec to the first new beat line on the serial port (stamped on arrival by bench/stamp); size by du -k (allocated) and --apparent-size; PSS of every process of the restored VM once it beats; n is the number of snapshots"
 	echo "- each figure is the median of $RUNS runs, (min-max) where shown; block runs last ${SECS} s after 0.5 s of warm-up; the guest's bench-blk and bench-net cases last ${GSECS} s; restart: $KILLS kills on hyve, $QKILLS on QEMU"
 	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIRS=\"$DIRS\" BENCH_GUEST_SECS=$GSECS BENCH_E2E_DIR=$E2EDIR BENCH_KILLS=$KILLS BENCH_UPGRADES=$UPGRADES${KEPT:+ BENCH_PARTS=\"$PARTS\"} sh bench/run.sh\`)"
 	[ -n "$PREV" ] && echo "- parts $KEPT were not run this time: their rows are copied from the results generated on $PREV"
