@@ -12,12 +12,13 @@
 # default 20; QEMU gets 8, its reconnect takes a second each), BENCH_DOC
 # (default docs/PERFORMANCE.md), BENCH_UPGRADES (upgrades, restores and
 # QEMU migrations for part 9, default 10), BENCH_PARTS (which parts run,
-# default "1 2 3 4 5 6 7 8 9 10"; parts 7 and 10, the Debian guest against
-# QEMU, need /dev/kvm and make linux-guest: run them in tools/labvm; the rows
+# default "1 2 3 4 5 6 7 8 9 10 11"; parts 7 and 10, the Debian guest against
+# QEMU, and 11, clones, need /dev/kvm and make linux-guest: run them in
+# tools/labvm; the rows
 # of the others are copied from the results in BENCH_DOC, or say "-" where it
 # has none).
 #
-# Parts 1, 2, 4, 5, 6, 9 and 10 need KVM: where /dev/kvm is not usable they run in
+# Parts 1, 2, 4, 5, 6, 9, 10 and 11 need KVM: where /dev/kvm is not usable they run in
 # the lab VM (tools/labvm, docs/LAB.md), under emulation, and their rows say
 # so; parts 3 and 8 (the blk and net backends alone) always run here.  BENCH_SAMPLES=FILE (used
 # for that) writes the raw samples to FILE instead of the table.
@@ -34,7 +35,7 @@ KILLS=${BENCH_KILLS:-20}
 QKILLS=8
 DOC=${BENCH_DOC:-$ROOT/docs/PERFORMANCE.md}
 UPGRADES=${BENCH_UPGRADES:-10}
-PARTS=${BENCH_PARTS:-1 2 3 4 5 6 7 8 9 10}
+PARTS=${BENCH_PARTS:-1 2 3 4 5 6 7 8 9 10 11}
 T=$(mktemp -d /tmp/hyve-bench.XXXXXX)
 S=$T/samples
 trap 'rm -rf "$T"' EXIT INT TERM
@@ -171,9 +172,20 @@ mkdir -p "$B/bench" && cp "$T/snapshot.err" "$B/bench/snapshot.log"
 [ -s "$T/snapshot.err" ] && say "part 10: $(grep -v 'hyve -r log' "$T/snapshot.err" | tail -3) (all of it: build/bench/snapshot.log)"
 fi
 
+# --- part 11: the memory of clones --------------------------------------------
+CLONES=8
+if here 11; then
+# A boot, the snapshot and 8 restores, each bounded by 600 s.
+LIMIT=$((4 * 600 + 60))
+say "part 11: $CLONES clones of one snapshot of the clone guest (make linux-guest), their memory (a few minutes)"
+timeout -k 5 $LIMIT unshare -n sh "$ROOT/bench/clones.sh" "$ROOT" $CLONES "$T" >>"$S" 2>"$T/clones.err" ||
+	say "part 11 failed or hit its ${LIMIT} s limit"
+[ -s "$T/clones.err" ] && say "part 11: $(tail -3 "$T/clones.err")"
+fi
+
 # --- the parts that need KVM, in the lab VM where there is none here -----------
 if ! kvm_usable && [ -z "${HYVE_LAB:-}" ]; then
-	for p in 1 2 4 5 6 7 9 10; do want $p && LABPARTS="$LABPARTS $p"; done
+	for p in 1 2 4 5 6 7 9 10 11; do want $p && LABPARTS="$LABPARTS $p"; done
 	LABPARTS=${LABPARTS# }
 fi
 if [ -n "$LABPARTS" ]; then
@@ -333,6 +345,12 @@ row "10 Debian snapshot size, allocated (apparent) (MiB)" "$(kmib "$h") ($(kmib 
 h=$(med "snap hyve pss_kib"); q=$(med "snap qemu pss_kib")
 row "10 Debian restored VM, PSS of all processes (MiB)" "$(kmib "$h")" "QEMU $(kmib "$q")" "$(ratio "$h" "$q")" "-" "-"
 
+# Part 11: the memory of clones against one fresh VM, the same run.
+a=$(med "clones all_pss_kib"); f=$(med "clones fresh_pss_kib"); r=$(ratio "$a" "$f")
+e=$(awk -v f="$f" -v n=$CLONES 'BEGIN { print f == "-" ? "-" : f * n }')
+row "11 $CLONES clones of one snapshot, PSS of all their processes together (MiB)" "$(kmib "$a")" "one fresh VM $(kmib "$f"); $CLONES fresh VMs $(kmib "$e") (ratio $(ratio "$a" "$e"))" "$r" "<= 2x one VM" "$(check "$r" "<" 2.0001)"
+row "11 each clone's PSS / the snapshot's allocated size (MiB); from the first restore's exec to every clone's report (ms)" "$(kmib "$(med "clones clone_pss_kib")") / $(kmib "$(med "clones snap_kib")"); $(med "clones ready_ms")" "-" "-" "-" "-"
+
 # The rows measured in the lab VM say so in their first column.  Under its
 # emulation only a ratio against QEMU in the same VM means anything: an
 # absolute target or another baseline gets no verdict.
@@ -342,14 +360,15 @@ if [ -n "$LABPARTS" ]; then
 		/^\| [0-9]+ / { split($2, f, " ") }
 		/^\| [0-9]+ / && f[1] in in_lab {
 			sub(/^ [0-9]+ /, " " f[1] " [lab VM] ", $2)
-			if ($4 !~ /QEMU/ || $6 ~ /ms|MiB/) $7 = " n/a (emulated) "
+			if (($4 !~ /QEMU/ && $4 !~ /fresh VM/) || $6 ~ /ms|MiB/)
+				$7 = " n/a (emulated) "
 		}
 		{ print }' "$TABLE" >"$T/table.lab" && cat "$T/table.lab" >"$TABLE"
 fi
 
 # The rows of the parts not run: those of the results this replaces.
 KEPT=""
-for p in 1 2 3 4 5 6 7 8 9 10; do want $p || KEPT="$KEPT $p"; done
+for p in 1 2 3 4 5 6 7 8 9 10 11; do want $p || KEPT="$KEPT $p"; done
 KEPT=${KEPT# }
 PREV="" PREVNOTE=""
 if [ -n "$KEPT" ] && [ -f "$DOC" ] && grep -q '^<!-- results: begin' "$DOC"; then
@@ -369,7 +388,7 @@ if [ -n "$KEPT" ] && [ -f "$DOC" ] && grep -q '^<!-- results: begin' "$DOC"; the
 		/^\| [0-9]+ / { new[$2] = new[$2] $0 "\n"; next }
 		{ print }
 		END {
-			for (p = 1; p <= 10; p++)
+			for (p = 1; p <= 11; p++)
 				printf "%s", (p in rows) ? rows[p] : new[p]
 		}' "$TABLE" >"$T/table.new" && cat "$T/table.new" >"$TABLE"
 fi
@@ -400,6 +419,7 @@ RES=$T/results.md
 	want 7 && echo "- Debian guest (part 7): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=smp; QEMU q35 \`-accel kvm -cpu host\` with virtio-blk-pci and virtio-rng-pci, and with vhost-user-blk-pci/vhost-user-rng-pci to hyve-blk/hyve-rnd; PSS taken when the guest's checks start"
 	want 9 && echo "- core upgrade pause (part 9): the test guest's tscgap (a tight rdtsc loop printing a beat line every ${BENCH_BEAT_MS:-5} ms of its own time), 1 vCPU, 128 MiB, a virtio-rng device; $UPGRADES each of: \`hyvectl upgrade\`; \`hyvectl snapshot\` (the VM stops) then at once \`hyve -r\`; QEMU q35 \`-accel kvm\` with RAM in a shared \`memory-backend-file\` in /dev/shm migrated over a unix socket to a second QEMU on the same file started beforehand with \`-incoming defer\`, capability \`x-ignore-shared\` (only device state is sent). Host figure: the largest gap between beat lines as bench/stamp stamps them on arrival from the serial port; guest figure: the largest gap in the rdtsc loop (hyve's upgrade keeps the TSC running through the pause; a restore and QEMU's migration restore the saved TSC, so the guest cannot see theirs); n is the number of operations"
 	want 10 && echo "- Debian snapshot and restore (part 10): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=beat (a console line every ${BENCH_SNAP_BEAT_MS:-100} ms of the guest's time); one boot per side and run, a fresh sparse copy of the root image that the restore runs on again; hyve: \`hyvectl snapshot VM DIR\` (the VM stops) and \`hyve -r DIR\`; QEMU q35 \`-accel kvm -cpu host\`, virtio-blk-pci and virtio-rng-pci: QMP \`migrate\` of the running VM to \`exec:cat > FILE\` with max-bandwidth unlimited, until it says completed, then the same command line with \`-incoming \"exec:cat FILE\"\`; restore time from the exec to the first new beat line on the serial port (stamped on arrival by bench/stamp); size by du -k (allocated) and --apparent-size; PSS of every process of the restored VM once it beats; n is the number of snapshots"
+	want 11 && echo "- clones (part 11): the clone guest of make linux-guest (Debian's generic kernel, tests/linux/clone-init), 1 vCPU, 256 MiB, virtio-net on a tap in a private namespace; booted once (its PSS once up is one fresh VM's; $CLONES fresh VMs are $CLONES times that), snapshotted (the VM stops) and restored $CLONES times at once, each with its own tap and MAC; each clone's PSS (all its processes) once every clone has reported its new VM generation ID"
 	echo "- each figure is the median of $RUNS runs, (min-max) where shown; block runs last ${SECS} s after 0.5 s of warm-up; the guest's bench-blk and bench-net cases last ${GSECS} s; restart: $KILLS kills on hyve, $QKILLS on QEMU"
 	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIRS=\"$DIRS\" BENCH_GUEST_SECS=$GSECS BENCH_E2E_DIR=$E2EDIR BENCH_KILLS=$KILLS BENCH_UPGRADES=$UPGRADES${KEPT:+ BENCH_PARTS=\"$PARTS\"} sh bench/run.sh\`)"
 	[ -n "$PREV" ] && echo "- parts $KEPT were not run this time: their rows are copied from the results generated on $PREV"
