@@ -43,16 +43,7 @@ wait_line() {
 		sleep 0.1
 	done
 }
-# pss PID: the PSS in KiB of PID and all its descendants.
-pss() {
-	ps -e -o pid=,ppid= | awk -v root="$1" '
-	    { parent[$1] = $2 }
-	    END { for (p in parent) { q = p
-		    while (q != "" && q != root && q != 0 && q != 1) q = parent[q]
-		    if (q == root) print p } }' |
-	    while read -r p; do cat /proc/$p/smaps_rollup 2>/dev/null; done |
-	    awk '$1 == "Pss:" { s += $2 } END { print s + 0 }'
-}
+. "$ROOT/bench/lib.sh"
 mac() { printf '02:00:00:00:02:%02x' "$1"; }
 
 "$B/hyve" -c 1 -m 256M -s 0,hostbridge -s 31,lpc -l com1,stdio \
@@ -64,7 +55,7 @@ p0=$!
 pids="$pids $p0"
 wait_line "hyve-clone: ready" "$T/out.0" ||
     { tail -5 "$T/out.0" "$T/err.0" >&2; echo "clones: the guest did not come up" >&2; exit 1; }
-echo "clones fresh_pss_kib $(pss $p0)"
+echo "clones fresh_pss_kib $(pss $(tree $p0))"
 "$B/hyvectl" --socket "$T/c0.sock" snapshot bclone0 "$T/snap" >"$T/ctl" 2>&1 ||
     { cat "$T/ctl" >&2; exit 1; }
 wait "$p0"
@@ -89,7 +80,7 @@ done
 echo "clones ready_ms $(($(date +%s%3N) - start))"
 all=0
 for p in $cp; do
-	k=$(pss "$p")
+	k=$(pss $(tree "$p"))
 	echo "clones clone_pss_kib $k"
 	all=$((all + k))
 done

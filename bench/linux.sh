@@ -30,16 +30,7 @@ for l in sys.stdin:
     print("%d %s" % (time.time_ns() // 1000000, l), end="", flush=True)
 EOF
 
-# tree PID: PID and all its descendants.
-tree() {
-	echo "$1"
-	for c in $(ps --ppid "$1" -o pid=); do tree "$c"; done
-}
-# pss PID...: the sum of their Pss in KiB.
-pss() {
-	for p in "$@"; do cat /proc/$p/smaps_rollup 2>/dev/null; done |
-	    awk '$1 == "Pss:" { s += $2 } END { print s + 0 }'
-}
+. "$ROOT/bench/lib.sh"
 
 # run CONFIG EXTRA_PIDS CMD...: one boot; EXTRA_PIDS (comma-separated or
 # "-") are processes outside CMD's tree that serve the VM.

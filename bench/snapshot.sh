@@ -60,16 +60,7 @@ trap 'exit 1' INT TERM
 
 now() { date +%s%N; }
 say() { echo "snapshot: $*" >&2; }
-# tree PID: PID and all its descendants.
-tree() {
-	echo "$1"
-	for c in $(ps --ppid "$1" -o pid=); do tree "$c"; done
-}
-# pss PID...: the sum of their Pss in KiB.
-pss() {
-	for p in "$@"; do cat /proc/$p/smaps_rollup 2>/dev/null; done |
-	    awk '$1 == "Pss:" { s += $2 } END { print s + 0 }'
-}
+. "$ROOT/bench/lib.sh"
 # gone PID [SECONDS]: waits (at most SECONDS, default LIMIT) for PID to end.
 gone() {
 	_n=0
