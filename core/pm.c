@@ -309,15 +309,15 @@ pm_load(struct vm *vm, const struct snap *s)
 {
 	struct pm *p = pm_of(vm);
 	const struct pm_state *st;
-	const struct pm_gpe_state *gs = NULL;
+	const struct pm_gpe_state *gs;
 
 	if (p == NULL)
 		return 0;
 	if ((st = snap_get(s, SNAP_DEV_PM, 0, sizeof(*st), "pm")) == NULL)
 		return -EINVAL;
 	/* A state from before the GPE block has none: all clear. */
-	if (snap_find(s, SNAP_DEV_GPE, 0, NULL) != NULL &&
-	    (gs = snap_get(s, SNAP_DEV_GPE, 0, sizeof(*gs), "gpe")) == NULL)
+	if (snap_get_opt(s, SNAP_DEV_GPE, 0, sizeof(*gs), "gpe",
+	    (const void **)&gs) < 0)
 		return -EINVAL;
 	p->gpe_sts = gs != NULL ? gs->sts : 0;
 	p->gpe_en = gs != NULL ? gs->en : 0;

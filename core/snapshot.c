@@ -358,3 +358,15 @@ snap_get(const struct snap *s, uint32_t tag, uint32_t inst, size_t len,
 	}
 	return p;
 }
+
+int
+snap_get_opt(const struct snap *s, uint32_t tag, uint32_t inst, size_t len,
+    const char *what, const void **data)
+{
+	*data = NULL;
+	if (snap_find(s, tag, inst, NULL) == NULL)
+		return 0;
+	if ((*data = snap_get(s, tag, inst, len, what)) == NULL)
+		return -EINVAL;
+	return 0;
+}

@@ -138,6 +138,11 @@ const void *snap_find(const struct snap *s, uint32_t tag, uint32_t inst,
  * naming what, and NULL. */
 const void *snap_get(const struct snap *s, uint32_t tag, uint32_t inst,
     size_t len, const char *what);
+/* A section that older states lack: 0 and *data NULL when it is absent,
+ * 0 and *data set when it has length len, else snap_get's line and
+ * -EINVAL. */
+int snap_get_opt(const struct snap *s, uint32_t tag, uint32_t inst,
+    size_t len, const char *what, const void **data);
 
 uint32_t snap_crc32(uint32_t crc, const void *p, size_t len);
 /* A fast 64-bit hash of guest memory (not cryptographic). */

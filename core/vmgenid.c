@@ -65,11 +65,11 @@ vmgenid_load(struct vm *vm, const struct snap *s, bool restored)
 
 	/* A VM saved by a hyve without the device has none. */
 	vm->vmgenid_gpa = 0;
-	if (snap_find(s, SNAP_VMGENID, 0, NULL) == NULL)
-		return 0;
-	if ((gpa = snap_get(s, SNAP_VMGENID, 0, sizeof(*gpa),
-	    "vmgenid")) == NULL)
+	if (snap_get_opt(s, SNAP_VMGENID, 0, sizeof(*gpa), "vmgenid",
+	    (const void **)&gpa) < 0)
 		return -EINVAL;
+	if (gpa == NULL)
+		return 0;
 	if (*gpa == 0 || vm_gpa(vm, *gpa, VMGENID_SIZE) == NULL) {
 		hlog("vmgenid: the saved address %#llx is not in the VM's RAM",
 		    (unsigned long long)*gpa);

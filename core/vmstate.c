@@ -310,14 +310,17 @@ load_vcpu(struct vcpu *v, const struct snap *s)
 static int
 load_tsc_offset(struct vcpu *v, const struct snap *s)
 {
-	const uint64_t *off = snap_find(s, SNAP_VCPU_TSC_OFFSET, v->id, NULL);
+	const uint64_t *off;
 	struct kvm_device_attr a = {
 		.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
-		.addr = (uintptr_t)off,
 	};
 
+	if (snap_get_opt(s, SNAP_VCPU_TSC_OFFSET, v->id, sizeof(*off),
+	    "TSC offset", (const void **)&off) < 0)
+		return -EINVAL;
 	if (off == NULL)
 		return 0;
+	a.addr = (uintptr_t)off;
 	return vcpu_ioctl(v, KVM_SET_DEVICE_ATTR, &a,
 	    "KVM_SET_DEVICE_ATTR (TSC offset)");
 }
