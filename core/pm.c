@@ -47,7 +47,7 @@ struct pm {
 	struct vm	*vm;
 	uint16_t	sts, en, cnt;
 	uint8_t		reset;
-	uint8_t		gpe_sts, gpe_en;
+	uint16_t	gpe_sts, gpe_en;	/* 8 bits each */
 	bool		sci;		/* level we drive on SCI_IRQ */
 	int		slp_once;
 	struct pm	*next;
@@ -77,25 +77,40 @@ lanes(uint64_t off, int size)
 	return (size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1) << (off * 8);
 }
 
+/*
+ * An event block: a status register, then an enable register, w bytes
+ * each.  Status bits in clear are cleared by writing 1; enable bits in
+ * en_mask are read-write.
+ */
+static void
+evt_block_io(uint16_t *sts, uint16_t *en, int w, uint16_t clear,
+    uint16_t en_mask, uint64_t off, int size, bool write, uint64_t *val)
+{
+	uint64_t m = lanes(off, size), v;
+	int shift = 8 * w;
+
+	if (!write) {
+		v = *sts | (uint32_t)*en << shift;
+		*val = (v & m) >> (off * 8);
+		return;
+	}
+	v = (*val << (off * 8)) & m;
+	*sts &= ~(v & clear);
+	if (m >> shift)
+		*en = (*en & ~(m >> shift)) | ((v >> shift) & en_mask);
+}
+
 static int
 pm1_evt_io(void *opaque, uint64_t off, int size, bool write, uint64_t *val)
 {
 	struct pm *p = opaque;
-	uint64_t m, v;
 
 	if (off + size > 4)
 		return 0;
-	m = lanes(off, size);
-	if (!write) {
-		v = p->sts | (uint32_t)p->en << 16;
-		*val = (v & m) >> (off * 8);
-		return 0;
-	}
-	v = (*val << (off * 8)) & m;
-	p->sts &= ~(v & PM1_STS_CLEAR);
-	if (m & 0xFFFF0000ULL)
-		p->en = (p->en & ~(m >> 16)) | ((v >> 16) & PM1_EN_MASK);
-	pm_sci_update(p);
+	evt_block_io(&p->sts, &p->en, 2, PM1_STS_CLEAR, PM1_EN_MASK, off, size,
+	    write, val);
+	if (write)
+		pm_sci_update(p);
 	return 0;
 }
 
@@ -131,26 +146,17 @@ pm1_cnt_io(void *opaque, uint64_t off, int size, bool write, uint64_t *val)
 	return 0;
 }
 
-/* GPE0_STS bits are cleared by writing 1, GPE0_EN bits are read-write. */
 static int
 gpe0_io(void *opaque, uint64_t off, int size, bool write, uint64_t *val)
 {
 	struct pm *p = opaque;
-	uint64_t m, v;
 
 	if (off + size > GPE0_BLK_LEN)
 		return 0;
-	m = lanes(off, size);
-	if (!write) {
-		v = p->gpe_sts | (uint32_t)p->gpe_en << 8;
-		*val = (v & m) >> (off * 8);
-		return 0;
-	}
-	v = (*val << (off * 8)) & m;
-	p->gpe_sts &= (uint8_t)~v;
-	if (m & 0xFF00)
-		p->gpe_en = (uint8_t)(v >> 8);
-	pm_sci_update(p);
+	evt_block_io(&p->gpe_sts, &p->gpe_en, GPE0_BLK_LEN / 2, 0xFF, 0xFF, off,
+	    size, write, val);
+	if (write)
+		pm_sci_update(p);
 	return 0;
 }
 
@@ -265,7 +271,7 @@ pm_gpe_raise(struct vm *vm, unsigned bit)
 
 	if (p == NULL || bit > 7)
 		return;
-	p->gpe_sts |= (uint8_t)(1u << bit);
+	p->gpe_sts |= 1u << bit;
 	pm_sci_update(p);
 }
 
