@@ -149,7 +149,9 @@ build_acpi(struct vm *vm, uint64_t *rsdp)
 	pci_slots_used(used);
 	for (i = 0; i < PCI_SLOTS; i++)
 		m.pci_slots[i] = used[i];
-	m.vmgenid_gpa = VMGENID_ADDR;
+	if ((rc = vmgenid_init(vm)) < 0)
+		return rc;
+	m.vmgenid_gpa = vm->vmgenid_gpa;
 	rc = acpi_build(&m, vm_gpa(vm, ACPI_BASE, ACPI_SIZE), ACPI_SIZE,
 	    ACPI_BASE);
 	if (rc < 0) {
@@ -158,7 +160,7 @@ build_acpi(struct vm *vm, uint64_t *rsdp)
 		return rc;
 	}
 	*rsdp = ACPI_BASE;
-	return vmgenid_init(vm);
+	return 0;
 }
 
 static int
