@@ -44,9 +44,13 @@ for f in "$B/hyve" "$CTL" "$STAMP"; do
 	[ -x "$f" ] || { echo "snapshot: $f is not built (make; make bench-bins)" >&2; exit 1; }
 done
 [ -c /dev/kvm ] || { echo "snapshot: no /dev/kvm (run it in tools/labvm)" >&2; exit 1; }
+# The same machine and devices for the saved QEMU and the restored one.
 QEMU="qemu-system-x86_64 -M q35 -accel kvm -cpu host -smp 2 -m $MEM -nodefaults
     -no-user-config -nographic -serial stdio -monitor none -no-reboot
-    -kernel $L/vmlinuz -initrd $L/initrd.gz"
+    -kernel $L/vmlinuz -initrd $L/initrd.gz
+    -drive file=$T/root.img,if=none,id=d,format=raw
+    -device virtio-blk-pci,drive=d,disable-legacy=on
+    -device virtio-rng-pci,disable-legacy=on"
 
 # The processes started and not yet waited for (so never a reused pid).
 pids=""
@@ -138,6 +142,14 @@ cpu() {
 			    $13 * 1000 / hz, $14 * 1000 / hz }' >&2
 	done
 }
+# booted SIDE NAME PID: waits for the booted VM's beats; if none come,
+# says so and stops it and its reader ($r0).
+booted() {
+	wait_beat "$T/$2.lines" 9 "$3" $BOOT >/dev/null && return 0
+	say "$1: no beat within $BOOT s: $(tail -n 3 "$T/$2.lines" "$T/$2.err" | tr '\n' ' ')"
+	stop "$3"; stop $r0
+	return 1
+}
 # restored SIDE NAME PID START AFTER: the restored VM's figures.
 restored() {
 	if ! b=$(wait_beat "$T/$2.lines" "$5" "$3" $LIMIT); then
@@ -164,11 +176,7 @@ hyve_round() {
 	    </dev/null >"$T/h0.fifo" 2>"$T/h0.err" &
 	hp=$!
 	pids="$pids $hp"
-	if ! b=$(wait_beat "$T/h0.lines" 9 $hp $BOOT); then
-		say "hyve: no beat within $BOOT s: $(tail -n 3 "$T/h0.lines" "$T/h0.err" | tr '\n' ' ')"
-		stop $hp; stop $r0
-		return 1
-	fi
+	booted hyve h0 $hp || return 1
 	s=$(now)
 	if ! "$CTL" --socket "$T/h0.sock" snapshot snap-bench "$T/snap" >"$T/ctl" 2>&1; then
 		say "hyve: hyvectl snapshot failed: $(cat "$T/ctl") $(tail -n 3 "$T/h0.err" | tr '\n' ' ')"
@@ -220,19 +228,11 @@ qemu_round() {
 	reader q0
 	r0=$rp
 	# word splitting of $QEMU is intended
-	$QEMU -append "$CMD" \
-	    -drive file="$T/root.img",if=none,id=d,format=raw \
-	    -device virtio-blk-pci,drive=d,disable-legacy=on \
-	    -device virtio-rng-pci,disable-legacy=on \
-	    -qmp unix:"$T/q.qmp",server=on,wait=off \
+	$QEMU -append "$CMD" -qmp unix:"$T/q.qmp",server=on,wait=off \
 	    </dev/null >"$T/q0.fifo" 2>"$T/q0.err" &
 	qp=$!
 	pids="$pids $qp"
-	if ! b=$(wait_beat "$T/q0.lines" 9 $qp $BOOT); then
-		say "qemu: no beat within $BOOT s: $(tail -n 3 "$T/q0.lines" "$T/q0.err" | tr '\n' ' ')"
-		stop $qp; stop $r0
-		return 1
-	fi
+	booted qemu q0 $qp || return 1
 	if ! $PAUSE save "$T/q.qmp" "exec:cat > $T/q.mig" $LIMIT >"$T/mig" 2>&1; then
 		say "qemu: the migration to a file failed: $(cat "$T/mig") $(tail -n 3 "$T/q0.err" | tr '\n' ' ')"
 		stop $qp; stop $r0
@@ -251,11 +251,8 @@ qemu_round() {
 	r1=$rp
 	readers=$r1
 	s=$(now)
-	$QEMU -append "$CMD" \
-	    -drive file="$T/root.img",if=none,id=d,format=raw \
-	    -device virtio-blk-pci,drive=d,disable-legacy=on \
-	    -device virtio-rng-pci,disable-legacy=on \
-	    -incoming "exec:cat $T/q.mig" \
+	# word splitting of $QEMU is intended
+	$QEMU -append "$CMD" -incoming "exec:cat $T/q.mig" \
 	    </dev/null >"$T/q1.fifo" 2>"$T/q1.err" &
 	qp=$!
 	pids="$pids $qp"
