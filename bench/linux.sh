@@ -2,7 +2,8 @@
 # The Debian guest (make linux-guest) booted three ways, same kernel, initrd,
 # root image and command line (hyve.test=smp: up, one check, power off):
 # hyve; QEMU q35 (-accel kvm) with its built-in virtio-blk and virtio-rng;
-# QEMU with hyve-blk and hyve-rnd over vhost-user.  Prints sample lines
+# QEMU with hyve-blk and hyve-rnd over vhost-user; in the lab VM also hyve
+# with shmem_enabled=advise (hyve-thp).  Prints sample lines
 # "linux CONFIG init_ms|off_ms|pss_kib VALUE": from exec to the initramfs
 # init's first line, from exec to the VMM's exit after power off, and the
 # PSS of all the VM's processes once the guest runs its checks.
@@ -15,6 +16,7 @@ L=$B/linux
 MEM=512M
 CMD="console=ttyS0 quiet panic=-1 root=/dev/vda systemd.show_status=0 hyve.test=smp hyve.cpus=2"
 LIMIT=600
+THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled
 for f in vmlinuz initrd.gz root.img; do
 	[ -f "$L/$f" ] || { echo "linux: $L/$f is missing; run make linux-guest" >&2; exit 1; }
 done
@@ -71,6 +73,20 @@ while [ $r -lt "$RUNS" ]; do
 	    -s 3,virtio-blk,"$T/root.img" -s 4,virtio-rnd \
 	    -o boot.kernel="$L/vmlinuz" -o boot.initrd="$L/initrd.gz" \
 	    -o "boot.cmdline=$CMD" linux-bench
+
+	# hyve-thp: the same with 2 MiB pages for shared memory (guest RAM is
+	# a memfd; QEMU's private RAM gets them by default).  A host-wide
+	# setting: changed only in the lab VM, which is ours, and put back.
+	if [ "${HYVE_LAB:-}" = 1 ] && [ -w "$THP" ]; then
+		was=$(sed 's/.*\[\(.*\)\].*/\1/' "$THP")
+		cp --sparse=always "$L/root.img" "$T/root.img"
+		echo advise >"$THP"
+		run hyve-thp - "$B/hyve" -c 2 -m $MEM -s 0,hostbridge -s 31,lpc -l com1,stdio \
+		    -s 3,virtio-blk,"$T/root.img" -s 4,virtio-rnd \
+		    -o boot.kernel="$L/vmlinuz" -o boot.initrd="$L/initrd.gz" \
+		    -o "boot.cmdline=$CMD" linux-bench
+		echo "$was" >"$THP"
+	fi
 
 	cp --sparse=always "$L/root.img" "$T/root.img"
 	# word splitting of $QEMU is intended
