@@ -2,7 +2,7 @@
 # directory, with the same environment and arguments (quotes and spaces
 # intact); its output comes back on stdout without added CRs, its exit
 # status is labvm's; /dev/kvm, /dev/net/tun, a private /tmp and HYVE_LAB=1
-# are there.  Bad options and a timeout are refused with one line.
+# are there, and tools/lab/waker's keys arrive.  Bad options and a timeout are refused with one line.
 . "$(dirname "$0")/lib.sh"
 LAB=$ROOT/tools/labvm
 [ "$(id -u)" = 0 ] || fail "tools/labvm needs root"
@@ -19,6 +19,11 @@ HYVE_LABTEST="a b 'c'" "$LAB" -m 1G -c 1 -l "$TMP/console" sh -c '
 	echo "uid=$(id -u) lab=$HYVE_LAB"
 	[ -c /dev/kvm ] && echo kvm=yes
 	[ -c /dev/net/tun ] && echo tun=yes
+	# tools/lab/waker presses a key every 20 s: the keyboard interrupts.
+	k() { awk "/i8042/ { n += \$2 } END { print n + 0 }" /proc/interrupts; }
+	a=$(k) i=0
+	while [ "$(k)" = "$a" ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i + 1)); done
+	[ "$(k)" != "$a" ] && echo waker=yes
 	exit 7' _ "x  y" "it's" >"$TMP/out" 2>"$TMP/err"
 rc=$?
 cat "$TMP/out" "$TMP/err"
@@ -29,6 +34,7 @@ grep -qx "arg=x  y|it's" "$TMP/out" || fail "the arguments were not carried over
 grep -qx "uid=0 lab=1" "$TMP/out" || fail "not root with HYVE_LAB=1 in the lab VM"
 grep -qx "kvm=yes" "$TMP/out" || fail "no /dev/kvm in the lab VM"
 grep -qx "tun=yes" "$TMP/out" || fail "no /dev/net/tun in the lab VM"
+grep -qx "waker=yes" "$TMP/out" || fail "no key from tools/lab/waker within 90 s"
 ! grep -q "$(printf '\r')" "$TMP/out" || fail "CRs were added to the output"
 grep -q "labvm: running" "$TMP/console" || fail "the console log $TMP/console is empty"
 
