@@ -8,7 +8,7 @@
 # backend goes on from the rings' saved state (and its disk's backend
 # refuses a restore onto a disk of another size); a VM with virtio-vsock,
 # whose backend holds connections, is refused and runs on.
-# lab: 120 s
+# lab: 140 s
 # timeout: 600 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
