@@ -66,25 +66,26 @@ run() {
 	echo "linux $cfg pss_kib $p"
 }
 
-r=0
-while [ $r -lt "$RUNS" ]; do
+# hyve_boot CONFIG: one boot of hyve on a fresh copy of the root image.
+hyve_boot() {
 	cp --sparse=always "$L/root.img" "$T/root.img"
-	run hyve - "$B/hyve" -c 2 -m $MEM -s 0,hostbridge -s 31,lpc -l com1,stdio \
+	run "$1" - "$B/hyve" -c 2 -m $MEM -s 0,hostbridge -s 31,lpc -l com1,stdio \
 	    -s 3,virtio-blk,"$T/root.img" -s 4,virtio-rnd \
 	    -o boot.kernel="$L/vmlinuz" -o boot.initrd="$L/initrd.gz" \
 	    -o "boot.cmdline=$CMD" linux-bench
+}
+
+r=0
+while [ $r -lt "$RUNS" ]; do
+	hyve_boot hyve
 
 	# hyve-thp: the same with 2 MiB pages for shared memory (guest RAM is
 	# a memfd; QEMU's private RAM gets them by default).  A host-wide
 	# setting: changed only in the lab VM, which is ours, and put back.
 	if [ "${HYVE_LAB:-}" = 1 ] && [ -w "$THP" ]; then
 		was=$(sed 's/.*\[\(.*\)\].*/\1/' "$THP")
-		cp --sparse=always "$L/root.img" "$T/root.img"
 		echo advise >"$THP"
-		run hyve-thp - "$B/hyve" -c 2 -m $MEM -s 0,hostbridge -s 31,lpc -l com1,stdio \
-		    -s 3,virtio-blk,"$T/root.img" -s 4,virtio-rnd \
-		    -o boot.kernel="$L/vmlinuz" -o boot.initrd="$L/initrd.gz" \
-		    -o "boot.cmdline=$CMD" linux-bench
+		hyve_boot hyve-thp
 		echo "$was" >"$THP"
 	fi
 

@@ -149,10 +149,10 @@ cpu() {
 # of the 127 MiB RAM file into a new memfd took 16.6 s first and 1.5-1.9 s
 # after.  Hardware has no such cost; both sides get the same warm-up.
 warm() {
-	_s=$(now)
-	dd if=/dev/zero of="$T/warm" bs=1M count=$((${MEM%M} + 128)) 2>/dev/null
+	_s=$(now) _m=$((${MEM%M} + 128))
+	dd if=/dev/zero of="$T/warm" bs=1M count=$_m 2>/dev/null
 	rm -f "$T/warm"
-	say "$1: warm-up of $((${MEM%M} + 128)) MiB: $((($(now) - _s) / 1000000)) ms"
+	say "$1: warm-up of $_m MiB: $((($(now) - _s) / 1000000)) ms"
 }
 # booted SIDE NAME PID: waits for the booted VM's beats; if none come,
 # says so and stops it and its reader ($r0).

@@ -2,7 +2,8 @@
 # directory, with the same environment and arguments (quotes and spaces
 # intact); its output comes back on stdout without added CRs, its exit
 # status is labvm's; /dev/kvm, /dev/net/tun, a private /tmp and HYVE_LAB=1
-# are there, and tools/lab/waker's keys arrive.  Bad options and a timeout are refused with one line.
+# are there, and tools/lab/waker's keys arrive.  Bad options and a timeout
+# are refused with one line.
 . "$(dirname "$0")/lib.sh"
 LAB=$ROOT/tools/labvm
 [ "$(id -u)" = 0 ] || fail "tools/labvm needs root"
