@@ -6,6 +6,12 @@
 # "... cpu_us V" (CPU time per request: the backend's for hyve and qsd,
 # fio's own, io_uring workers included, for fio), "... fe_cpu_us V" (vublk's own per request) and, at
 # the end, "blk DIR idle hyve|qsd cpu_pct V" (a connected, idle backend).
+# Guest memory is in 2 MiB pages, as hyve gives its guests where the host
+# allows it (README): vublk asks for them like hyve's core, and blk.sh sets
+# shmem_enabled to advise for the run if it was never, and puts it back.
+# Requests of 64 KiB and more are also run with vublk --small-pages
+# (hyve-4k): the guest of a host left at never.  Prints "blk DIR
+# shmem_enabled V" first.
 # Multiqueue, for each of MQJOBS: hyve-blk --queues 2 driven by vublk on
 # both queues, a thread and DEPTH requests each (hyve-mq2), the same
 # backend on one queue (hyve-mq1), and fio with numjobs=2 (fio-2j).
@@ -19,7 +25,10 @@ POLL=${BENCH_POLL_US:-50}
 QSOCK=$T/qsd.$$.sock
 MSOCK=$T/hyve-blk-mq.$$.sock
 HPID="" PPID_="" QPID="" MPID=""
-trap 'for p in $HPID $PPID_ $QPID $MPID; do kill $p 2>/dev/null; done; rm -f "$IMG"' EXIT
+THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+THP0=""
+trap 'for p in $HPID $PPID_ $QPID $MPID; do kill $p 2>/dev/null; done; rm -f "$IMG"
+	[ -z "$THP0" ] || echo "$THP0" >$THP' EXIT
 trap 'exit 1' INT TERM
 
 # Real data: reads of a sparse file's holes never reach the device.
@@ -35,6 +44,11 @@ PPID_=$!
 "$B/hyve-blk" --socket "$MSOCK" --file "$IMG" --nocache --queues 2 \
     2>"$T/hyve-blk-mq.$$.err" &
 MPID=$!
+thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' $THP 2>/dev/null)
+if [ "$thp" = never ] && echo advise 2>/dev/null >$THP; then
+	THP0=never thp=advise
+fi
+echo "blk $DIR shmem_enabled ${thp:-unknown}"
 have_qsd=0
 if command -v qemu-storage-daemon >/dev/null; then
 	qemu-storage-daemon \
@@ -51,10 +65,10 @@ have_fio=1
 command -v fio >/dev/null ||
 	{ have_fio=0; echo "blk: fio is missing (sh tools/deps.sh installs it): its rows are skipped" >&2; }
 
-# vublk_run LABEL SOCKET PID RW BS DEPTH [QUEUES]
+# vublk_run LABEL SOCKET PID RW BS DEPTH [QUEUES [VUBLK_OPTION]]
 vublk_run() {
 	"$B/bench/vublk" --socket "$2" --pid "$3" --label "$1" --rw "$4" \
-	    --bs "$5" --depth "$6" --queues "${7:-1}" --time "$SECS" |
+	    --bs "$5" --depth "$6" --queues "${7:-1}" --time "$SECS" $8 |
 	    awk -v n="blk $DIR $4 $5 $6 $1" '{ for (i = 6; i <= NF; i++) {
 		split($i, kv, "=")
 		if (kv[1] != "ios" && kv[2] != "-") print n, kv[1], kv[2] } }'
@@ -117,6 +131,8 @@ while [ $r -lt "$RUNS" ]; do
 		bs=${rest%%:*} qd=${rest#*:}
 		vublk_run hyve "$HSOCK" "$HPID" "$rw" "$bs" "$qd"
 		vublk_run hyve-poll "$PSOCK" "$PPID_" "$rw" "$bs" "$qd"
+		[ "$bs" -ge 65536 ] &&
+		    vublk_run hyve-4k "$HSOCK" "$HPID" "$rw" "$bs" "$qd" 1 --small-pages
 		[ $have_qsd = 1 ] && vublk_run qsd "$QSOCK" "$QPID" "$rw" "$bs" "$qd"
 		[ $have_fio = 1 ] && fio_run "$rw" "$bs" "$qd"
 	done
