@@ -20,6 +20,9 @@
 # its line for the last backend started), QEMU's own total_ms and
 # downtime_ms of the migration, and beat_ms, the median gap between beat
 # lines on each side before the save.
+# In the lab VM hyve also runs a round with shmem_enabled=advise (put back
+# after), so that its guest RAM, a memfd, gets 2 MiB pages as QEMU's
+# private RAM does there: its lines say hyve-thp.
 # Usage: bench/snapshot.sh ROOT RUNS TMPDIR.  Needs /dev/kvm (the lab VM).
 ROOT=$1
 RUNS=$2
@@ -52,10 +55,14 @@ QEMU="qemu-system-x86_64 -M q35 -accel kvm -cpu host -smp 2 -m $MEM -nodefaults
     -device virtio-blk-pci,drive=d,disable-legacy=on
     -device virtio-rng-pci,disable-legacy=on"
 
+THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+thp_was=""
+
 # The processes started and not yet waited for (so never a reused pid).
 pids=""
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
+	[ -z "$thp_was" ] || echo "$thp_was" >"$THP"
 }
 # reaped PID: PID ended and was waited for.
 reaped() { pids=$(echo " $pids " | sed "s/ $1 / /; s/^ *//; s/ *$//"); }
@@ -175,8 +182,9 @@ restored() {
 	say "$1: restored VM's first beat: ${b#* } (the saved VM's last: $5)"
 }
 
-# hyve R: one boot, snapshot, restore.
+# hyve_round SIDE: one boot, snapshot, restore.
 hyve_round() {
+	h=$1
 	cp --sparse=always "$L/root.img" "$T/root.img"
 	rm -rf "$T/snap" "$T/h0.sock" "$T/h1.sock"
 	reader h0
@@ -188,24 +196,24 @@ hyve_round() {
 	    </dev/null >"$T/h0.fifo" 2>"$T/h0.err" &
 	hp=$!
 	pids="$pids $hp"
-	booted hyve h0 $hp || return 1
+	booted $h h0 $hp || return 1
 	s=$(now)
 	if ! "$CTL" --socket "$T/h0.sock" snapshot snap-bench "$T/snap" >"$T/ctl" 2>&1; then
-		say "hyve: hyvectl snapshot failed: $(cat "$T/ctl") $(tail -n 3 "$T/h0.err" | tr '\n' ' ')"
+		say "$h: hyvectl snapshot failed: $(cat "$T/ctl") $(tail -n 3 "$T/h0.err" | tr '\n' ' ')"
 		stop $hp; stop $r0
 		return 1
 	fi
 	e=$(now)
-	echo "snap hyve save_ms $(((e - s) / 1000000))"
-	gone $hp || { say "hyve: the snapshotted VM did not stop"; stop $hp; }
+	echo "snap $h save_ms $(((e - s) / 1000000))"
+	gone $hp || { say "$h: the snapshotted VM did not stop"; stop $hp; }
 	wait $hp
 	x=$?
 	reaped $hp
-	say "hyve: $(cat "$T/ctl"); the VM exited $x"
+	say "$h: $(cat "$T/ctl"); the VM exited $x"
 	stop $r0
-	warm hyve
-	period hyve "$T/h0.lines"
-	size hyve "$T/snap"
+	warm $h
+	period $h "$T/h0.lines"
+	size $h "$T/snap"
 	n=$(last "$T/h0.lines")
 
 	# hyve's log, stamped too: when the restore is loaded.
@@ -219,17 +227,17 @@ hyve_round() {
 	    </dev/null >"$T/h1.fifo" 2>"$T/h1log.fifo" &
 	hp=$!
 	pids="$pids $hp"
-	restored hyve h1 $hp "$s" "$n"
+	restored $h h1 $hp "$s" "$n"
 	rc=$?
 	stop $hp
 	stop $r1; stop $r2
 	# The core's log line for its last backend, and the one once RAM and
 	# state are loaded (before the vCPUs start).
 	l=$(awk '/restored from/ { exit } / backend .* pid / { t = $1 } END { print t }' "$T/h1log.lines")
-	[ -n "$l" ] && echo "snap hyve backends_ms $(((l - s) / 1000000))"
+	[ -n "$l" ] && echo "snap $h backends_ms $(((l - s) / 1000000))"
 	l=$(awk '/restored from/ { print $1; exit }' "$T/h1log.lines")
-	[ -n "$l" ] && echo "snap hyve restored_ms $(((l - s) / 1000000))"
-	sed "s/^/snapshot: hyve -r log: /" "$T/h1log.lines" >&2
+	[ -n "$l" ] && echo "snap $h restored_ms $(((l - s) / 1000000))"
+	sed "s/^/snapshot: $h -r log: /" "$T/h1log.lines" >&2
 	rm -rf "$T/snap"
 	return $rc
 }
@@ -282,7 +290,15 @@ r=0
 while [ $r -lt "$RUNS" ]; do
 	r=$((r + 1))
 	say "round $r of $RUNS: hyve"
-	hyve_round
+	hyve_round hyve
+	if [ "${HYVE_LAB:-}" = 1 ] && [ -w "$THP" ]; then
+		say "round $r of $RUNS: hyve-thp"
+		thp_was=$(sed 's/.*\[\(.*\)\].*/\1/' "$THP")
+		echo advise >"$THP"
+		hyve_round hyve-thp
+		echo "$thp_was" >"$THP"
+		thp_was=""
+	fi
 	say "round $r of $RUNS: qemu"
 	qemu_round
 done
