@@ -25,10 +25,9 @@ POLL=${BENCH_POLL_US:-50}
 QSOCK=$T/qsd.$$.sock
 MSOCK=$T/hyve-blk-mq.$$.sock
 HPID="" PPID_="" QPID="" MPID=""
-THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled
-THP0=""
+. "$ROOT/bench/lib.sh"
 trap 'for p in $HPID $PPID_ $QPID $MPID; do kill $p 2>/dev/null; done; rm -f "$IMG"
-	[ -z "$THP0" ] || echo "$THP0" >$THP' EXIT
+	thp_restore' EXIT
 trap 'exit 1' INT TERM
 
 # Real data: reads of a sparse file's holes never reach the device.
@@ -44,10 +43,8 @@ PPID_=$!
 "$B/hyve-blk" --socket "$MSOCK" --file "$IMG" --nocache --queues 2 \
     2>"$T/hyve-blk-mq.$$.err" &
 MPID=$!
-thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' $THP 2>/dev/null)
-if [ "$thp" = never ] && echo advise 2>/dev/null >$THP; then
-	THP0=never thp=advise
-fi
+thp_advise
+thp=$(thp_now)
 echo "blk $DIR shmem_enabled ${thp:-unknown}"
 have_qsd=0
 if command -v qemu-storage-daemon >/dev/null; then

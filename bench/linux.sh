@@ -16,7 +16,6 @@ L=$B/linux
 MEM=512M
 CMD="console=ttyS0 quiet panic=-1 root=/dev/vda systemd.show_status=0 hyve.test=smp hyve.cpus=2"
 LIMIT=600
-THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled
 for f in vmlinuz initrd.gz root.img; do
 	[ -f "$L/$f" ] || { echo "linux: $L/$f is missing; run make linux-guest" >&2; exit 1; }
 done
@@ -82,11 +81,9 @@ while [ $r -lt "$RUNS" ]; do
 	# hyve-thp: the same with 2 MiB pages for shared memory (guest RAM is
 	# a memfd; QEMU's private RAM gets them by default).  A host-wide
 	# setting: changed only in the lab VM, which is ours, and put back.
-	if [ "${HYVE_LAB:-}" = 1 ] && [ -w "$THP" ]; then
-		was=$(sed 's/.*\[\(.*\)\].*/\1/' "$THP")
-		echo advise >"$THP"
+	if [ "${HYVE_LAB:-}" = 1 ] && thp_advise; then
 		hyve_boot hyve-thp
-		echo "$was" >"$THP"
+		thp_restore
 	fi
 
 	cp --sparse=always "$L/root.img" "$T/root.img"

@@ -352,12 +352,14 @@ row "10 Debian snapshot size, allocated (apparent) (MiB)" "$(kmib "$h") ($(kmib 
 h=$(med "snap hyve pss_kib"); q=$(med "snap qemu pss_kib")
 row "10 Debian restored VM, PSS of all processes (MiB)" "$(kmib "$h")" "QEMU $(kmib "$q")" "$(ratio "$h" "$q")" "-" "-"
 # The lab's hyve-thp round: guest RAM in 2 MiB pages (shmem_enabled=advise).
-lab="hyve with 2 MiB pages for guest RAM (shmem_enabled=advise)"
 h=$(med "snap hyve-thp restore_ms"); q=$(med "snap qemu restore_ms")
-[ "$h" = - ] || row "10 Debian restore, $lab, exec to the guest running again (ms)" "$(spreadn "snap hyve-thp restore_ms")" "QEMU $q" "$(ratio "$h" "$q")" "-" "-"
-[ "$h" = - ] || row "10 Debian restore, $lab: exec to its backends started / to RAM and state loaded (ms); time to save (ms)" "$(med "snap hyve-thp backends_ms") / $(med "snap hyve-thp restored_ms"); save $(med "snap hyve-thp save_ms")" "QEMU save $(med "snap qemu save_ms")" "-" "-" "-"
-h=$(med "snap hyve-thp pss_kib"); q=$(med "snap qemu pss_kib")
-[ "$h" = - ] || row "10 Debian restored VM, $lab, PSS of all processes (MiB)" "$(kmib "$h")" "QEMU $(kmib "$q")" "$(ratio "$h" "$q")" "-" "-"
+if [ "$h" != - ]; then
+	lab="hyve with 2 MiB pages for guest RAM (shmem_enabled=advise)"
+	row "10 Debian restore, $lab, exec to the guest running again (ms)" "$(spreadn "snap hyve-thp restore_ms")" "QEMU $q" "$(ratio "$h" "$q")" "-" "-"
+	row "10 Debian restore, $lab: exec to its backends started / to RAM and state loaded (ms); time to save (ms)" "$(med "snap hyve-thp backends_ms") / $(med "snap hyve-thp restored_ms"); save $(med "snap hyve-thp save_ms")" "QEMU save $(med "snap qemu save_ms")" "-" "-" "-"
+	h=$(med "snap hyve-thp pss_kib"); q=$(med "snap qemu pss_kib")
+	row "10 Debian restored VM, $lab, PSS of all processes (MiB)" "$(kmib "$h")" "QEMU $(kmib "$q")" "$(ratio "$h" "$q")" "-" "-"
+fi
 
 # Part 11: the memory of clones against one fresh VM, the same run.
 a=$(med "clones all_pss_kib"); f=$(med "clones fresh_pss_kib"); r=$(ratio "$a" "$f")

@@ -55,14 +55,12 @@ QEMU="qemu-system-x86_64 -M q35 -accel kvm -cpu host -smp 2 -m $MEM -nodefaults
     -device virtio-blk-pci,drive=d,disable-legacy=on
     -device virtio-rng-pci,disable-legacy=on"
 
-THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled
-thp_was=""
-
+. "$ROOT/bench/lib.sh"
 # The processes started and not yet waited for (so never a reused pid).
 pids=""
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	[ -z "$thp_was" ] || echo "$thp_was" >"$THP"
+	thp_restore
 }
 # reaped PID: PID ended and was waited for.
 reaped() { pids=$(echo " $pids " | sed "s/ $1 / /; s/^ *//; s/ *$//"); }
@@ -71,7 +69,6 @@ trap 'exit 1' INT TERM
 
 now() { date +%s%N; }
 say() { echo "snapshot: $*" >&2; }
-. "$ROOT/bench/lib.sh"
 # gone PID [SECONDS]: waits (at most SECONDS, default LIMIT) for PID to end.
 gone() {
 	_n=0
@@ -291,13 +288,10 @@ while [ $r -lt "$RUNS" ]; do
 	r=$((r + 1))
 	say "round $r of $RUNS: hyve"
 	hyve_round hyve
-	if [ "${HYVE_LAB:-}" = 1 ] && [ -w "$THP" ]; then
+	if [ "${HYVE_LAB:-}" = 1 ] && thp_advise; then
 		say "round $r of $RUNS: hyve-thp"
-		thp_was=$(sed 's/.*\[\(.*\)\].*/\1/' "$THP")
-		echo advise >"$THP"
 		hyve_round hyve-thp
-		echo "$thp_was" >"$THP"
-		thp_was=""
+		thp_restore
 	fi
 	say "round $r of $RUNS: qemu"
 	qemu_round
