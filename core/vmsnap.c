@@ -115,8 +115,8 @@ hash_page(uint64_t h, uint64_t off, const uint8_t *p)
  * guest never touched) are not even read.  *hash covers every page
  * stored, with its offset; *written counts their bytes.
  */
-static int
-save_memory(struct vm *vm, int fd, uint64_t *written, uint64_t *hash)
+int
+vmsnap_ram_save(struct vm *vm, int fd, uint64_t *written, uint64_t *hash)
 {
 	uint64_t off = 0, end, run, h = 0;
 	int rc;
@@ -199,7 +199,7 @@ vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
 	} else if (rc < 0) {
 		snprintf(err, errlen, "reading the VM's state failed: %s (see "
 		    "the VM's log)", strerror(-rc));
-	} else if ((rc = save_memory(vm, mem_fd, &res->memory_bytes,
+	} else if ((rc = vmsnap_ram_save(vm, mem_fd, &res->memory_bytes,
 	    &mi.hash)) < 0) {
 		snprintf(err, errlen, "writing guest memory: %s", strerror(-rc));
 	} else if ((rc = snap_add(&s, SNAP_MEMINFO, 0, &mi, sizeof(mi))) < 0 ||
@@ -296,13 +296,84 @@ vmsnap_config(const char *dir)
 	return rc;
 }
 
+/* Reads exactly len bytes of fd at off into buf: 0, or -EIO (logged). */
 static int
-load_memory(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
+read_full(int fd, const char *path, uint8_t *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = pread(fd, buf, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			hlog("%s: cannot read: %s", path, n < 0 ?
+			    strerror(errno) : "unexpected end of file");
+			return -EIO;
+		}
+		buf += n;
+		len -= n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Writes [p, p+len) to guest RAM at off through the memfd. */
+static int
+write_ram(struct vm *vm, const uint8_t *p, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = pwrite(vm->mem_fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			hlog("guest RAM: cannot write %zu bytes at 0x%llx: %s",
+			    len, (unsigned long long)off,
+			    n < 0 ? strerror(errno) : "no progress");
+			return n < 0 ? -errno : -EIO;
+		}
+		p += n;
+		len -= n;
+		off += n;
+	}
+	return 0;
+}
+
+/*
+ * Puts the non-zero pages of buf (len bytes of the snapshot at off) into
+ * guest RAM, hashing each.  Written to the memfd, not copied through its
+ * mapping: a write allocates a page without faulting it in and zeroing it
+ * first, ten times faster here and most of a restore's RAM time in the lab.
+ */
+static int
+put_pages(struct vm *vm, const uint8_t *buf, size_t len, uint64_t off,
+    uint64_t *h)
+{
+	size_t p, run = 0;
+	int rc;
+
+	for (p = 0; p < len; p += PAGE) {
+		if (!page_zero(buf + p)) {
+			*h = hash_page(*h, off + p, buf + p);
+			continue;
+		}
+		if (p > run && (rc = write_ram(vm, buf + run, p - run, off + run)) < 0)
+			return rc;
+		run = p + PAGE;
+	}
+	return p > run ? write_ram(vm, buf + run, p - run, off + run) : 0;
+}
+
+int
+vmsnap_ram_load(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
 {
 	char path[4096];
 	struct stat st;
 	uint64_t off = 0, end, h = 0;
-	ssize_t n;
+	uint8_t *buf;
+	size_t n;
 	int fd, rc = 0;
 
 	if (mi->size != vm->mem_size || mi->lowmem != vm->lowmem) {
@@ -321,31 +392,25 @@ load_memory(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
 		close(fd);
 		return -EINVAL;
 	}
+	if ((buf = malloc(IO_CHUNK)) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
 	/* The restored VM starts from zeros: what the build wrote into its
 	 * RAM (ACPI tables) must not show through the snapshot's holes. */
 	if (fallocate(vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	    0, vm->mem_size) < 0)
 		memset(vm->mem, 0, vm->mem_size);
 	while (rc == 0 && next_data(fd, mi->size, &off, &end)) {
-		for (; off < end; off += n) {
-			n = pread(fd, vm->mem + off, end - off < IO_CHUNK ?
-			    end - off : IO_CHUNK, off);
-			if (n < 0 && errno == EINTR) {
-				n = 0;
-				continue;
-			}
-			if (n <= 0) {
-				hlog("%s: cannot read: %s", path, n < 0 ?
-				    strerror(errno) : "unexpected end of file");
-				rc = -EIO;
-				break;
-			}
-			for (uint64_t p = off & ~(uint64_t)(PAGE - 1);
-			    p + PAGE <= off + n; p += PAGE)
-				if (!page_zero(vm->mem + p))
-					h = hash_page(h, p, vm->mem + p);
+		/* Whole pages: the size is a multiple of one. */
+		end = (end + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+		for (; rc == 0 && off < end; off += n) {
+			n = end - off < IO_CHUNK ? end - off : IO_CHUNK;
+			if ((rc = read_full(fd, path, buf, n, off)) == 0)
+				rc = put_pages(vm, buf, n, off, &h);
 		}
 	}
+	free(buf);
 	close(fd);
 	if (rc == 0 && h != mi->hash) {
 		hlog("%s: corrupt: the checksum does not match the contents",
@@ -392,7 +457,7 @@ vmsnap_restore(struct vm *vm, const char *dir)
 	if ((mi = snap_get(&s, SNAP_MEMINFO, 0, sizeof(*mi), "memory")) == NULL)
 		rc = -EINVAL;
 	if (rc == 0)
-		rc = load_memory(vm, dir, mi);
+		rc = vmsnap_ram_load(vm, dir, mi);
 	if (rc == 0)
 		rc = vmsnap_load(vm, &s, false);
 	snap_free(&s);

@@ -40,6 +40,17 @@ int vmsnap_config(const char *dir);
  * not yet running. */
 int vmsnap_restore(struct vm *vm, const char *dir);
 
+/*
+ * Guest RAM alone (exposed for tests): writes vm's non-zero pages to fd
+ * (sparse, as long as RAM) with their hash and byte count; loads DIR's
+ * memory file into vm, whose RAM is cleared first, checking it against
+ * mi (size, layout, hash).  0 or -errno (logged on load).
+ */
+struct snap_meminfo;
+int vmsnap_ram_save(struct vm *vm, int fd, uint64_t *written, uint64_t *hash);
+int vmsnap_ram_load(struct vm *vm, const char *dir,
+    const struct snap_meminfo *mi);
+
 /* The state without RAM, vCPUs paused: the configuration, every device
  * (its rings stopped; with backends, their own state), every vCPU. */
 int vmsnap_build(struct vm *vm, struct snap *s, bool backends);
