@@ -99,11 +99,35 @@ consoles_fini(void)
 	}
 }
 
+static int send_all(int fd, const char *s, size_t len);
+
+/*
+ * The core is gone: relay the answers it sent before it went, which the
+ * same poll may have seen with its end (a forced power-off answers and
+ * exits at once).
+ */
+static void
+relay_last(void)
+{
+	char buf[16384];
+	ssize_t n;
+
+	for (int i = 0; i < CONTROL_MAX_CONN; i++) {
+		struct client *c = mc.c[i];
+
+		while (c != NULL && c->waiting && (n = recv(c->pfd, buf,
+		    sizeof(buf), MSG_DONTWAIT)) > 0)
+			if (send_all(c->cfd, buf, n) < 0)
+				break;
+	}
+}
+
 void
 mctl_fini(void)
 {
 	struct stat st;
 
+	relay_last();
 	/* Only our own socket: another hyve may have replaced it. */
 	if (mc.lfd >= 0 && mc.path[0] != '\0' && lstat(mc.path, &st) == 0 &&
 	    st.st_dev == mc.dev && st.st_ino == mc.ino)
@@ -129,7 +153,6 @@ mctl_granted(const char *device, const char *binary, const char *path,
 	return false;
 }
 
-static int send_all(int fd, const char *s, size_t len);
 
 static void
 drop_fds(struct client *c)
