@@ -2,8 +2,10 @@
 # The Debian guest (make linux-guest) booted three ways, same kernel, initrd,
 # root image and command line (hyve.test=smp: up, one check, power off):
 # hyve; QEMU q35 (-accel kvm) with its built-in virtio-blk and virtio-rng;
-# QEMU with hyve-blk and hyve-rnd over vhost-user; in the lab VM also hyve
-# with shmem_enabled=advise (hyve-thp).  Prints sample lines
+# QEMU with hyve-blk and hyve-rnd over vhost-user; hyve and QEMU q35 again
+# with a virtio-balloon that reports free pages (hyve-balloon,
+# qemu-balloon); in the lab VM also hyve with shmem_enabled=advise
+# (hyve-thp).  Prints sample lines
 # "linux CONFIG init_ms|off_ms|pss_kib VALUE": from exec to the initramfs
 # init's first line, from exec to the VMM's exit after power off, and the
 # PSS of all the VM's processes once the guest runs its checks.
@@ -65,13 +67,27 @@ run() {
 	echo "linux $cfg pss_kib $p"
 }
 
-# hyve_boot CONFIG: one boot of hyve on a fresh copy of the root image.
+# hyve_boot CONFIG [ARG...]: one boot of hyve on a fresh copy of the root
+# image, with ARGs (more devices) added.
 hyve_boot() {
+	cfg=$1
+	shift
 	cp --sparse=always "$L/root.img" "$T/root.img"
-	run "$1" - "$B/hyve" -c 2 -m $MEM -s 0,hostbridge -s 31,lpc -l com1,stdio \
-	    -s 3,virtio-blk,"$T/root.img" -s 4,virtio-rnd \
+	run "$cfg" - "$B/hyve" -c 2 -m $MEM -s 0,hostbridge -s 31,lpc -l com1,stdio \
+	    -s 3,virtio-blk,"$T/root.img" -s 4,virtio-rnd "$@" \
 	    -o boot.kernel="$L/vmlinuz" -o boot.initrd="$L/initrd.gz" \
 	    -o "boot.cmdline=$CMD" linux-bench
+}
+# qemu_boot CONFIG [ARG...]: the same for QEMU q35 with its own devices.
+qemu_boot() {
+	cfg=$1
+	shift
+	cp --sparse=always "$L/root.img" "$T/root.img"
+	# word splitting of $QEMU is intended
+	run "$cfg" - $QEMU -append "$CMD" \
+	    -drive file="$T/root.img",if=none,id=d,format=raw \
+	    -device virtio-blk-pci,drive=d,disable-legacy=on \
+	    -device virtio-rng-pci,disable-legacy=on "$@"
 }
 
 r=0
@@ -86,12 +102,12 @@ while [ $r -lt "$RUNS" ]; do
 		thp_restore
 	fi
 
-	cp --sparse=always "$L/root.img" "$T/root.img"
-	# word splitting of $QEMU is intended
-	run qemu - $QEMU -append "$CMD" \
-	    -drive file="$T/root.img",if=none,id=d,format=raw \
-	    -device virtio-blk-pci,drive=d,disable-legacy=on \
-	    -device virtio-rng-pci,disable-legacy=on
+	qemu_boot qemu
+
+	# Both with a balloon that reports the guest's free pages.
+	hyve_boot hyve-balloon -s 5,virtio-balloon
+	qemu_boot qemu-balloon \
+	    -device virtio-balloon-pci,free-page-reporting=on,disable-legacy=on
 
 	cp --sparse=always "$L/root.img" "$T/root.img"
 	rm -f "$T/blk.sock" "$T/rnd.sock"

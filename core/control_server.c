@@ -133,6 +133,7 @@ cmd_status(struct vm *vm)
 	json_object *r, *devs;
 	struct pci_dev *pd;
 	struct timespec now;
+	struct stat st;
 	int s, f;
 
 	if ((r = json_object_new_object()) == NULL)
@@ -149,6 +150,11 @@ cmd_status(struct vm *vm)
 	json_object_object_add(r, "cpus", json_object_new_int(vm->ncpus));
 	json_object_object_add(r, "memory",
 	    json_object_new_int64((int64_t)vm->mem_size));
+	/* What of it the host holds: pages the guest touched and did not
+	 * give back (virtio-balloon), or a snapshot's restored. */
+	if (fstat(vm->mem_fd, &st) == 0)
+		json_object_object_add(r, "memory_held",
+		    json_object_new_int64((int64_t)st.st_blocks * 512));
 	json_object_object_add(r, "state", json_object_new_string(
 	    __atomic_load_n(&vm->exiting, __ATOMIC_SEQ_CST) ?
 	    "stopping" : "running"));

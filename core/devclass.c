@@ -8,7 +8,7 @@
 #include "core/devclass.h"
 
 extern const struct devclass devclass_blk, devclass_net, devclass_rnd,
-    devclass_vsock, devclass_fs;
+    devclass_vsock, devclass_fs, devclass_balloon;
 
 const struct devclass *const devclasses[DEVCLASS_MAX + 1] = {
 	&devclass_blk,
@@ -16,6 +16,7 @@ const struct devclass *const devclasses[DEVCLASS_MAX + 1] = {
 	&devclass_rnd,
 	&devclass_vsock,
 	&devclass_fs,
+	&devclass_balloon,
 	NULL,
 };
 

@@ -294,14 +294,15 @@ print_status(json_object *r)
 {
 	json_object *devs, *d;
 	int64_t up = num(r, "uptime");
-	char mem[32];
+	char mem[32], held[32];
 	size_t i;
 
 	fmt_size(num(r, "memory"), mem, sizeof(mem));
+	fmt_size(num(r, "memory_held"), held, sizeof(held));
 	printf("%s: %s, pid %" PRId64 ", up %" PRId64 ":%02" PRId64 ":%02"
-	    PRId64 ", %" PRId64 " cpu(s), %s memory\n", str(r, "name"),
-	    str(r, "state"), num(r, "pid"), up / 3600, up / 60 % 60, up % 60,
-	    num(r, "cpus"), mem);
+	    PRId64 ", %" PRId64 " cpu(s), %s memory (%s held by the host)\n",
+	    str(r, "name"), str(r, "state"), num(r, "pid"), up / 3600,
+	    up / 60 % 60, up % 60, num(r, "cpus"), mem, held);
 	if (!json_object_object_get_ex(r, "devices", &devs) ||
 	    !json_object_is_type(devs, json_type_array))
 		return;

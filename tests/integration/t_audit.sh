@@ -1,4 +1,4 @@
-# hyvectl audit on a VM with blk, net and rnd: the core (not root, no
+# hyvectl audit on a VM with blk, net, rnd and balloon: the core (not root, no
 # capabilities), the monitor (its few) and every backend are confined as
 # the kernel itself reports it, and hyvectl exits 0.
 . "$(dirname "$0")/lib.sh"
@@ -10,7 +10,7 @@ netns_script "$TMP/run.sh"
 cat >>"$TMP/run.sh" <<SCRIPT
 exec "$HYVE" -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio -l debug-exit \
     -s 2,virtio-net,hyvetap2 -s 3,virtio-blk,"$TMP/disk.img" -s 4,virtio-rnd \
-    -o control.path="$TMP/vm.sock" -o boot.kernel="$GUEST" \
+    -s 5,virtio-balloon -o control.path="$TMP/vm.sock" -o boot.kernel="$GUEST" \
     -o 'boot.cmdline=test=idle' vmaudit </dev/null >"$TMP/out" 2>"$TMP/err"
 SCRIPT
 # unshare execs sh, which execs hyve: one pid.
@@ -31,7 +31,7 @@ disk = sys.argv[2]
 core = [p for p in procs if p["role"] == "core"][0]["audit"]
 core_ns = {k: v["id"] for k, v in core["namespaces"].items()}
 roles = sorted(p["role"] for p in procs if p["role"] not in ("core", "monitor"))
-assert roles == ["blk", "net", "rnd"], roles
+assert roles == ["balloon", "blk", "net", "rnd"], roles
 # The core faces the guest: not root, no capability, its filter.
 c = [p for p in procs if p["role"] == "core"][0]
 assert c["verdict"] == "OK", c["reason"]

@@ -2,7 +2,7 @@
 # option, and the README documents each of them; a bad option or an empty
 # --socket is refused with exit 2 and a line that names it.  Needs no KVM.
 . "$(dirname "$0")/lib.sh"
-for b in blk net rnd; do
+for b in blk net rnd vsock balloon; do
 	bin=$ROOT/build/hyve-$b
 	[ -x "$bin" ] || fail "$bin is missing; run make"
 	expect_exit 0 "$bin" --help >"$TMP/help" 2>"$TMP/err"

@@ -41,7 +41,8 @@ mode=$(stat -c %a "$SOCK")
 "$CTL" --socket "$SOCK" status vm-ctl >"$TMP/st" || fail "hyvectl status: exit $?"
 cat "$TMP/st"
 grep -q "^vm-ctl: running, pid $pid" "$TMP/st" || fail "status does not show vm-ctl running as pid $pid"
-grep -q "2 cpu(s), 64M memory" "$TMP/st" || fail "status does not show 2 cpus and 64M"
+grep -q "2 cpu(s), 64M memory ([0-9.]*[KM] held by the host)" "$TMP/st" ||
+    fail "status does not show 2 cpus, 64M and what the host holds of it"
 grep -q "hostbridge" "$TMP/st" || fail "status does not list the hostbridge"
 
 # status --json: parsed by python.
@@ -52,6 +53,8 @@ r = json.load(open(sys.argv[1]))
 assert r["name"] == "vm-ctl", r
 assert r["pid"] == int(sys.argv[2]), r
 assert r["cpus"] == 2 and r["memory"] == 64 << 20, r
+# The guest ran: the host holds some of its RAM, not more than all.
+assert 0 < r["memory_held"] <= r["memory"], r
 assert r["state"] == "running", r
 slots = {d["slot"]: d for d in r["devices"]}
 assert slots["0:0:0"]["emulation"] == "hostbridge", slots
@@ -188,7 +191,8 @@ grep -q "ACPI S5" "$TMP/err" || fail "the guest did not power off through ACPI S
 
 # poweroff --force ends it at once.
 start_idle
-"$CTL" --socket "$SOCK" poweroff vm-ctl --force >/dev/null || fail "poweroff --force: exit $?"
+"$CTL" --socket "$SOCK" poweroff vm-ctl --force >/dev/null ||
+    { rc=$?; wait $pid; cat "$TMP/err"; fail "poweroff --force: exit $rc"; }
 wait $pid; rc=$?
 [ $rc -eq 1 ] || fail "poweroff --force: hyve exit $rc, expected 1"
 grep -q "forced by hyvectl" "$TMP/err" || fail "no 'forced by hyvectl' message"

@@ -43,6 +43,7 @@
 #include "backends/net/net.h"
 #include "backends/rnd/rnd.h"
 #include "backends/vsock/vsock.h"
+#include "backends/balloon/balloon.h"
 #include "core/devclass.h"
 #include "sandbox/sandbox.h"
 
@@ -1031,11 +1032,11 @@ test_profiles(void **state)
 	    "setrlimit", "io_uring_setup", "io_uring_register", "memfd_create",
 	    "ftruncate", "unshare", "setns" };
 	const struct sandbox_row *roles[] = { &blk_sandbox, &net_sandbox, &rnd_sandbox,
-	    &vsock_sandbox };
+	    &vsock_sandbox, &balloon_sandbox };
 	struct sandbox_profile p;
 
 	(void)state;
-	for (size_t r = 0; r < 4; r++) {
+	for (size_t r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
 		assert_int_equal(sandbox_profile(roles[r], &p), 0);
 		assert_false(p.denylist);
 		assert_true(p.n > 10);
