@@ -8,10 +8,23 @@ tree() {
 		    while (q != "" && q != root && q != 0 && q != 1) q = parent[q]
 		    if (q == root) print p } }'
 }
-# pss PID...: the sum of their Pss in KiB.
+# pss PID...: the memory of these processes in KiB: the sum of their Pss,
+# except that hyve's guest RAM (the memfd "hyve-ram") counts as all the
+# memfd holds, once per memfd.  A restore writes RAM into the memfd
+# without mapping it, so Pss alone would miss every page the guest has
+# not touched since (PSS counts mapped pages only).
 pss() {
-	for p in "$@"; do cat /proc/$p/smaps_rollup 2>/dev/null; done |
-	    awk '$1 == "Pss:" { s += $2 } END { print s + 0 }'
+	_base=$(for p in "$@"; do cat /proc/$p/smaps 2>/dev/null; done |
+	    awk '/^[0-9a-f]+-[0-9a-f]+ / { ram = /memfd:hyve-ram/ }
+		$1 == "Pss:" && !ram { s += $2 } END { print s + 0 }')
+	for p in "$@"; do
+		for f in /proc/$p/fd/*; do
+			case $(readlink "$f" 2>/dev/null) in
+			"/memfd:hyve-ram (deleted)") stat -L -c '%i %b %B' "$f" ;;
+			esac
+		done
+	done | sort -u -k1,1 | awk -v base="$_base" \
+	    '{ s += $2 * $3 / 1024 } END { print base + s }'
 }
 
 # Huge pages for shared memory, which guest RAM (a memfd) is: Debian's

@@ -345,7 +345,7 @@ write_ram(struct vm *vm, const uint8_t *p, size_t len, uint64_t off)
  * Puts the non-zero pages of buf (len bytes of the snapshot at off) into
  * guest RAM, hashing each.  Written to the memfd, not copied through its
  * mapping: a write allocates a page without faulting it in and zeroing it
- * first, ten times faster here and most of a restore's RAM time in the lab.
+ * first (ten times faster natively; docs/PERFORMANCE.md, part 10).
  */
 static int
 put_pages(struct vm *vm, const uint8_t *buf, size_t len, uint64_t off,
