@@ -322,23 +322,15 @@ read_full(int fd, const char *path, uint8_t *buf, size_t len, uint64_t off)
 static int
 write_ram(struct vm *vm, const uint8_t *p, size_t len, uint64_t off)
 {
-	ssize_t n;
+	int rc = 0;
 
-	while (len > 0) {
-		n = pwrite(vm->mem_fd, p, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			hlog("guest RAM: cannot write %zu bytes at 0x%llx: %s",
-			    len, (unsigned long long)off,
-			    n < 0 ? strerror(errno) : "no progress");
-			return n < 0 ? -errno : -EIO;
-		}
-		p += n;
-		len -= n;
-		off += n;
+	if (lseek(vm->mem_fd, off, SEEK_SET) < 0 ||
+	    (rc = write_all(vm->mem_fd, p, len)) < 0) {
+		rc = rc < 0 ? rc : -errno;
+		hlog("guest RAM: cannot write %zu bytes at 0x%llx: %s", len,
+		    (unsigned long long)off, strerror(-rc));
 	}
-	return 0;
+	return rc;
 }
 
 /*

@@ -9,24 +9,23 @@
  * inflates.
  */
 
-#include <stdbool.h>
+#include <stddef.h>
+#include <linux/virtio_balloon.h>
 
 #include "backends/runtime.h"
 
 #define BALLOON_QUEUE_SIZE	256
 
-/* Queues: the inflate and deflate queues every driver makes, then the
- * reporting queue (the statistics and free-page-hint queues do not exist:
+/* Queues: inflate (0) and deflate (1), which every driver makes, then
+ * reporting (2).  The statistics and free-page-hint queues do not exist:
  * their features are not offered, and Linux numbers the queues that
- * exist one after the other). */
-#define BALLOON_Q_INFLATE	0
-#define BALLOON_Q_DEFLATE	1
+ * exist one after the other. */
 #define BALLOON_Q_REPORT	2
 #define BALLOON_NQUEUES		3
 
-struct balloon {
-	bool violate;		/* --debug-seccomp: break the rules when kicked */
-};
+/* Its config: num_pages and actual; the rest needs features not offered. */
+#define BALLOON_CFG_LEN	offsetof(struct virtio_balloon_config, \
+	free_page_hint_cmd_id)
 
 extern const struct vu_backend balloon_backend;
 

@@ -12,8 +12,6 @@
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
 
-static struct balloon balloon;
-
 static void
 usage(int status)
 {
@@ -30,7 +28,6 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		CLI_OPTIONS,
-		{ "debug-seccomp", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = CLI_INIT;
@@ -38,11 +35,8 @@ main(int argc, char **argv)
 	int c, rc;
 
 	log_set_role("balloon");
-	while ((c = getopt_long(argc, argv, "s:f:n:X:OVU:G:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:f:n:X:OU:G:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'V':
-			balloon.violate = true;
-			break;
 		case 'h':
 			usage(0);
 			break;
@@ -55,7 +49,7 @@ main(int argc, char **argv)
 		usage(2);
 	if (cli_listen(&cli) < 0)
 		return 1;
-	if ((rc = cli_dev_init(&cli, &d, &balloon_backend, &balloon)) < 0) {
+	if ((rc = cli_dev_init(&cli, &d, &balloon_backend, NULL)) < 0) {
 		hlog("cannot set up the device: %s", strerror(-rc));
 		return 1;
 	}
