@@ -352,7 +352,7 @@ h=$(med "snap hyve save_ms"); q=$(med "snap qemu save_ms")
 row "10 Debian snapshot, time to save (ms)" "$(spreadn "snap hyve save_ms")" "QEMU migrate to a file $(spreadn "snap qemu save_ms")" "$(ratio "$h" "$q")" "-" "-"
 h=$(med "snap hyve restore_ms"); q=$(med "snap qemu restore_ms"); r=$(ratio "$h" "$q")
 row "10 Debian restore, exec to the guest running again (ms)" "$(spreadn "snap hyve restore_ms")" "QEMU -incoming from the file $(spreadn "snap qemu restore_ms")" "$r" "<= 0.2x" "$(check "$r" "<" 0.2001)"
-row "10 Debian restore, hyve: exec to its backends started / to RAM and state loaded (ms); QEMU's own figures of the save; median gap between beats before the save (ms)" "$(med "snap hyve backends_ms") / $(spread "snap hyve restored_ms"); beats $(med "snap hyve beat_ms")" "QEMU total-time $(med "snap qemu total_ms"), downtime $(med "snap qemu downtime_ms"); beats $(med "snap qemu beat_ms")" "-" "-" "-"
+row "10 Debian restore, hyve: exec to its backends started / to the state loaded, vCPUs starting / to all of RAM in, devices started (ms); QEMU's own figures of the save; median gap between beats before the save (ms)" "$(med "snap hyve backends_ms") / $(spread "snap hyve restored_ms") / $(spread "snap hyve ram_ms"); beats $(med "snap hyve beat_ms")" "QEMU total-time $(med "snap qemu total_ms"), downtime $(med "snap qemu downtime_ms"); beats $(med "snap qemu beat_ms")" "-" "-" "-"
 h=$(med "snap hyve size_kib"); q=$(med "snap qemu size_kib")
 row "10 Debian snapshot size, allocated (apparent) (MiB)" "$(kmib "$h") ($(kmib "$(med "snap hyve apparent_kib")"))" "QEMU $(kmib "$q") ($(kmib "$(med "snap qemu apparent_kib")"))" "$(ratio "$h" "$q")" "-" "-"
 h=$(med "snap hyve pss_kib"); q=$(med "snap qemu pss_kib")
@@ -362,7 +362,7 @@ h=$(med "snap hyve-thp restore_ms"); q=$(med "snap qemu restore_ms")
 if [ "$h" != - ]; then
 	lab="hyve with 2 MiB pages for guest RAM (shmem_enabled=advise)"
 	row "10 Debian restore, $lab, exec to the guest running again (ms)" "$(spreadn "snap hyve-thp restore_ms")" "QEMU $q" "$(ratio "$h" "$q")" "-" "-"
-	row "10 Debian restore, $lab: exec to its backends started / to RAM and state loaded (ms); time to save (ms)" "$(med "snap hyve-thp backends_ms") / $(med "snap hyve-thp restored_ms"); save $(med "snap hyve-thp save_ms")" "QEMU save $(med "snap qemu save_ms")" "-" "-" "-"
+	row "10 Debian restore, $lab: exec to its backends started / to the state loaded / to all of RAM in (ms); time to save (ms)" "$(med "snap hyve-thp backends_ms") / $(med "snap hyve-thp restored_ms") / $(med "snap hyve-thp ram_ms"); save $(med "snap hyve-thp save_ms")" "QEMU save $(med "snap qemu save_ms")" "-" "-" "-"
 	h=$(med "snap hyve-thp pss_kib"); q=$(med "snap qemu pss_kib")
 	row "10 Debian restored VM, $lab, PSS of all processes (MiB)" "$(kmib "$h")" "QEMU $(kmib "$q")" "$(ratio "$h" "$q")" "-" "-"
 fi

@@ -16,7 +16,9 @@
 # to the first new beat line on the restored VM's serial port, stamped on
 # arrival by bench/stamp); pss_kib (every process of the restored VM once
 # it beats); hyve's restored_ms (exec to its "restored from" log line:
-# RAM and state loaded, the vCPUs not yet started) and backends_ms (to
+# state loaded, the vCPUs about to start), ram_ms (to "RAM restored":
+# all of RAM in, which loads while the guest runs, and the devices
+# started) and backends_ms (to
 # its line for the last backend started), QEMU's own total_ms and
 # downtime_ms of the migration, and beat_ms, the median gap between beat
 # lines on each side before the save.
@@ -228,12 +230,15 @@ hyve_round() {
 	rc=$?
 	stop $hp
 	stop $r1; stop $r2
-	# The core's log line for its last backend, and the one once RAM and
-	# state are loaded (before the vCPUs start).
+	# The core's log line for its last backend, and the one once the
+	# state is loaded (before the vCPUs start).
 	l=$(awk '/restored from/ { exit } / backend .* pid / { t = $1 } END { print t }' "$T/h1log.lines")
 	[ -n "$l" ] && echo "snap $h backends_ms $(((l - s) / 1000000))"
 	l=$(awk '/restored from/ { print $1; exit }' "$T/h1log.lines")
 	[ -n "$l" ] && echo "snap $h restored_ms $(((l - s) / 1000000))"
+	# RAM all in (it loads while the guest runs), the devices started.
+	l=$(awk '/RAM restored in/ { print $1; exit }' "$T/h1log.lines")
+	[ -n "$l" ] && echo "snap $h ram_ms $(((l - s) / 1000000))"
 	sed "s/^/snapshot: $h -r log: /" "$T/h1log.lines" >&2
 	rm -rf "$T/snap"
 	return $rc

@@ -28,6 +28,7 @@
 #include "core/layout.h"
 #include "core/monitor.h"
 #include "core/pci.h"
+#include "core/ramfill.h"
 #include "core/spawner.h"
 #include "core/supervisor.h"
 #include "core/tenant.h"
@@ -476,6 +477,7 @@ started:
 	run_vm(vm, sfd);
 	control_fini();
 	vcpus_join(vm);
+	ramfill_fini();
 	pci_reset_all();	/* stops and reaps the backends */
 	spawner_stop();
 	uart_fini(vm);

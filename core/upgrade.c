@@ -29,6 +29,7 @@
 #include "core/devices.h"
 #include "core/devstate.h"
 #include "core/evloop.h"
+#include "core/ramfill.h"
 #include "core/snapshot.h"
 #include "core/spawner.h"
 #include "core/supervisor.h"
@@ -275,6 +276,12 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 	memset(res, 0, sizeof(*res));
 	if (up.done || __atomic_load_n(&vm->exiting, __ATOMIC_SEQ_CST)) {
 		snprintf(err, errlen, "the VM is ending");
+		return -EBUSY;
+	}
+	if (ramfill_busy()) {
+		snprintf(err, errlen, "the VM's RAM is still being restored "
+		    "from its snapshot; upgrade once the log says \"RAM "
+		    "restored\"");
 		return -EBUSY;
 	}
 	if ((rc = sup_upgrade_check(err, errlen)) < 0)

@@ -24,6 +24,7 @@
 #include "core/evloop.h"
 #include "core/irq.h"
 #include "core/pci.h"
+#include "core/ramfill.h"
 #include "core/snapshot.h"
 #include "core/supervisor.h"
 #include "core/virtio_pci.h"
@@ -220,6 +221,7 @@ device_reset(struct vpci *v)
 	unsigned i;
 
 	queues_stop(v);
+	v->held = false;
 	if (vpci_backend_ok(v) && v->status != 0)
 		vuf_reset(&v->vu);
 	v->status = 0;
@@ -328,6 +330,18 @@ vpci_start_rings(struct vpci *v, const uint16_t *bases)
 {
 	int rc, rc2;
 
+	/* A backend must not touch guest RAM a restore has not loaded
+	 * yet: the first bases asked for stand, no ring has run since. */
+	if (ramfill_busy()) {
+		if (!v->held || !v->bases_held) {
+			v->bases_held = bases != NULL;
+			if (bases != NULL)
+				memcpy(v->hbases, bases, v->nq * sizeof(*bases));
+		}
+		v->held = true;
+		update_irqs(v);
+		return 0;
+	}
 	/* The requests go out together and are acknowledged after: one
 	 * wait for the backend, not one per request (each a process
 	 * switch; a pause under hyvectl upgrade). */
@@ -1381,6 +1395,33 @@ vpci_each_all(int (*fn)(struct vpci *, void *), void *arg)
 				first = rc;
 		}
 	return first;
+}
+
+static int
+release_one(struct vpci *v, void *arg)
+{
+	int rc;
+
+	(void)arg;
+	if (!v->held)
+		return 0;
+	v->held = false;
+	if (v->sup.failed || v->sup.down)
+		return 0;	/* its restart replays the rings */
+	if ((rc = vpci_start_rings(v, v->bases_held ? v->hbases : NULL)) < 0) {
+		hlog("%s: the backend could not start the rings: %s", v->name,
+		    strerror(-rc));
+		vpci_needs_reset(v, "the backend could not start the rings "
+		    "after a restore");
+	}
+	return 0;
+}
+
+void
+vpci_release_held(struct vm *vm)
+{
+	(void)vm;
+	vpci_each_all(release_one, NULL);
 }
 
 int

@@ -83,6 +83,10 @@ struct vpci {
 	uint64_t	notify_base;	/* guest-physical, 0 while unmapped */
 
 	struct vuf_inflight infl;	/* kept across backends */
+	/* Rings to start once a restore's RAM is all there (ramfill.c),
+	 * from hbases if bases_held, else from the used indexes. */
+	bool		held, bases_held;
+	uint16_t	hbases[VPCI_MAX_QUEUES];
 	uint8_t		devcfg[VPCI_DEVCFG_SIZE];
 	int		cfgcap;		/* offset of the PCI_CFG capability */
 	int		msixcap;	/* offset of the MSI-X capability */
@@ -116,6 +120,9 @@ void vpci_needs_reset(struct vpci *v, const char *why);
 void vpci_config_changed(struct vpci *v);
 int vpci_start_rings(struct vpci *v, const uint16_t *bases);
 int vpci_replay(struct vpci *v, const uint16_t *bases);
+/* A restore's RAM is all there: the rings held meanwhile start (the
+ * caller holds dev_lock). */
+void vpci_release_held(struct vm *vm);
 /* bus << 8 | slot << 3 | func: its instance in a snapshot. */
 uint32_t vpci_bdf(const struct vpci *v);
 int vpci_stop_rings(struct vpci *v, uint16_t *bases);

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/devstate.h"
 #include "core/pci.h"
+#include "core/ramfill.h"
 #include "core/snapshot.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
@@ -32,7 +33,8 @@ static int
 add_config(const char *path, const char *value, void *arg)
 {
 	/* How this process was started, not what the VM is. */
-	if (strcmp(path, "restore") == 0 || strcmp(path, "config.dump") == 0)
+	if (strcmp(path, "restore") == 0 || strcmp(path, "config.dump") == 0 ||
+	    strcmp(path, "memory.lazy_restore") == 0)
 		return 0;
 	return fprintf(arg, "%s=%s\n", path, value) < 0 ? -ENOMEM : 0;
 }
@@ -70,8 +72,8 @@ save_devices(struct vm *vm, struct snap *s, bool backends)
 	return rc;
 }
 
-static bool
-page_zero(const uint8_t *p)
+bool
+vmsnap_page_zero(const uint8_t *p)
 {
 	static const uint8_t zero[PAGE];
 
@@ -82,8 +84,8 @@ page_zero(const uint8_t *p)
  * The next extent of fd at or after *off that may hold data, as [*off,
  * *end); 0 when there is none.  Without SEEK_DATA: all of it.
  */
-static int
-next_data(int fd, uint64_t size, uint64_t *off, uint64_t *end)
+int
+vmsnap_next_data(int fd, uint64_t size, uint64_t *off, uint64_t *end)
 {
 	off_t d, h;
 
@@ -103,8 +105,8 @@ next_data(int fd, uint64_t size, uint64_t *off, uint64_t *end)
 }
 
 /* Folds one stored page into the memory hash, with where it lies. */
-static uint64_t
-hash_page(uint64_t h, uint64_t off, const uint8_t *p)
+uint64_t
+vmsnap_hash_page(uint64_t h, uint64_t off, const uint8_t *p)
 {
 	h = snap_memhash(h, &off, sizeof(off));
 	return snap_memhash(h, p, PAGE);
@@ -122,15 +124,15 @@ vmsnap_ram_save(struct vm *vm, int fd, uint64_t *written, uint64_t *hash)
 	int rc;
 
 	*written = 0;
-	while (next_data(vm->mem_fd, vm->mem_size, &off, &end)) {
+	while (vmsnap_next_data(vm->mem_fd, vm->mem_size, &off, &end)) {
 		while (off < end) {
-			if (page_zero(vm->mem + off)) {
+			if (vmsnap_page_zero(vm->mem + off)) {
 				off += PAGE;
 				continue;
 			}
 			for (run = 0; off + run < end &&
-			    !page_zero(vm->mem + off + run); run += PAGE)
-				h = hash_page(h, off + run, vm->mem + off + run);
+			    !vmsnap_page_zero(vm->mem + off + run); run += PAGE)
+				h = vmsnap_hash_page(h, off + run, vm->mem + off + run);
 			if (lseek(fd, off, SEEK_SET) < 0)
 				return -errno;
 			if ((rc = write_all(fd, vm->mem + off, run)) < 0)
@@ -184,6 +186,11 @@ vmsnap_take(struct vm *vm, int state_fd, int mem_fd, bool resume,
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	if (ramfill_busy()) {
+		snprintf(err, errlen, "the VM's RAM is still being restored "
+		    "from its snapshot");
+		return -EAGAIN;
+	}
 	if ((rc = vpci_snapshot_check(err, errlen)) < 0)
 		return rc;
 	if ((rc = vcpus_pause(vm, PAUSE_TIMEOUT_MS)) < 0) {
@@ -347,8 +354,8 @@ put_pages(struct vm *vm, const uint8_t *buf, size_t len, uint64_t off,
 	int rc;
 
 	for (p = 0; p < len; p += PAGE) {
-		if (!page_zero(buf + p)) {
-			*h = hash_page(*h, off + p, buf + p);
+		if (!vmsnap_page_zero(buf + p)) {
+			*h = vmsnap_hash_page(*h, off + p, buf + p);
 			continue;
 		}
 		if (p > run && (rc = write_ram(vm, buf + run, p - run, off + run)) < 0)
@@ -358,15 +365,16 @@ put_pages(struct vm *vm, const uint8_t *buf, size_t len, uint64_t off,
 	return p > run ? write_ram(vm, buf + run, p - run, off + run) : 0;
 }
 
-int
-vmsnap_ram_load(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
+/*
+ * DIR's memory file, checked against mi and the VM, open; the VM's RAM
+ * cleared.  path gets its name.
+ */
+static int
+ram_open(struct vm *vm, const char *dir, const struct snap_meminfo *mi,
+    char *path, size_t len)
 {
-	char path[4096];
 	struct stat st;
-	uint64_t off = 0, end, h = 0;
-	uint8_t *buf;
-	size_t n;
-	int fd, rc = 0;
+	int fd;
 
 	if (mi->size != vm->mem_size || mi->lowmem != vm->lowmem) {
 		hlog("-r %s: the snapshot has %llu MiB of RAM, the VM %llu "
@@ -375,7 +383,7 @@ vmsnap_ram_load(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
 		    (unsigned long long)(vm->mem_size >> 20));
 		return -EINVAL;
 	}
-	if ((fd = open_in(dir, SNAP_MEM_FILE, path, sizeof(path))) < 0)
+	if ((fd = open_in(dir, SNAP_MEM_FILE, path, len)) < 0)
 		return fd;
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != mi->size) {
 		hlog("%s: truncated or wrong: %lld bytes, the snapshot's RAM "
@@ -384,16 +392,25 @@ vmsnap_ram_load(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
 		close(fd);
 		return -EINVAL;
 	}
-	if ((buf = malloc(IO_CHUNK)) == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
 	/* The restored VM starts from zeros: what the build wrote into its
 	 * RAM (ACPI tables) must not show through the snapshot's holes. */
 	if (fallocate(vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	    0, vm->mem_size) < 0)
 		memset(vm->mem, 0, vm->mem_size);
-	while (rc == 0 && next_data(fd, mi->size, &off, &end)) {
+	return fd;
+}
+
+static int
+ram_load(struct vm *vm, int fd, const char *path, uint64_t hash)
+{
+	uint64_t off = 0, end, h = 0;
+	uint8_t *buf;
+	size_t n;
+	int rc = 0;
+
+	if ((buf = malloc(IO_CHUNK)) == NULL)
+		return -ENOMEM;
+	while (rc == 0 && vmsnap_next_data(fd, vm->mem_size, &off, &end)) {
 		/* Whole pages: the size is a multiple of one. */
 		end = (end + PAGE - 1) & ~(uint64_t)(PAGE - 1);
 		for (; rc == 0 && off < end; off += n) {
@@ -403,11 +420,49 @@ vmsnap_ram_load(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
 		}
 	}
 	free(buf);
-	close(fd);
-	if (rc == 0 && h != mi->hash) {
+	if (rc == 0 && h != hash) {
 		hlog("%s: corrupt: the checksum does not match the contents",
 		    path);
 		rc = -EINVAL;
+	}
+	return rc;
+}
+
+int
+vmsnap_ram_load(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
+{
+	char path[4096];
+	int fd, rc;
+
+	if ((fd = ram_open(vm, dir, mi, path, sizeof(path))) < 0)
+		return fd;
+	rc = ram_load(vm, fd, path, mi->hash);
+	close(fd);
+	return rc;
+}
+
+/*
+ * RAM for a restore: loaded while the guest runs (ramfill.c) where
+ * userfaultfd lets the core, else here and now.
+ */
+static int
+ram_restore(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
+{
+	char path[4096];
+	bool lazy;
+	int fd, rc;
+
+	if ((rc = config_get_bool("memory.lazy_restore", true, &lazy)) < 0)
+		return rc;
+	if ((fd = ram_open(vm, dir, mi, path, sizeof(path))) < 0)
+		return fd;
+	if (!lazy || (rc = ramfill_start(vm, fd, path, mi->hash)) < 0) {
+		if (lazy)
+			hlog("%s: RAM is loaded before the guest runs, not "
+			    "while it runs: userfaultfd: %s", vm->name,
+			    strerror(-rc));
+		rc = ram_load(vm, fd, path, mi->hash);
+		close(fd);
 	}
 	return rc;
 }
@@ -449,9 +504,9 @@ vmsnap_restore(struct vm *vm, const char *dir)
 	if ((mi = snap_get(&s, SNAP_MEMINFO, 0, sizeof(*mi), "memory")) == NULL)
 		rc = -EINVAL;
 	if (rc == 0)
-		rc = vmsnap_ram_load(vm, dir, mi);
-	if (rc == 0)
-		rc = vmsnap_load(vm, &s, false);
+		rc = ram_restore(vm, dir, mi);
+	if (rc == 0 && (rc = vmsnap_load(vm, &s, false)) < 0)
+		ramfill_fini();
 	snap_free(&s);
 	if (rc == 0)
 		hlog("%s: restored from %s", vm->name, dir);

@@ -51,6 +51,12 @@ int vmsnap_ram_save(struct vm *vm, int fd, uint64_t *written, uint64_t *hash);
 int vmsnap_ram_load(struct vm *vm, const char *dir,
     const struct snap_meminfo *mi);
 
+/* For ramfill.c: a page of zeros; a page folded into the memory hash;
+ * the next extent of the memory file that may hold data, [*off, *end). */
+bool vmsnap_page_zero(const uint8_t *p);
+uint64_t vmsnap_hash_page(uint64_t h, uint64_t off, const uint8_t *p);
+int vmsnap_next_data(int fd, uint64_t size, uint64_t *off, uint64_t *end);
+
 /* The state without RAM, vCPUs paused: the configuration, every device
  * (its rings stopped; with backends, their own state), every vCPU. */
 int vmsnap_build(struct vm *vm, struct snap *s, bool backends);

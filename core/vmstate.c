@@ -38,7 +38,14 @@ static const uint32_t wanted_msrs[] = {
 	0xc0000103,	/* TSC_AUX */
 	0x11, 0x12,	/* kvmclock (old): wall clock, system time */
 	0x4b564d00, 0x4b564d01,	/* kvmclock: wall clock, system time */
-	0x4b564d02,	/* async page fault */
+	/* Async page faults: the vector their "page ready" interrupt uses
+	 * and its acknowledgement, before the enable that may ask for that
+	 * delivery.  Without the vector a restored guest's task waiting
+	 * for a page never wakes (seen with a restore's lazily loaded
+	 * RAM, where such faults are common). */
+	0x4b564d06,	/* async page fault interrupt vector */
+	0x4b564d07,	/* async page fault acknowledgement */
+	0x4b564d02,	/* async page fault enable */
 	0x4b564d03,	/* steal time */
 	0x4b564d04,	/* PV EOI */
 	0x4b564d05,	/* poll control */

@@ -4,7 +4,9 @@
  * request), the event loop, the control connections the monitor passes,
  * the backends' sockets and eventfds, and for a restart or swap: a
  * socketpair, a message to the monitor, reaping; for a snapshot, the
- * KVM_GET_* ioctls and writes to the files hyvectl passes.  It opens nothing by path
+ * KVM_GET_* ioctls and writes to the files hyvectl passes; for a restore,
+ * reads of the memory file and userfaultfd's copy, wake and unregister.
+ * It opens nothing by path
  * (the monitor opens a swap's disk or tap and reads /proc for the audit),
  * never forks or execs (the monitor does that), creates no namespaces,
  * loads nothing executable.
@@ -21,6 +23,7 @@
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/sockios.h>
+#include <linux/userfaultfd.h>
 #include <termios.h>
 
 #include "sandbox/seccomp_impl.h"
@@ -51,6 +54,8 @@ sc_rules_core(scmp_filter_ctx c)
 		SCMP_SYS(fcntl),
 		/* a snapshot's channel for a backend's own state */
 		SCMP_SYS(pipe2),
+		/* a restore's RAM, read from the file it opened before */
+		SCMP_SYS(pread64),
 	};
 	static const unsigned long ioctls[] = {
 		KVM_RUN, KVM_GET_MP_STATE, KVM_GET_REGS, KVM_SET_REGS,
@@ -64,6 +69,9 @@ sc_rules_core(scmp_filter_ctx c)
 		KVM_HAS_DEVICE_ATTR, KVM_GET_DEVICE_ATTR,	/* TSC offset */
 		TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 		FIONREAD,	/* is a backend's whole answer there yet */
+		/* a restore's RAM loaded while the guest runs (ramfill.c);
+		 * the userfaultfd itself is made before confinement */
+		UFFDIO_COPY, UFFDIO_WAKE, UFFDIO_UNREGISTER,
 	};
 	int rc;
 

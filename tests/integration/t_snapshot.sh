@@ -107,8 +107,12 @@ restore "$TMP/b" "$TMP/out2" "$stepb" "$stepb"
 restore "$TMP/a" "$TMP/out3" "$s0" "$stepa"
 
 # 5. Damaged snapshots: exit 4 and one line naming the file.
+# refused DIR WHAT TEXT [OPTION...]
 refused() {
-	"$HYVE" -r "$1" </dev/null >"$TMP/rout" 2>"$TMP/rerr"; rc=$?
+	_d=$1 _w=$2 _t=$3
+	shift 3
+	"$HYVE" "$@" -r "$_d" </dev/null >"$TMP/rout" 2>"$TMP/rerr"; rc=$?
+	set -- "$_d" "$_w" "$_t"
 	cat "$TMP/rerr"
 	[ $rc -eq 4 ] || fail "hyve -r $1 ($2) exited $rc, expected 4"
 	[ "$(wc -l <"$TMP/rerr")" -eq 1 ] || fail "hyve -r $1 ($2): not one line"
@@ -143,7 +147,17 @@ off=$(( (64 << 20) / 2 + 12345 ))
 printf '\125' | dd of="$TMP/d/memory" bs=1 seek=$off conv=notrunc 2>/dev/null
 # A byte that was already 0x55 would not be damage.
 cmp -s "$TMP/b/memory" "$TMP/d/memory" && printf '\252' | dd of="$TMP/d/memory" bs=1 seek=$off conv=notrunc 2>/dev/null
-refused "$TMP/d" "corrupt memory" "$TMP/d/memory: corrupt"
+refused "$TMP/d" "corrupt memory, loaded first" "$TMP/d/memory: corrupt" \
+    -o memory.lazy_restore=false
+# Loaded while the guest runs (the default): the fill finds it, and the VM
+# ends with exit 4 before its devices start.
+"$HYVE" -r "$TMP/d" </dev/null >"$TMP/rout" 2>"$TMP/rerr"; rc=$?
+cat "$TMP/rerr"
+[ $rc -eq 4 ] || fail "hyve -r (corrupt memory, lazily) exited $rc, expected 4"
+grep -q "$TMP/d/memory: corrupt: .*found while restoring" "$TMP/rerr" ||
+    fail "hyve -r (corrupt memory, lazily): no line names the memory file"
+! grep -q "RAM restored" "$TMP/rerr" ||
+    fail "hyve -r (corrupt memory, lazily): the devices started"
 
 # 6. A VM with a backend device: virtio-rnd, read in every step.  Its rings
 # stop where the backend got to; the restored VM's new backend takes them
