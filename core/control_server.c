@@ -23,6 +23,7 @@
 #include "core/devices.h"
 #include "core/evloop.h"
 #include "core/pci.h"
+#include "core/ramfill.h"
 #include "core/supervisor.h"
 #include "core/virtio_pci.h"
 #include "core/vm.h"
@@ -385,7 +386,8 @@ conn_drop_fds(struct conn *c)
 }
 
 /*
- * A backend is being restarted: the snapshot waits for it (the loop runs
+ * A backend is being restarted, or a restore's RAM still loads
+ * (ramfill.c): the snapshot waits for it (the loop runs
  * on, so the supervisor can restart it) and is tried again from the
  * timer, at most VMSNAP_WAIT_S seconds; then err says it did not come
  * back.  True while it waits: the answer comes later (snapshot_retry).
@@ -409,8 +411,14 @@ snapshot_wait(struct vm *vm, const struct ctl_req *req, struct conn *c,
 	if (now_ms() < c->snap_until)
 		return true;
 	n = strlen(err);
-	snprintf(err + n, len - n, " and did not come back within %d s; "
-	    "snapshot the VM once the device works again", VMSNAP_WAIT_S);
+	if (ramfill_busy())
+		snprintf(err + n, len - n, " and was not done within %d s; "
+		    "snapshot the VM once its log says \"RAM restored\"",
+		    VMSNAP_WAIT_S);
+	else
+		snprintf(err + n, len - n, " and did not come back within %d "
+		    "s; snapshot the VM once the device works again",
+		    VMSNAP_WAIT_S);
 	return false;
 }
 

@@ -15,7 +15,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 #include <sys/eventfd.h>
@@ -29,6 +28,7 @@
 #include "core/vm.h"
 #include "core/vmsnap.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 #define PAGE		4096
 #define CHUNK		(1u << 20)
@@ -45,17 +45,9 @@ static struct {
 	bool		busy;		/* the rings wait (atomic) */
 	int		fill_rc, fault_rc;	/* set by each thread */
 	bool		corrupt;
-	uint64_t	faults, started_ms;
+	uint64_t	faults;
+	long long	started_ms;
 } rf = { .uffd = -1, .file = -1, .stop = -1, .done = -1 };
-
-static uint64_t
-ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool
 ramfill_busy(void)
@@ -104,24 +96,6 @@ wake(uint64_t off, size_t len)
 	return ioctl(rf.uffd, UFFDIO_WAKE, &r) < 0 ? -errno : 0;
 }
 
-static int
-read_at(uint8_t *buf, size_t len, uint64_t off)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = pread(rf.file, buf, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf += n;
-		len -= n;
-		off += n;
-	}
-	return 0;
-}
-
 /* A fault at off: the block around it, its zero pages as zeros. */
 static int
 serve(uint8_t *buf, uint64_t off)
@@ -133,7 +107,7 @@ serve(uint8_t *buf, uint64_t off)
 
 	if (base + len > rf.vm->mem_size)
 		len = rf.vm->mem_size - base;
-	if ((rc = read_at(buf, len, base)) < 0)
+	if ((rc = pread_all(rf.file, buf, len, base)) < 0)
 		return rc;
 	for (p = 0; p < len; p += PAGE) {
 		const uint8_t *src = vmsnap_page_zero(buf + p) ? zero : buf + p;
@@ -197,7 +171,7 @@ fill_chunk(uint8_t *buf, uint64_t off, size_t len, uint64_t *h)
 	size_t p, run = 0;
 	int rc;
 
-	if ((rc = read_at(buf, len, off)) < 0)
+	if ((rc = pread_all(rf.file, buf, len, off)) < 0)
 		return rc;
 	for (p = 0; p < len; p += PAGE) {
 		if (!vmsnap_page_zero(buf + p)) {
@@ -306,7 +280,7 @@ on_done(int fd, void *arg)
 	unregister_all();
 	hlog("%s: RAM restored in %llu ms while the guest ran (%llu pages "
 	    "fetched on first touch); the devices start", vm->name,
-	    (unsigned long long)(ms_now() - rf.started_ms),
+	    (unsigned long long)(now_ms() - rf.started_ms),
 	    (unsigned long long)rf.faults);
 	cleanup();
 	pthread_mutex_lock(&vm->dev_lock);
@@ -353,7 +327,7 @@ ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash)
 	rf.fill_rc = rf.fault_rc = 0;
 	rf.corrupt = rf.stopping = false;
 	rf.faults = 0;
-	rf.started_ms = ms_now();
+	rf.started_ms = now_ms();
 	snprintf(rf.path, sizeof(rf.path), "%s", path);
 	rf.stop = eventfd(0, EFD_CLOEXEC);
 	rf.done = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

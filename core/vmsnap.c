@@ -307,22 +307,12 @@ vmsnap_config(const char *dir)
 static int
 read_full(int fd, const char *path, uint8_t *buf, size_t len, uint64_t off)
 {
-	ssize_t n;
+	int rc = pread_all(fd, buf, len, off);
 
-	while (len > 0) {
-		n = pread(fd, buf, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			hlog("%s: cannot read: %s", path, n < 0 ?
-			    strerror(errno) : "unexpected end of file");
-			return -EIO;
-		}
-		buf += n;
-		len -= n;
-		off += n;
-	}
-	return 0;
+	if (rc < 0)
+		hlog("%s: cannot read: %s", path, rc == -ENODATA ?
+		    "unexpected end of file" : strerror(-rc));
+	return rc < 0 ? -EIO : 0;
 }
 
 /* Writes [p, p+len) to guest RAM at off through the memfd. */

@@ -23,6 +23,25 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int
+pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = pread(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ENODATA;
+		p += n;
+		len -= n;
+		off += n;
+	}
+	return 0;
+}
+
 long long
 now_ms(void)
 {
