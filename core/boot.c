@@ -14,6 +14,7 @@
 #include "core/layout.h"
 #include "core/vm.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 int
 boot_open(struct boot_file *f, const char *path, const char *what)
@@ -49,28 +50,17 @@ boot_close(struct boot_file *f)
 int
 boot_read(const struct boot_file *f, uint64_t off, void *buf, uint64_t len)
 {
-	uint8_t *p = buf;
-	ssize_t n;
-	int err;
+	int rc;
 
 	if (off > f->size || len > f->size - off) {
 		hlog("%s: file is truncated (needs %" PRIu64 " bytes at offset %"
 		    PRIu64 ", has %" PRIu64 ")", f->path, len, off, f->size);
 		return -EINVAL;
 	}
-	while (len > 0) {
-		n = pread(f->fd, p, len > (1 << 30) ? (1 << 30) : len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : EIO;
-			hlog("%s: read at offset %" PRIu64 " failed: %s", f->path,
-			    off, n < 0 ? strerror(err) : "file shrank");
-			return -err;
-		}
-		p += n;
-		off += n;
-		len -= n;
+	if ((rc = pread_all(f->fd, buf, len, off)) < 0) {
+		hlog("%s: read at offset %" PRIu64 " failed: %s", f->path, off,
+		    rc == -ENODATA ? "file shrank" : strerror(-rc));
+		return rc == -ENODATA ? -EIO : rc;
 	}
 	return 0;
 }

@@ -31,7 +31,6 @@
 #include "lib/util.h"
 
 #define PAGE		4096
-#define CHUNK		(1u << 20)
 #define FAULT_BLOCK	(64u << 10)	/* read around a fault */
 
 static struct {
@@ -61,8 +60,9 @@ ramfill_busy(void)
  * is left as it is.
  */
 static int
-place(uint64_t off, const uint8_t *src, size_t len)
+place(void *arg, const uint8_t *src, size_t len, uint64_t off)
 {
+	(void)arg;
 	while (len > 0) {
 		struct uffdio_copy c = {
 			.dst = (uintptr_t)rf.vm->mem + off,
@@ -116,7 +116,7 @@ serve(uint8_t *buf, uint64_t off)
 		 * holes that need no page at all. */
 		if (src == zero && base + p != off)
 			continue;
-		if ((rc = place(base + p, src, PAGE)) < 0)
+		if ((rc = place(NULL, src, PAGE, base + p)) < 0)
 			return rc;
 	}
 	return wake(off, PAGE);
@@ -164,49 +164,15 @@ fault_thread(void *arg)
 	return NULL;
 }
 
-/* The stored pages of [off, off+len), all of them hashed. */
-static int
-fill_chunk(uint8_t *buf, uint64_t off, size_t len, uint64_t *h)
-{
-	size_t p, run = 0;
-	int rc;
-
-	if ((rc = pread_all(rf.file, buf, len, off)) < 0)
-		return rc;
-	for (p = 0; p < len; p += PAGE) {
-		if (!vmsnap_page_zero(buf + p)) {
-			*h = vmsnap_hash_page(*h, off + p, buf + p);
-			continue;
-		}
-		if (p > run && (rc = place(off + run, buf + run, p - run)) < 0)
-			return rc;
-		run = p + PAGE;
-	}
-	return p > run ? place(off + run, buf + run, p - run) : 0;
-}
-
 static void *
 fill_thread(void *arg)
 {
-	uint64_t off = 0, end, n, h = 0;
-	uint8_t *buf = arg;
-	int rc = 0;
+	uint64_t h;
 
-	while (rc == 0 && vmsnap_next_data(rf.file, rf.vm->mem_size, &off,
-	    &end)) {
-		end = (end + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-		for (; rc == 0 && off < end; off += n) {
-			if (__atomic_load_n(&rf.stopping, __ATOMIC_RELAXED)) {
-				rc = -ECANCELED;
-				break;
-			}
-			n = end - off < CHUNK ? end - off : CHUNK;
-			rc = fill_chunk(buf, off, n, &h);
-		}
-	}
-	free(buf);
-	rf.fill_rc = rc;
-	rf.corrupt = rc == 0 && h != rf.hash;
+	(void)arg;
+	rf.fill_rc = vmsnap_ram_walk(rf.file, rf.path, rf.vm->mem_size, place,
+	    NULL, &rf.stopping, &h);
+	rf.corrupt = rf.fill_rc == 0 && h != rf.hash;
 	eventfd_write(rf.done, 1);
 	return NULL;
 }
@@ -271,7 +237,8 @@ on_done(int fd, void *arg)
 			hlog("%s: corrupt: the checksum does not match the "
 			    "contents (found while restoring)", rf.path);
 		else
-			hlog("%s: cannot read: %s", rf.path, strerror(-rc));
+			hlog("%s: RAM could not be restored: %s", rf.path,
+			    strerror(-rc));
 		cleanup();
 		vm_request_exit(vm, EXIT_ERROR, "the snapshot's memory file "
 		    "is damaged; no device ran");
@@ -315,7 +282,7 @@ uffd_open(struct vm *vm)
 int
 ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash)
 {
-	uint8_t *fbuf = NULL, *sbuf = NULL;
+	uint8_t *sbuf = NULL;
 	int rc;
 
 	if ((rc = uffd_open(vm)) < 0)
@@ -332,7 +299,7 @@ ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash)
 	rf.stop = eventfd(0, EFD_CLOEXEC);
 	rf.done = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (rf.stop < 0 || rf.done < 0 ||
-	    (fbuf = malloc(CHUNK)) == NULL || (sbuf = malloc(FAULT_BLOCK)) == NULL) {
+	    (sbuf = malloc(FAULT_BLOCK)) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -342,7 +309,7 @@ ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash)
 	if ((rc = -pthread_create(&rf.server, NULL, fault_thread, sbuf)) < 0)
 		goto fail;
 	sbuf = NULL;
-	if ((rc = -pthread_create(&rf.filler, NULL, fill_thread, fbuf)) < 0) {
+	if ((rc = -pthread_create(&rf.filler, NULL, fill_thread, NULL)) < 0) {
 		eventfd_write(rf.stop, 1);
 		pthread_join(rf.server, NULL);
 		goto fail;
@@ -350,7 +317,6 @@ ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash)
 	rf.running = true;
 	return 0;
 fail:
-	free(fbuf);
 	free(sbuf);
 	__atomic_store_n(&rf.busy, false, __ATOMIC_RELEASE);
 	rf.file = -1;	/* the caller's still */

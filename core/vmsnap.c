@@ -84,8 +84,8 @@ vmsnap_page_zero(const uint8_t *p)
  * The next extent of fd at or after *off that may hold data, as [*off,
  * *end); 0 when there is none.  Without SEEK_DATA: all of it.
  */
-int
-vmsnap_next_data(int fd, uint64_t size, uint64_t *off, uint64_t *end)
+static int
+next_data(int fd, uint64_t size, uint64_t *off, uint64_t *end)
 {
 	off_t d, h;
 
@@ -105,8 +105,8 @@ vmsnap_next_data(int fd, uint64_t size, uint64_t *off, uint64_t *end)
 }
 
 /* Folds one stored page into the memory hash, with where it lies. */
-uint64_t
-vmsnap_hash_page(uint64_t h, uint64_t off, const uint8_t *p)
+static uint64_t
+hash_page(uint64_t h, uint64_t off, const uint8_t *p)
 {
 	h = snap_memhash(h, &off, sizeof(off));
 	return snap_memhash(h, p, PAGE);
@@ -124,7 +124,7 @@ vmsnap_ram_save(struct vm *vm, int fd, uint64_t *written, uint64_t *hash)
 	int rc;
 
 	*written = 0;
-	while (vmsnap_next_data(vm->mem_fd, vm->mem_size, &off, &end)) {
+	while (next_data(vm->mem_fd, vm->mem_size, &off, &end)) {
 		while (off < end) {
 			if (vmsnap_page_zero(vm->mem + off)) {
 				off += PAGE;
@@ -132,7 +132,7 @@ vmsnap_ram_save(struct vm *vm, int fd, uint64_t *written, uint64_t *hash)
 			}
 			for (run = 0; off + run < end &&
 			    !vmsnap_page_zero(vm->mem + off + run); run += PAGE)
-				h = vmsnap_hash_page(h, off + run, vm->mem + off + run);
+				h = hash_page(h, off + run, vm->mem + off + run);
 			if (lseek(fd, off, SEEK_SET) < 0)
 				return -errno;
 			if ((rc = write_all(fd, vm->mem + off, run)) < 0)
@@ -315,14 +315,13 @@ read_full(int fd, const char *path, uint8_t *buf, size_t len, uint64_t off)
 	return rc < 0 ? -EIO : 0;
 }
 
-/* Writes [p, p+len) to guest RAM at off through the memfd. */
+/* Writes [p, p+len) to guest RAM (vm) at off through the memfd. */
 static int
-write_ram(struct vm *vm, const uint8_t *p, size_t len, uint64_t off)
+write_ram(void *vm, const uint8_t *p, size_t len, uint64_t off)
 {
-	int rc = 0;
+	int fd = ((struct vm *)vm)->mem_fd, rc = 0;
 
-	if (lseek(vm->mem_fd, off, SEEK_SET) < 0 ||
-	    (rc = write_all(vm->mem_fd, p, len)) < 0) {
+	if (lseek(fd, off, SEEK_SET) < 0 || (rc = write_all(fd, p, len)) < 0) {
 		rc = rc < 0 ? rc : -errno;
 		hlog("guest RAM: cannot write %zu bytes at 0x%llx: %s", len,
 		    (unsigned long long)off, strerror(-rc));
@@ -330,29 +329,51 @@ write_ram(struct vm *vm, const uint8_t *p, size_t len, uint64_t off)
 	return rc;
 }
 
-/*
- * Puts the non-zero pages of buf (len bytes of the snapshot at off) into
- * guest RAM, hashing each.  Written to the memfd, not copied through its
- * mapping: a write allocates a page without faulting it in and zeroing it
- * first (ten times faster natively; docs/PERFORMANCE.md, part 10).
- */
+/* The runs of non-zero pages of buf (len bytes of the file at off) to
+ * put, each page hashed. */
 static int
-put_pages(struct vm *vm, const uint8_t *buf, size_t len, uint64_t off,
-    uint64_t *h)
+put_pages(const uint8_t *buf, size_t len, uint64_t off, vmsnap_put_fn put,
+    void *arg, uint64_t *h)
 {
 	size_t p, run = 0;
 	int rc;
 
 	for (p = 0; p < len; p += PAGE) {
 		if (!vmsnap_page_zero(buf + p)) {
-			*h = vmsnap_hash_page(*h, off + p, buf + p);
+			*h = hash_page(*h, off + p, buf + p);
 			continue;
 		}
-		if (p > run && (rc = write_ram(vm, buf + run, p - run, off + run)) < 0)
+		if (p > run && (rc = put(arg, buf + run, p - run, off + run)) < 0)
 			return rc;
 		run = p + PAGE;
 	}
-	return p > run ? write_ram(vm, buf + run, p - run, off + run) : 0;
+	return p > run ? put(arg, buf + run, p - run, off + run) : 0;
+}
+
+int
+vmsnap_ram_walk(int fd, const char *path, uint64_t size, vmsnap_put_fn put,
+    void *arg, const bool *stop, uint64_t *hash)
+{
+	uint64_t off = 0, end, n;
+	uint8_t *buf;
+	int rc = 0;
+
+	*hash = 0;
+	if ((buf = malloc(IO_CHUNK)) == NULL)
+		return -ENOMEM;
+	while (rc == 0 && next_data(fd, size, &off, &end)) {
+		/* Whole pages: the size is a multiple of one. */
+		end = (end + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+		for (; rc == 0 && off < end; off += n) {
+			n = end - off < IO_CHUNK ? end - off : IO_CHUNK;
+			if (stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED))
+				rc = -ECANCELED;
+			else if ((rc = read_full(fd, path, buf, n, off)) == 0)
+				rc = put_pages(buf, n, off, put, arg, hash);
+		}
+	}
+	free(buf);
+	return rc;
 }
 
 /*
@@ -393,23 +414,13 @@ ram_open(struct vm *vm, const char *dir, const struct snap_meminfo *mi,
 static int
 ram_load(struct vm *vm, int fd, const char *path, uint64_t hash)
 {
-	uint64_t off = 0, end, h = 0;
-	uint8_t *buf;
-	size_t n;
-	int rc = 0;
+	uint64_t h;
+	int rc;
 
-	if ((buf = malloc(IO_CHUNK)) == NULL)
-		return -ENOMEM;
-	while (rc == 0 && vmsnap_next_data(fd, vm->mem_size, &off, &end)) {
-		/* Whole pages: the size is a multiple of one. */
-		end = (end + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-		for (; rc == 0 && off < end; off += n) {
-			n = end - off < IO_CHUNK ? end - off : IO_CHUNK;
-			if ((rc = read_full(fd, path, buf, n, off)) == 0)
-				rc = put_pages(vm, buf, n, off, &h);
-		}
-	}
-	free(buf);
+	/* Written to the memfd, not copied through its mapping: a write
+	 * allocates a page without faulting it in and zeroing it first (ten
+	 * times faster natively; docs/PERFORMANCE.md, part 10). */
+	rc = vmsnap_ram_walk(fd, path, vm->mem_size, write_ram, vm, NULL, &h);
 	if (rc == 0 && h != hash) {
 		hlog("%s: corrupt: the checksum does not match the contents",
 		    path);

@@ -51,11 +51,19 @@ int vmsnap_ram_save(struct vm *vm, int fd, uint64_t *written, uint64_t *hash);
 int vmsnap_ram_load(struct vm *vm, const char *dir,
     const struct snap_meminfo *mi);
 
-/* For ramfill.c: a page of zeros; a page folded into the memory hash;
- * the next extent of the memory file that may hold data, [*off, *end). */
+/*
+ * Walks a snapshot's memory file fd (path, size bytes): its data extents
+ * a MiB at a time, every non-zero page folded into *hash with its offset
+ * and every run of them given to put(arg, p, len, off).  0, or the first
+ * error (a read's logged), or -ECANCELED once *stop (if given) is set.
+ * The restore's two loaders share it (vmsnap.c, ramfill.c).
+ */
+typedef int (*vmsnap_put_fn)(void *arg, const uint8_t *p, size_t len,
+    uint64_t off);
+int vmsnap_ram_walk(int fd, const char *path, uint64_t size,
+    vmsnap_put_fn put, void *arg, const bool *stop, uint64_t *hash);
+/* A page of zeros. */
 bool vmsnap_page_zero(const uint8_t *p);
-uint64_t vmsnap_hash_page(uint64_t h, uint64_t off, const uint8_t *p);
-int vmsnap_next_data(int fd, uint64_t size, uint64_t *off, uint64_t *end);
 
 /* The state without RAM, vCPUs paused: the configuration, every device
  * (its rings stopped; with backends, their own state), every vCPU. */
