@@ -62,6 +62,9 @@ cli_option(struct cli *c, int opt, const char *arg)
 	case 'G':
 		c->so.gid = cli_number("--gid", arg, 0, 1 << 30);
 		break;
+	case 'Y':
+		c->uffd = cli_number("--uffd", arg, 0, 1 << 20);
+		break;
 	default:
 		return false;
 	}
@@ -158,6 +161,8 @@ cli_dev_init(struct cli *c, struct vu_dev *d, const struct vu_backend *be,
 		return rc;
 	if (c->statsfd >= 0 && (rc = vu_stats_map(d, c->statsfd)) < 0)
 		return rc;
+	if (c->uffd >= 0 && (rc = vu_dev_uffd(d, c->uffd)) < 0)
+		return rc;
 	return 0;
 }
 
@@ -165,8 +170,9 @@ int
 cli_confine(struct cli *c, struct vu_dev *d, const struct sandbox_row *role,
     const int *extra, int nextra)
 {
-	int keep[CLI_MAX_KEEP] = { c->fd, d->epfd, d->infl_fd, keeper_fd };
-	int n = 4;
+	int keep[CLI_MAX_KEEP] = { c->fd, d->epfd, d->infl_fd, keeper_fd,
+	    d->uffd };
+	int n = 5;
 
 	for (int i = 0; i < nextra && n < CLI_MAX_KEEP; i++)
 		keep[n++] = extra[i];

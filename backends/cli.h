@@ -21,16 +21,18 @@
 	{ "no-sandbox", no_argument, NULL, 'O' }, \
 	{ "uid", required_argument, NULL, 'U' }, \
 	{ "gid", required_argument, NULL, 'G' }, \
+	{ "uffd", required_argument, NULL, 'Y' }, \
 	{ "help", no_argument, NULL, 'h' }
 
 struct cli {
 	const char *path;	/* --socket */
 	int fd;			/* --fd, or the socket listening on path */
 	int statsfd;		/* --stats-fd, -1 if none */
+	int uffd;		/* --uffd: /dev/userfaultfd, -1 if none */
 	struct sandbox_opts so;
 };
 
-#define CLI_INIT	{ .fd = -1, .statsfd = -1 }
+#define CLI_INIT	{ .fd = -1, .statsfd = -1, .uffd = -1 }
 
 /* --help's lines for the shared options, after a backend's own. */
 #define CLI_USAGE \
@@ -44,6 +46,9 @@ struct cli {
 	"  --uid UID        started as root, run as UID (default 65534)\n" \
 	"  --gid GID        started as root, run as GID (default 65534)\n" \
 	"  --no-sandbox     do not confine the process (debugging only)\n" \
+	"  --uffd N         make a userfaultfd from /dev/userfaultfd open as fd\n" \
+	"                   N and hand it to the frontend (hyve's core, when it\n" \
+	"                   restores with memory.share_snapshot)\n" \
 	"  --help           print this and exit\n"
 
 /* Parses a decimal option value in min..max; exits 2 if it is not one. */

@@ -100,6 +100,14 @@ struct vu_dev {
 	/* What the last state transfer came to, for CHECK_DEVICE_STATE:
 	 * 0, or -errno (-ENODATA before any). */
 	int state_rc;
+	/* --uffd: a userfaultfd of this process, made before the sandbox
+	 * (which has no userfaultfd request), for POSTCOPY_ADVISE to hand
+	 * over;
+	 * after POSTCOPY_LISTEN, SET_MEM_TABLE is answered with the table
+	 * as mapped. */
+	int uffd;
+	bool pagefault;			/* offers VU_PF_PAGEFAULT */
+	bool listening;
 };
 
 /* Features every backend offers on top of the device's own. */
@@ -116,6 +124,9 @@ int vu_state_save(struct vu_dev *d, int fd);
 int vu_state_load(struct vu_dev *d, int fd);
 
 int vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv);
+/* --uffd: makes d's userfaultfd from dev, an open /dev/userfaultfd (then
+ * closed).  -errno (logged). */
+int vu_dev_uffd(struct vu_dev *d, int dev);
 void vu_dev_free(struct vu_dev *d);
 
 /* Maps the counters page the core passed (--stats-fd). */

@@ -6,8 +6,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -47,6 +49,7 @@ vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv)
 	d->priv = priv;
 	d->lfd = -1;
 	d->cfd = -1;
+	d->uffd = -1;
 	d->state_rc = -ENODATA;
 	/* A frontend that closes its end of the state channel early must
 	 * not end the backend. */
@@ -78,6 +81,31 @@ vu_dev_init(struct vu_dev *d, const struct vu_backend *be, void *priv)
 	return 0;
 }
 
+int
+vu_dev_uffd(struct vu_dev *d, int dev)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int err = 0;
+
+	/* A userfaultfd of this process that also takes the kernel's own
+	 * faults (a read(2) into guest memory): the device's permission was
+	 * checked when the core opened it. */
+	d->uffd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+	if (d->uffd < 0 || ioctl(d->uffd, UFFDIO_API, &api) < 0)
+		err = errno;
+	close(dev);
+	if (err != 0) {
+		hlog("--uffd %d: userfaultfd: %s; pass an open /dev/userfaultfd "
+		    "(Linux 6.1 or later)", dev, strerror(err));
+		if (d->uffd >= 0)
+			close(d->uffd);
+		d->uffd = -1;
+		return -err;
+	}
+	d->pagefault = true;
+	return 0;
+}
+
 void
 vu_dev_free(struct vu_dev *d)
 {
@@ -88,6 +116,9 @@ vu_dev_free(struct vu_dev *d)
 	if (d->infl_fd >= 0)
 		close(d->infl_fd);
 	d->infl_fd = -1;
+	if (d->uffd >= 0)
+		close(d->uffd);
+	d->uffd = -1;
 }
 
 static int
@@ -464,6 +495,41 @@ set_mem_table(struct vu_dev *d, struct vu_msg *m)
 	return 0;
 }
 
+/* A listening backend's answer to SET_MEM_TABLE: the table m asked for,
+ * with where this process mapped each region. */
+static int
+mapped_table(struct vu_dev *d, const struct vu_msg *m)
+{
+	struct vu_msg r;
+
+	vu_msg_init(&r, VU_SET_MEM_TABLE, 0);
+	r.p.mem = m->p.mem;
+	for (unsigned i = 0; i < d->mem.n; i++)
+		r.p.mem.regions[i].uaddr = (uintptr_t)d->mem.r[i].host;
+	return reply(d, &r, m->hdr.size);
+}
+
+/* POSTCOPY_ADVISE: the userfaultfd goes to the front-end, once. */
+static int
+advise(struct vu_dev *d, struct vu_msg *m)
+{
+	int rc;
+
+	if (d->uffd < 0) {
+		hlog("vhost-user: POSTCOPY_ADVISE: %s", d->pagefault ?
+		    "the userfaultfd was handed over already" :
+		    "started without --uffd");
+		return -ENOTSUP;
+	}
+	vu_msg_init(m, VU_POSTCOPY_ADVISE, 0);
+	vu_msg_add_fd(m, d->uffd);
+	rc = reply(d, m, 0);
+	m->nfds = 0;
+	close(d->uffd);
+	d->uffd = -1;
+	return rc;
+}
+
 static int
 set_vring_fd(struct vu_dev *d, struct vu_msg *m)
 {
@@ -562,7 +628,12 @@ dispatch(struct vu_dev *d, struct vu_msg *m)
 {
 	const struct vu_backend *be = d->be;
 	uint64_t offered = be->features | VU_RUNTIME_FEATURES;
+	/* No config space, no CONFIG protocol feature. */
+	uint64_t pfeatures = (VU_RUNTIME_PFEATURES &
+	    ~(be->get_config ? 0 : 1ull << VU_PF_CONFIG)) |
+	    (d->pagefault ? 1ull << VU_PF_PAGEFAULT : 0);
 	struct vring_queue *vq = &d->vq[m->p.state.index % VU_MAX_QUEUES];
+	int rc;
 
 	switch (m->hdr.request) {
 	case VU_GET_FEATURES:
@@ -574,13 +645,10 @@ dispatch(struct vu_dev *d, struct vu_msg *m)
 		d->features = m->p.u64;
 		return 0;
 	case VU_GET_PROTOCOL_FEATURES:
-		/* No config space, no CONFIG protocol feature. */
-		m->p.u64 = VU_RUNTIME_PFEATURES &
-		    ~(be->get_config ? 0 : 1ull << VU_PF_CONFIG);
+		m->p.u64 = pfeatures;
 		return reply(d, m, sizeof(uint64_t));
 	case VU_SET_PROTOCOL_FEATURES:
-		if (m->p.u64 & ~(VU_RUNTIME_PFEATURES &
-		    ~(be->get_config ? 0 : 1ull << VU_PF_CONFIG)))
+		if (m->p.u64 & ~pfeatures)
 			return -ENOTSUP;
 		d->pfeatures = m->p.u64;
 		d->proto_set = true;
@@ -595,7 +663,16 @@ dispatch(struct vu_dev *d, struct vu_msg *m)
 		reset_rings(d);
 		return 0;
 	case VU_SET_MEM_TABLE:
-		return set_mem_table(d, m);
+		if ((rc = set_mem_table(d, m)) < 0 || !d->listening)
+			return rc;
+		return mapped_table(d, m);
+	case VU_POSTCOPY_ADVISE:
+		return advise(d, m);
+	case VU_POSTCOPY_LISTEN:
+		if (!(d->pfeatures & (1ull << VU_PF_PAGEFAULT)))
+			return -ENOTSUP;
+		d->listening = true;
+		return 0;
 	case VU_SET_VRING_NUM:
 		if (m->p.state.num > be->max_queue_size)
 			return -EINVAL;
@@ -684,7 +761,10 @@ vu_handle(struct vu_dev *d)
 	rc = dispatch(d, &m);
 	lock_queues(d, false);
 	vu_msg_close_fds(&m);
+	/* A listening backend's SET_MEM_TABLE was answered with its table
+	 * (or, failing, ends the connection). */
 	if ((flags & VU_FLAG_NEED_REPLY) && !vu_has_reply(req) &&
+	    !(req == VU_SET_MEM_TABLE && d->listening) &&
 	    (d->pfeatures & (1ull << VU_PF_REPLY_ACK))) {
 		vu_msg_u64(&m, req, rc < 0);
 		if (rc < 0)

@@ -5,10 +5,13 @@
 # once it is up is one fresh VM's.  It is snapshotted (the VM stops) and
 # restored N times at once, each clone under its own name, tap and MAC;
 # once every clone has reported its new generation ID, the PSS of each.
+# Then again, each clone with -o memory.share_snapshot=true.
 # Prints sample lines "clones fresh_pss_kib K", "clones clone_pss_kib K"
 # (one per clone), "clones all_pss_kib K" (the N together), "clones
-# snap_kib K" (the snapshot's allocated size) and "clones ready_ms T" (from
-# the first restore's exec to the last clone's report).
+# cache_kib K" (the snapshot's memory file in the page cache), "clones
+# total_kib K" (the two), "clones snap_kib K" (the snapshot's allocated
+# size) and "clones ready_ms T" (from the first restore's exec to the last
+# clone's report); the shared set's with "shared_" before the name.
 # Usage: bench/clones.sh ROOT N TMPDIR, in a private network namespace
 # (unshare -n).  Needs /dev/kvm (the lab VM).
 ROOT=$1
@@ -61,35 +64,53 @@ echo "clones fresh_pss_kib $(pss $(tree $p0))"
 wait "$p0"
 echo "clones snap_kib $(du -sk "$T/snap" | cut -f1)"
 
-start=$(date +%s%3N)
-i=1
-cp=""
-while [ $i -le "$N" ]; do
-	"$B/hyve" -r "$T/snap" -s 2,virtio-net,bctap$i,mac=$(mac $i) \
-	    -o control.path="$T/c$i.sock" bclone$i </dev/null >"$T/out.$i" 2>"$T/err.$i" &
-	cp="$cp $!"
-	pids="$pids $!"
-	i=$((i + 1))
-done
-i=1
-while [ $i -le "$N" ]; do
-	wait_line "hyve-clone: restored" "$T/out.$i" ||
-	    { tail -5 "$T/out.$i" "$T/err.$i" >&2; echo "clones: clone $i did not report" >&2; exit 1; }
-	i=$((i + 1))
-done
-echo "clones ready_ms $(($(date +%s%3N) - start))"
-all=0
-for p in $cp; do
-	k=$(pss $(tree "$p"))
-	echo "clones clone_pss_kib $k"
-	all=$((all + k))
-done
-echo "clones all_pss_kib $all"
-i=1
-while [ $i -le "$N" ]; do
-	"$B/hyvectl" --socket "$T/c$i.sock" poweroff bclone$i --force >/dev/null 2>&1
-	i=$((i + 1))
-done
-for p in $cp; do wait "$p"; done
-pids=""
+# restore_set PREFIX OPTS...: N clones at once, each with OPTS; once all
+# have reported, PREFIX's samples; then they are powered off.
+restore_set() {
+	pre=$1
+	shift
+	start=$(date +%s%3N)
+	i=1
+	cp=""
+	while [ $i -le "$N" ]; do
+		"$B/hyve" -r "$T/snap" "$@" -s 2,virtio-net,bctap$i,mac=$(mac $i) \
+		    -o control.path="$T/c$i.sock" bclone$i </dev/null >"$T/out.$i" 2>"$T/err.$i" &
+		cp="$cp $!"
+		pids="$pids $!"
+		i=$((i + 1))
+	done
+	i=1
+	while [ $i -le "$N" ]; do
+		wait_line "hyve-clone: restored" "$T/out.$i" ||
+		    { tail -5 "$T/out.$i" "$T/err.$i" >&2; echo "clones: clone $i did not report" >&2; exit 1; }
+		i=$((i + 1))
+	done
+	echo "clones ${pre}ready_ms $(($(date +%s%3N) - start))"
+	all=0
+	for p in $cp; do
+		k=$(pss $(tree "$p"))
+		echo "clones ${pre}clone_pss_kib $k"
+		all=$((all + k))
+	done
+	echo "clones ${pre}all_pss_kib $all"
+	# The snapshot's memory file in the page cache: shared clones read
+	# their pages from it, so it counts once for them all.
+	c=$(fincore -b -n -o RES "$T/snap/memory" | awk '{ print int($1 / 1024) }')
+	echo "clones ${pre}cache_kib $c"
+	echo "clones ${pre}total_kib $((all + c))"
+	i=1
+	while [ $i -le "$N" ]; do
+		"$B/hyvectl" --socket "$T/c$i.sock" poweroff bclone$i --force >/dev/null 2>&1
+		i=$((i + 1))
+	done
+	for p in $cp; do wait "$p"; done
+	pids=""
+}
+
+# Each clone with RAM of its own, then each leaving its RAM in the
+# snapshot's file (memory.share_snapshot), the file's pages dropped from
+# the page cache first so that what the second set brings in is its own.
+restore_set ""
+dd if="$T/snap/memory" iflag=nocache count=0 status=none
+restore_set shared_ -o memory.share_snapshot=true
 exit 0

@@ -357,6 +357,12 @@ h=$(med "snap hyve size_kib"); q=$(med "snap qemu size_kib")
 row "10 Debian snapshot size, allocated (apparent) (MiB)" "$(kmib "$h") ($(kmib "$(med "snap hyve apparent_kib")"))" "QEMU $(kmib "$q") ($(kmib "$(med "snap qemu apparent_kib")"))" "$(ratio "$h" "$q")" "-" "-"
 h=$(med "snap hyve pss_kib"); q=$(med "snap qemu pss_kib")
 row "10 Debian restored VM, PSS of all processes (MiB)" "$(kmib "$h")" "QEMU $(kmib "$q")" "$(ratio "$h" "$q")" "-" "-"
+# The hyve-share round: -o memory.share_snapshot=true.
+h=$(med "snap hyve-share restore_ms"); q=$(med "snap qemu restore_ms")
+if [ "$h" != - ]; then
+	row "10 Debian restore with memory.share_snapshot (RAM left in the snapshot's file), exec to the guest running again (ms)" "$(spreadn "snap hyve-share restore_ms")" "QEMU $q" "$(ratio "$h" "$q")" "-" "-"
+	row "10 Debian restore with memory.share_snapshot: exec to the state loaded / to the memory checked, devices started (ms); PSS of all processes (MiB)" "$(med "snap hyve-share restored_ms") / $(med "snap hyve-share ram_ms"); $(kmib "$(med "snap hyve-share pss_kib")")" "QEMU PSS $(kmib "$(med "snap qemu pss_kib")")" "-" "-" "-"
+fi
 # The lab's hyve-thp round: guest RAM in 2 MiB pages (shmem_enabled=advise).
 h=$(med "snap hyve-thp restore_ms"); q=$(med "snap qemu restore_ms")
 if [ "$h" != - ]; then
@@ -367,11 +373,15 @@ if [ "$h" != - ]; then
 	row "10 Debian restored VM, $lab, PSS of all processes (MiB)" "$(kmib "$h")" "QEMU $(kmib "$q")" "$(ratio "$h" "$q")" "-" "-"
 fi
 
-# Part 11: the memory of clones against one fresh VM, the same run.
-a=$(med "clones all_pss_kib"); f=$(med "clones fresh_pss_kib"); r=$(ratio "$a" "$f")
+# Part 11: the memory of clones against one fresh VM, the same run.  The
+# goal row is the shared clones' (memory.share_snapshot): their PSS and
+# the snapshot's file in the page cache, once.
+a=$(med "clones shared_total_kib"); f=$(med "clones fresh_pss_kib"); r=$(ratio "$a" "$f")
 e=$(awk -v f="$f" -v n=$CLONES 'BEGIN { print f == "-" ? "-" : f * n }')
-row "11 $CLONES clones of one snapshot, PSS of all their processes together (MiB)" "$(kmib "$a")" "one fresh VM $(kmib "$f"); $CLONES fresh VMs $(kmib "$e") (ratio $(ratio "$a" "$e"))" "$r" "<= 2x one VM" "$(check "$r" "<" 2.0001)"
-row "11 each clone's PSS / the snapshot's allocated size (MiB); from the first restore's exec to every clone's report (ms)" "$(kmib "$(med "clones clone_pss_kib")") / $(kmib "$(med "clones snap_kib")"); $(med "clones ready_ms")" "-" "-" "-" "-"
+row "11 $CLONES clones of one snapshot with memory.share_snapshot, PSS of all their processes + the snapshot's file in the page cache (MiB)" "$(kmib "$a") ($(kmib "$(med "clones shared_all_pss_kib")") + $(kmib "$(med "clones shared_cache_kib")"))" "one fresh VM $(kmib "$f"); $CLONES fresh VMs $(kmib "$e") (ratio $(ratio "$a" "$e"))" "$r" "<= 2x one VM" "$(check "$r" "<" 2.0001)"
+a=$(med "clones all_pss_kib")
+row "11 $CLONES clones of one snapshot, each loading its RAM (the default), PSS of all their processes (MiB)" "$(kmib "$a")" "one fresh VM $(kmib "$f")" "$(ratio "$a" "$f")" "-" "-"
+row "11 each clone's PSS, loaded / shared; the snapshot's allocated size (MiB); from the first restore's exec to every clone's report, loaded / shared (ms)" "$(kmib "$(med "clones clone_pss_kib")") / $(kmib "$(med "clones shared_clone_pss_kib")"); $(kmib "$(med "clones snap_kib")"); $(med "clones ready_ms") / $(med "clones shared_ready_ms")" "-" "-" "-" "-"
 
 # The rows measured in the lab VM say so in their first column.  Under its
 # emulation only a ratio against QEMU in the same VM means anything: an
@@ -450,7 +460,7 @@ RES=$T/results.md
 	want 7 && echo "- Debian guest (part 7): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=smp; QEMU q35 \`-accel kvm -cpu host\` with virtio-blk-pci and virtio-rng-pci, and with vhost-user-blk-pci/vhost-user-rng-pci to hyve-blk/hyve-rnd; hyve with \`-s 5,virtio-balloon\` and QEMU q35 with virtio-balloon-pci,free-page-reporting=on (each booted after the QEMU q35 round); in the lab VM also hyve with shmem_enabled=advise (2 MiB pages for guest RAM), put back after; PSS taken when the guest's checks start"
 	want 9 && echo "- core upgrade pause (part 9): the test guest's tscgap (a tight rdtsc loop printing a beat line every ${BENCH_BEAT_MS:-5} ms of its own time), 1 vCPU, 128 MiB, a virtio-rng device; $UPGRADES each of: \`hyvectl upgrade\`; \`hyvectl snapshot\` (the VM stops) then at once \`hyve -r\`; QEMU q35 \`-accel kvm\` with RAM in a shared \`memory-backend-file\` in /dev/shm migrated over a unix socket to a second QEMU on the same file started beforehand with \`-incoming defer\`, capability \`x-ignore-shared\` (only device state is sent). Host figure: the largest gap between beat lines as bench/stamp stamps them on arrival from the serial port; guest figure: the largest gap in the rdtsc loop (hyve's upgrade keeps the TSC running through the pause; a restore and QEMU's migration restore the saved TSC, so the guest cannot see theirs); n is the number of operations"
 	want 10 && echo "- Debian snapshot and restore (part 10): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=beat (a console line every ${BENCH_SNAP_BEAT_MS:-100} ms of the guest's time); one boot per side and run, a fresh sparse copy of the root image that the restore runs on again; hyve: \`hyvectl snapshot VM DIR\` (the VM stops) and \`hyve -r DIR\`; QEMU q35 \`-accel kvm -cpu host\`, virtio-blk-pci and virtio-rng-pci: QMP \`migrate\` of the running VM to \`exec:cat > FILE\` with max-bandwidth unlimited, until it says completed, then the same command line with \`-incoming \"exec:cat FILE\"\`; restore time from the exec to the first new beat line on the serial port (stamped on arrival by bench/stamp); size by du -k (allocated) and --apparent-size; PSS of every process of the restored VM once it beats; before each restore 640 MiB written to /tmp and deleted, on both sides (the lab's slow first write to memory that held the ended guest's code); in the lab VM hyve also runs a round with shmem_enabled=advise (2 MiB pages for guest RAM, as QEMU's private RAM gets there), put back after; n is the number of snapshots"
-	want 11 && echo "- clones (part 11): the clone guest of make linux-guest (Debian's generic kernel, tests/linux/clone-init), 1 vCPU, 256 MiB, virtio-net on a tap in a private namespace; booted once (its PSS once up is one fresh VM's; $CLONES fresh VMs are $CLONES times that), snapshotted (the VM stops) and restored $CLONES times at once, each with its own tap and MAC; each clone's PSS (all its processes) once every clone has reported its new VM generation ID"
+	want 11 && echo "- clones (part 11): the clone guest of make linux-guest (Debian's generic kernel, tests/linux/clone-init), 1 vCPU, 256 MiB, virtio-net on a tap in a private namespace; booted once (its PSS once up is one fresh VM's; $CLONES fresh VMs are $CLONES times that), snapshotted (the VM stops) and restored $CLONES times at once, each with its own tap and MAC; each clone's PSS (all its processes) once every clone has reported its new VM generation ID; then the same again with -o memory.share_snapshot=true (each clone copies in only the pages it touches), the snapshot's memory file first dropped from the page cache and its cached size added once"
 	echo "- each figure is the median of $RUNS runs, (min-max) where shown; block runs last ${SECS} s after 0.5 s of warm-up; the guest's bench-blk and bench-net cases last ${GSECS} s; restart: $KILLS kills on hyve, $QKILLS on QEMU"
 	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIRS=\"$DIRS\" BENCH_GUEST_SECS=$GSECS BENCH_E2E_DIR=$E2EDIR BENCH_KILLS=$KILLS BENCH_UPGRADES=$UPGRADES${KEPT:+ BENCH_PARTS=\"$PARTS\"} sh bench/run.sh\`)"
 	[ -n "$PREV" ] && echo "- parts $KEPT were not run this time: their rows are copied from the results generated on $PREV"

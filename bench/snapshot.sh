@@ -24,7 +24,10 @@
 # lines on each side before the save.
 # In the lab VM hyve also runs a round with shmem_enabled=advise (put back
 # after), so that its guest RAM, a memfd, gets 2 MiB pages as QEMU's
-# private RAM does there: its lines say hyve-thp.
+# private RAM does there: its lines say hyve-thp.  A round "hyve-share"
+# restores with -o memory.share_snapshot=true (RAM left in the snapshot's
+# file, copied in page by page at first touch; ram_ms is then the time to
+# the memory check's end, when the devices start).
 # Usage: bench/snapshot.sh ROOT RUNS TMPDIR.  Needs /dev/kvm (the lab VM).
 ROOT=$1
 RUNS=$2
@@ -222,7 +225,9 @@ hyve_round() {
 	r2=$rp
 	readers="$r1 $r2"
 	s=$(now)
-	"$B/hyve" -r "$T/snap" -o control.path="$T/h1.sock" \
+	share=
+	[ $h = hyve-share ] && share="-o memory.share_snapshot=true"
+	"$B/hyve" -r "$T/snap" $share -o control.path="$T/h1.sock" \
 	    </dev/null >"$T/h1.fifo" 2>"$T/h1log.fifo" &
 	hp=$!
 	pids="$pids $hp"
@@ -237,7 +242,7 @@ hyve_round() {
 	l=$(awk '/restored from/ { print $1; exit }' "$T/h1log.lines")
 	[ -n "$l" ] && echo "snap $h restored_ms $(((l - s) / 1000000))"
 	# RAM all in (it loads while the guest runs), the devices started.
-	l=$(awk '/RAM restored in/ { print $1; exit }' "$T/h1log.lines")
+	l=$(awk '/RAM (restored|checked) in/ { print $1; exit }' "$T/h1log.lines")
 	[ -n "$l" ] && echo "snap $h ram_ms $(((l - s) / 1000000))"
 	sed "s/^/snapshot: $h -r log: /" "$T/h1log.lines" >&2
 	rm -rf "$T/snap"
@@ -298,6 +303,8 @@ while [ $r -lt "$RUNS" ]; do
 		hyve_round hyve-thp
 		thp_restore
 	fi
+	say "round $r of $RUNS: hyve-share"
+	hyve_round hyve-share
 	say "round $r of $RUNS: qemu"
 	qemu_round
 done

@@ -663,6 +663,7 @@ static const struct known_key {
 	{ "memory.size",		K_SIZE },
 	{ "memory.wired",		K_BOOL },
 	{ "memory.lazy_restore",	K_BOOL },
+	{ "memory.share_snapshot",	K_BOOL },
 	{ "name",			K_STR },
 	{ "uuid",			K_STR },
 	{ "acpi_tables",		K_BOOL },

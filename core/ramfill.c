@@ -8,6 +8,14 @@
  * matches: a backend maps the same memfd but is not registered, so a page
  * it touched early would be allocated as zeros and the guest's contents
  * lost.  A corrupt file thus ends the VM before any device ran.
+ *
+ * Shared (memory.share_snapshot, for clones): the fill thread only checks
+ * the hash, and the fault thread serves first touches for as long as the
+ * VM runs, page by page, so a clone holds the pages it touched and the
+ * snapshot's file sits once in the page cache for all of them.  Each
+ * backend then hands over a userfaultfd of its own (vhost-user
+ * POSTCOPY_ADVISE) and the core registers the backend's mappings on it
+ * (ramfill_watch): a backend's first touch is served like the guest's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +40,15 @@
 
 #define PAGE		4096
 #define FAULT_BLOCK	(64u << 10)	/* read around a fault */
+#define MAX_WATCH	32		/* backends' userfaultfds */
+
+/* A backend's userfaultfd and its mappings of guest RAM. */
+struct watch {
+	int		fd;		/* -1: a free slot */
+	bool		gone;		/* the fault thread closes it */
+	unsigned	n;
+	struct ramfill_range r[RAMFILL_MAX_RANGES];
+};
 
 static struct {
 	struct vm	*vm;
@@ -39,19 +56,32 @@ static struct {
 	char		path[4096];
 	uint64_t	hash;		/* expected */
 	pthread_t	filler, server;
-	bool		running;
+	bool		running;	/* the fault thread */
+	bool		filling;	/* the fill thread, not joined */
 	bool		stopping;	/* the fill gives up (atomic) */
 	bool		busy;		/* the rings wait (atomic) */
 	int		fill_rc, fault_rc;	/* set by each thread */
 	bool		corrupt;
 	uint64_t	faults;
 	long long	started_ms;
-} rf = { .uffd = -1, .file = -1, .stop = -1, .done = -1 };
+	bool		shared;		/* never filled: served to the end */
+	size_t		block;		/* read around a fault */
+	int		changed;	/* eventfd: the watches changed */
+	pthread_mutex_t	lock;		/* watch */
+	struct watch	watch[MAX_WATCH];
+} rf = { .uffd = -1, .file = -1, .stop = -1, .done = -1, .changed = -1,
+	.lock = PTHREAD_MUTEX_INITIALIZER };
 
 bool
 ramfill_busy(void)
 {
 	return __atomic_load_n(&rf.busy, __ATOMIC_ACQUIRE);
+}
+
+bool
+ramfill_shared(void)
+{
+	return rf.shared && rf.uffd >= 0;
 }
 
 /*
@@ -101,8 +131,8 @@ static int
 serve(uint8_t *buf, uint64_t off)
 {
 	static const uint8_t zero[PAGE];
-	uint64_t base = off & ~(uint64_t)(FAULT_BLOCK - 1);
-	size_t len = FAULT_BLOCK, p;
+	uint64_t base = off & ~(uint64_t)(rf.block - 1);
+	size_t len = rf.block, p;
 	int rc;
 
 	if (base + len > rf.vm->mem_size)
@@ -122,39 +152,122 @@ serve(uint8_t *buf, uint64_t off)
 	return wake(off, PAGE);
 }
 
-static void *
-fault_thread(void *arg)
+/* Which page of guest RAM a backend's fault at a is, or -1. */
+static int64_t
+watch_offset(const struct watch *w, uint64_t a)
+{
+	for (unsigned i = 0; i < w->n; i++)
+		if (a >= w->r[i].start && a - w->r[i].start < w->r[i].len)
+			return (w->r[i].off + a - w->r[i].start) &
+			    ~(uint64_t)(PAGE - 1);
+	return -1;
+}
+
+/* The page a fault at a in watch slot's ranges is, or -1 (looked up
+ * now: the ranges may have been replaced since the poll began). */
+static int64_t
+watch_page(int slot, uint64_t a)
+{
+	int64_t off;
+
+	pthread_mutex_lock(&rf.lock);
+	off = watch_offset(&rf.watch[slot], a);
+	pthread_mutex_unlock(&rf.lock);
+	return off;
+}
+
+/* Reads fd's faults and serves them; slot: a backend's watch, or -1 for
+ * the core's own. */
+static int
+serve_fd(int fd, int slot, uint8_t *buf)
 {
 	struct uffd_msg msg[16];
-	uint8_t *buf = arg;
 	ssize_t n;
 	int rc = 0;
 
-	while (rc == 0) {
-		struct pollfd p[2] = {
-			{ .fd = rf.uffd, .events = POLLIN },
-			{ .fd = rf.stop, .events = POLLIN },
-		};
+	if ((n = read(fd, msg, sizeof(msg))) < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	for (ssize_t i = 0; rc == 0 && i < n / (ssize_t)sizeof(*msg); i++) {
+		uint64_t a = msg[i].arg.pagefault.address;
+		int64_t off;
 
-		if (poll(p, 2, -1) < 0) {
+		if (msg[i].event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		__atomic_add_fetch(&rf.faults, 1, __ATOMIC_RELAXED);
+		if (slot < 0) {
+			rc = serve(buf, (a - (uintptr_t)rf.vm->mem) &
+			    ~(uint64_t)(PAGE - 1));
+			continue;
+		}
+		/* Not a range we registered: the backend's own doing; its
+		 * thread waits, nothing else does. */
+		if ((off = watch_page(slot, a)) < 0)
+			continue;
+		if ((rc = serve(buf, off)) == 0) {
+			struct uffdio_range r = {
+				.start = a & ~(uint64_t)(PAGE - 1), .len = PAGE,
+			};
+
+			/* The page is in the memfd now; the backend that
+			 * waits for it may be gone, which is no error. */
+			ioctl(fd, UFFDIO_WAKE, &r);
+		}
+	}
+	return rc;
+}
+
+/* The poll set: the core's userfaultfd, stop, changed, the watches
+ * (slot[i] for p[3 + i]). */
+static unsigned
+poll_set(struct pollfd *p, int *slot)
+{
+	unsigned n = 3;
+
+	p[0] = (struct pollfd){ .fd = rf.uffd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = rf.stop, .events = POLLIN };
+	p[2] = (struct pollfd){ .fd = rf.changed, .events = POLLIN };
+	pthread_mutex_lock(&rf.lock);
+	for (unsigned i = 0; i < MAX_WATCH; i++) {
+		struct watch *w = &rf.watch[i];
+
+		if (w->fd >= 0 && w->gone) {
+			close(w->fd);
+			w->fd = -1;
+		}
+		if (w->fd < 0)
+			continue;
+		slot[n - 3] = (int)i;
+		p[n++] = (struct pollfd){ .fd = w->fd, .events = POLLIN };
+	}
+	pthread_mutex_unlock(&rf.lock);
+	return n;
+}
+
+static void *
+fault_thread(void *arg)
+{
+	struct pollfd p[3 + MAX_WATCH];
+	int slot[MAX_WATCH];
+	uint8_t *buf = arg;
+	eventfd_t v;
+	int rc = 0;
+
+	while (rc == 0) {
+		unsigned n = poll_set(p, slot);
+
+		if (poll(p, n, -1) < 0) {
 			rc = errno == EINTR ? 0 : -errno;
 			continue;
 		}
 		if (p[1].revents)
 			break;
-		n = read(rf.uffd, msg, sizeof(msg));
-		if (n < 0) {
-			rc = errno == EAGAIN || errno == EINTR ? 0 : -errno;
-			continue;
-		}
-		for (ssize_t i = 0; rc == 0 && i < n / (ssize_t)sizeof(*msg);
-		    i++) {
-			if (msg[i].event != UFFD_EVENT_PAGEFAULT)
-				continue;
-			__atomic_add_fetch(&rf.faults, 1, __ATOMIC_RELAXED);
-			rc = serve(buf, (msg[i].arg.pagefault.address -
-			    (uintptr_t)rf.vm->mem) & ~(uint64_t)(PAGE - 1));
-		}
+		if (p[2].revents)
+			eventfd_read(rf.changed, &v);
+		if (p[0].revents)
+			rc = serve_fd(rf.uffd, -1, buf);
+		for (unsigned i = 3; rc == 0 && i < n; i++)
+			if (p[i].revents & POLLIN)
+				rc = serve_fd(p[i].fd, slot[i - 3], buf);
 	}
 	free(buf);
 	if (rc < 0) {
@@ -164,14 +277,25 @@ fault_thread(void *arg)
 	return NULL;
 }
 
+/* Shared: the fill only checks; the pages stay in the file. */
+static int
+check_only(void *arg, const uint8_t *src, size_t len, uint64_t off)
+{
+	(void)arg;
+	(void)src;
+	(void)len;
+	(void)off;
+	return 0;
+}
+
 static void *
 fill_thread(void *arg)
 {
 	uint64_t h;
 
 	(void)arg;
-	rf.fill_rc = vmsnap_ram_walk(rf.file, rf.path, rf.vm->mem_size, place,
-	    NULL, &rf.stopping, &h);
+	rf.fill_rc = vmsnap_ram_walk(rf.file, rf.path, rf.vm->mem_size,
+	    rf.shared ? check_only : place, NULL, &rf.stopping, &h);
 	rf.corrupt = rf.fill_rc == 0 && h != rf.hash;
 	eventfd_write(rf.done, 1);
 	return NULL;
@@ -190,21 +314,30 @@ unregister_all(void)
 }
 
 static void
+join_filler(void)
+{
+	if (!rf.filling)
+		return;
+	rf.filling = false;
+	pthread_join(rf.filler, NULL);
+}
+
+static void
 stop_threads(void)
 {
+	__atomic_store_n(&rf.stopping, true, __ATOMIC_RELAXED);
+	join_filler();
 	if (!rf.running)
 		return;
 	rf.running = false;
-	__atomic_store_n(&rf.stopping, true, __ATOMIC_RELAXED);
 	eventfd_write(rf.stop, 1);
 	pthread_join(rf.server, NULL);
-	pthread_join(rf.filler, NULL);
 }
 
 static void
 cleanup(void)
 {
-	int *fds[] = { &rf.uffd, &rf.file, &rf.stop, &rf.done };
+	int *fds[] = { &rf.uffd, &rf.file, &rf.stop, &rf.done, &rf.changed };
 
 	evloop_del(rf.done);
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -212,6 +345,30 @@ cleanup(void)
 			close(*fds[i]);
 			*fds[i] = -1;
 		}
+	pthread_mutex_lock(&rf.lock);
+	for (unsigned i = 0; i < MAX_WATCH; i++) {
+		if (rf.watch[i].fd >= 0)
+			close(rf.watch[i].fd);
+		rf.watch[i].fd = -1;
+	}
+	pthread_mutex_unlock(&rf.lock);
+}
+
+/* Shared: the hash matched; first touches are served from now to the
+ * end, and the devices start. */
+static void
+checked(struct vm *vm)
+{
+	join_filler();
+	hlog("%s: RAM checked in %llu ms while the guest ran; its pages stay "
+	    "in %s until the guest or a device touches them (%llu so far); "
+	    "the devices start", vm->name,
+	    (unsigned long long)(now_ms() - rf.started_ms), rf.path,
+	    (unsigned long long)rf.faults);
+	pthread_mutex_lock(&vm->dev_lock);
+	__atomic_store_n(&rf.busy, false, __ATOMIC_RELEASE);
+	vpci_release_held(vm);
+	pthread_mutex_unlock(&vm->dev_lock);
 }
 
 /* The main loop's: the fill ended, or the fault thread failed. */
@@ -225,12 +382,17 @@ on_done(int fd, void *arg)
 	if (eventfd_read(fd, &n) < 0)
 		return;
 	rc = rf.fault_rc < 0 ? rf.fault_rc : rf.fill_rc;
-	if (rc == 0 && !rf.corrupt) {
+	if (rc == 0 && !rf.corrupt && rf.shared) {
+		checked(vm);
+		return;
+	} else if (rc == 0 && !rf.corrupt) {
 		/* The fault thread may still be serving: let it end first. */
 		stop_threads();
 	} else {
-		/* No device has run: end the VM.  Its vCPUs, woken, see
-		 * zeros; nothing of theirs leaves the VM. */
+		bool ran = !ramfill_busy();
+
+		/* End the VM.  Its vCPUs, woken, see zeros; while the rings
+		 * are held nothing of theirs leaves the VM. */
 		unregister_all();
 		stop_threads();
 		if (rf.corrupt)
@@ -240,8 +402,9 @@ on_done(int fd, void *arg)
 			hlog("%s: RAM could not be restored: %s", rf.path,
 			    strerror(-rc));
 		cleanup();
-		vm_request_exit(vm, EXIT_ERROR, "the snapshot's memory file "
-		    "is damaged; no device ran");
+		vm_request_exit(vm, EXIT_ERROR, ran ? "the snapshot's memory "
+		    "file cannot be read" : "the snapshot's memory file is "
+		    "damaged; no device ran");
 		return;
 	}
 	unregister_all();
@@ -280,7 +443,8 @@ uffd_open(struct vm *vm)
 }
 
 int
-ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash)
+ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash,
+    bool shared)
 {
 	uint8_t *sbuf = NULL;
 	int rc;
@@ -295,10 +459,16 @@ ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash)
 	rf.corrupt = rf.stopping = false;
 	rf.faults = 0;
 	rf.started_ms = now_ms();
+	/* Shared, a page is all a touch costs. */
+	rf.shared = shared;
+	rf.block = shared ? PAGE : FAULT_BLOCK;
+	for (unsigned i = 0; i < MAX_WATCH; i++)
+		rf.watch[i].fd = -1;
 	snprintf(rf.path, sizeof(rf.path), "%s", path);
 	rf.stop = eventfd(0, EFD_CLOEXEC);
 	rf.done = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (rf.stop < 0 || rf.done < 0 ||
+	rf.changed = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rf.stop < 0 || rf.done < 0 || rf.changed < 0 ||
 	    (sbuf = malloc(FAULT_BLOCK)) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
@@ -314,7 +484,7 @@ ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash)
 		pthread_join(rf.server, NULL);
 		goto fail;
 	}
-	rf.running = true;
+	rf.running = rf.filling = true;
 	return 0;
 fail:
 	free(sbuf);
@@ -332,4 +502,66 @@ ramfill_fini(void)
 	unregister_all();
 	stop_threads();
 	cleanup();
+}
+
+int
+ramfill_watch(int fd, const struct ramfill_range *r, unsigned n)
+{
+	struct watch *w = NULL;
+	int rc = 0;
+
+	if (!ramfill_shared() || n > RAMFILL_MAX_RANGES) {
+		close(fd);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		struct uffdio_register reg = {
+			.range = { .start = r[i].start, .len = r[i].len },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		if (r[i].off > rf.vm->mem_size ||
+		    r[i].len > rf.vm->mem_size - r[i].off)
+			rc = -EINVAL;
+		else if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0)
+			rc = -errno;
+	}
+	pthread_mutex_lock(&rf.lock);
+	for (unsigned i = 0; i < MAX_WATCH && w == NULL; i++)
+		if (rf.watch[i].fd == fd && !rf.watch[i].gone)
+			w = &rf.watch[i];
+	for (unsigned i = 0; i < MAX_WATCH && w == NULL; i++)
+		if (rf.watch[i].fd < 0)
+			w = &rf.watch[i];
+	if (rc == 0 && w == NULL)
+		rc = -ENOSPC;
+	if (rc == 0) {
+		w->fd = fd;
+		w->gone = false;
+		w->n = n;
+		memcpy(w->r, r, n * sizeof(*r));
+	} else if (w != NULL && w->fd == fd) {
+		w->gone = true;
+	} else {
+		close(fd);
+	}
+	pthread_mutex_unlock(&rf.lock);
+	eventfd_write(rf.changed, 1);
+	return rc;
+}
+
+void
+ramfill_unwatch(int fd)
+{
+	pthread_mutex_lock(&rf.lock);
+	for (unsigned i = 0; i < MAX_WATCH; i++)
+		if (rf.watch[i].fd == fd && !rf.watch[i].gone) {
+			rf.watch[i].gone = true;
+			fd = -1;
+		}
+	pthread_mutex_unlock(&rf.lock);
+	if (fd >= 0)
+		close(fd);
+	else
+		eventfd_write(rf.changed, 1);
 }

@@ -12,11 +12,30 @@
 struct vm;
 
 /* Takes file (the snapshot's memory file, checked and open; path is its
- * name) on success; vm's RAM must be empty.  -errno: nothing started,
- * file still the caller's. */
-int ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash);
-/* Still loading: rings, snapshots and upgrades wait. */
+ * name) on success; vm's RAM must be empty.  shared: the pages stay in
+ * the file and are served at first touch for as long as the VM runs
+ * (memory.share_snapshot).  -errno: nothing started, file still the
+ * caller's. */
+int ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash,
+    bool shared);
+/* Still loading (or, shared, checking): rings, snapshots and upgrades
+ * wait. */
 bool ramfill_busy(void);
+/* Shared: guest RAM is served from the snapshot's file to the end. */
+bool ramfill_shared(void);
+
+/* A backend's mapping of guest RAM: start..start+len (its address) holds
+ * the memfd's bytes from off. */
+#define RAMFILL_MAX_RANGES	8
+struct ramfill_range {
+	uint64_t	start, len, off;
+};
+/* Shared: registers a backend's ranges on its userfaultfd fd and serves
+ * their faults; takes fd, always (again for a new table on the same fd:
+ * the ranges are replaced).  -errno: not served, fd closed. */
+int ramfill_watch(int fd, const struct ramfill_range *r, unsigned n);
+/* The backend is gone: fd is closed by the fault thread. */
+void ramfill_unwatch(int fd);
 /* Stops it, if it runs (the VM ends). */
 void ramfill_fini(void);
 

@@ -5,6 +5,7 @@
  * touches a device.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,8 +74,12 @@ sup_give(struct vpci *v, int slot, int fd)
 	v->sup.slot[slot] = fd;
 }
 
+/* /dev/userfaultfd, open while the core may still open it, for every
+ * backend of a memory.share_snapshot restore (--uffd), or -1. */
+static int uffd_dev = -1;
+
 /* The descriptors v's backend is given, in order: the class's slots,
- * then the counters page.  Returns how many. */
+ * the counters page, /dev/userfaultfd.  Returns how many. */
 static int
 backend_fds(struct vpci *v, int *fds)
 {
@@ -85,6 +90,8 @@ backend_fds(struct vpci *v, int *fds)
 			fds[n++] = v->sup.slot[i];
 	if (v->sup.statsfd >= 0)
 		fds[n++] = v->sup.statsfd;
+	if (v->sup.uffd_arg && uffd_dev >= 0)
+		fds[n++] = uffd_dev;
 	return n;
 }
 
@@ -155,6 +162,46 @@ sandbox_args(struct vpci *v, const char *node)
 	arg2(v, "--uid", n);
 	snprintf(n, sizeof(n), "%u", (unsigned)gid);
 	arg2(v, "--gid", n);
+	return 0;
+}
+
+/* A restore that leaves RAM in the snapshot's file (ramfill.c): every
+ * backend brings a userfaultfd for the core to serve its first touches. */
+static bool
+shares_snapshot(void)
+{
+	bool shared = false;
+
+	return config_get("restore") != NULL &&
+	    config_get_bool("memory.share_snapshot", false, &shared) == 0 &&
+	    shared;
+}
+
+/*
+ * --uffd N: the backend makes its userfaultfd from /dev/userfaultfd
+ * (USERFAULTFD_IOC_NEW), whose permission was checked when the core
+ * opened it; a backend started as the tenant could not make one that
+ * catches the kernel's own accesses to guest memory otherwise.  It comes
+ * after the counters page.
+ */
+static int
+uffd_args(struct vpci *v)
+{
+	char n[16];
+	int i, k = 1;
+
+	if (uffd_dev < 0 &&
+	    (uffd_dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC)) < 0) {
+		hlog("%s: /dev/userfaultfd: %s; memory.share_snapshot needs it "
+		    "(Linux 6.1 or later); restore without it", v->name,
+		    strerror(errno));
+		return -errno;
+	}
+	for (i = 0; i < DEV_MAX_SLOTS; i++)
+		k += v->sup.slot[i] >= 0;
+	snprintf(n, sizeof(n), "%d", BACKEND_FD(k));
+	arg2(v, "--uffd", n);
+	v->sup.uffd_arg = true;
 	return 0;
 }
 
@@ -241,7 +288,7 @@ on_broken(struct vu_front *f, void *arg)
 static int
 start(struct vpci *v)
 {
-	int fds[DEV_MAX_SLOTS + 1], n = backend_fds(v, fds), rc;
+	int fds[DEV_MAX_SLOTS + 2], n = backend_fds(v, fds), rc;
 
 	rc = backend_spawn(&v->sup.bp, v->sup.argv, fds, n);
 	if (rc < 0)
@@ -459,6 +506,8 @@ sup_attach(struct vpci *v, const char *node, int sock)
 			slot_args(v);
 			rc = stats_create(v);
 		}
+		if (rc == 0 && shares_snapshot())
+			rc = uffd_args(v);
 	}
 	if (sock < 0) {
 		if (rc == 0 && v->sup.argv_full)

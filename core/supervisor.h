@@ -39,6 +39,7 @@ struct sup_dev {
 	int		argc;
 	bool		argv_full;	/* arguments were lost: an error */
 	int		slot[DEV_MAX_SLOTS];	/* what the core opened for it */
+	bool		uffd_arg;	/* --uffd: /dev/userfaultfd comes last */
 	int		statsfd;	/* the counters page, shared with it */
 	struct hyve_stats *stats;
 	bool		down;		/* dead, a new one is on its way */

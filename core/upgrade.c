@@ -284,6 +284,12 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 		    "restored\"");
 		return -EBUSY;
 	}
+	if (ramfill_shared()) {
+		snprintf(err, errlen, "the VM's RAM is served from its snapshot's "
+		    "file for as long as it runs (memory.share_snapshot); this "
+		    "core cannot hand that over");
+		return -EOPNOTSUPP;
+	}
 	if ((rc = sup_upgrade_check(err, errlen)) < 0)
 		return rc;
 	if ((o = calloc(1, sizeof(*o))) == NULL)

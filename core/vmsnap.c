@@ -34,7 +34,8 @@ add_config(const char *path, const char *value, void *arg)
 {
 	/* How this process was started, not what the VM is. */
 	if (strcmp(path, "restore") == 0 || strcmp(path, "config.dump") == 0 ||
-	    strcmp(path, "memory.lazy_restore") == 0)
+	    strcmp(path, "memory.lazy_restore") == 0 ||
+	    strcmp(path, "memory.share_snapshot") == 0)
 		return 0;
 	return fprintf(arg, "%s=%s\n", path, value) < 0 ? -ENOMEM : 0;
 }
@@ -450,14 +451,29 @@ static int
 ram_restore(struct vm *vm, const char *dir, const struct snap_meminfo *mi)
 {
 	char path[4096];
-	bool lazy;
+	bool lazy, shared;
 	int fd, rc;
 
-	if ((rc = config_get_bool("memory.lazy_restore", true, &lazy)) < 0)
+	if ((rc = config_get_bool("memory.lazy_restore", true, &lazy)) < 0 ||
+	    (rc = config_get_bool("memory.share_snapshot", false, &shared)) < 0)
 		return rc;
+	if (shared && !lazy) {
+		hlog("memory.share_snapshot=true leaves RAM in the snapshot's "
+		    "file, memory.lazy_restore=false loads it first: drop one");
+		return -EINVAL;
+	}
 	if ((fd = ram_open(vm, dir, mi, path, sizeof(path))) < 0)
 		return fd;
-	if (!lazy || (rc = ramfill_start(vm, fd, path, mi->hash)) < 0) {
+	if (shared && (rc = ramfill_start(vm, fd, path, mi->hash, true)) < 0) {
+		/* Its backends were started for it: no quiet fallback. */
+		hlog("%s: memory.share_snapshot: userfaultfd: %s; restore "
+		    "without it", vm->name, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	if (shared)
+		return 0;
+	if (!lazy || (rc = ramfill_start(vm, fd, path, mi->hash, false)) < 0) {
 		if (lazy)
 			hlog("%s: RAM is loaded before the guest runs, not "
 			    "while it runs: userfaultfd: %s", vm->name,

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 
 #include "core/layout.h"
+#include "core/ramfill.h"
 #include "core/vm.h"
 #include "core/vu_frontend.h"
 #include "ipc/vhost_user.h"
@@ -22,7 +23,8 @@
 /* Protocol features the core uses when the backend offers them. */
 #define VUF_PFEATURES	(1ull << VU_PF_MQ | 1ull << VU_PF_REPLY_ACK | \
 	1ull << VU_PF_CONFIG | 1ull << VU_PF_RESET_DEVICE | \
-	1ull << VU_PF_INFLIGHT_SHMFD | 1ull << VU_PF_DEVICE_STATE)
+	1ull << VU_PF_INFLIGHT_SHMFD | 1ull << VU_PF_DEVICE_STATE | \
+	1ull << VU_PF_PAGEFAULT)
 
 int vuf_timeout_ms = VUF_TIMEOUT_MS;
 bool vuf_check_unasked = true;
@@ -290,6 +292,7 @@ vuf_open(struct vu_front *f, int sock, const char *name)
 
 	memset(f, 0, sizeof(*f));
 	f->sock = sock;
+	f->uffd = -1;
 	f->name = name;
 	f->timeout = VUF_START_MS;
 	sock_timeout(sock, vuf_timeout_ms);
@@ -325,6 +328,7 @@ vuf_adopt(struct vu_front *f, int sock, const char *name, uint64_t features,
 {
 	memset(f, 0, sizeof(*f));
 	f->sock = sock;
+	f->uffd = -1;
 	f->name = name;
 	f->features = features;
 	f->pfeatures = pfeatures & VUF_PFEATURES;
@@ -339,6 +343,9 @@ vuf_close(struct vu_front *f)
 	if (f->sock >= 0)
 		close(f->sock);
 	f->sock = -1;
+	if (f->uffd >= 0)
+		ramfill_unwatch(f->uffd);
+	f->uffd = -1;
 }
 
 int
@@ -377,28 +384,127 @@ vuf_set_features(struct vu_front *f, uint64_t features)
 	return set_u64(f, VU_SET_FEATURES, features);
 }
 
-int
-vuf_set_mem_table(struct vu_front *f, struct vm *vm)
+static void
+mem_table(struct vu_msg *m, struct vm *vm)
 {
-	struct vu_msg m;
 	struct vu_memtable *t;
 	int n = 0;
 
-	vu_msg_init(&m, VU_SET_MEM_TABLE, 0);
-	t = &m.p.mem;
+	vu_msg_init(m, VU_SET_MEM_TABLE, 0);
+	t = &m->p.mem;
 	t->regions[n] = (struct vu_region){ 0, vm->lowmem,
 	    (uintptr_t)vm->mem, 0 };
-	vu_msg_add_fd(&m, vm->mem_fd);
+	vu_msg_add_fd(m, vm->mem_fd);
 	n++;
 	if (vm->highmem > 0) {
 		t->regions[n] = (struct vu_region){ HIGHMEM_BASE, vm->highmem,
 		    (uintptr_t)vm->mem + vm->lowmem, vm->lowmem };
-		vu_msg_add_fd(&m, vm->mem_fd);
+		vu_msg_add_fd(m, vm->mem_fd);
 		n++;
 	}
 	t->nregions = n;
-	m.hdr.size = 8 + n * sizeof(struct vu_region);
+	m->hdr.size = 8 + n * sizeof(struct vu_region);
+}
+
+int
+vuf_set_mem_table(struct vu_front *f, struct vm *vm)
+{
+	struct vu_msg m;
+
+	if (ramfill_shared())
+		return vuf_set_mem_table_shared(f, vm);
+	mem_table(&m, vm);
 	return call(f, &m, NULL);
+}
+
+/* The backend's userfaultfd (POSTCOPY_ADVISE), and it listening. */
+static int
+take_uffd(struct vu_front *f)
+{
+	struct vu_msg m, r;
+	int rc;
+
+	vu_msg_init(&m, VU_POSTCOPY_ADVISE, 0);
+	if ((rc = call(f, &m, &r)) < 0)
+		return rc;
+	f->uffd = r.fds[0];
+	vu_msg_init(&m, VU_POSTCOPY_LISTEN, 0);
+	return call(f, &m, NULL);
+}
+
+/*
+ * The table the listening backend mapped, checked against the one sent
+ * (sent): each region's range in the backend's address space, for the
+ * core to register and serve.
+ */
+static int
+mapped_ranges(struct vu_front *f, const struct vu_msg *sent,
+    const struct vu_msg *r, struct ramfill_range *rg)
+{
+	const struct vu_memtable *a = &sent->p.mem, *b = &r->p.mem;
+
+	if (r->hdr.size == sizeof(uint64_t))
+		return broken(f, -EPROTO, "acknowledged SET_MEM_TABLE instead "
+		    "of answering with its mappings (POSTCOPY_LISTEN)");
+	if (b->nregions != a->nregions)
+		return broken(f, -EPROTO, "mapped %u regions of %u",
+		    b->nregions, a->nregions);
+	for (unsigned i = 0; i < a->nregions; i++) {
+		const struct vu_region *x = &a->regions[i], *y = &b->regions[i];
+
+		if (y->gpa != x->gpa || y->size != x->size ||
+		    y->mmap_offset != x->mmap_offset || y->uaddr % 4096)
+			return broken(f, -EPROTO, "answered SET_MEM_TABLE with "
+			    "a region %u other than the one sent", i);
+		rg[i] = (struct ramfill_range){ .start = y->uaddr,
+		    .len = y->size, .off = x->mmap_offset };
+	}
+	return 0;
+}
+
+int
+vuf_set_mem_table_shared(struct vu_front *f, struct vm *vm)
+{
+	struct ramfill_range rg[VU_MAX_REGIONS];
+	struct vu_msg m, r;
+	const char *why;
+	int rc;
+
+	if (!(f->pfeatures & (1ull << VU_PF_PAGEFAULT))) {
+		hlog("%s: its backend does not offer PAGEFAULT, so its first "
+		    "touches of guest RAM cannot be served from the snapshot; "
+		    "restore without memory.share_snapshot", f->name);
+		return -EOPNOTSUPP;
+	}
+	if ((rc = drain(f)) < 0 || (f->uffd < 0 && (rc = take_uffd(f)) < 0) ||
+	    (rc = drain(f)) < 0)
+		return rc;
+	/* Answered with the table, not acknowledged: no batch, no ack. */
+	mem_table(&m, vm);
+	if ((rc = check_idle(f)) < 0)
+		return rc;
+	if ((rc = vu_send(f->sock, &m)) < 0)
+		return broken(f, rc, "took no SET_MEM_TABLE: %s",
+		    strerror(-rc));
+	if ((rc = wait_reply(f)) < 0 || (rc = vu_recv(f->sock, &r)) < 0)
+		return bad_reply(f, &m, &r, rc);
+	if ((rc = vu_validate_reply(&r, VU_SET_MEM_TABLE, &why)) < 0) {
+		vu_msg_close_fds(&r);
+		return broken(f, rc, "answered SET_MEM_TABLE with request %u "
+		    "(%s), %u bytes: %s", r.hdr.request,
+		    vu_request_name(r.hdr.request), r.hdr.size, why);
+	}
+	if ((rc = mapped_ranges(f, &m, &r, rg)) < 0)
+		return rc;
+	/* Registered before any ring runs: no touch of the backend's
+	 * comes first. */
+	rc = ramfill_watch(f->uffd, rg, m.p.mem.nregions);
+	if (rc < 0) {
+		f->uffd = -1;
+		return broken(f, rc, "cannot have its guest memory served from "
+		    "the snapshot: userfaultfd: %s", strerror(-rc));
+	}
+	return 0;
 }
 
 static int

@@ -37,6 +37,8 @@ static const char *const names[VU_REQUEST_MAX] = {
 	[VU_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
 	[VU_GET_CONFIG] = "GET_CONFIG",
 	[VU_SET_CONFIG] = "SET_CONFIG",
+	[VU_POSTCOPY_ADVISE] = "POSTCOPY_ADVISE",
+	[VU_POSTCOPY_LISTEN] = "POSTCOPY_LISTEN",
 	[VU_GET_INFLIGHT_FD] = "GET_INFLIGHT_FD",
 	[VU_SET_INFLIGHT_FD] = "SET_INFLIGHT_FD",
 	[VU_RESET_DEVICE] = "RESET_DEVICE",
@@ -259,6 +261,7 @@ vu_has_reply(uint32_t req)
 	case VU_GET_INFLIGHT_FD:
 	case VU_SET_DEVICE_STATE_FD:
 	case VU_CHECK_DEVICE_STATE:
+	case VU_POSTCOPY_ADVISE:
 		return true;
 	}
 	return false;
@@ -386,6 +389,8 @@ vu_validate(const struct vu_msg *m, unsigned nqueues, const char **why)
 	case VU_RESET_OWNER:
 	case VU_GET_QUEUE_NUM:
 	case VU_RESET_DEVICE:
+	case VU_POSTCOPY_ADVISE:
+	case VU_POSTCOPY_LISTEN:
 		return want(m, 0, 0, why);
 	case VU_SET_FEATURES:
 	case VU_SET_PROTOCOL_FEATURES:
@@ -518,6 +523,19 @@ vu_validate_reply(const struct vu_msg *m, uint32_t req, const char **why)
 		return check_config(m, why);
 	case VU_GET_INFLIGHT_FD:
 		return want(m, INFLIGHT_SIZE, 1, why);
+	case VU_POSTCOPY_ADVISE:
+		return want(m, 0, 1, why);
+	case VU_SET_MEM_TABLE:
+		/* A listening backend answers with the table it mapped. */
+		if (m->hdr.size == sizeof(uint64_t))
+			break;
+		if (m->hdr.size < MEM_HDR || m->p.mem.nregions > VU_MAX_REGIONS ||
+		    m->hdr.size != MEM_HDR + m->p.mem.nregions * REGION_SIZE ||
+		    m->nfds != 0) {
+			*why = "the table it mapped is malformed";
+			return -EBADMSG;
+		}
+		return vu_check_memtable(&m->p.mem, why);
 	case VU_SET_DEVICE_STATE_FD:
 		/* A channel of the backend's own comes with bit 8 clear. */
 		if (m->hdr.size == sizeof(uint64_t) &&

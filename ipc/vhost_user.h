@@ -34,6 +34,8 @@ enum vu_request {
 	VU_SET_VRING_ENABLE = 18,
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
+	VU_POSTCOPY_ADVISE = 28,
+	VU_POSTCOPY_LISTEN = 29,
 	VU_GET_INFLIGHT_FD = 31,
 	VU_SET_INFLIGHT_FD = 32,
 	VU_RESET_DEVICE = 34,
@@ -59,6 +61,7 @@ enum vu_request {
 #define VU_PF_MTU		4
 #define VU_PF_BACKEND_REQ	5
 #define VU_PF_CROSS_ENDIAN	6
+#define VU_PF_PAGEFAULT		8
 #define VU_PF_CONFIG		9
 #define VU_PF_INFLIGHT_SHMFD	12
 #define VU_PF_RESET_DEVICE	13
@@ -75,6 +78,16 @@ enum vu_request {
 #define VU_STATE_STOPPED	0	/* the only phase */
 #define VU_STATE_NOFD		(1ull << 8)
 #define VU_STATE_MAX		65536	/* hyve's backends' state, at most */
+
+/*
+ * PAGEFAULT, as hyve uses it (a restore that leaves guest RAM in the
+ * snapshot's file): POSTCOPY_ADVISE hands the front-end the backend's
+ * userfaultfd, made before the backend was confined; after
+ * POSTCOPY_LISTEN, SET_MEM_TABLE is answered with the table the backend
+ * mapped, its own address of each region in uaddr.  Unlike the spec's
+ * flow the front-end registers those ranges itself: the backend's
+ * sandbox has no userfaultfd ioctls, and it keeps no copy of the fd.
+ */
 
 /* SET_VRING_KICK/CALL/ERR payload: ring index in bits 0-7, bit 8 = no fd. */
 #define VU_VRING_IDX_MASK	0xffull

@@ -70,8 +70,10 @@ sc_rules_core(scmp_filter_ctx c)
 		TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 		FIONREAD,	/* is a backend's whole answer there yet */
 		/* a restore's RAM loaded while the guest runs (ramfill.c);
-		 * the userfaultfd itself is made before confinement */
-		UFFDIO_COPY, UFFDIO_WAKE, UFFDIO_UNREGISTER,
+		 * the userfaultfd itself is made before confinement; with
+		 * memory.share_snapshot the backends' mappings are registered
+		 * on theirs, which they hand over */
+		UFFDIO_COPY, UFFDIO_WAKE, UFFDIO_UNREGISTER, UFFDIO_REGISTER,
 	};
 	int rc;
 

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/if_tun.h>
+#include <linux/userfaultfd.h>
 
 #include "lib/log.h"
 #include "sandbox/seccomp_impl.h"
@@ -86,7 +87,12 @@ sc_rules_monitor(scmp_filter_ctx c)
 		SCMP_SYS(sched_getaffinity), SCMP_SYS(uname),
 		SCMP_SYS(getcwd),
 	};
-	static const unsigned long ioctls[] = { TUNSETIFF, TUNGETIFF };
+	static const unsigned long ioctls[] = {
+		TUNSETIFF, TUNGETIFF,
+		/* a backend of a memory.share_snapshot restore making its
+		 * userfaultfd from the /dev/userfaultfd the core gave it */
+		USERFAULTFD_IOC_NEW, UFFDIO_API,
+	};
 	int rc;
 
 	if ((rc = sc_allow(c, plain, NELEM(plain))) < 0)
@@ -114,7 +120,8 @@ sc_rules_monitor(scmp_filter_ctx c)
 	    (rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
 	    0)) < 0)
 		return rc;
-	/* Attaching a tap for a swap; hyve-net asking which it was given. */
+	/* Attaching a tap for a swap; hyve-net asking which it was given; a
+	 * backend's userfaultfd. */
 	if ((rc = sc_allow_ioctls(c, ioctls, NELEM(ioctls))) < 0)
 		return rc;
 	/* A backend's sockets are unix ones. */

@@ -9,8 +9,11 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <cmocka.h>
 
 #include "core/evloop.h"
@@ -335,7 +338,7 @@ test_ram_lazy(void **state)
 
 	assert_int_equal(evloop_init(), 0);
 	assert_int_equal(vm_create_nokvm(&b, "b", RAM), 0);
-	assert_int_equal(ramfill_start(&b, fd, path, mi.hash), 0);
+	assert_int_equal(ramfill_start(&b, fd, path, mi.hash, false), 0);
 	assert_true(ramfill_busy());
 	/* First touches, the last stored page likely before the fill got
 	 * there, and a hole (registered until the loop hears the end). */
@@ -356,7 +359,7 @@ test_ram_lazy(void **state)
 	assert_true((fd = open(path, O_RDWR)) >= 0);
 	assert_int_equal(pwrite(fd, "x", 1, RAM / 2 + 10), 1);
 	assert_int_equal(vm_create_nokvm(&c, "c", RAM), 0);
-	assert_int_equal(ramfill_start(&c, fd, path, mi.hash), 0);
+	assert_int_equal(ramfill_start(&c, fd, path, mi.hash, false), 0);
 	wait_fill(&c);
 	assert_true(c.exiting);
 	assert_int_equal(c.exit_code, EXIT_ERROR);
@@ -367,6 +370,80 @@ test_ram_lazy(void **state)
 	vm_destroy(&a);
 	vm_destroy(&b);
 	vm_destroy(&c);
+}
+
+/*
+ * memory.share_snapshot (ramfill.c): nothing is filled, the check alone
+ * holds the devices; then a page is copied in at its first touch only,
+ * the core's or a backend's (a second mapping of the memfd registered on
+ * a userfaultfd of its own, as vhost-user POSTCOPY_ADVISE hands over),
+ * and a kernel write into part of a page the backend never touched keeps
+ * the rest of the saved page.
+ */
+static void
+test_ram_shared(void **state)
+{
+	char dir[] = "/tmp/hyve-ramXXXXXX", path[64];
+	struct uffdio_api api = { .api = UFFD_API };
+	struct ramfill_range rg;
+	struct snap_meminfo mi;
+	struct vm a, b;
+	uint64_t written, off = 37 * 4096 * 5, off2 = 37 * 4096 * 9;
+	uint8_t *be, want[4096];
+	int fd, uffd, p[2];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_MEM_FILE);
+	assert_int_equal(vm_create_nokvm(&a, "a", RAM), 0);
+	for (uint64_t o = 0; o < RAM; o += 37 * 4096)
+		memset(a.mem + o, (int)(o >> 12) | 1, 4096);
+	assert_true((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) >= 0);
+	mi.size = RAM;
+	mi.lowmem = a.lowmem;
+	assert_int_equal(vmsnap_ram_save(&a, fd, &written, &mi.hash), 0);
+
+	assert_int_equal(evloop_init(), 0);
+	assert_int_equal(vm_create_nokvm(&b, "b", RAM), 0);
+	assert_int_equal(ramfill_start(&b, fd, path, mi.hash, true), 0);
+	wait_fill(&b);
+	assert_false(ramfill_busy());
+	assert_false(b.exiting);
+	assert_true(ramfill_shared());
+	assert_int_equal(held(&b), 0);	/* checked, nothing copied in */
+
+	/* The backend's mapping and userfaultfd. */
+	be = mmap(NULL, RAM, PROT_READ | PROT_WRITE, MAP_SHARED, b.mem_fd, 0);
+	assert_true(be != MAP_FAILED);
+	assert_true((uffd = syscall(SYS_userfaultfd, O_CLOEXEC |
+	    O_NONBLOCK)) >= 0);
+	assert_int_equal(ioctl(uffd, UFFDIO_API, &api), 0);
+	rg = (struct ramfill_range){ .start = (uintptr_t)be, .len = RAM };
+	assert_int_equal(ramfill_watch(uffd, &rg, 1), 0);
+
+	assert_memory_equal(be + off, a.mem + off, 4096);
+	assert_memory_equal(b.mem + off, a.mem + off, 4096);
+	/* read(2) writes 5 bytes into a page neither side touched. */
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "hello", 5), 5);
+	assert_int_equal(read(p[0], be + off2 + 100, 5), 5);
+	memcpy(want, a.mem + off2, sizeof(want));
+	memcpy(want + 100, "hello", 5);
+	assert_memory_equal(b.mem + off2, want, sizeof(want));
+	assert_int_equal(b.mem[RAM - 4096 + 5], 0);	/* a hole */
+	/* Three pages, each of them once: what was touched. */
+	assert_int_equal(held(&b), 3 * 4096);
+
+	ramfill_unwatch(uffd);
+	ramfill_fini();
+	assert_false(ramfill_shared());
+	close(p[0]);
+	close(p[1]);
+	munmap(be, RAM);
+	unlink(path);
+	rmdir(dir);
+	vm_destroy(&a);
+	vm_destroy(&b);
 }
 
 int
@@ -381,6 +458,7 @@ main(void)
 		cmocka_unit_test(test_crc_and_hash),
 		cmocka_unit_test(test_ram),
 		cmocka_unit_test(test_ram_lazy),
+		cmocka_unit_test(test_ram_shared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -533,6 +533,62 @@ test_device_state(void **state)
 	close(fd);
 }
 
+/* PAGEFAULT: ADVISE and LISTEN carry nothing; ADVISE's answer is one fd;
+ * a listening backend answers SET_MEM_TABLE with a well-formed table of
+ * no fds, or an acknowledgement. */
+static void
+test_pagefault(void **state)
+{
+	struct vu_msg m;
+	const char *why;
+	int fd = eventfd(0, EFD_CLOEXEC);
+
+	(void)state;
+	vu_msg_init(&m, VU_POSTCOPY_ADVISE, 0);
+	roundtrip(&m, false);
+	assert_true(vu_has_reply(VU_POSTCOPY_ADVISE));
+	vu_msg_init(&m, VU_POSTCOPY_LISTEN, 0);
+	roundtrip(&m, false);
+	assert_false(vu_has_reply(VU_POSTCOPY_LISTEN));
+	vu_msg_u64(&m, VU_POSTCOPY_LISTEN, 0);
+	rejected(&m, -EBADMSG);
+	vu_msg_init(&m, VU_POSTCOPY_ADVISE, 0);
+	vu_msg_add_fd(&m, fd);
+	rejected(&m, -EBADMSG);			/* the request has none */
+	as_reply(&m);
+	assert_int_equal(vu_validate_reply(&m, VU_POSTCOPY_ADVISE, &why), 0);
+	vu_msg_init(&m, VU_POSTCOPY_ADVISE, 0);
+	as_reply(&m);
+	assert_int_equal(vu_validate_reply(&m, VU_POSTCOPY_ADVISE, &why),
+	    -EBADMSG);				/* no userfaultfd */
+
+	vu_msg_init(&m, VU_SET_MEM_TABLE, 8 + 2 * sizeof(struct vu_region));
+	m.p.mem.nregions = 2;
+	m.p.mem.regions[0] = (struct vu_region){ 0, 1 << 20, 0x7f0000000000,
+	    0 };
+	m.p.mem.regions[1] = (struct vu_region){ 1ull << 32, 1 << 20,
+	    0x7f0000200000, 1 << 20 };
+	as_reply(&m);
+	assert_int_equal(vu_validate_reply(&m, VU_SET_MEM_TABLE, &why), 0);
+	m.p.mem.regions[1].gpa = 1 << 19;	/* overlaps region 0 */
+	assert_int_equal(vu_validate_reply(&m, VU_SET_MEM_TABLE, &why),
+	    -EINVAL);
+	m.p.mem.regions[1].gpa = 1ull << 32;
+	m.hdr.size -= 8;			/* cut */
+	assert_int_equal(vu_validate_reply(&m, VU_SET_MEM_TABLE, &why),
+	    -EBADMSG);
+	m.hdr.size += 8;
+	vu_msg_add_fd(&m, fd);			/* fds are the request's */
+	assert_int_equal(vu_validate_reply(&m, VU_SET_MEM_TABLE, &why),
+	    -EBADMSG);
+	vu_msg_u64(&m, VU_SET_MEM_TABLE, 0);	/* an acknowledgement */
+	as_reply(&m);
+	assert_int_equal(vu_validate_reply(&m, VU_SET_MEM_TABLE, &why), 0);
+	assert_string_equal(vu_request_name(VU_POSTCOPY_ADVISE),
+	    "POSTCOPY_ADVISE");
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -550,6 +606,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_values, setup, teardown),
 		cmocka_unit_test(test_reply_checks),
 		cmocka_unit_test_setup_teardown(test_device_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pagefault, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
