@@ -642,6 +642,7 @@ option(int c, const char *arg)
 int
 cmdline_parse(int argc, char **argv)
 {
+	bool shared = false;
 	int c, ret;
 
 	/* optind = 0 makes glibc forget all state from an earlier parse. */
@@ -666,6 +667,13 @@ cmdline_parse(int argc, char **argv)
 	if (config_get("restore") != NULL &&
 	    ((ret = vmsnap_config(config_get("restore"))) < 0))
 		return ret;
+	if (config_get("restore") == NULL &&
+	    config_get_bool("memory.share_snapshot", false, &shared) == 0 &&
+	    shared) {
+		hlog("-o memory.share_snapshot: only a restore (-r DIR) has a "
+		    "snapshot to share; drop it or add -r");
+		return -EINVAL;
+	}
 	if (optind >= argc && config_get("restore") != NULL &&
 	    config_get("name") != NULL)
 		return finish(config_get("name"), true);

@@ -84,6 +84,12 @@ ramfill_shared(void)
 	return rf.shared && rf.uffd >= 0;
 }
 
+int
+ramfill_source(void)
+{
+	return ramfill_shared() ? rf.file : -1;
+}
+
 /*
  * Puts len bytes at src into guest RAM at off, page by page as the
  * kernel allows: a page already there (the other thread's, or a fault's)

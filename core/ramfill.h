@@ -23,6 +23,9 @@ int ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash,
 bool ramfill_busy(void);
 /* Shared: guest RAM is served from the snapshot's file to the end. */
 bool ramfill_shared(void);
+/* Shared: the snapshot's memory file, whose pages the memfd does not have
+ * yet are the guest's too; else -1. */
+int ramfill_source(void);
 
 /* A backend's mapping of guest RAM: start..start+len (its address) holds
  * the memfd's bytes from off. */

@@ -118,14 +118,38 @@ hash_page(uint64_t h, uint64_t off, const uint8_t *p)
  * guest never touched) are not even read.  *hash covers every page
  * stored, with its offset; *written counts their bytes.
  */
+/*
+ * The next data at or after *off in file a or, if b >= 0, b: RAM restored
+ * with memory.share_snapshot is the memfd's pages and, where the memfd has
+ * none yet, the snapshot's file's (reading them copies them in).
+ */
+static int
+next_data_either(int a, int b, uint64_t size, uint64_t *off, uint64_t *end)
+{
+	uint64_t o1 = *off, e1 = 0, o2 = *off, e2 = 0;
+	int n1 = next_data(a, size, &o1, &e1);
+	int n2 = b >= 0 ? next_data(b, size, &o2, &e2) : 0;
+
+	if (!n1 && !n2)
+		return 0;
+	if (n1 && (!n2 || o1 <= o2)) {
+		*off = o1;
+		*end = e1;
+	} else {
+		*off = o2;
+		*end = e2;
+	}
+	return 1;
+}
+
 int
 vmsnap_ram_save(struct vm *vm, int fd, uint64_t *written, uint64_t *hash)
 {
 	uint64_t off = 0, end, run, h = 0;
-	int rc;
+	int src = ramfill_source(), rc;
 
 	*written = 0;
-	while (next_data(vm->mem_fd, vm->mem_size, &off, &end)) {
+	while (next_data_either(vm->mem_fd, src, vm->mem_size, &off, &end)) {
 		while (off < end) {
 			if (vmsnap_page_zero(vm->mem + off)) {
 				off += PAGE;

@@ -561,14 +561,16 @@ print_audit(json_object *r, bool json)
 
 /*
  * snapshot VM DIR: hyvectl creates the files, as the user who asks, and
- * passes them to the VM, whose core opens no path.  The state is written
- * under a temporary name and renamed once complete, so DIR never holds a
- * state file that a failed snapshot left half written.
+ * passes them to the VM, whose core opens no path.  Both are written
+ * under temporary names and renamed once complete, so DIR never holds a
+ * state file that a failed snapshot left half written, and a VM still
+ * reading DIR's old memory file (restored with memory.share_snapshot, or
+ * while its RAM loads) keeps reading the old one.
  */
 static int
 cmd_snapshot(const char *sock, struct ctl_req *req, const char *dir)
 {
-	char tmp[4096], state[4096], mem[4096];
+	char tmp[4096], state[4096], mtmp[4096], mem[4096];
 	json_object *r;
 	int fds[2], rc;
 
@@ -582,12 +584,13 @@ cmd_snapshot(const char *sock, struct ctl_req *req, const char *dir)
 	}
 	snprintf(tmp, sizeof(tmp), "%s/.state.partial", req->path);
 	snprintf(state, sizeof(state), "%s/state", req->path);
+	snprintf(mtmp, sizeof(mtmp), "%s/.memory.partial", req->path);
 	snprintf(mem, sizeof(mem), "%s/memory", req->path);
 	unlink(state);
 	fds[0] = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	fds[1] = open(mem, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fds[1] = open(mtmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fds[0] < 0 || fds[1] < 0) {
-		fprintf(stderr, "hyvectl: %s: %s\n", fds[0] < 0 ? tmp : mem,
+		fprintf(stderr, "hyvectl: %s: %s\n", fds[0] < 0 ? tmp : mtmp,
 		    strerror(errno));
 		rc = EX_USAGE;
 		goto out;
@@ -596,7 +599,8 @@ cmd_snapshot(const char *sock, struct ctl_req *req, const char *dir)
 	call_nfds = 2;
 	if ((rc = call_or_report(sock, req, &r)) != EX_OK)
 		goto out;
-	if (fsync(fds[0]) < 0 || fsync(fds[1]) < 0 || rename(tmp, state) < 0) {
+	if (fsync(fds[0]) < 0 || fsync(fds[1]) < 0 || rename(mtmp, mem) < 0 ||
+	    rename(tmp, state) < 0) {
 		fprintf(stderr, "hyvectl: %s: %s\n", state, strerror(errno));
 		json_object_put(r);
 		rc = EX_FAIL;
@@ -613,7 +617,7 @@ out:
 		close(fds[1]);
 	if (rc != EX_OK) {
 		unlink(tmp);
-		unlink(mem);
+		unlink(mtmp);
 	}
 	return rc;
 }

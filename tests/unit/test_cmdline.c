@@ -138,6 +138,8 @@ static const struct good_case good[] = {
 	{ "-o boot.kernel=/k -o boot.cmdline=console=ttyS0 vm0",
 	    { "boot.kernel=/k", "boot.cmdline=console=ttyS0" } },
 	{ "-o boot.cmdline= vm0", { "boot.cmdline=" } },
+	{ "-o memory.share_snapshot=false vm0",
+	    { "memory.share_snapshot=false" } },
 	{ "-o cpus=2 vm0", { "cpus=2", "sockets=2" } },
 	{ "-o cpus=4 -o cores=2 vm0", { "cpus=4", "sockets=2", "cores=2",
 	    "threads=1" } },
@@ -204,6 +206,8 @@ struct bad_case {
 };
 
 static const struct bad_case bad[] = {
+	{ "-o memory.share_snapshot=true vm0",
+	    "memory.share_snapshot: only a restore (-r DIR)" },
 	/* -c */
 	{ "-c 0 vm0", "-c 0: '0' is not a number from 1 to 256" },
 	{ "-c 257 vm0", "-c 257: '257' is not" },

@@ -308,6 +308,31 @@ wait_fill(struct vm *vm)
 }
 
 /*
+ * A VM a with 512 scattered pages of their own contents (and, with block,
+ * a block of 4 MiB) saved to a memory file in a new directory dir (path
+ * its name, 64 bytes): the file, open.
+ */
+static int
+saved_ram(struct vm *a, char *dir, char *path, struct snap_meminfo *mi,
+    uint64_t *written, bool block)
+{
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, 64, "%s/%s", dir, SNAP_MEM_FILE);
+	assert_int_equal(vm_create_nokvm(a, "a", RAM), 0);
+	for (uint64_t o = 0; o < RAM; o += 37 * 4096)
+		memset(a->mem + o, (int)(o >> 12) | 1, 4096);
+	if (block)
+		memset(a->mem + RAM / 2, 0x5a, 4 << 20);
+	assert_true((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) >= 0);
+	mi->size = RAM;
+	mi->lowmem = a->lowmem;
+	assert_int_equal(vmsnap_ram_save(a, fd, written, &mi->hash), 0);
+	return fd;
+}
+
+/*
  * A restore's RAM while the guest runs (ramfill.c): pages read before the
  * fill gets there come from the file at once, a hole reads as zeros, and
  * at the end every page is the saved one, holes still holes; a changed
@@ -324,17 +349,7 @@ test_ram_lazy(void **state)
 	int fd;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_MEM_FILE);
-	assert_int_equal(vm_create_nokvm(&a, "a", RAM), 0);
-	/* 512 scattered pages of their own contents, a block of 4 MiB. */
-	for (off = 0; off < RAM; off += 37 * 4096)
-		memset(a.mem + off, (int)(off >> 12) | 1, 4096);
-	memset(a.mem + RAM / 2, 0x5a, 4 << 20);
-	assert_true((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) >= 0);
-	mi.size = RAM;
-	mi.lowmem = a.lowmem;
-	assert_int_equal(vmsnap_ram_save(&a, fd, &written, &mi.hash), 0);
+	fd = saved_ram(&a, dir, path, &mi, &written, true);
 
 	assert_int_equal(evloop_init(), 0);
 	assert_int_equal(vm_create_nokvm(&b, "b", RAM), 0);
@@ -378,7 +393,7 @@ test_ram_lazy(void **state)
  * the core's or a backend's (a second mapping of the memfd registered on
  * a userfaultfd of its own, as vhost-user POSTCOPY_ADVISE hands over),
  * and a kernel write into part of a page the backend never touched keeps
- * the rest of the saved page.
+ * the rest of the saved page; a snapshot of it holds every page.
  */
 static void
 test_ram_shared(void **state)
@@ -388,20 +403,14 @@ test_ram_shared(void **state)
 	struct ramfill_range rg;
 	struct snap_meminfo mi;
 	struct vm a, b;
-	uint64_t written, off = 37 * 4096 * 5, off2 = 37 * 4096 * 9;
-	uint8_t *be, want[4096];
-	int fd, uffd, p[2];
+	uint64_t written, written2, hash2;
+	uint64_t off = 37 * 4096 * 5, off2 = 37 * 4096 * 9;
+	uint8_t *be, want[4096], page[4096];
+	char path2[80];
+	int fd, fd2, uffd, p[2];
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_MEM_FILE);
-	assert_int_equal(vm_create_nokvm(&a, "a", RAM), 0);
-	for (uint64_t o = 0; o < RAM; o += 37 * 4096)
-		memset(a.mem + o, (int)(o >> 12) | 1, 4096);
-	assert_true((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600)) >= 0);
-	mi.size = RAM;
-	mi.lowmem = a.lowmem;
-	assert_int_equal(vmsnap_ram_save(&a, fd, &written, &mi.hash), 0);
+	fd = saved_ram(&a, dir, path, &mi, &written, false);
 
 	assert_int_equal(evloop_init(), 0);
 	assert_int_equal(vm_create_nokvm(&b, "b", RAM), 0);
@@ -433,6 +442,21 @@ test_ram_shared(void **state)
 	assert_int_equal(b.mem[RAM - 4096 + 5], 0);	/* a hole */
 	/* Three pages, each of them once: what was touched. */
 	assert_int_equal(held(&b), 3 * 4096);
+
+	/* A snapshot of the clone: its own pages, and the file's where it
+	 * has none (read in for it), each page as the guest sees it. */
+	b.mem[off2 + 200] = 'Z';
+	want[200] = 'Z';
+	snprintf(path2, sizeof(path2), "%s/again", dir);
+	assert_true((fd2 = open(path2, O_RDWR | O_CREAT | O_TRUNC, 0600)) >= 0);
+	assert_int_equal(vmsnap_ram_save(&b, fd2, &written2, &hash2), 0);
+	assert_int_equal(written2, written);
+	for (uint64_t o = 0; o < RAM; o += 4096) {
+		assert_int_equal(pread(fd2, page, 4096, o), 4096);
+		assert_memory_equal(page, o == off2 ? want : a.mem + o, 4096);
+	}
+	close(fd2);
+	unlink(path2);
 
 	ramfill_unwatch(uffd);
 	ramfill_fini();
