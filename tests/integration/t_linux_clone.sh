@@ -148,8 +148,9 @@ stored=$(du -k "$TMP/snap/memory" | cut -f1)
 i=1
 while [ $i -le $N ]; do
 	held=$("$CTL" --socket "$TMP/c$i.sock" status clone$i --json 2>&1 |
-	    python3 -c 'import json, sys; print(json.load(sys.stdin)["memory_held"] // 1024)') ||
-	    give_up "hyvectl status clone$i gave no memory_held"
+	    tr ',' '\n' | sed -n 's/.*"memory_held": *\([0-9]*\).*/\1/p')
+	[ -n "$held" ] || give_up "hyvectl status clone$i gave no memory_held"
+	held=$((held / 1024))
 	echo "clone $i: RAM held $held KiB, the snapshot stores $stored KiB"
 	if [ $((i % 2)) = 1 ]; then
 		grep -q "RAM checked in .* stay in" "$TMP/err.$i" ||
