@@ -41,6 +41,7 @@
 #define PAGE		4096
 #define FAULT_BLOCK	(64u << 10)	/* read around a fault */
 #define MAX_WATCH	32		/* backends' userfaultfds */
+#define FETCH_CHUNK	(1u << 20)
 
 /* A backend's userfaultfd and its mappings of guest RAM. */
 struct watch {
@@ -508,6 +509,36 @@ ramfill_fini(void)
 	unregister_all();
 	stop_threads();
 	cleanup();
+}
+
+int
+ramfill_fetch(uint64_t off, uint64_t len)
+{
+	uint8_t *buf;
+	size_t n, p, run;
+	int rc = 0;
+
+	if (!ramfill_shared())
+		return 0;
+	if ((buf = malloc(FETCH_CHUNK)) == NULL)
+		return -ENOMEM;
+	while (rc == 0 && len > 0) {
+		n = len < FETCH_CHUNK ? len : FETCH_CHUNK;
+		if ((rc = pread_all(rf.file, buf, n, off)) < 0)
+			break;
+		/* Runs of stored pages; the zero ones stay holes. */
+		for (p = 0; rc == 0 && p < n; p += run ? run : PAGE) {
+			for (run = 0; p + run < n &&
+			    !vmsnap_page_zero(buf + p + run); run += PAGE)
+				;
+			if (run > 0)
+				rc = place(NULL, buf + p, run, off + p);
+		}
+		off += n;
+		len -= n;
+	}
+	free(buf);
+	return rc;
 }
 
 int

@@ -26,6 +26,9 @@ bool ramfill_shared(void);
 /* Shared: the snapshot's memory file, whose pages the memfd does not have
  * yet are the guest's too; else -1. */
 int ramfill_source(void);
+/* Shared: copies in the stored pages of off..off+len the memfd lacks, a
+ * MiB at a time, not a fault per page (a snapshot reading them all). */
+int ramfill_fetch(uint64_t off, uint64_t len);
 
 /* A backend's mapping of guest RAM: start..start+len (its address) holds
  * the memfd's bytes from off. */

@@ -150,6 +150,8 @@ vmsnap_ram_save(struct vm *vm, int fd, uint64_t *written, uint64_t *hash)
 
 	*written = 0;
 	while (next_data_either(vm->mem_fd, src, vm->mem_size, &off, &end)) {
+		if (src >= 0 && (rc = ramfill_fetch(off, end - off)) < 0)
+			return rc;
 		while (off < end) {
 			if (vmsnap_page_zero(vm->mem + off)) {
 				off += PAGE;

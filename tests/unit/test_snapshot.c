@@ -451,6 +451,9 @@ test_ram_shared(void **state)
 	assert_true((fd2 = open(path2, O_RDWR | O_CREAT | O_TRUNC, 0600)) >= 0);
 	assert_int_equal(vmsnap_ram_save(&b, fd2, &written2, &hash2), 0);
 	assert_int_equal(written2, written);
+	/* Fetched for it, the stored pages; the holes stayed holes (but
+	 * the one touched). */
+	assert_int_equal(held(&b), (long long)written + 4096);
 	for (uint64_t o = 0; o < RAM; o += 4096) {
 		assert_int_equal(pread(fd2, page, 4096, o), 4096);
 		assert_memory_equal(page, o == off2 ? want : a.mem + o, 4096);
