@@ -45,10 +45,11 @@
 
 /* A backend's userfaultfd and its mappings of guest RAM. */
 struct watch {
+	const void	*key;		/* the device */
 	int		fd;		/* -1: a free slot */
 	bool		gone;		/* the fault thread closes it */
 	unsigned	n;
-	struct ramfill_range r[RAMFILL_MAX_RANGES];
+	struct vuf_range r[RAMFILL_MAX_RANGES];
 };
 
 static struct {
@@ -541,17 +542,11 @@ ramfill_fetch(uint64_t off, uint64_t len)
 	return rc;
 }
 
-int
-ramfill_watch(int fd, const struct ramfill_range *r, unsigned n)
+/* Registers r[0..n) on fd; -errno. */
+static int
+register_ranges(int fd, const struct vuf_range *r, unsigned n)
 {
-	struct watch *w = NULL;
-	int rc = 0;
-
-	if (!ramfill_shared() || n > RAMFILL_MAX_RANGES) {
-		close(fd);
-		return -EINVAL;
-	}
-	for (unsigned i = 0; i < n && rc == 0; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		struct uffdio_register reg = {
 			.range = { .start = r[i].start, .len = r[i].len },
 			.mode = UFFDIO_REGISTER_MODE_MISSING,
@@ -559,46 +554,53 @@ ramfill_watch(int fd, const struct ramfill_range *r, unsigned n)
 
 		if (r[i].off > rf.vm->mem_size ||
 		    r[i].len > rf.vm->mem_size - r[i].off)
-			rc = -EINVAL;
-		else if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0)
-			rc = -errno;
+			return -EINVAL;
+		if (ioctl(fd, UFFDIO_REGISTER, &reg) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int
+ramfill_watch(const void *key, int fd, const struct vuf_range *r, unsigned n)
+{
+	struct watch *cur = NULL, *w = NULL;
+	int rc;
+
+	if (!ramfill_shared() || n > RAMFILL_MAX_RANGES) {
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
 	}
 	pthread_mutex_lock(&rf.lock);
-	for (unsigned i = 0; i < MAX_WATCH && w == NULL; i++)
-		if (rf.watch[i].fd == fd && !rf.watch[i].gone)
+	for (unsigned i = 0; i < MAX_WATCH; i++) {
+		if (rf.watch[i].fd >= 0 && !rf.watch[i].gone &&
+		    rf.watch[i].key == key)
+			cur = &rf.watch[i];
+		else if (rf.watch[i].fd < 0 && w == NULL)
 			w = &rf.watch[i];
-	for (unsigned i = 0; i < MAX_WATCH && w == NULL; i++)
-		if (rf.watch[i].fd < 0)
-			w = &rf.watch[i];
-	if (rc == 0 && w == NULL)
-		rc = -ENOSPC;
+	}
+	if (fd < 0)
+		w = cur;
+	else if (cur != NULL)
+		cur->gone = true;	/* the backend before, gone */
+	if (w == NULL)
+		rc = fd < 0 ? -EINVAL : -ENOSPC;
+	else
+		rc = register_ranges(fd >= 0 ? fd : w->fd, r, n);
 	if (rc == 0) {
-		w->fd = fd;
+		if (fd >= 0)
+			w->fd = fd;
+		w->key = key;
 		w->gone = false;
 		w->n = n;
 		memcpy(w->r, r, n * sizeof(*r));
-	} else if (w != NULL && w->fd == fd) {
-		w->gone = true;
-	} else {
+	} else if (fd >= 0) {
 		close(fd);
+	} else if (w != NULL) {
+		w->gone = true;
 	}
 	pthread_mutex_unlock(&rf.lock);
 	eventfd_write(rf.changed, 1);
 	return rc;
-}
-
-void
-ramfill_unwatch(int fd)
-{
-	pthread_mutex_lock(&rf.lock);
-	for (unsigned i = 0; i < MAX_WATCH; i++)
-		if (rf.watch[i].fd == fd && !rf.watch[i].gone) {
-			rf.watch[i].gone = true;
-			fd = -1;
-		}
-	pthread_mutex_unlock(&rf.lock);
-	if (fd >= 0)
-		close(fd);
-	else
-		eventfd_write(rf.changed, 1);
 }

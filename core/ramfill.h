@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/vu_frontend.h"
+
 struct vm;
 
 /* Takes file (the snapshot's memory file, checked and open; path is its
@@ -30,18 +32,14 @@ int ramfill_source(void);
  * MiB at a time, not a fault per page (a snapshot reading them all). */
 int ramfill_fetch(uint64_t off, uint64_t len);
 
-/* A backend's mapping of guest RAM: start..start+len (its address) holds
- * the memfd's bytes from off. */
+/* Shared: registers a backend's mappings (vuf_set_mem_table_shared's
+ * ranges) on its userfaultfd and serves their faults.  key names the
+ * backend's device: fd >= 0 is its new descriptor (a restarted backend's
+ * replaces the old one), -1 keeps the one it has, for a new table.  Takes
+ * fd, always.  -errno: not served. */
 #define RAMFILL_MAX_RANGES	8
-struct ramfill_range {
-	uint64_t	start, len, off;
-};
-/* Shared: registers a backend's ranges on its userfaultfd fd and serves
- * their faults; takes fd, always (again for a new table on the same fd:
- * the ranges are replaced).  -errno: not served, fd closed. */
-int ramfill_watch(int fd, const struct ramfill_range *r, unsigned n);
-/* The backend is gone: fd is closed by the fault thread. */
-void ramfill_unwatch(int fd);
+int ramfill_watch(const void *key, int fd, const struct vuf_range *r,
+    unsigned n);
 /* Stops it, if it runs (the VM ends). */
 void ramfill_fini(void);
 

@@ -292,13 +292,34 @@ used_idx(struct vpci *v, unsigned i)
  * with NULL: the used indexes, when the old one died (its inflight
  * region then says which requests to run again).
  */
+/* The guest's RAM to the backend; where it stays in a snapshot's file,
+ * the backend's mappings registered for ramfill to serve. */
+static int
+mem_table(struct vpci *v)
+{
+	struct vuf_range rg[RAMFILL_MAX_RANGES];
+	unsigned n;
+	int uffd, rc;
+
+	if (!ramfill_shared())
+		return vuf_set_mem_table(&v->vu, v->vm);
+	if ((rc = vuf_set_mem_table_shared(&v->vu, v->vm, &uffd, rg, &n)) < 0)
+		return rc;
+	/* Registered before any ring runs: no touch of the backend's comes
+	 * first. */
+	if ((rc = ramfill_watch(&v->vu, uffd, rg, n)) < 0)
+		hlog("%s: its backend's guest memory cannot be served from the "
+		    "snapshot: userfaultfd: %s", v->name, strerror(-rc));
+	return rc;
+}
+
 static int
 start_rings(struct vpci *v, const uint16_t *bases)
 {
 	unsigned i;
 	int rc;
 
-	if ((rc = vuf_set_mem_table(&v->vu, v->vm)) < 0)
+	if ((rc = mem_table(v)) < 0)
 		return rc;
 	if (v->vu.pfeatures & (1ull << VU_PF_INFLIGHT_SHMFD)) {
 		if (v->infl.fd < 0 && (rc = vuf_get_inflight(&v->vu, v->nq,

@@ -13,7 +13,6 @@
 #include <sys/time.h>
 
 #include "core/layout.h"
-#include "core/ramfill.h"
 #include "core/vm.h"
 #include "core/vu_frontend.h"
 #include "ipc/vhost_user.h"
@@ -292,7 +291,6 @@ vuf_open(struct vu_front *f, int sock, const char *name)
 
 	memset(f, 0, sizeof(*f));
 	f->sock = sock;
-	f->uffd = -1;
 	f->name = name;
 	f->timeout = VUF_START_MS;
 	sock_timeout(sock, vuf_timeout_ms);
@@ -328,7 +326,6 @@ vuf_adopt(struct vu_front *f, int sock, const char *name, uint64_t features,
 {
 	memset(f, 0, sizeof(*f));
 	f->sock = sock;
-	f->uffd = -1;
 	f->name = name;
 	f->features = features;
 	f->pfeatures = pfeatures & VUF_PFEATURES;
@@ -343,9 +340,7 @@ vuf_close(struct vu_front *f)
 	if (f->sock >= 0)
 		close(f->sock);
 	f->sock = -1;
-	if (f->uffd >= 0)
-		ramfill_unwatch(f->uffd);
-	f->uffd = -1;
+	f->advised = false;
 }
 
 int
@@ -411,15 +406,14 @@ vuf_set_mem_table(struct vu_front *f, struct vm *vm)
 {
 	struct vu_msg m;
 
-	if (ramfill_shared())
-		return vuf_set_mem_table_shared(f, vm);
 	mem_table(&m, vm);
 	return call(f, &m, NULL);
 }
 
-/* The backend's userfaultfd (POSTCOPY_ADVISE), and it listening. */
+/* The backend's userfaultfd (POSTCOPY_ADVISE) into *uffd, and it
+ * listening. */
 static int
-take_uffd(struct vu_front *f)
+take_uffd(struct vu_front *f, int *uffd)
 {
 	struct vu_msg m, r;
 	int rc;
@@ -427,7 +421,8 @@ take_uffd(struct vu_front *f)
 	vu_msg_init(&m, VU_POSTCOPY_ADVISE, 0);
 	if ((rc = call(f, &m, &r)) < 0)
 		return rc;
-	f->uffd = r.fds[0];
+	*uffd = r.fds[0];
+	f->advised = true;
 	vu_msg_init(&m, VU_POSTCOPY_LISTEN, 0);
 	return call(f, &m, NULL);
 }
@@ -439,7 +434,7 @@ take_uffd(struct vu_front *f)
  */
 static int
 mapped_ranges(struct vu_front *f, const struct vu_msg *sent,
-    const struct vu_msg *r, struct ramfill_range *rg)
+    const struct vu_msg *r, struct vuf_range *rg)
 {
 	const struct vu_memtable *a = &sent->p.mem, *b = &r->p.mem;
 
@@ -456,55 +451,58 @@ mapped_ranges(struct vu_front *f, const struct vu_msg *sent,
 		    y->mmap_offset != x->mmap_offset || y->uaddr % 4096)
 			return broken(f, -EPROTO, "answered SET_MEM_TABLE with "
 			    "a region %u other than the one sent", i);
-		rg[i] = (struct ramfill_range){ .start = y->uaddr,
+		rg[i] = (struct vuf_range){ .start = y->uaddr,
 		    .len = y->size, .off = x->mmap_offset };
 	}
 	return 0;
 }
 
 int
-vuf_set_mem_table_shared(struct vu_front *f, struct vm *vm)
+vuf_set_mem_table_shared(struct vu_front *f, struct vm *vm, int *uffd,
+    struct vuf_range *rg, unsigned *n)
 {
-	struct ramfill_range rg[VU_MAX_REGIONS];
 	struct vu_msg m, r;
 	const char *why;
 	int rc;
 
+	*uffd = -1;
 	if (!(f->pfeatures & (1ull << VU_PF_PAGEFAULT))) {
 		hlog("%s: its backend does not offer PAGEFAULT, so its first "
 		    "touches of guest RAM cannot be served from the snapshot; "
 		    "restore without memory.share_snapshot", f->name);
 		return -EOPNOTSUPP;
 	}
-	if ((rc = drain(f)) < 0 || (f->uffd < 0 && (rc = take_uffd(f)) < 0) ||
-	    (rc = drain(f)) < 0)
-		return rc;
+	if ((rc = drain(f)) < 0 || (!f->advised && (rc = take_uffd(f,
+	    uffd)) < 0) || (rc = drain(f)) < 0)
+		goto fail;
 	/* Answered with the table, not acknowledged: no batch, no ack. */
 	mem_table(&m, vm);
 	if ((rc = check_idle(f)) < 0)
-		return rc;
-	if ((rc = vu_send(f->sock, &m)) < 0)
-		return broken(f, rc, "took no SET_MEM_TABLE: %s",
-		    strerror(-rc));
-	if ((rc = wait_reply(f)) < 0 || (rc = vu_recv(f->sock, &r)) < 0)
-		return bad_reply(f, &m, &r, rc);
+		goto fail;
+	if ((rc = vu_send(f->sock, &m)) < 0) {
+		rc = broken(f, rc, "took no SET_MEM_TABLE: %s", strerror(-rc));
+		goto fail;
+	}
+	if ((rc = wait_reply(f)) < 0 || (rc = vu_recv(f->sock, &r)) < 0) {
+		rc = bad_reply(f, &m, &r, rc);
+		goto fail;
+	}
 	if ((rc = vu_validate_reply(&r, VU_SET_MEM_TABLE, &why)) < 0) {
 		vu_msg_close_fds(&r);
-		return broken(f, rc, "answered SET_MEM_TABLE with request %u "
+		rc = broken(f, rc, "answered SET_MEM_TABLE with request %u "
 		    "(%s), %u bytes: %s", r.hdr.request,
 		    vu_request_name(r.hdr.request), r.hdr.size, why);
+		goto fail;
 	}
 	if ((rc = mapped_ranges(f, &m, &r, rg)) < 0)
-		return rc;
-	/* Registered before any ring runs: no touch of the backend's
-	 * comes first. */
-	rc = ramfill_watch(f->uffd, rg, m.p.mem.nregions);
-	if (rc < 0) {
-		f->uffd = -1;
-		return broken(f, rc, "cannot have its guest memory served from "
-		    "the snapshot: userfaultfd: %s", strerror(-rc));
-	}
+		goto fail;
+	*n = m.p.mem.nregions;
 	return 0;
+fail:
+	if (*uffd >= 0)
+		close(*uffd);
+	*uffd = -1;
+	return rc;
 }
 
 static int

@@ -18,7 +18,7 @@ struct vm;
  */
 struct vu_front {
 	int		sock;
-	int		uffd;		/* the backend's userfaultfd, or -1 */
+	bool		advised;	/* its userfaultfd was handed over */
 	const char	*name;		/* device name, for messages */
 	uint64_t	features;	/* offered by the backend */
 	uint64_t	pfeatures;	/* protocol features in use */
@@ -56,12 +56,18 @@ void vuf_adopt(struct vu_front *f, int sock, const char *name,
 void vuf_close(struct vu_front *f);
 int vuf_get_config(struct vu_front *f, uint32_t off, void *buf, uint32_t len);
 int vuf_set_features(struct vu_front *f, uint64_t features);
-/* The guest's RAM (the shared form where ramfill_shared()). */
 int vuf_set_mem_table(struct vu_front *f, struct vm *vm);
-/* SET_MEM_TABLE for a VM whose RAM stays in its snapshot's file
- * (memory.share_snapshot): the backend's userfaultfd is taken
- * (POSTCOPY_ADVISE, LISTEN) and its mappings registered with ramfill. */
-int vuf_set_mem_table_shared(struct vu_front *f, struct vm *vm);
+/*
+ * SET_MEM_TABLE for a VM whose RAM stays in its snapshot's file
+ * (memory.share_snapshot): on the connection's first, the backend's
+ * userfaultfd comes into *uffd (POSTCOPY_ADVISE, LISTEN; else -1), and
+ * rg[0..*n) get where the backend mapped each region, for ramfill.
+ */
+struct vuf_range {
+	uint64_t	start, len, off;	/* the backend's address; memfd offset */
+};
+int vuf_set_mem_table_shared(struct vu_front *f, struct vm *vm, int *uffd,
+    struct vuf_range *rg, unsigned *n);
 struct vuf_ring {
 	unsigned	num;
 	uint64_t	desc, avail, used;	/* guest-physical */

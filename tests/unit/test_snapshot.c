@@ -400,7 +400,7 @@ test_ram_shared(void **state)
 {
 	char dir[] = "/tmp/hyve-ramXXXXXX", path[64];
 	struct uffdio_api api = { .api = UFFD_API };
-	struct ramfill_range rg;
+	struct vuf_range rg;
 	struct snap_meminfo mi;
 	struct vm a, b;
 	uint64_t written, written2, hash2;
@@ -427,8 +427,8 @@ test_ram_shared(void **state)
 	assert_true((uffd = syscall(SYS_userfaultfd, O_CLOEXEC |
 	    O_NONBLOCK)) >= 0);
 	assert_int_equal(ioctl(uffd, UFFDIO_API, &api), 0);
-	rg = (struct ramfill_range){ .start = (uintptr_t)be, .len = RAM };
-	assert_int_equal(ramfill_watch(uffd, &rg, 1), 0);
+	rg = (struct vuf_range){ .start = (uintptr_t)be, .len = RAM };
+	assert_int_equal(ramfill_watch(&rg, uffd, &rg, 1), 0);
 
 	assert_memory_equal(be + off, a.mem + off, 4096);
 	assert_memory_equal(b.mem + off, a.mem + off, 4096);
@@ -461,7 +461,6 @@ test_ram_shared(void **state)
 	close(fd2);
 	unlink(path2);
 
-	ramfill_unwatch(uffd);
 	ramfill_fini();
 	assert_false(ramfill_shared());
 	close(p[0]);
