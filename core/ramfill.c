@@ -41,7 +41,6 @@
 #define PAGE		4096
 #define FAULT_BLOCK	(64u << 10)	/* read around a fault */
 #define MAX_WATCH	32		/* backends' userfaultfds */
-#define FETCH_CHUNK	(1u << 20)
 
 /* A backend's userfaultfd and its mappings of guest RAM. */
 struct watch {
@@ -67,7 +66,6 @@ static struct {
 	uint64_t	faults;
 	long long	started_ms;
 	bool		shared;		/* never filled: served to the end */
-	size_t		block;		/* read around a fault */
 	int		changed;	/* eventfd: the watches changed */
 	pthread_mutex_t	lock;		/* watch */
 	struct watch	watch[MAX_WATCH];
@@ -139,8 +137,9 @@ static int
 serve(uint8_t *buf, uint64_t off)
 {
 	static const uint8_t zero[PAGE];
-	uint64_t base = off & ~(uint64_t)(rf.block - 1);
-	size_t len = rf.block, p;
+	/* Shared, a page is all a touch costs. */
+	size_t len = rf.shared ? PAGE : FAULT_BLOCK, p;
+	uint64_t base = off & ~(uint64_t)(len - 1);
 	int rc;
 
 	if (base + len > rf.vm->mem_size)
@@ -302,7 +301,7 @@ fill_thread(void *arg)
 	uint64_t h;
 
 	(void)arg;
-	rf.fill_rc = vmsnap_ram_walk(rf.file, rf.path, rf.vm->mem_size,
+	rf.fill_rc = vmsnap_ram_walk(rf.file, rf.path, 0, rf.vm->mem_size,
 	    rf.shared ? check_only : place, NULL, &rf.stopping, &h);
 	rf.corrupt = rf.fill_rc == 0 && h != rf.hash;
 	eventfd_write(rf.done, 1);
@@ -467,9 +466,7 @@ ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash,
 	rf.corrupt = rf.stopping = false;
 	rf.faults = 0;
 	rf.started_ms = now_ms();
-	/* Shared, a page is all a touch costs. */
 	rf.shared = shared;
-	rf.block = shared ? PAGE : FAULT_BLOCK;
 	for (unsigned i = 0; i < MAX_WATCH; i++)
 		rf.watch[i].fd = -1;
 	snprintf(rf.path, sizeof(rf.path), "%s", path);
@@ -515,31 +512,12 @@ ramfill_fini(void)
 int
 ramfill_fetch(uint64_t off, uint64_t len)
 {
-	uint8_t *buf;
-	size_t n, p, run;
-	int rc = 0;
+	uint64_t h;
 
 	if (!ramfill_shared())
 		return 0;
-	if ((buf = malloc(FETCH_CHUNK)) == NULL)
-		return -ENOMEM;
-	while (rc == 0 && len > 0) {
-		n = len < FETCH_CHUNK ? len : FETCH_CHUNK;
-		if ((rc = pread_all(rf.file, buf, n, off)) < 0)
-			break;
-		/* Runs of stored pages; the zero ones stay holes. */
-		for (p = 0; rc == 0 && p < n; p += run ? run : PAGE) {
-			for (run = 0; p + run < n &&
-			    !vmsnap_page_zero(buf + p + run); run += PAGE)
-				;
-			if (run > 0)
-				rc = place(NULL, buf + p, run, off + p);
-		}
-		off += n;
-		len -= n;
-	}
-	free(buf);
-	return rc;
+	return vmsnap_ram_walk(rf.file, rf.path, off, off + len, place, NULL,
+	    NULL, &h);
 }
 
 /* Registers r[0..n) on fd; -errno. */

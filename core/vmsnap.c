@@ -378,10 +378,10 @@ put_pages(const uint8_t *buf, size_t len, uint64_t off, vmsnap_put_fn put,
 }
 
 int
-vmsnap_ram_walk(int fd, const char *path, uint64_t size, vmsnap_put_fn put,
-    void *arg, const bool *stop, uint64_t *hash)
+vmsnap_ram_walk(int fd, const char *path, uint64_t off, uint64_t size,
+    vmsnap_put_fn put, void *arg, const bool *stop, uint64_t *hash)
 {
-	uint64_t off = 0, end, n;
+	uint64_t end, n;
 	uint8_t *buf;
 	int rc = 0;
 
@@ -447,7 +447,8 @@ ram_load(struct vm *vm, int fd, const char *path, uint64_t hash)
 	/* Written to the memfd, not copied through its mapping: a write
 	 * allocates a page without faulting it in and zeroing it first (ten
 	 * times faster natively; docs/PERFORMANCE.md, part 10). */
-	rc = vmsnap_ram_walk(fd, path, vm->mem_size, write_ram, vm, NULL, &h);
+	rc = vmsnap_ram_walk(fd, path, 0, vm->mem_size, write_ram, vm, NULL,
+	    &h);
 	if (rc == 0 && h != hash) {
 		hlog("%s: corrupt: the checksum does not match the contents",
 		    path);

@@ -52,15 +52,16 @@ int vmsnap_ram_load(struct vm *vm, const char *dir,
     const struct snap_meminfo *mi);
 
 /*
- * Walks a snapshot's memory file fd (path, size bytes): its data extents
- * a MiB at a time, every non-zero page folded into *hash with its offset
+ * Walks a snapshot's memory file fd (path) from off to size: its data
+ * extents a MiB at a time, every non-zero page folded into *hash with its offset
  * and every run of them given to put(arg, p, len, off).  0, or the first
  * error (a read's logged), or -ECANCELED once *stop (if given) is set.
- * The restore's two loaders share it (vmsnap.c, ramfill.c).
+ * The restore's two loaders share it (vmsnap.c, ramfill.c), and so does
+ * ramfill_fetch for a part of the file.
  */
 typedef int (*vmsnap_put_fn)(void *arg, const uint8_t *p, size_t len,
     uint64_t off);
-int vmsnap_ram_walk(int fd, const char *path, uint64_t size,
+int vmsnap_ram_walk(int fd, const char *path, uint64_t off, uint64_t size,
     vmsnap_put_fn put, void *arg, const bool *stop, uint64_t *hash);
 /* A page of zeros. */
 bool vmsnap_page_zero(const uint8_t *p);
