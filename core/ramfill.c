@@ -138,7 +138,7 @@ serve(uint8_t *buf, uint64_t off)
 {
 	static const uint8_t zero[PAGE];
 	/* Shared, a page is all a touch costs. */
-	size_t len = rf.shared ? PAGE : FAULT_BLOCK, p;
+	size_t len = rf.shared ? PAGE : FAULT_BLOCK, p, q;
 	uint64_t base = off & ~(uint64_t)(len - 1);
 	int rc;
 
@@ -146,14 +146,20 @@ serve(uint8_t *buf, uint64_t off)
 		len = rf.vm->mem_size - base;
 	if ((rc = pread_all(rf.file, buf, len, base)) < 0)
 		return rc;
-	for (p = 0; p < len; p += PAGE) {
-		const uint8_t *src = vmsnap_page_zero(buf + p) ? zero : buf + p;
-
-		/* Only the faulting page as zeros: the others may be
-		 * holes that need no page at all. */
-		if (src == zero && base + p != off)
+	/* Each run of stored pages in one copy.  Of the zero pages only the
+	 * faulting one: the others may be holes that need no page at all. */
+	for (p = 0; p < len; p = q) {
+		if (vmsnap_page_zero(buf + p)) {
+			q = p + PAGE;
+			if (base + p == off &&
+			    (rc = place(NULL, zero, PAGE, off)) < 0)
+				return rc;
 			continue;
-		if ((rc = place(NULL, src, PAGE, base + p)) < 0)
+		}
+		for (q = p + PAGE; q < len && !vmsnap_page_zero(buf + q);
+		    q += PAGE)
+			;
+		if ((rc = place(NULL, buf + p, q - p, base + p)) < 0)
 			return rc;
 	}
 	return wake(off, PAGE);
