@@ -5,7 +5,9 @@
  * "CONNECT <port>\n", and opens PATH's directory, where a guest's
  * connection to host port P reaches the unix socket PATH_P.  Both go to
  * the backend as descriptors; its sandbox holds that one directory,
- * read-only, and nothing else by path.
+ * read-only, and nothing else by path.  A snapshot carries no
+ * connection: the restored VM's backend resets them, as a restarted one
+ * does (backends/vsock/vsock.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -107,7 +109,6 @@ const struct devclass devclass_vsock = {
 	.keys = vsock_keys,
 	.slots = { "listen", "dir" },
 	.role = &vsock_sandbox,
-	.unsaved = "connections",
 	.check = vsock_check,
 	.prepare = vsock_prepare,
 };

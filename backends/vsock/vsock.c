@@ -849,6 +849,29 @@ vsock_reset(struct vu_dev *d)
 	v->tx_stalled = false;
 }
 
+/*
+ * A restored VM's backend holds none of the saved connections: the guest
+ * learns it from the transport reset it sends first (event_run), as after
+ * a restart, and its driver then reads the CID again.  So a clone may be
+ * given a CID of its own.
+ */
+static bool
+vsock_state_config_ok(struct vu_dev *d, const uint8_t *saved,
+    const uint8_t *now, uint32_t len)
+{
+	uint64_t was;
+
+	if (len != sizeof(struct virtio_vsock_config))
+		return false;
+	memcpy(&was, saved, sizeof(was));
+	if (memcmp(saved, now, len) != 0)
+		hlog("the guest's CID is %llu now, %llu when saved; the "
+		    "driver reads it again at the transport reset",
+		    (unsigned long long)((struct vsock *)d->priv)->cid,
+		    (unsigned long long)le64toh(was));
+	return true;
+}
+
 const struct vu_backend vsock_backend = {
 	.name = "virtio-vsock",
 	.features = 0,
@@ -856,6 +879,7 @@ const struct vu_backend vsock_backend = {
 	.max_queue_size = VSOCK_QUEUE_SIZE,
 	.kick = vsock_kick,
 	.get_config = vsock_get_config,
+	.state_config_ok = vsock_state_config_ok,
 	.reset = vsock_reset,
 };
 

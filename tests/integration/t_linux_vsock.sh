@@ -5,10 +5,13 @@
 # to the host over 4 connections at once and receives 64 MiB from it over 4
 # more, each checked by sha256; then, while it holds a connection open,
 # hyve-vsock is SIGKILLed: the open connection must be reset, and new ones
-# in both directions must work.  The host end is vsockpeer.py; hyvectl
-# audit must show hyve-vsock confined, with PATH's directory, read-only, as
-# its root and only mount.
-# lab: 420 s
+# in both directions must work.  Then, while it holds another, the VM is
+# snapshotted and restored with another CID (hyve -r DIR -s 4,virtio-vsock,
+# cid=4,...): that connection must be reset, the driver must see CID 4,
+# and new connections must work both ways again.  The host end is
+# vsockpeer.py; hyvectl audit must show hyve-vsock confined, with PATH's
+# directory, read-only, as its root and only mount.
+# lab: 480 s
 # timeout: 1200 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
@@ -46,12 +49,13 @@ timeout -k 5 1000 "$HYVE" -c 2 -m 512M -s 0,hostbridge -s 31,lpc -l com1,stdio \
     -s 4,virtio-vsock,cid=3,socket="$UDS" \
     -o control.path="$SOCK" \
     -o boot.kernel="$L/vmlinuz" -o boot.initrd="$L/initrd.gz" \
-    -o "boot.cmdline=console=ttyS0 panic=-1 root=/dev/vda systemd.show_status=0 hyve.test=vsock hyve.vsock.cid=3 hyve.vsock.mb=64" \
+    -o "boot.cmdline=console=ttyS0 panic=-1 root=/dev/vda systemd.show_status=0 hyve.test=vsock hyve.vsock.cid=3 hyve.vsock.cid2=4 hyve.vsock.mb=64" \
     $VM </dev/null >"$TMP/out" 2>"$TMP/err" &
 HPID=$!
 
 show() {
 	tail -n 60 "$TMP/out"
+	[ ! -f "$TMP/err.saved" ] || sed 's/^/hyve (saved): /' "$TMP/err.saved"
 	sed 's/^/hyve: /' "$TMP/err"
 	sed 's/^/host: /' "$TMP/peer"
 }
@@ -101,17 +105,41 @@ while :; do
 done
 echo "vsock0 restarted: pid $1, $3 restart(s)"
 touch "$TMP/ctl/restarted"
+
+# Snapshot while the guest holds its second connection, and restore with
+# CID 4.  The saved VM stops (exit 1); the restored one runs to the end.
+_end=$(($(date +%s) + 600))
+until [ "$(grep -c "hold connected" "$TMP/peer")" -ge 2 ]; do
+	kill -0 $HPID 2>/dev/null || stop "hyve ended before the guest held a connection for the snapshot"
+	[ "$(date +%s)" -le $_end ] || stop "the guest held no second connection in 600 s"
+	sleep 0.2
+done
+"$CTL" --socket "$SOCK" snapshot $VM "$TMP/snap" >"$TMP/snap.out" 2>&1 ||
+    stop "hyvectl snapshot failed: $(cat "$TMP/snap.out")"
+cat "$TMP/snap.out"
+wait $HPID
+rc=$?
+[ $rc -eq 1 ] || stop "the snapshotted VM exited $rc, expected 1"
+mv "$TMP/err" "$TMP/err.saved"
+SOCK=$TMP/vm2.sock
+timeout -k 5 900 "$HYVE" -r "$TMP/snap" -s 4,virtio-vsock,cid=4,socket="$UDS" \
+    -o control.path="$SOCK" </dev/null >>"$TMP/out" 2>"$TMP/err" &
+HPID=$!
+wait_log "restored from" "$TMP/err" 300 || stop "hyve -r did not restore the VM"
+touch "$TMP/ctl/restored"
 wait $HPID
 rc=$?
 touch "$TMP/ctl/stop"
 wait $peer
 show
 [ $rc -eq 1 ] || fail "hyve exited $rc, expected 1 (poweroff)"
-grep -q "^6 passed, 0 failed" "$TMP/out" || fail "the guest's checks did not all pass: $(grep ^FAIL "$TMP/out" | head -n 3 | tr '\n' ' ')"
+grep -q "^10 passed, 0 failed" "$TMP/out" || fail "the guest's checks did not all pass: $(grep ^FAIL "$TMP/out" | head -n 3 | tr '\n' ' ')"
 [ "$(grep -c "^vsockpeer: h2g [0-9]* ok: 16777216 bytes" "$TMP/peer")" -eq 4 ] ||
     fail "the host did not send 4 x 16 MiB that the guest checked"
 [ "$(grep -c "^vsockpeer: g2h received 16777216 bytes" "$TMP/peer")" -ge 4 ] ||
     fail "the host did not receive 4 x 16 MiB"
 grep -q "^vsockpeer: h2g-after ok" "$TMP/peer" || fail "no host connection to the guest after the restart"
-grep -q "^vsockpeer: hold: " "$TMP/peer" || fail "the held connection did not end on the host"
+[ "$(grep -c "^vsockpeer: hold: " "$TMP/peer")" -eq 2 ] || fail "the held connections did not both end on the host"
+grep -q "^vsockpeer: h2g-restored ok" "$TMP/peer" || fail "no host connection to the guest after the restore"
+grep -q "the guest's CID is 4 now, 3 when saved" "$TMP/err" || fail "the restored backend did not take CID 4"
 echo "ok: $(grep "passed, 0 failed" "$TMP/out")"

@@ -6,8 +6,9 @@
 # foreign) is refused with exit 4 and one line.  A VM with a virtio-rng
 # device reading it in every step is snapshotted and restored, and its new
 # backend goes on from the rings' saved state (and its disk's backend
-# refuses a restore onto a disk of another size); a VM with virtio-vsock,
-# whose backend holds connections, is refused and runs on.
+# refuses a restore onto a disk of another size); a VM with virtio-vsock
+# is restored with another CID; a VM with virtio-fs, whose backend holds
+# open files, is refused and runs on.
 # lab: 140 s
 # timeout: 600 s
 . "$(dirname "$0")/lib.sh"
@@ -219,8 +220,11 @@ first=$(sed -n 's/^count: step \([0-9]*\) of .*/\1/p' "$TMP/out5" | head -n 1)
 [ "$first" = $((stepc + 1)) ] || fail "the rng VM went on at step ${first:-none}, not $((stepc + 1))"
 grep -q "rnd0: virtio-rnd at .* backend .* pid" "$TMP/out5.err" || fail "the restored VM started no rnd backend"
 
-# 7. A backend with state of its own (vsock: connections) is refused, one
-# line naming the device, and the VM runs on.
+# 7. A VM with virtio-vsock is saved and restored with another CID (its
+# backend carries no connection; the restored one resets them, as after a
+# restart, and takes the new CID).  A VM with virtio-fs, whose backend
+# (virtiofsd) holds open files it cannot hand over, is refused, one line
+# naming the device, and runs on.
 # The backend, as the tenant, listens in $TMP/vs.
 chmod 755 "$TMP"
 mkdir -m 777 "$TMP/vs"
@@ -232,17 +236,41 @@ pids="$pids $pid"
 wait_guest "idle: waiting" "$TMP/out6" $pid 120 || { cat "$TMP/err6"; fail "the vsock VM never started"; }
 "$CTL" --socket "$SOCK" snapshot vm-vs "$TMP/e" >"$TMP/ctl" 2>&1; rc=$?
 cat "$TMP/ctl"
-[ $rc -eq 1 ] || fail "snapshot of a VM with virtio-vsock exited $rc, expected 1"
+[ $rc -eq 0 ] || fail "snapshot of a VM with virtio-vsock exited $rc"
+wait_exit $pid 60
+[ $rc -eq 1 ] || fail "the saved vsock VM exited $rc, expected 1"
+"$HYVE" -r "$TMP/e" -s 3,virtio-vsock,cid=6,socket="$TMP/vs/v.sock" \
+    -o control.path="$TMP/vs.sock" </dev/null >"$TMP/out7" 2>"$TMP/err7" &
+pid=$!
+pids="$pids $pid"
+wait_guest "the guest's CID is 6 now, 5 when saved" "$TMP/err7" $pid 120 ||
+    { cat "$TMP/err7"; fail "the restored vsock backend did not take CID 6"; }
+"$CTL" --socket "$TMP/vs.sock" status vm-vs | grep -q "vm-vs: running" ||
+    fail "the restored vsock VM does not run"
+"$CTL" --socket "$TMP/vs.sock" poweroff vm-vs --force >/dev/null 2>&1
+wait_exit $pid 60
+[ $rc -eq 1 ] || fail "the restored vsock VM exited $rc after a forced poweroff, expected 1"
+
+mkdir -m 755 "$TMP/share"
+"$HYVE" -m 64M -s 0,hostbridge -s 3,virtio-fs,"$TMP/share",tag=t \
+    -s 31,lpc -l com1,stdio -o boot.kernel="$GUEST" -o boot.cmdline=test=idle \
+    -o control.path="$SOCK" vm-fs </dev/null >"$TMP/out8" 2>"$TMP/err8" &
+pid=$!
+pids="$pids $pid"
+wait_guest "idle: waiting" "$TMP/out8" $pid 120 || { cat "$TMP/err8"; fail "the virtio-fs VM never started"; }
+"$CTL" --socket "$SOCK" snapshot vm-fs "$TMP/f" >"$TMP/ctl" 2>&1; rc=$?
+cat "$TMP/ctl"
+[ $rc -eq 1 ] || fail "snapshot of a VM with virtio-fs exited $rc, expected 1"
 [ "$(wc -l <"$TMP/ctl")" -eq 1 ] || fail "the refusal is not one line"
-grep -q "vsock0: its backend keeps state of its own (connections) that snapshots cannot carry yet" "$TMP/ctl" ||
-    fail "the refusal does not name vsock0 and say why"
-[ ! -e "$TMP/e/state" ] && [ ! -e "$TMP/e/memory" ] && [ ! -e "$TMP/e/.state.partial" ] ||
-    fail "a refused snapshot left files in $TMP/e"
-"$CTL" --socket "$SOCK" status vm-vs | grep -q "vm-vs: running" ||
+grep -q "fs0: its backend keeps state of its own (open files) that snapshots cannot carry yet" "$TMP/ctl" ||
+    fail "the refusal does not name fs0 and say why"
+[ ! -e "$TMP/f/state" ] && [ ! -e "$TMP/f/memory" ] && [ ! -e "$TMP/f/.state.partial" ] ||
+    fail "a refused snapshot left files in $TMP/f"
+"$CTL" --socket "$SOCK" status vm-fs | grep -q "vm-fs: running" ||
     fail "the VM does not run on after a refused snapshot"
 # Forced off at once: its answer may lose the race with the VM's exit, so
 # what counts is that the VM ends.
-"$CTL" --socket "$SOCK" poweroff vm-vs --force >/dev/null 2>&1
+"$CTL" --socket "$SOCK" poweroff vm-fs --force >/dev/null 2>&1
 wait_exit $pid 60
-[ $rc -eq 1 ] || fail "the vsock VM exited $rc after a forced poweroff, expected 1"
+[ $rc -eq 1 ] || fail "the virtio-fs VM exited $rc after a forced poweroff, expected 1"
 echo "t_snapshot: ok"

@@ -4,6 +4,8 @@
 # the root image, with vsockt).  The host side is vsockpeer.py.
 #   hyve.vsock.cid=N   the CID the device was given
 #   hyve.vsock.mb=N    MiB per direction, over 4 connections at once
+#   hyve.vsock.cid2=N  the CID after the host's snapshot and restore (none:
+#                      no such round)
 # Prints PASS name / FAIL name: reason, then "N passed, M failed", and
 # powers off.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -101,6 +103,50 @@ if ! kill -0 $hd 2>/dev/null && wait $hd; then
 else
 	kill $hd 2>/dev/null
 	ko vsock-h2g-after-restart "hashd on port 6001 served nothing: $(cat /tmp/hashd1.out)"
+fi
+
+# Snapshot: the host snapshots the VM while a connection is open and
+# restores it with CID cid2.  The restored backend holds no connection:
+# the open one is reset, the driver reads the new CID, and new
+# connections work both ways.
+cid2=$(arg hyve.vsock.cid2 "")
+if [ -n "$cid2" ]; then
+	vsockt hashd 6002 1 >/tmp/hashd2.out 2>&1 &
+	hd=$!
+	vsockt hold 2 5001 >/tmp/hold2.out 2>&1 &
+	hp=$!
+	say "vsock: holding a connection to port 5001 for the snapshot"
+	j=0
+	while kill -0 $hp 2>/dev/null; do j=$((j + 1)); [ $j -le 6000 ] || break; sleep 0.1; done
+	if ! kill -0 $hp 2>/dev/null && wait $hp; then
+		ok vsock-restore-reset
+		say "$(cat /tmp/hold2.out)"
+	else
+		kill $hp 2>/dev/null
+		ko vsock-restore-reset "the connection open at the snapshot was not reset in 600 s"
+	fi
+	j=0
+	until got=$(vsockt cid 2>/dev/null) && [ "$got" = "$cid2" ]; do
+		j=$((j + 1)); [ $j -le 300 ] || break
+		sleep 0.1
+	done
+	if [ "$got" = "$cid2" ]; then ok vsock-restore-cid; else ko vsock-restore-cid "local CID '$got' after the restore, expected $cid2"; fi
+	j=0
+	while :; do
+		got=$(timeout -k 5 60 vsockt connect 2 5000 </tmp/a 2>/dev/null | cut -d' ' -f1)
+		[ "$got" = "$want" ] && break
+		j=$((j + 1)); [ $j -le 100 ] || break
+		sleep 1
+	done
+	if [ "$got" = "$want" ]; then ok vsock-after-restore; else ko vsock-after-restore "sha '$got', sent '$want'"; fi
+	j=0
+	while kill -0 $hd 2>/dev/null; do j=$((j + 1)); [ $j -le 3000 ] || break; sleep 0.1; done
+	if ! kill -0 $hd 2>/dev/null && wait $hd; then
+		ok vsock-h2g-after-restore
+	else
+		kill $hd 2>/dev/null
+		ko vsock-h2g-after-restore "hashd on port 6002 served nothing: $(cat /tmp/hashd2.out)"
+	fi
 fi
 
 echo "$pass passed, $fail failed"

@@ -5,7 +5,9 @@ answers with the sha256 of it.  PATH_5001: logs "hold connected" and waits
 for the connection to break (the test kills the backend meanwhile).  To
 the guest: CONN connections at once to port 6000 through PATH ("CONNECT
 6000"), MIB/CONN MiB each, each checked against the sha256 the guest
-answers; once CTL/restarted exists, one more of 1 MiB to port 6001.
+answers; once CTL/restarted exists, one more of 1 MiB to port 6001, and
+once CTL/restored exists (the test restored the VM from a snapshot), one
+of 1 MiB to port 6002.
 CONNECT is retried until the guest listens.  Stops after SECONDS.
 Usage: vsockpeer.py PATH MIB CONN SECONDS CTL"""
 import hashlib, os, socket, sys, threading, time
@@ -135,5 +137,11 @@ while not os.path.exists(os.path.join(ctl, "restarted")):
         sys.exit(1)
     time.sleep(0.1)
 send(6001, 1048576, "h2g-after")
+while not os.path.exists(os.path.join(ctl, "restored")):
+    if time.time() > deadline or os.path.exists(os.path.join(ctl, "stop")):
+        log("h2g-restored: no restore")
+        sys.exit(0)
+    time.sleep(0.1)
+send(6002, 1048576, "h2g-restored")
 while time.time() < deadline and not os.path.exists(os.path.join(ctl, "stop")):
     time.sleep(0.2)
