@@ -328,7 +328,10 @@ start_rings(struct vpci *v, const uint16_t *bases)
 		if ((rc = vuf_set_inflight(&v->vu, &v->infl)) < 0)
 			return rc;
 	}
-	for (i = 0; i < v->nq; i++) {
+	/* Last queue first: a device's control queues come after its data
+	 * queues (vsock's event queue, whose transport reset a new backend
+	 * must give the driver before any packet). */
+	for (i = v->nq; i-- > 0;) {
 		struct vpci_queue *q = &v->q[i];
 		struct vuf_ring r = {
 			.num = q->size, .desc = q->desc, .avail = q->avail,

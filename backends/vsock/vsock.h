@@ -82,6 +82,8 @@ struct vsock {
 	unsigned ctl_head, ctl_len;
 	unsigned rr;		/* round robin over connections with data */
 	bool reset_sent;	/* TRANSPORT_RESET given to this driver */
+	bool reset_seen;	/* and handled: it gave an event buffer back */
+	uint16_t reset_avail;	/* the event queue's avail index then */
 	bool tx_stalled;	/* tx waits for room in ctl[] */
 	uint64_t pkts_in, pkts_out, rsts;
 };

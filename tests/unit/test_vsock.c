@@ -46,6 +46,8 @@ static uint8_t *mem;
 static struct vf_queue q[3];
 static uint16_t rx_seen, tx_next;
 
+static int host_connect(void);
+
 static bool
 find_binary(void)
 {
@@ -97,7 +99,7 @@ call_ok(struct vu_msg *m, struct vu_msg *r)
 
 /* rx with NUM buffers posted; tx and event empty. */
 static void
-configure(void)
+configure_rings(void)
 {
 	struct vu_msg m, r;
 
@@ -124,6 +126,42 @@ configure(void)
 	}
 	__atomic_store_n(&q[0].avail->idx, NUM, __ATOMIC_RELEASE);
 	eventfd_write(q[0].kick, 1);
+}
+
+/* Posts the event buffer (descriptor 0) once more. */
+static void
+event_post(void)
+{
+	uint16_t n = q[2].avail->idx;
+
+	q[2].desc[0] = (struct vring_desc){ EV_AT, 4, VRING_DESC_F_WRITE, 0 };
+	q[2].avail->ring[n % NUM] = 0;
+	__atomic_store_n(&q[2].avail->idx, n + 1, __ATOMIC_RELEASE);
+	eventfd_write(q[2].kick, 1);
+}
+
+/* The backend's transport reset in the event buffer, within 5 s. */
+static void
+event_expect_reset(void)
+{
+	struct virtio_vsock_event *e = (void *)(mem + EV_AT);
+
+	for (int t = 0; t < 5000 && q[2].used->idx == 0; t += 5)
+		usleep(5000);
+	assert_int_equal(q[2].used->idx, 1);
+	assert_int_equal(q[2].used->ring[0].len, 4);
+	assert_int_equal(e->id, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+}
+
+/* As Linux's driver does: an event buffer, and once the backend's
+ * transport reset is handled, the buffer given back. */
+static void
+configure(void)
+{
+	configure_rings();
+	event_post();
+	event_expect_reset();
+	event_post();
 }
 
 /* Gives rx buffer id back to the backend (after reading its packet). */
@@ -239,34 +277,41 @@ read_within(int fd, void *buf, size_t len, int ms)
 	return read(fd, buf, len);
 }
 
+/*
+ * A new backend tells the driver that its connections are gone, and
+ * sends it nothing until the driver has handled that (given the event
+ * buffer back): a host CONNECT that came first waits, since Linux's reset
+ * would end its connection too.
+ */
 static void
 test_config_and_reset_event(void **state)
 {
 	struct virtio_vsock_event *e = (void *)(mem + EV_AT);
+	struct virtio_vsock_hdr h;
 	struct vu_msg m, r;
 	uint64_t cid;
+	int c;
 
 	(void)state;
 	if (!find_binary())
 		skip();
-	configure();
+	configure_rings();
 	vu_msg_init(&m, VU_GET_CONFIG, 12 + 8);
 	m.p.config.size = 8;
 	call_ok(&m, &r);
 	memcpy(&cid, r.p.config.data, 8);
 	assert_int_equal(cid, CID);
 
-	/* A new backend tells the driver that its connections are gone. */
+	c = host_connect();
+	assert_int_equal(write(c, "CONNECT 77\n", 11), 11);
 	e->id = 0xffff;
-	q[2].desc[0] = (struct vring_desc){ EV_AT, 4, VRING_DESC_F_WRITE, 0 };
-	q[2].avail->ring[0] = 0;
-	__atomic_store_n(&q[2].avail->idx, 1, __ATOMIC_RELEASE);
-	eventfd_write(q[2].kick, 1);
-	for (int t = 0; t < 5000 && q[2].used->idx == 0; t += 5)
-		usleep(5000);
-	assert_int_equal(q[2].used->idx, 1);
-	assert_int_equal(q[2].used->ring[0].len, 4);
-	assert_int_equal(e->id, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	event_post();
+	event_expect_reset();
+	assert_false(rx_get(&h, NULL, 0, NULL, 300));
+	event_post();
+	rx_expect(&h, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(h.dst_port, 77);
+	close(c);
 }
 
 static void
