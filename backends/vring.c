@@ -332,6 +332,19 @@ vring_enable_notify(struct vring_queue *vq)
 }
 
 void
+vring_kick_after(struct vring_queue *vq, uint16_t idx)
+{
+	if (!vring_ready(vq))
+		return;
+	if (vq->event_idx)
+		__atomic_store_n(virtq_avail_event(vq->used, vq->num), idx,
+		    __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(&vq->used->flags, 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void
 vring_notify(struct vring_queue *vq, bool on)
 {
 	if (!vring_ready(vq) || vq->event_idx)

@@ -112,6 +112,13 @@ bool vring_enable_notify(struct vring_queue *vq);
  */
 void vring_notify(struct vring_queue *vq, bool on);
 
+/*
+ * Asks the driver to kick once it makes an entry available after the
+ * first idx (avail_event = idx), whatever the backend has taken: a
+ * backend that waits for one buffer given back, not for the ring.
+ */
+void vring_kick_after(struct vring_queue *vq, uint16_t idx);
+
 /* Whether the driver has made entries available that were not taken. */
 bool vring_pending(const struct vring_queue *vq);
 

@@ -656,6 +656,9 @@ event_run(struct vu_dev *d, struct vring_queue *vq)
 		v->reset_sent = true;
 		v->reset_avail = __atomic_load_n(&vq->avail->idx,
 		    __ATOMIC_ACQUIRE);
+		/* The buffer given back must kick us, though the driver
+		 * has more posted than this one. */
+		vring_kick_after(vq, v->reset_avail);
 	}
 	vring_flush(vq);
 }

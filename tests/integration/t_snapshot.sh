@@ -228,12 +228,18 @@ grep -q "rnd0: virtio-rnd at .* backend .* pid" "$TMP/out5.err" || fail "the res
 # The backend, as the tenant, listens in $TMP/vs.
 chmod 755 "$TMP"
 mkdir -m 777 "$TMP/vs"
-"$HYVE" -m 64M -s 0,hostbridge -s 3,virtio-vsock,cid=5,socket="$TMP/vs/v.sock" \
-    -s 31,lpc -l com1,stdio -o boot.kernel="$GUEST" -o boot.cmdline=test=idle \
-    -o control.path="$SOCK" vm-vs </dev/null >"$TMP/out6" 2>"$TMP/err6" &
-pid=$!
-pids="$pids $pid"
-wait_guest "idle: waiting" "$TMP/out6" $pid 120 || { cat "$TMP/err6"; fail "the vsock VM never started"; }
+# idle_vm NAME N DEVICE: the idle test guest with DEVICE in slot 3, its
+# output in $TMP/outN and errN, running; its pid in $pid.
+idle_vm() {
+	"$HYVE" -m 64M -s 0,hostbridge -s 3,"$3" -s 31,lpc -l com1,stdio \
+	    -o boot.kernel="$GUEST" -o boot.cmdline=test=idle \
+	    -o control.path="$SOCK" "$1" </dev/null >"$TMP/out$2" 2>"$TMP/err$2" &
+	pid=$!
+	pids="$pids $pid"
+	wait_guest "idle: waiting" "$TMP/out$2" $pid 120 ||
+	    { cat "$TMP/err$2"; fail "$1 never started"; }
+}
+idle_vm vm-vs 6 virtio-vsock,cid=5,socket="$TMP/vs/v.sock"
 "$CTL" --socket "$SOCK" snapshot vm-vs "$TMP/e" >"$TMP/ctl" 2>&1; rc=$?
 cat "$TMP/ctl"
 [ $rc -eq 0 ] || fail "snapshot of a VM with virtio-vsock exited $rc"
@@ -252,12 +258,7 @@ wait_exit $pid 60
 [ $rc -eq 1 ] || fail "the restored vsock VM exited $rc after a forced poweroff, expected 1"
 
 mkdir -m 755 "$TMP/share"
-"$HYVE" -m 64M -s 0,hostbridge -s 3,virtio-fs,"$TMP/share",tag=t \
-    -s 31,lpc -l com1,stdio -o boot.kernel="$GUEST" -o boot.cmdline=test=idle \
-    -o control.path="$SOCK" vm-fs </dev/null >"$TMP/out8" 2>"$TMP/err8" &
-pid=$!
-pids="$pids $pid"
-wait_guest "idle: waiting" "$TMP/out8" $pid 120 || { cat "$TMP/err8"; fail "the virtio-fs VM never started"; }
+idle_vm vm-fs 8 virtio-fs,"$TMP/share",tag=t
 "$CTL" --socket "$SOCK" snapshot vm-fs "$TMP/f" >"$TMP/ctl" 2>&1; rc=$?
 cat "$TMP/ctl"
 [ $rc -eq 1 ] || fail "snapshot of a VM with virtio-fs exited $rc, expected 1"

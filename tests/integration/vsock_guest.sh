@@ -69,68 +69,27 @@ else
 	ko vsock-h2g "hashd on port 6000 did not serve 4 connections: $(cat /tmp/hashd.out)"
 fi
 
-# Restart: a connection open while hyve-vsock is killed is reset; new ones
-# work both ways.  The host kills it once the peer sees "hold".
-vsockt hashd 6001 1 >/tmp/hashd1.out 2>&1 &
-hd=$!
-vsockt hold 2 5001 >/tmp/hold.out 2>&1 &
-hp=$!
-say "vsock: holding a connection to port 5001"
-j=0
-while kill -0 $hp 2>/dev/null; do j=$((j + 1)); [ $j -le 3000 ] || break; sleep 0.1; done
-if ! kill -0 $hp 2>/dev/null && wait $hp; then
-	ok vsock-reset
-	say "$(cat /tmp/hold.out)"
-else
-	kill $hp 2>/dev/null
-	ko vsock-reset "the connection open at the restart was not reset in 300 s"
-fi
-# A new connection to the host: retried while the backend comes back.
-head -c 1M /dev/urandom >/tmp/a
-want=$(sha256sum </tmp/a | cut -d' ' -f1)
-j=0
-while :; do
-	got=$(timeout -k 5 60 vsockt connect 2 5000 </tmp/a 2>/dev/null | cut -d' ' -f1)
-	[ "$got" = "$want" ] && break
-	j=$((j + 1)); [ $j -le 100 ] || break
-	sleep 1
-done
-if [ "$got" = "$want" ]; then ok vsock-after-restart; else ko vsock-after-restart "sha '$got', sent '$want'"; fi
-j=0
-while kill -0 $hd 2>/dev/null; do j=$((j + 1)); [ $j -le 3000 ] || break; sleep 0.1; done
-if ! kill -0 $hd 2>/dev/null && wait $hd; then
-	ok vsock-h2g-after-restart
-else
-	kill $hd 2>/dev/null
-	ko vsock-h2g-after-restart "hashd on port 6001 served nothing: $(cat /tmp/hashd1.out)"
-fi
-
-# Snapshot: the host snapshots the VM while a connection is open and
-# restores it with CID cid2.  The restored backend holds no connection:
-# the open one is reset, the driver reads the new CID, and new
-# connections work both ways.
-cid2=$(arg hyve.vsock.cid2 "")
-if [ -n "$cid2" ]; then
-	vsockt hashd 6002 1 >/tmp/hashd2.out 2>&1 &
+# interrupted NAME PORT SECONDS WHEN: while the guest holds a connection to
+# host port 5001 and serves one on PORT, the host interrupts hyve-vsock
+# (WHEN says how).  The held connection must be reset within SECONDS; a
+# new one to the host (retried while the backend comes back) and the
+# host's to PORT must work.  Checks NAME-reset, after-NAME, h2g-after-NAME.
+interrupted() {
+	vsockt hashd $2 1 >/tmp/hashd$2.out 2>&1 &
 	hd=$!
-	vsockt hold 2 5001 >/tmp/hold2.out 2>&1 &
+	vsockt hold 2 5001 >/tmp/hold$2.out 2>&1 &
 	hp=$!
-	say "vsock: holding a connection to port 5001 for the snapshot"
+	say "vsock: holding a connection to port 5001 for the $1"
 	j=0
-	while kill -0 $hp 2>/dev/null; do j=$((j + 1)); [ $j -le 6000 ] || break; sleep 0.1; done
+	while kill -0 $hp 2>/dev/null; do j=$((j + 1)); [ $j -le $(($3 * 10)) ] || break; sleep 0.1; done
 	if ! kill -0 $hp 2>/dev/null && wait $hp; then
-		ok vsock-restore-reset
-		say "$(cat /tmp/hold2.out)"
+		ok vsock-$1-reset
+		say "$(cat /tmp/hold$2.out)"
 	else
 		kill $hp 2>/dev/null
-		ko vsock-restore-reset "the connection open at the snapshot was not reset in 600 s"
+		ko vsock-$1-reset "the connection open at the $4 was not reset in $3 s"
 	fi
-	j=0
-	until got=$(vsockt cid 2>/dev/null) && [ "$got" = "$cid2" ]; do
-		j=$((j + 1)); [ $j -le 300 ] || break
-		sleep 0.1
-	done
-	if [ "$got" = "$cid2" ]; then ok vsock-restore-cid; else ko vsock-restore-cid "local CID '$got' after the restore, expected $cid2"; fi
+	[ -z "$5" ] || $5
 	j=0
 	while :; do
 		got=$(timeout -k 5 60 vsockt connect 2 5000 </tmp/a 2>/dev/null | cut -d' ' -f1)
@@ -138,16 +97,36 @@ if [ -n "$cid2" ]; then
 		j=$((j + 1)); [ $j -le 100 ] || break
 		sleep 1
 	done
-	if [ "$got" = "$want" ]; then ok vsock-after-restore; else ko vsock-after-restore "sha '$got', sent '$want'"; fi
+	if [ "$got" = "$want" ]; then ok vsock-after-$1; else ko vsock-after-$1 "sha '$got', sent '$want'"; fi
 	j=0
 	while kill -0 $hd 2>/dev/null; do j=$((j + 1)); [ $j -le 3000 ] || break; sleep 0.1; done
 	if ! kill -0 $hd 2>/dev/null && wait $hd; then
-		ok vsock-h2g-after-restore
+		ok vsock-h2g-after-$1
 	else
 		kill $hd 2>/dev/null
-		ko vsock-h2g-after-restore "hashd on port 6002 served nothing: $(cat /tmp/hashd2.out)"
+		ko vsock-h2g-after-$1 "hashd on port $2 served nothing: $(cat /tmp/hashd$2.out)"
 	fi
-fi
+}
+
+# After the restore the driver must have read the new CID.
+new_cid() {
+	j=0
+	until got=$(vsockt cid 2>/dev/null) && [ "$got" = "$cid2" ]; do
+		j=$((j + 1)); [ $j -le 300 ] || break
+		sleep 0.1
+	done
+	if [ "$got" = "$cid2" ]; then ok vsock-restore-cid; else ko vsock-restore-cid "local CID '$got' after the restore, expected $cid2"; fi
+}
+
+head -c 1M /dev/urandom >/tmp/a
+want=$(sha256sum </tmp/a | cut -d' ' -f1)
+# Restart: the host kills hyve-vsock once the peer sees "hold".
+interrupted restart 6001 300 restart
+# Snapshot: the host snapshots the VM while it holds a connection and
+# restores it with CID cid2.  The restored backend holds no connection;
+# the driver reads the new CID at its transport reset.
+cid2=$(arg hyve.vsock.cid2 "")
+[ -z "$cid2" ] || interrupted restore 6002 600 snapshot new_cid
 
 echo "$pass passed, $fail failed"
 say "checks done at $(up)s"

@@ -106,7 +106,8 @@ configure_rings(void)
 	vu_msg_init(&m, VU_GET_FEATURES, 0);
 	call_ok(&m, &r);
 	assert_true(r.p.u64 & (1ull << 32));
-	vu_msg_u64(&m, VU_SET_FEATURES, 1ull << 32 | 1ull << VU_F_PROTOCOL_FEATURES);
+	vu_msg_u64(&m, VU_SET_FEATURES, 1ull << 32 | 1ull << VU_F_PROTOCOL_FEATURES |
+	    1ull << VIRTIO_RING_F_EVENT_IDX);
 	call_ok(&m, &r);
 	vu_msg_u64(&m, VU_SET_PROTOCOL_FEATURES, 1ull << VU_PF_REPLY_ACK |
 	    1ull << VU_PF_MQ | 1ull << VU_PF_CONFIG);
@@ -151,6 +152,8 @@ event_expect_reset(void)
 	assert_int_equal(q[2].used->idx, 1);
 	assert_int_equal(q[2].used->ring[0].len, 4);
 	assert_int_equal(e->id, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	/* The buffer it will be given back must kick it (EVENT_IDX). */
+	assert_int_equal(*virtq_avail_event(q[2].used, NUM), q[2].avail->idx);
 }
 
 /* As Linux's driver does: an event buffer, and once the backend's
