@@ -11,7 +11,7 @@
 # and new connections must work both ways again.  The host end is
 # vsockpeer.py; hyvectl audit must show hyve-vsock confined, with PATH's
 # directory, read-only, as its root and only mount.
-# lab: 480 s
+# lab: 420 s
 # timeout: 1200 s
 . "$(dirname "$0")/lib.sh"
 need_kvm
