@@ -138,7 +138,7 @@ serve(uint8_t *buf, uint64_t off)
 {
 	static const uint8_t zero[PAGE];
 	/* Shared, a page is all a touch costs. */
-	size_t len = rf.shared ? PAGE : FAULT_BLOCK, p, q;
+	size_t len = rf.shared ? PAGE : FAULT_BLOCK;
 	uint64_t base = off & ~(uint64_t)(len - 1);
 	int rc;
 
@@ -146,22 +146,13 @@ serve(uint8_t *buf, uint64_t off)
 		len = rf.vm->mem_size - base;
 	if ((rc = pread_all(rf.file, buf, len, base)) < 0)
 		return rc;
-	/* Each run of stored pages in one copy.  Of the zero pages only the
-	 * faulting one: the others may be holes that need no page at all. */
-	for (p = 0; p < len; p = q) {
-		if (vmsnap_page_zero(buf + p)) {
-			q = p + PAGE;
-			if (base + p == off &&
-			    (rc = place(NULL, zero, PAGE, off)) < 0)
-				return rc;
-			continue;
-		}
-		for (q = p + PAGE; q < len && !vmsnap_page_zero(buf + q);
-		    q += PAGE)
-			;
-		if ((rc = place(NULL, buf + p, q - p, base + p)) < 0)
-			return rc;
-	}
+	/* Of the zero pages only the faulting one: the others may be holes
+	 * that need no page at all.  Each run of stored pages in one copy. */
+	if (vmsnap_page_zero(buf + (off - base)) &&
+	    (rc = place(NULL, zero, PAGE, off)) < 0)
+		return rc;
+	if ((rc = vmsnap_put_runs(buf, len, base, place, NULL, NULL)) < 0)
+		return rc;
 	return wake(off, PAGE);
 }
 
@@ -518,12 +509,10 @@ ramfill_fini(void)
 int
 ramfill_fetch(uint64_t off, uint64_t len)
 {
-	uint64_t h;
-
 	if (!ramfill_shared())
 		return 0;
 	return vmsnap_ram_walk(rf.file, rf.path, off, off + len, place, NULL,
-	    NULL, &h);
+	    NULL, NULL);
 }
 
 /* Registers r[0..n) on fd; -errno. */

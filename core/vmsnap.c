@@ -356,18 +356,17 @@ write_ram(void *vm, const uint8_t *p, size_t len, uint64_t off)
 	return rc;
 }
 
-/* The runs of non-zero pages of buf (len bytes of the file at off) to
- * put, each page hashed. */
-static int
-put_pages(const uint8_t *buf, size_t len, uint64_t off, vmsnap_put_fn put,
-    void *arg, uint64_t *h)
+int
+vmsnap_put_runs(const uint8_t *buf, size_t len, uint64_t off,
+    vmsnap_put_fn put, void *arg, uint64_t *h)
 {
 	size_t p, run = 0;
 	int rc;
 
 	for (p = 0; p < len; p += PAGE) {
 		if (!vmsnap_page_zero(buf + p)) {
-			*h = hash_page(*h, off + p, buf + p);
+			if (h != NULL)
+				*h = hash_page(*h, off + p, buf + p);
 			continue;
 		}
 		if (p > run && (rc = put(arg, buf + run, p - run, off + run)) < 0)
@@ -385,7 +384,8 @@ vmsnap_ram_walk(int fd, const char *path, uint64_t off, uint64_t size,
 	uint8_t *buf;
 	int rc = 0;
 
-	*hash = 0;
+	if (hash != NULL)
+		*hash = 0;
 	if ((buf = malloc(IO_CHUNK)) == NULL)
 		return -ENOMEM;
 	while (rc == 0 && next_data(fd, size, &off, &end)) {
@@ -396,7 +396,8 @@ vmsnap_ram_walk(int fd, const char *path, uint64_t off, uint64_t size,
 			if (stop != NULL && __atomic_load_n(stop, __ATOMIC_RELAXED))
 				rc = -ECANCELED;
 			else if ((rc = read_full(fd, path, buf, n, off)) == 0)
-				rc = put_pages(buf, n, off, put, arg, hash);
+				rc = vmsnap_put_runs(buf, n, off, put, arg,
+				    hash);
 		}
 	}
 	free(buf);

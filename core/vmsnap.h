@@ -53,9 +53,10 @@ int vmsnap_ram_load(struct vm *vm, const char *dir,
 
 /*
  * Walks a snapshot's memory file fd (path) from off to size: its data
- * extents a MiB at a time, every non-zero page folded into *hash with its offset
- * and every run of them given to put(arg, p, len, off).  0, or the first
- * error (a read's logged), or -ECANCELED once *stop (if given) is set.
+ * extents a MiB at a time, every non-zero page folded into *hash with its
+ * offset (if hash is given) and every run of them given to put(arg, p,
+ * len, off).  0, or the first error (a read's logged), or -ECANCELED once
+ * *stop (if given) is set.
  * The restore's two loaders share it (vmsnap.c, ramfill.c), and so does
  * ramfill_fetch for a part of the file.
  */
@@ -63,6 +64,10 @@ typedef int (*vmsnap_put_fn)(void *arg, const uint8_t *p, size_t len,
     uint64_t off);
 int vmsnap_ram_walk(int fd, const char *path, uint64_t off, uint64_t size,
     vmsnap_put_fn put, void *arg, const bool *stop, uint64_t *hash);
+/* The runs of non-zero pages of buf (len bytes of the file at off) to
+ * put; each such page folded into *h too, if h is given. */
+int vmsnap_put_runs(const uint8_t *buf, size_t len, uint64_t off,
+    vmsnap_put_fn put, void *arg, uint64_t *h);
 /* A page of zeros. */
 bool vmsnap_page_zero(const uint8_t *p);
 
