@@ -6,8 +6,8 @@
 # "... cpu_us V" (CPU time per request: the backend's for hyve and qsd,
 # fio's own, io_uring workers included, for fio), "... fe_cpu_us V" (vublk's own per request) and, at
 # the end, "blk DIR idle hyve|qsd cpu_pct V" (a connected, idle backend).
-# Guest memory is in 2 MiB pages, as hyve gives its guests where the host
-# allows it (README): vublk asks for them like hyve's core, and blk.sh sets
+# Guest memory is in 2 MiB pages, as hyve gives its guests (README):
+# vublk's memory is a memfd that asks for them, and blk.sh sets
 # shmem_enabled to advise for the run if it was never, and puts it back.
 # Requests of 64 KiB and more are also run with vublk --small-pages
 # (hyve-4k): the guest of a host left at never.  Prints "blk DIR

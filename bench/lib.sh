@@ -9,26 +9,28 @@ tree() {
 		    if (q == root) print p } }'
 }
 # pss PID...: the memory of these processes in KiB: the sum of their Pss,
-# except that hyve's guest RAM (the memfd "hyve-ram") counts as all the
-# memfd holds, once per memfd.  A restore writes RAM into the memfd
-# without mapping it, so Pss alone would miss every page the guest has
-# not touched since (PSS counts mapped pages only).
+# except that hyve's guest RAM (the file "hyve-ram", a memfd or a file on
+# a tmpfs of its own) counts as all the file holds, once per file.  A
+# restore writes RAM into the file without mapping it, so Pss alone would
+# miss every page the guest has not touched since (PSS counts mapped pages
+# only).
 pss() {
 	_base=$(for p in "$@"; do cat /proc/$p/smaps 2>/dev/null; done |
-	    awk '/^[0-9a-f]+-[0-9a-f]+ / { ram = /memfd:hyve-ram/ }
+	    awk '/^[0-9a-f]+-[0-9a-f]+ / { ram = /hyve-ram \(deleted\)$/ }
 		$1 == "Pss:" && !ram { s += $2 } END { print s + 0 }')
 	for p in "$@"; do
 		for f in /proc/$p/fd/*; do
 			case $(readlink "$f" 2>/dev/null) in
-			"/memfd:hyve-ram (deleted)") stat -L -c '%i %b %B' "$f" ;;
+			*hyve-ram" (deleted)") stat -L -c '%d:%i %b %B' "$f" ;;
 			esac
 		done
 	done | sort -u -k1,1 | awk -v base="$_base" \
 	    '{ s += $2 * $3 / 1024 } END { print base + s }'
 }
 
-# Huge pages for shared memory, which guest RAM (a memfd) is: Debian's
-# default policy, never, gives it none.  thp_advise sets advise where the
+# Huge pages for a memfd (vublk's guest memory in part 3): Debian's
+# default policy, never, gives it none (hyve's own guest RAM has them
+# from a tmpfs of its own).  thp_advise sets advise where the
 # policy is never and remembers it in THP_WAS; thp_restore puts it back.
 # Call thp_restore from the script's exit path too.
 THP=/sys/kernel/mm/transparent_hugepage/shmem_enabled

@@ -4,8 +4,8 @@
 # hyve; QEMU q35 (-accel kvm) with its built-in virtio-blk and virtio-rng;
 # QEMU with hyve-blk and hyve-rnd over vhost-user; hyve and QEMU q35 again
 # with a virtio-balloon that reports free pages (hyve-balloon,
-# qemu-balloon); in the lab VM also hyve with shmem_enabled=advise
-# (hyve-thp).  Prints sample lines
+# qemu-balloon); and hyve with guest RAM in 4 KiB pages, a memfd
+# (hyve-4k, -o memory.huge_pages=false).  Prints sample lines
 # "linux CONFIG init_ms|off_ms|pss_kib VALUE": from exec to the initramfs
 # init's first line, from exec to the VMM's exit after power off, and the
 # PSS of all the VM's processes once the guest runs its checks.
@@ -94,13 +94,9 @@ r=0
 while [ $r -lt "$RUNS" ]; do
 	hyve_boot hyve
 
-	# hyve-thp: the same with 2 MiB pages for shared memory (guest RAM is
-	# a memfd; QEMU's private RAM gets them by default).  A host-wide
-	# setting: changed only in the lab VM, which is ours, and put back.
-	if [ "${HYVE_LAB:-}" = 1 ] && thp_advise; then
-		hyve_boot hyve-thp
-		thp_restore
-	fi
+	# hyve-4k: guest RAM in a memfd of 4 KiB pages, as before hyve had
+	# a tmpfs of its own for it (shmem_enabled is Debian's never).
+	hyve_boot hyve-4k -o memory.huge_pages=false
 
 	qemu_boot qemu
 

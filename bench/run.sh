@@ -164,7 +164,7 @@ fi
 # --- part 10: snapshot and restore of the Debian guest against QEMU -----------
 if here 10; then
 # A boot (1-2 min in the lab VM, at most 900 s) and, bounded by 300 s each,
-# the save, the restore and the stops, per side (hyve, hyve-thp, QEMU) and
+# the save, the restore and the stops, per side (hyve, hyve-share, QEMU) and
 # run.
 LIMIT=$((RUNS * 3 * (900 + 5 * 300) + 60))
 say "part 10: Debian (make linux-guest) snapshot and restore, hyve against QEMU migrate to a file (about $((RUNS * 3)) boots)"
@@ -314,9 +314,8 @@ for m in init_ms:"exec to init's first line (ms)":0.5 off_ms:"exec to power off 
 	[ $k != pss_kib ] && h=-
 	[ "$h" = - ] || row "7 Debian guest with free page reporting (virtio-balloon) on both sides, $lab" "$(mib "$h")" "QEMU q35 + virtio-balloon-pci,free-page-reporting=on $(mib "$b")" "$(ratio "$h" "$b")" "-" "-"
 	[ "$h" = - ] || row "7 Debian guest, hyve with virtio-balloon against QEMU q35 without, $lab" "$(mib "$h")" "QEMU q35 $(mib "$q")" "$(ratio "$h" "$q")" "-" "-"
-	# hyve-thp boots only in the lab VM.
-	h=$(med "linux hyve-thp $k")
-	[ "$h" = - ] || row "7 Debian guest, hyve with 2 MiB pages for guest RAM (shmem_enabled=advise), $lab" "$(mib "$h")" "QEMU q35 $(mib "$q")" "$(ratio "$h" "$q")" "-" "-"
+	h=$(med "linux hyve-4k $k")
+	[ "$h" = - ] || row "7 Debian guest, hyve with guest RAM in 4 KiB pages (memory.huge_pages=false), $lab" "$(mib "$h")" "QEMU q35 $(mib "$q")" "$(ratio "$h" "$q")" "-" "-"
 done
 
 for c in tx:64:pps tx:1500:pps rx:64:pps rx:1500:pps tso:65536:mbps; do
@@ -363,16 +362,6 @@ if [ "$h" != - ]; then
 	row "10 Debian restore with memory.share_snapshot (RAM left in the snapshot's file), exec to the guest running again (ms)" "$(spreadn "snap hyve-share restore_ms")" "QEMU $q" "$(ratio "$h" "$q")" "-" "-"
 	row "10 Debian restore with memory.share_snapshot: exec to the state loaded / to the memory checked, devices started (ms); PSS of all processes (MiB)" "$(med "snap hyve-share restored_ms") / $(med "snap hyve-share ram_ms"); $(kmib "$(med "snap hyve-share pss_kib")")" "QEMU PSS $(kmib "$(med "snap qemu pss_kib")")" "-" "-" "-"
 fi
-# The lab's hyve-thp round: guest RAM in 2 MiB pages (shmem_enabled=advise).
-h=$(med "snap hyve-thp restore_ms"); q=$(med "snap qemu restore_ms")
-if [ "$h" != - ]; then
-	lab="hyve with 2 MiB pages for guest RAM (shmem_enabled=advise)"
-	row "10 Debian restore, $lab, exec to the guest running again (ms)" "$(spreadn "snap hyve-thp restore_ms")" "QEMU $q" "$(ratio "$h" "$q")" "-" "-"
-	row "10 Debian restore, $lab: exec to its backends started / to the state loaded / to all of RAM in (ms); time to save (ms)" "$(med "snap hyve-thp backends_ms") / $(med "snap hyve-thp restored_ms") / $(med "snap hyve-thp ram_ms"); save $(med "snap hyve-thp save_ms")" "QEMU save $(med "snap qemu save_ms")" "-" "-" "-"
-	h=$(med "snap hyve-thp pss_kib"); q=$(med "snap qemu pss_kib")
-	row "10 Debian restored VM, $lab, PSS of all processes (MiB)" "$(kmib "$h")" "QEMU $(kmib "$q")" "$(ratio "$h" "$q")" "-" "-"
-fi
-
 # Part 11: the memory of clones against one fresh VM, the same run.  The
 # goal row is the shared clones' (memory.share_snapshot): their PSS and
 # the snapshot's file in the page cache, once.
@@ -457,9 +446,9 @@ RES=$T/results.md
 	done
 	echo "- guest block image (part 4): 256 MiB of random data in \`$E2EDIR\` ($(df -P "$E2EDIR" | awk 'NR == 2 { print $1 }'), $(stat -f -c %T "$E2EDIR")); hyve \`-s 3,virtio-blk,IMG,nocache\`, QEMU q35 \`aio=io_uring,cache=none\`, hyve-blk --nocache under QEMU; guest memory 256 MiB"
 	want 8 && echo "- hyve-net alone (part 8): \`bench/vunet\` as the vhost-user-net frontend of a standalone, sandboxed hyve-net on a vnet_hdr tap in a private namespace, 256-entry rings, no EVENT_IDX, waiting on the call eventfd; baseline: the same frames through another such tap by \`vunet --raw\`, one write()/read() per frame; rx is a sendmmsg flood on a packet socket bound to the tap; ${SECS} s per case"
-	want 7 && echo "- Debian guest (part 7): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=smp; QEMU q35 \`-accel kvm -cpu host\` with virtio-blk-pci and virtio-rng-pci, and with vhost-user-blk-pci/vhost-user-rng-pci to hyve-blk/hyve-rnd; hyve with \`-s 5,virtio-balloon\` and QEMU q35 with virtio-balloon-pci,free-page-reporting=on (each booted after the QEMU q35 round); in the lab VM also hyve with shmem_enabled=advise (2 MiB pages for guest RAM), put back after; PSS taken when the guest's checks start"
+	want 7 && echo "- Debian guest (part 7): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=smp; QEMU q35 \`-accel kvm -cpu host\` with virtio-blk-pci and virtio-rng-pci, and with vhost-user-blk-pci/vhost-user-rng-pci to hyve-blk/hyve-rnd; hyve with \`-s 5,virtio-balloon\` and QEMU q35 with virtio-balloon-pci,free-page-reporting=on (each booted after the QEMU q35 round); hyve's guest RAM in 2 MiB pages (its own tmpfs, the default), and hyve-4k with \`-o memory.huge_pages=false\` (a memfd of 4 KiB pages, shmem_enabled never); PSS taken when the guest's checks start"
 	want 9 && echo "- core upgrade pause (part 9): the test guest's tscgap (a tight rdtsc loop printing a beat line every ${BENCH_BEAT_MS:-5} ms of its own time), 1 vCPU, 128 MiB, a virtio-rng device; $UPGRADES each of: \`hyvectl upgrade\`; \`hyvectl snapshot\` (the VM stops) then at once \`hyve -r\`; QEMU q35 \`-accel kvm\` with RAM in a shared \`memory-backend-file\` in /dev/shm migrated over a unix socket to a second QEMU on the same file started beforehand with \`-incoming defer\`, capability \`x-ignore-shared\` (only device state is sent). Host figure: the largest gap between beat lines as bench/stamp stamps them on arrival from the serial port; guest figure: the largest gap in the rdtsc loop (hyve's upgrade keeps the TSC running through the pause; a restore and QEMU's migration restore the saved TSC, so the guest cannot see theirs); n is the number of operations"
-	want 10 && echo "- Debian snapshot and restore (part 10): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=beat (a console line every ${BENCH_SNAP_BEAT_MS:-100} ms of the guest's time); one boot per side and run, a fresh sparse copy of the root image that the restore runs on again; hyve: \`hyvectl snapshot VM DIR\` (the VM stops) and \`hyve -r DIR\`; QEMU q35 \`-accel kvm -cpu host\`, virtio-blk-pci and virtio-rng-pci: QMP \`migrate\` of the running VM to \`exec:cat > FILE\` with max-bandwidth unlimited, until it says completed, then the same command line with \`-incoming \"exec:cat FILE\"\`; restore time from the exec to the first new beat line on the serial port (stamped on arrival by bench/stamp); size by du -k (allocated) and --apparent-size; PSS of every process of the restored VM once it beats; before each restore 640 MiB written to /tmp and deleted, on both sides (the lab's slow first write to memory that held the ended guest's code); in the lab VM hyve also runs a round with shmem_enabled=advise (2 MiB pages for guest RAM, as QEMU's private RAM gets there), put back after; n is the number of snapshots"
+	want 10 && echo "- Debian snapshot and restore (part 10): make linux-guest's kernel, initrd and root image, 2 vCPUs, 512 MiB, hyve.test=beat (a console line every ${BENCH_SNAP_BEAT_MS:-100} ms of the guest's time); one boot per side and run, a fresh sparse copy of the root image that the restore runs on again; hyve: \`hyvectl snapshot VM DIR\` (the VM stops) and \`hyve -r DIR\`; QEMU q35 \`-accel kvm -cpu host\`, virtio-blk-pci and virtio-rng-pci: QMP \`migrate\` of the running VM to \`exec:cat > FILE\` with max-bandwidth unlimited, until it says completed, then the same command line with \`-incoming \"exec:cat FILE\"\`; restore time from the exec to the first new beat line on the serial port (stamped on arrival by bench/stamp); size by du -k (allocated) and --apparent-size; PSS of every process of the restored VM once it beats; before each restore 640 MiB written to /tmp and deleted, on both sides (the lab's slow first write to memory that held the ended guest's code); hyve's booted VM has guest RAM in 2 MiB pages (the default), its restore a memfd of 4 KiB pages that a userfaultfd fills; n is the number of snapshots"
 	want 11 && echo "- clones (part 11): the clone guest of make linux-guest (Debian's generic kernel, tests/linux/clone-init), 1 vCPU, 256 MiB, virtio-net on a tap in a private namespace; booted once (its PSS once up is one fresh VM's; $CLONES fresh VMs are $CLONES times that), snapshotted (the VM stops) and restored $CLONES times at once, each with its own tap and MAC; each clone's PSS (all its processes) once every clone has reported its new VM generation ID; then the same again with -o memory.share_snapshot=true (each clone copies in only the pages it touches), the snapshot's memory file first dropped from the page cache and its cached size added once"
 	echo "- each figure is the median of $RUNS runs, (min-max) where shown; block runs last ${SECS} s after 0.5 s of warm-up; the guest's bench-blk and bench-net cases last ${GSECS} s; restart: $KILLS kills on hyve, $QKILLS on QEMU"
 	echo "- command: \`make bench\` (\`BENCH_RUNS=$RUNS BENCH_SECS=$SECS BENCH_DIRS=\"$DIRS\" BENCH_GUEST_SECS=$GSECS BENCH_E2E_DIR=$E2EDIR BENCH_KILLS=$KILLS BENCH_UPGRADES=$UPGRADES${KEPT:+ BENCH_PARTS=\"$PARTS\"} sh bench/run.sh\`)"

@@ -22,9 +22,7 @@
 # its line for the last backend started), QEMU's own total_ms and
 # downtime_ms of the migration, and beat_ms, the median gap between beat
 # lines on each side before the save.
-# In the lab VM hyve also runs a round with shmem_enabled=advise (put back
-# after), so that its guest RAM, a memfd, gets 2 MiB pages as QEMU's
-# private RAM does there: its lines say hyve-thp.  A round "hyve-share"
+# A round "hyve-share"
 # restores with -o memory.share_snapshot=true (RAM left in the snapshot's
 # file, copied in page by page at first touch; ram_ms is then the time to
 # the memory check's end, when the devices start).
@@ -65,7 +63,6 @@ QEMU="qemu-system-x86_64 -M q35 -accel kvm -cpu host -smp 2 -m $MEM -nodefaults
 pids=""
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	thp_restore
 }
 # reaped PID: PID ended and was waited for.
 reaped() { pids=$(echo " $pids " | sed "s/ $1 / /; s/^ *//; s/ *$//"); }
@@ -298,11 +295,6 @@ while [ $r -lt "$RUNS" ]; do
 	r=$((r + 1))
 	say "round $r of $RUNS: hyve"
 	hyve_round hyve
-	if [ "${HYVE_LAB:-}" = 1 ] && thp_advise; then
-		say "round $r of $RUNS: hyve-thp"
-		hyve_round hyve-thp
-		thp_restore
-	fi
 	say "round $r of $RUNS: hyve-share"
 	hyve_round hyve-share
 	say "round $r of $RUNS: qemu"

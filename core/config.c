@@ -662,6 +662,7 @@ static const struct known_key {
 	{ "threads",			K_UINT },
 	{ "memory.size",		K_SIZE },
 	{ "memory.wired",		K_BOOL },
+	{ "memory.huge_pages",		K_BOOL },
 	{ "memory.lazy_restore",	K_BOOL },
 	{ "memory.share_snapshot",	K_BOOL },
 	{ "name",			K_STR },

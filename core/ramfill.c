@@ -451,8 +451,15 @@ ramfill_start(struct vm *vm, int file, const char *path, uint64_t hash,
     bool shared)
 {
 	uint8_t *sbuf = NULL;
-	int rc;
+	int rc, seals = fcntl(vm->mem_fd, F_GET_SEALS);
 
+	/* Only a memfd: a file with 2 MiB pages could be made whole by
+	 * khugepaged, holes and all, behind the userfaultfd (core/vm.c). */
+	if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+		hlog("%s: a restore that fills RAM as the guest runs needs it "
+		    "in a sealed memfd, not a file with 2 MiB pages", vm->name);
+		return -EINVAL;
+	}
 	if ((rc = uffd_open(vm)) < 0)
 		return rc;
 	rf.vm = vm;

@@ -8,7 +8,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/mount.h>
 
+#include "core/config.h"
 #include "core/layout.h"
 #include "core/vm.h"
 #include "lib/log.h"
@@ -20,7 +23,7 @@ adopt_ram(int fd, uint64_t size)
 	struct stat st;
 
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size) {
-		hlog("guest RAM: the memfd handed over is not %llu MiB",
+		hlog("guest RAM: the file handed over is not %llu MiB",
 		    (unsigned long long)(size >> 20));
 		close(fd);
 		return -EINVAL;
@@ -28,24 +31,93 @@ adopt_ram(int fd, uint64_t size)
 	return fd;
 }
 
+/*
+ * A file on a tmpfs mounted for this VM alone and attached nowhere, with
+ * huge=within_size: 2 MiB pages whatever the host's shmem_enabled says
+ * (Debian's default, never, gives a memfd none).  Such a file cannot be
+ * sealed; the backends guard their mappings of it.  Mounting needs
+ * CAP_SYS_ADMIN, which the core has until it becomes the tenant.
+ */
 static int
-vm_alloc_ram(struct vm *vm, uint64_t size, int fd)
+ram_tmpfs(void)
 {
-	vm->lowmem = size < LOWMEM_LIMIT ? size : LOWMEM_LIMIT;
-	vm->highmem = size - vm->lowmem;
-	/* 64-bit PCI window: above high RAM, 1 GiB aligned. */
-	vm->mmio64_base = (HIGHMEM_BASE + vm->highmem + GB(1) - 1) & ~(GB(1) - 1);
+	int fs, mnt, fd = -1;
 
-	if (fd >= 0 && (fd = adopt_ram(fd, size)) < 0)
-		return fd;
-	if (fd >= 0)
-		goto map;
-	/* One sealed memfd, so backends can map exactly this and nothing more. */
-	fd = memfd_create("hyve-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0) {
-		hlog("guest RAM: memfd_create: %s", strerror(errno));
+	if ((fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC)) < 0)
 		return -errno;
+	/* size=0: no limit but memory, as for a memfd. */
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "huge",
+	    "within_size", NULL, 0) < 0 || syscall(SYS_fsconfig, fs,
+	    FSCONFIG_SET_STRING, "size", "0", NULL, 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+	    (mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+	    MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0) {
+		fd = -errno;
+		close(fs);
+		return fd;
 	}
+	close(fs);
+	fd = openat(mnt, "hyve-ram", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
+	if (fd < 0 || unlinkat(mnt, "hyve-ram", 0) < 0) {
+		int e = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		fd = e;
+	}
+	close(mnt);
+	return fd;
+}
+
+/* One sealed memfd, so backends can map exactly this and nothing more. */
+static int
+ram_memfd(void)
+{
+	int fd = memfd_create("hyve-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		hlog("guest RAM: memfd_create: %s", strerror(errno));
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Huge pages unless memory.huge_pages=false, or the RAM is a restore's
+ * that a userfaultfd fills: khugepaged could otherwise make a 2 MiB page
+ * of a range that still has holes, and the guest would read zeros where
+ * the snapshot has data without a fault to fill them.
+ */
+static int
+ram_open(bool *huge)
+{
+	const char *set = config_get("memory.huge_pages");
+	bool lazy;
+	int fd;
+
+	if (config_get_bool("memory.huge_pages", true, huge) < 0 ||
+	    config_get_bool("memory.lazy_restore", true, &lazy) < 0)
+		return -EINVAL;
+	if (config_get("restore") != NULL && lazy)
+		*huge = false;
+	if (!*huge)
+		return ram_memfd();
+	if ((fd = ram_tmpfs()) >= 0)
+		return fd;
+	hlog("guest RAM: cannot mount a tmpfs with 2 MiB pages for it: %s%s",
+	    strerror(-fd), set != NULL ? "; run hyve as root, or drop "
+	    "memory.huge_pages=true" : "; it gets 4 KiB pages unless "
+	    "shmem_enabled allows more (README)");
+	return set != NULL ? fd : ram_memfd();
+}
+
+/* Guest RAM of this size, which the backends will map too. */
+static int
+ram_file(uint64_t size, bool *huge)
+{
+	int fd, seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+
+	if ((fd = ram_open(huge)) < 0)
+		return fd;
 	if (ftruncate(fd, size) < 0) {
 		int e = errno;
 		hlog("guest RAM: cannot size %llu MiB: %s",
@@ -53,13 +125,31 @@ vm_alloc_ram(struct vm *vm, uint64_t size, int fd)
 		close(fd);
 		return -e;
 	}
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+	/* A tmpfs file says F_SEAL_SEAL: it is sealed against sealing. */
+	if ((fcntl(fd, F_GET_SEALS) & F_SEAL_SEAL) == 0 &&
+	    fcntl(fd, F_ADD_SEALS, seals) < 0) {
 		int e = errno;
 		hlog("guest RAM: sealing the memfd: %s", strerror(e));
 		close(fd);
 		return -e;
 	}
-map:
+	return fd;
+}
+
+static int
+vm_alloc_ram(struct vm *vm, uint64_t size, int fd)
+{
+	bool huge = true, adopted = fd >= 0;
+
+	vm->lowmem = size < LOWMEM_LIMIT ? size : LOWMEM_LIMIT;
+	vm->highmem = size - vm->lowmem;
+	/* 64-bit PCI window: above high RAM, 1 GiB aligned. */
+	vm->mmio64_base = (HIGHMEM_BASE + vm->highmem + GB(1) - 1) & ~(GB(1) - 1);
+
+	if (fd >= 0 && (fd = adopt_ram(fd, size)) < 0)
+		return fd;
+	if (fd < 0 && (fd = ram_file(size, &huge)) < 0)
+		return fd;
 	vm->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED |
 	    MAP_NORESERVE, fd, 0);
 	if (vm->mem == MAP_FAILED) {
@@ -70,7 +160,11 @@ map:
 		close(fd);
 		return -e;
 	}
-	madvise(vm->mem, size, MADV_HUGEPAGE);
+	/* A memfd gets 2 MiB pages where shmem_enabled is advise, unless
+	 * they were turned down or are unsafe (ram_open).  The old core
+	 * chose for adopted RAM; its advice went with its mapping. */
+	if (!adopted)
+		madvise(vm->mem, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	vm->mem_fd = fd;
 	vm->mem_size = size;
 	return 0;

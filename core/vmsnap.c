@@ -35,6 +35,7 @@ add_config(const char *path, const char *value, void *arg)
 	/* How this process was started, not what the VM is. */
 	if (strcmp(path, "restore") == 0 || strcmp(path, "config.dump") == 0 ||
 	    strcmp(path, "memory.lazy_restore") == 0 ||
+	    strcmp(path, "memory.huge_pages") == 0 ||
 	    strcmp(path, "memory.share_snapshot") == 0)
 		return 0;
 	return fprintf(arg, "%s=%s\n", path, value) < 0 ? -ENOMEM : 0;

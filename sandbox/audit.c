@@ -423,7 +423,8 @@ log_file(const struct sandbox_audit *a)
 	return false;
 }
 
-/* Sockets, pipes, eventfds, io_uring, memfds and /dev/null are harmless. */
+/* Sockets, pipes, eventfds, io_uring, memfds, guest RAM and /dev/null
+ * are harmless. */
 static int
 check_fds(const struct sandbox_audit *a, const struct sandbox_row *r,
     char *why, size_t len)
@@ -440,6 +441,7 @@ check_fds(const struct sandbox_audit *a, const struct sandbox_row *r,
 			continue;
 		if (starts(t, "socket:[") || starts(t, "pipe:[") ||
 		    starts(t, "anon_inode:") || starts(t, "/memfd:") ||
+		    strcmp(t, "/hyve-ram (deleted)") == 0 ||
 		    strcmp(t, "/dev/null") == 0)
 			continue;
 		if (r->device != NULL && strcmp(t, r->device) == 0)

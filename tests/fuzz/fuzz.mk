@@ -42,7 +42,8 @@ FZ_USE_requests	:= tests/fuzz/net_shim.c tests/fuzz/rnd_shim.c \
 		   tests/fuzz/vsock_shim.c backends/vsock/vsock.c \
 		   backends/rnd/rnd.c backends/blk/blk.c backends/vu_server.c \
 		   $(FZ_RT) $(FZ)/libhyve.a
-FZ_USE_vu_frontend := core/vu_frontend.c core/vm.c core/bus.c ipc/vhost_user.c \
+FZ_USE_vu_frontend := core/vu_frontend.c core/vm.c core/config.c core/bus.c \
+		   ipc/vhost_user.c \
 		   lib/util.c
 FZ_USE_devices	:= tests/fuzz/fake_backend.c $(FZ)/libhyve.a
 FZ_USE_config	:= $(FZ)/libhyve.a

@@ -198,7 +198,8 @@ fd_kind(int fd)
 	if ((n = readlink(link, target, sizeof(target) - 1)) < 0)
 		return 3;
 	target[n] = '\0';
-	if (strncmp(target, "/memfd:", 7) == 0)
+	if (strncmp(target, "/memfd:", 7) == 0 ||
+	    strcmp(target, "/hyve-ram (deleted)") == 0)
 		return 0;
 	if (strcmp(target, "anon_inode:[eventfd]") == 0)
 		return 1;

@@ -33,6 +33,13 @@ start_idle() {
 start_idle
 trap 'kill -9 $pid 2>/dev/null; [ -n "${junk:-}" ] && kill $junk 2>/dev/null; rm -rf "$TMP"' EXIT
 
+# Guest RAM is a file with 2 MiB pages (core/vm.c), and the core maps
+# what the guest touched with them.
+pmd=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { ram = / \/hyve-ram \(deleted\)$/ }
+    ram && $1 == "ShmemPmdMapped:" { kb += $2 } END { print kb + 0 }' /proc/$pid/smaps)
+echo "guest RAM mapped in 2 MiB pages: $pmd KiB"
+[ "$pmd" -ge 2048 ] || fail "the core maps no guest RAM in 2 MiB pages ($pmd KiB)"
+
 # Socket mode 0600.
 mode=$(stat -c %a "$SOCK")
 [ "$mode" = 600 ] || fail "control socket mode is $mode, expected 600"

@@ -38,7 +38,7 @@ echo "tenant A backends run as uid $ua, tenant B's as uid $ub"
 [ "$ua" != 0 ] && [ "$ub" != 0 ] || fail "a backend runs as root"
 [ "$ua" != "$ub" ] || fail "both tenants' backends share uid $ua"
 [ "$(uid_of "$brnd")" = "$ub" ] || fail "tenant B's backends do not share B's uid"
-memfd=$(ls -l /proc/$B/fd | awk '/memfd:hyve-ram/ {print $9; exit}')
+memfd=$(ls -l /proc/$B/fd | awk '/hyve-ram/ {print $9; exit}')
 [ -n "$memfd" ] || fail "cannot find tenant B's guest memory fd"
 setpriv --reuid="$ua" --regid="$ua" --clear-groups /usr/bin/python3 - "$bblk" "$B" "$memfd" \
     "$TMP/tenant-b.img" /run/hyve/tenant-b.sock <<'PY' || fail "a refusal did not hold (above)"

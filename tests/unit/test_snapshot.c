@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <cmocka.h>
 
+#include "core/config.h"
 #include "core/evloop.h"
 #include "core/ramfill.h"
 #include "core/snapshot.h"
@@ -268,7 +269,10 @@ test_ram(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/%s", dir, SNAP_MEM_FILE);
 	assert_int_equal(vm_create_nokvm(&a, "a", RAM), 0);
+	/* Holes stay holes in 4 KiB pages (2 MiB ones: test_ram.c). */
+	assert_int_equal(config_set("memory.huge_pages", "false"), 0);
 	assert_int_equal(vm_create_nokvm(&b, "b", RAM), 0);
+	config_reset();
 	memset(a.mem + 0x3000, 0x11, 4096);
 	memset(a.mem + 0x100000, 0x22, 3 * 4096);
 	memset(a.mem + 0x101000, 0, 4096);		/* zero inside the run */
@@ -350,6 +354,8 @@ test_ram_lazy(void **state)
 
 	(void)state;
 	fd = saved_ram(&a, dir, path, &mi, &written, true);
+	/* The RAM of a restore, which a userfaultfd fills (core/vm.c). */
+	assert_int_equal(config_set("restore", dir), 0);
 
 	assert_int_equal(evloop_init(), 0);
 	assert_int_equal(vm_create_nokvm(&b, "b", RAM), 0);
@@ -383,6 +389,7 @@ test_ram_lazy(void **state)
 	assert_int_equal(c.exit_code, EXIT_ERROR);
 	assert_true(ramfill_busy());	/* no device may start */
 	ramfill_fini();
+	config_reset();
 	unlink(path);
 	rmdir(dir);
 	vm_destroy(&a);
@@ -414,6 +421,8 @@ test_ram_shared(void **state)
 
 	(void)state;
 	fd = saved_ram(&a, dir, path, &mi, &written, false);
+	/* The RAM of a restore, which a userfaultfd fills (core/vm.c). */
+	assert_int_equal(config_set("restore", dir), 0);
 
 	assert_int_equal(evloop_init(), 0);
 	assert_int_equal(vm_create_nokvm(&b, "b", RAM), 0);
@@ -469,6 +478,7 @@ test_ram_shared(void **state)
 	close(p[0]);
 	close(p[1]);
 	munmap(be, RAM);
+	config_reset();
 	unlink(path);
 	rmdir(dir);
 	vm_destroy(&a);
