@@ -101,13 +101,16 @@ qemu_boot() {
 
 r=0
 while [ $r -lt "$RUNS" ]; do
+	# In the lab a boot pays for the memory the one before used (docs/
+	# PERFORMANCE.md, part 7): every other round QEMU q35 boots first.
+	[ $((r % 2)) = 1 ] && qemu_boot qemu
 	hyve_boot hyve
 
 	# hyve-4k: guest RAM in a memfd of 4 KiB pages, as before hyve had
 	# a tmpfs of its own for it (shmem_enabled is Debian's never).
 	hyve_boot hyve-4k -o memory.huge_pages=false
 
-	qemu_boot qemu
+	[ $((r % 2)) = 0 ] && qemu_boot qemu
 
 	# Both with a balloon that reports the guest's free pages.
 	hyve_boot hyve-balloon -s 5,virtio-balloon
