@@ -16,6 +16,8 @@
 #include "core/vm.h"
 #include "lib/log.h"
 
+#define RAM_NAME	"hyve-ram"	/* what audits and benches look for */
+
 /* An upgrade's new core: the old one's RAM, which must be this size. */
 static int
 adopt_ram(int fd, uint64_t size)
@@ -57,9 +59,9 @@ ram_tmpfs(void)
 		return fd;
 	}
 	close(fs);
-	fd = openat(mnt, "hyve-ram", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+	fd = openat(mnt, RAM_NAME, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600);
-	if (fd < 0 || unlinkat(mnt, "hyve-ram", 0) < 0) {
+	if (fd < 0 || unlinkat(mnt, RAM_NAME, 0) < 0) {
 		int e = -errno;
 
 		if (fd >= 0)
@@ -74,7 +76,7 @@ ram_tmpfs(void)
 static int
 ram_memfd(void)
 {
-	int fd = memfd_create("hyve-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = memfd_create(RAM_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0)
 		hlog("guest RAM: memfd_create: %s", strerror(errno));

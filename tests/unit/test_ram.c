@@ -60,12 +60,6 @@ pmd_mapped_kb(const void *addr)
 	return kb;
 }
 
-static void
-reset(void)
-{
-	config_reset();
-}
-
 /* The default: 2 MiB pages, whatever shmem_enabled says. */
 static void
 test_huge_default(void **state)
@@ -73,7 +67,7 @@ test_huge_default(void **state)
 	struct vm vm;
 
 	(void)state;
-	reset();
+	config_reset();
 	assert_int_equal(geteuid(), 0);
 	assert_int_equal(vm_create_nokvm(&vm, "ram", RAM), 0);
 	assert_string_equal(fd_target(vm.mem_fd), "/hyve-ram (deleted)");
@@ -94,14 +88,14 @@ test_memfd(void **state)
 	struct vm vm;
 
 	(void)state;
-	reset();
+	config_reset();
 	assert_int_equal(config_set("memory.huge_pages", "false"), 0);
 	assert_int_equal(vm_create_nokvm(&vm, "ram", RAM), 0);
 	assert_string_equal(fd_target(vm.mem_fd), "/memfd:hyve-ram (deleted)");
 	assert_int_equal(fcntl(vm.mem_fd, F_GET_SEALS), SEALS);
 	vm_destroy(&vm);
 
-	reset();
+	config_reset();
 	assert_int_equal(config_set("restore", "/nonexistent"), 0);
 	assert_int_equal(vm_create_nokvm(&vm, "ram", RAM), 0);
 	assert_int_equal(fcntl(vm.mem_fd, F_GET_SEALS), SEALS);
@@ -112,7 +106,7 @@ test_memfd(void **state)
 	assert_int_equal(vm_create_nokvm(&vm, "ram", RAM), 0);
 	assert_int_equal(fcntl(vm.mem_fd, F_GET_SEALS), F_SEAL_SEAL);
 	vm_destroy(&vm);
-	reset();
+	config_reset();
 }
 
 /* The userfaultfd fill refuses RAM that khugepaged could make whole. */
@@ -122,7 +116,7 @@ test_fill_needs_memfd(void **state)
 	struct vm vm;
 
 	(void)state;
-	reset();
+	config_reset();
 	assert_int_equal(vm_create_nokvm(&vm, "ram", RAM), 0);
 	assert_int_equal(ramfill_start(&vm, -1, "/nonexistent", 0, false),
 	    -EINVAL);
@@ -156,7 +150,7 @@ test_no_mount(void **state)
 			_exit(10);
 		err = dup(2);
 		dup2(lfd, 2);
-		reset();
+		config_reset();
 		if (vm_create_nokvm(&vm, "ram", RAM) < 0 ||
 		    fcntl(vm.mem_fd, F_GET_SEALS) != SEALS)
 			_exit(11);
