@@ -2,7 +2,6 @@
  * hyve: the core process.  Parses bhyve's command line, builds the VM (RAM,
  * devices, ACPI, boot image), runs the vCPUs and waits for the VM to end.
  */
-#include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -37,6 +36,7 @@
 #include "core/vm.h"
 #include "core/vmgenid.h"
 #include "core/vmsnap.h"
+#include "lib/caps.h"
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
 
@@ -318,13 +318,12 @@ run_vm(struct vm *vm, int sfd)
 static int
 drop_core_bounding(void)
 {
+	struct caps c;
+
 	if (geteuid() != 0)
 		return 0;
-	capng_get_caps_process();
-	capng_clear(CAPNG_SELECT_BOUNDS);
-	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-		capng_update(CAPNG_DROP, CAPNG_INHERITABLE, cap);
-	if (capng_apply(CAPNG_SELECT_BOTH) < 0) {
+	if (caps_get(&c) < 0 || caps_bound(0) < 0 ||
+	    (c.inh = 0, caps_set(&c)) < 0) {
 		hlog("cannot drop the core's bounding capability set");
 		return -EPERM;
 	}
@@ -339,6 +338,8 @@ drop_core_bounding(void)
 static int
 become_tenant(uid_t uid, gid_t gid)
 {
+	struct caps c;
+
 	if (geteuid() != 0)
 		return 0;
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
@@ -349,8 +350,7 @@ become_tenant(uid_t uid, gid_t gid)
 	}
 	hlog("the core and its backends run as uid %u gid %u", (unsigned)uid,
 	    (unsigned)gid);
-	capng_get_caps_process();
-	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+	if (caps_get(&c) < 0 || (c.eff | c.perm | c.inh) != 0) {
 		hlog("the core still holds capabilities as uid %u",
 		    (unsigned)uid);
 		return -EPERM;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <json-c/json.h>
 
 #include "sandbox/sandbox.h"
@@ -92,6 +93,20 @@ read_link(const char *path, char *buf, size_t len)
 	ssize_t n = readlink(path, buf, len - 1);
 
 	buf[n < 0 ? 0 : n] = '\0';
+}
+
+/*
+ * The fd is the null device, by its device number.  The path the kernel
+ * shows depends on the mount it was opened on, which a backend's
+ * sandbox detaches: the static backends' fds 0 and 1 read "/null".
+ */
+static bool
+null_device(const char *link)
+{
+	struct stat st;
+
+	return stat(link, &st) == 0 && S_ISCHR(st.st_mode) &&
+	    st.st_rdev == makedev(1, 3);
 }
 
 static void
@@ -188,6 +203,9 @@ read_fds(pid_t pid, struct sandbox_audit *a)
 		a->fd[a->nfd].fd = fd;
 		read_link(link, a->fd[a->nfd].target,
 		    sizeof(a->fd[a->nfd].target));
+		if (null_device(link))
+			snprintf(a->fd[a->nfd].target,
+			    sizeof(a->fd[a->nfd].target), "/dev/null");
 		a->nfd++;
 	}
 	closedir(d);

@@ -34,10 +34,10 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <cap-ng.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
 
+#include "lib/caps.h"
 #include "lib/log.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_impl.h"
@@ -273,6 +273,19 @@ limits(const char *name, const struct sandbox_row *r, const int *keep,
 	return 0;
 }
 
+/* Effective and permitted: keep; inheritable, ambient and bounding:
+ * nothing.  The bounding set goes first, while CAP_SETPCAP is held. */
+static int
+set_caps(uint64_t keep)
+{
+	struct caps c = { .eff = keep, .perm = keep, .inh = 0 };
+	int rc;
+
+	if ((rc = caps_bound(0)) < 0 || (rc = caps_clear_ambient()) < 0)
+		return rc;
+	return caps_set(&c);
+}
+
 static int
 drop_caps(const char *name)
 {
@@ -283,12 +296,9 @@ drop_caps(const char *name)
 
 	if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
 		return fail(name, "locking securebits", errno);
-	capng_clear(CAPNG_SELECT_ALL);
-	if (capng_apply(CAPNG_SELECT_ALL) < 0)
+	if (set_caps(0) < 0)
 		return fail(name, "dropping capabilities", EPERM);
-	capng_get_caps_process();
-	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE ||
-	    capng_have_capabilities(CAPNG_SELECT_BOUNDS) != CAPNG_NONE)
+	if (!caps_none())
 		return fail(name, "capabilities still held after dropping",
 		    EPERM);
 	return 0;
@@ -418,12 +428,7 @@ root_enter(const struct sandbox_row *r,
 	if ((c = sc_build(r, name, prefix)) == NULL)
 		return -EINVAL;
 	if (geteuid() == 0) {
-		capng_clear(CAPNG_SELECT_ALL);
-		for (int cap = 0; cap < 64; cap++)
-			if (r->caps & (1ULL << cap))
-				capng_update(CAPNG_ADD, CAPNG_EFFECTIVE |
-				    CAPNG_PERMITTED, cap);
-		if (setgroups(0, NULL) < 0 || capng_apply(CAPNG_SELECT_ALL) < 0) {
+		if (setgroups(0, NULL) < 0 || set_caps(r->caps) < 0) {
 			seccomp_release(c);
 			return fail(name, "dropping capabilities", EPERM);
 		}

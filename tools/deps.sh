@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages hyve needs to build, test and run the demo.
 # As root it runs apt-get; otherwise it prints the command to run.
-PKGS="gcc make libc6-dev libcap-ng-dev libseccomp-dev libjson-c-dev
+PKGS="gcc make libc6-dev libseccomp-dev libjson-c-dev
 libcmocka-dev liburing-dev acpica-tools busybox-static cpio qemu-system-x86
 qemu-system-common qemu-utils clang libclang-rt-14-dev iproute2 procps util-linux
 python3 fio debootstrap e2fsprogs kmod gzip"

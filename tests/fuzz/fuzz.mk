@@ -6,7 +6,7 @@ FZ_SAN		:= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 		   -fno-omit-frame-pointer
 FZ_CFLAGS	:= -std=gnu11 -O1 -g -Wall -Wextra -D_GNU_SOURCE -I. -pthread \
 		   -fno-strict-aliasing $(FZ_SAN) -fsanitize=fuzzer-no-link
-FZ_LDLIBS	:= -pthread -lseccomp -lcap-ng -ljson-c -luring
+FZ_LDLIBS	:= -pthread -lseccomp -ljson-c -luring
 FZ		:= $(B)/fuzz
 FUZZ_SECONDS	?= 60
 FUZZ_CHECK_RUNS	?= 20000

@@ -23,8 +23,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <cmocka.h>
-#include <cap-ng.h>
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
@@ -39,6 +39,7 @@
 #include "core/vm.h"
 #include "core/vu_frontend.h"
 #include "ipc/vhost_user.h"
+#include "lib/caps.h"
 
 #define SLOT	4
 #define QSZ	8
@@ -220,9 +221,12 @@ teardown(void **state)
 		life = -1;
 	}
 	if (nosysadmin) {
-		capng_get_caps_process();
-		capng_update(CAPNG_ADD, CAPNG_EFFECTIVE, CAP_SYS_ADMIN);
-		capng_apply(CAPNG_SELECT_CAPS);
+		struct caps c;
+
+		if (caps_get(&c) == 0) {
+			c.eff |= CAP_BIT(CAP_SYS_ADMIN);
+			caps_set(&c);
+		}
 		nosysadmin = false;
 	}
 	fflush(stderr);
@@ -759,11 +763,13 @@ own_pidns(pid_t pid)
 static void
 without_pidns(void)
 {
-	capng_get_caps_process();
-	if (!capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_ADMIN))
+	struct caps c;
+
+	assert_int_equal(caps_get(&c), 0);
+	if (!(c.eff & CAP_BIT(CAP_SYS_ADMIN)))
 		return;
-	capng_update(CAPNG_DROP, CAPNG_EFFECTIVE, CAP_SYS_ADMIN);
-	assert_int_equal(capng_apply(CAPNG_SELECT_CAPS), 0);
+	c.eff &= ~CAP_BIT(CAP_SYS_ADMIN);
+	assert_int_equal(caps_set(&c), 0);
 	nosysadmin = true;
 }
 
