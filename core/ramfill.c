@@ -39,7 +39,11 @@
 #include "lib/util.h"
 
 #define PAGE		4096
-#define FAULT_BLOCK	(64u << 10)	/* read around a fault */
+/* Read around a fault.  Each fault is a round trip through this thread,
+ * dear under nested virtualisation; the Debian guest's first steps after
+ * a restore took 524-638 of them with 64 KiB, 216-227 with 256 KiB
+ * (docs/PERFORMANCE.md, part 10). */
+#define FAULT_BLOCK	(256u << 10)
 #define MAX_WATCH	32		/* backends' userfaultfds */
 
 /* A backend's userfaultfd and its mappings of guest RAM. */

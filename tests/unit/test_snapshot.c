@@ -366,7 +366,7 @@ test_ram_lazy(void **state)
 	off = (RAM / 4096 - 1) / 37 * 37 * 4096ull;
 	assert_memory_equal(b.mem + off, a.mem + off, 4096);
 	assert_int_equal(b.mem[RAM - 4096 + 5], 0);
-	/* Inside the block: its 64 KiB around come in as one run. */
+	/* Inside the block: the block around a touch comes in as one run. */
 	assert_memory_equal(b.mem + RAM / 2 + 0x9000, a.mem + RAM / 2 + 0x9000,
 	    0x7000);
 	wait_fill(&b);
