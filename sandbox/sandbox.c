@@ -293,11 +293,12 @@ drop_caps(const char *name)
 	    SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
 	    SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
 	    SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+	int rc;
 
 	if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
 		return fail(name, "locking securebits", errno);
-	if (set_caps(0) < 0)
-		return fail(name, "dropping capabilities", EPERM);
+	if ((rc = set_caps(0)) < 0)
+		return fail(name, "dropping capabilities", -rc);
 	if (!caps_none())
 		return fail(name, "capabilities still held after dropping",
 		    EPERM);
@@ -428,9 +429,11 @@ root_enter(const struct sandbox_row *r,
 	if ((c = sc_build(r, name, prefix)) == NULL)
 		return -EINVAL;
 	if (geteuid() == 0) {
-		if (setgroups(0, NULL) < 0 || set_caps(r->caps) < 0) {
+		int rc = setgroups(0, NULL) < 0 ? -errno : set_caps(r->caps);
+
+		if (rc < 0) {
 			seccomp_release(c);
-			return fail(name, "dropping capabilities", EPERM);
+			return fail(name, "dropping capabilities", -rc);
 		}
 	}
 	return lock_and_load(c, o, name);
