@@ -18,12 +18,11 @@ pss() {
 	_base=$(for p in "$@"; do cat /proc/$p/smaps 2>/dev/null; done |
 	    awk '/^[0-9a-f]+-[0-9a-f]+ / { ram = /hyve-ram \(deleted\)$/ }
 		$1 == "Pss:" && !ram { s += $2 } END { print s + 0 }')
-	# One find and one stat for all: a readlink per descriptor took
-	# seconds in the lab VM, where the guest had often powered off by
-	# the end of it.
-	for p in "$@"; do echo "/proc/$p/fd"; done |
-	    xargs -r sh -c 'find "$@" -lname "*hyve-ram (deleted)" 2>/dev/null' sh |
-	    xargs -r stat -L -c '%d:%i %b %B' 2>/dev/null |
+	# A find per process: a readlink per descriptor took seconds in
+	# the lab VM, where the guest had often powered off by the end.
+	for p in "$@"; do
+		find /proc/$p/fd -lname "*hyve-ram (deleted)" 2>/dev/null
+	done | xargs -r stat -L -c '%d:%i %b %B' 2>/dev/null |
 	    sort -u -k1,1 | awk -v base="$_base" \
 	    '{ s += $2 * $3 / 1024 } END { print base + s }'
 }

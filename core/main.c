@@ -322,12 +322,13 @@ drop_core_bounding(void)
 
 	if (geteuid() != 0)
 		return 0;
-	if (caps_get(&c) < 0 || caps_bound(0) < 0 ||
-	    (c.inh = 0, caps_set(&c)) < 0) {
-		hlog("cannot drop the core's bounding capability set");
-		return -EPERM;
+	if (caps_get(&c) == 0) {
+		c.inh = 0;
+		if (caps_bound(0) == 0 && caps_set(&c) == 0)
+			return 0;
 	}
-	return 0;
+	hlog("cannot drop the core's bounding capability set");
+	return -EPERM;
 }
 
 /*

@@ -57,11 +57,10 @@ caps_bounding(void)
 int
 caps_bound(uint64_t keep)
 {
-	uint64_t set = caps_bounding();
+	uint64_t set = caps_bounding() & ~keep;
 
 	for (int cap = 0; cap < 64; cap++)
-		if ((set & CAP_BIT(cap)) && !(keep & CAP_BIT(cap)) &&
-		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+		if ((set & CAP_BIT(cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			return -errno;
 	return 0;
 }
