@@ -113,6 +113,8 @@ sed -n 's/.*upgrade: [0-9]* ms to hand over: pause \([0-9]*\), state \([0-9]*\),
 	echo "pause upgrade phase_go_ms $go"; echo "pause upgrade phase_spawn_ms $sp_"
 	echo "pause upgrade phase_prepare_ms $pr"
     done
+# The new cores' own lines, for the log.
+grep "the new core's phases" "$T/up.err" >&2
 finish
 fi
 

@@ -164,6 +164,17 @@ build_acpi(struct vm *vm, uint64_t *rsdp)
 	return 0;
 }
 
+static const struct sandbox_opts core_sandbox_opts = { .name = "core" };
+
+static bool
+core_sandbox_off(void)
+{
+	const char *v = config_get("sandbox");
+
+	return v != NULL && (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "no") == 0 || strcmp(v, "0") == 0);
+}
+
 static int
 build_vm(struct vm *vm, struct boot_entry *entry)
 {
@@ -194,10 +205,12 @@ build_vm(struct vm *vm, struct boot_entry *entry)
 		return rc;
 	if ((rc = irq_init(vm)) < 0 || (rc = evloop_init()) < 0)
 		return rc;
-	/* A new core makes its VM's vCPUs while the old core still runs
-	 * the guest; the devices come with the state, in the pause. */
+	/* A new core makes its VM's vCPUs and its seccomp filter while the
+	 * old core still runs the guest; the devices come with the state, in
+	 * the pause. */
 	if (upgrading() && ((rc = vcpus_create(vm, NULL)) < 0 ||
-	    (rc = upgrade_prepared()) < 0))
+	    (!core_sandbox_off() && (rc = sandbox_prebuild(&sandbox_core,
+	    &core_sandbox_opts)) < 0) || (rc = upgrade_prepared()) < 0))
 		return rc;
 	if ((rc = pci_init(vm)) < 0)
 		return rc;
@@ -363,18 +376,14 @@ become_tenant(uid_t uid, gid_t gid)
 static int
 confine_core(uid_t uid, gid_t gid)
 {
-	struct sandbox_opts so = { .name = "core" };
-	const char *v = config_get("sandbox");
-
-	if (v != NULL && (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 ||
-	    strcmp(v, "no") == 0 || strcmp(v, "0") == 0)) {
+	if (core_sandbox_off()) {
 		hlog("WARNING: the core runs WITHOUT ITS SANDBOX (sandbox=off)");
 		return 0;
 	}
 	if (become_tenant(uid, gid) < 0)
 		return -EPERM;
 	uart_keep_sockets();
-	return sandbox_enter(&sandbox_core, NULL, 0, &so);
+	return sandbox_enter(&sandbox_core, NULL, 0, &core_sandbox_opts);
 }
 
 /* The configuration is applied: the monitor takes the control socket.
@@ -474,7 +483,7 @@ started:
 		uart_restore_tty();
 		return EXIT_ERROR;
 	}
-	upg_log_phases();
+	upgrade_running();
 	run_vm(vm, sfd);
 	control_fini();
 	vcpus_join(vm);

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -44,6 +45,8 @@
 #define FDS_PER_MSG		64
 /* How long a ready new core waits for the old one's word. */
 #define GO_TIMEOUT_MS		60000
+/* How long the old core waits, after the go, for the new one to run. */
+#define RUNNING_TIMEOUT_MS	2000
 
 static struct {
 	/* the old side */
@@ -75,12 +78,16 @@ upg_mark(const char *what)
 
 /* "configuration 3, vm 120, ...": each phase of the new core's start. */
 void
-upg_log_phases(void)
+upgrade_running(void)
 {
 	char buf[256];
 	size_t o = 0;
 
 	upg_mark("vcpus");
+	/* The old core ends once this is closed (wait_running). */
+	if (up.hv >= 0)
+		close(up.hv);
+	up.hv = -1;
 	for (int i = 1; i < up.nmarks && o < sizeof(buf); i++)
 		o += snprintf(buf + o, sizeof(buf) - o, "%s%s %lld",
 		    i > 1 ? ", " : "", up.mark[i], up.at[i] - up.at[i - 1]);
@@ -189,6 +196,31 @@ hand_over(int hv, struct upg_out *o, long long deadline)
 	    (rc = put(hv, &h, sizeof(h), deadline)) < 0)
 		return rc;
 	return put(hv, o->s->buf, o->s->len, deadline);
+}
+
+/*
+ * The new core closes its end once its vCPUs run.  Until then this core
+ * leaves the CPU to it: its own end (the teardown of its KVM VM and
+ * mappings) would otherwise come first on a busy host and lengthen the
+ * pause.  Bounded: a new core that hangs must not hold this one.
+ */
+static void
+wait_running(int hv)
+{
+	struct pollfd pf = { .fd = hv, .events = POLLIN };
+	long long deadline = now_ms() + RUNNING_TIMEOUT_MS;
+	ssize_t n;
+	char c;
+
+	for (;;) {
+		long long left = deadline - now_ms();
+
+		if (left <= 0 || (poll(&pf, 1, left) < 0 && errno != EINTR))
+			return;
+		n = recv(hv, &c, 1, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return;
+	}
 }
 
 /* The new core's answer: want ('P' prepared, 'R' ready), or why not in
@@ -356,7 +388,7 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 	if ((rc = spawner_commit()) < 0)
 		hlog("upgrade: the monitor did not take the new core: %s",
 		    strerror(-rc));
-	close(hv);
+	res->handover_ms = now_ms() - t0;
 	if (up.first) {
 		close(ach[1]);
 		up.anchor = ach[0];
@@ -368,12 +400,13 @@ upgrade_run(struct vm *vm, const char *binary, int timeout_ms,
 	up.next = pid;
 	res->old_pid = getpid();
 	res->pid = pid;
-	res->handover_ms = now_ms() - t0;
 	hlog("upgrade: %lld ms to hand over: pause %lld, state %lld, send "
 	    "%lld, new core ready %lld, go %lld (spawn %lld, prepare %lld "
 	    "before)", res->handover_ms, paused - t0, built - paused,
 	    sent - built, ready - sent, t0 + res->handover_ms - ready,
 	    started - asked, t0 - started);
+	wait_running(hv);
+	close(hv);
 	snap_free(&s);
 	free(o);
 	return 0;
@@ -628,11 +661,35 @@ upgrade_receive(int fd)
 	return rc;
 }
 
+/*
+ * This binary's pages mapped now, while the guest runs: a fresh process
+ * faults its code in page by page as it first runs it, and in the pause it
+ * runs much of it for the first time (each fault a costly exit under
+ * nested virtualisation).  Best effort: a kernel before 5.14 has no
+ * MADV_POPULATE_READ, and then the faults come as before.
+ */
+static int
+populate(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+		uintptr_t a = info->dlpi_addr + p->p_vaddr, b = a + p->p_memsz;
+
+		if (p->p_type == PT_LOAD && p->p_memsz > 0)
+			madvise((void *)(a & ~4095ul), ((b + 4095) & ~4095ul) -
+			    (a & ~4095ul), MADV_POPULATE_READ);
+	}
+	return 1;	/* the executable only */
+}
+
 int
 upgrade_prepared(void)
 {
 	int rc;
 
+	dl_iterate_phdr(populate, NULL);
 	upg_mark("vm");
 	if (send(up.hv, "P", 1, MSG_NOSIGNAL) != 1)
 		return -EPIPE;
@@ -704,8 +761,6 @@ upgrade_ready(struct vm *vm)
 		_exit(EXIT_ERROR);
 	}
 	upg_mark("go");
-	close(up.hv);
-	up.hv = -1;
 	if (up.anchor >= 0)
 		evloop_add(up.anchor, on_anchor, NULL);
 	/* A device whose backend cannot start again is marked needing a

@@ -11,7 +11,8 @@
  * tap, counters page and inflight region.  KVM binds a VM to the process
  * that made it, so the new core makes its own VM and vCPUs and loads their
  * state; the backends keep their processes and connections.  Until the new
- * core says it is ready, it touches no backend, and the old one can go on.
+ * core says it is ready, it changes nothing of a backend's (it may read a
+ * device's config), and the old one can go on.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -101,8 +102,8 @@ const struct snap *upg_state(void);
 int64_t upg_started(void);
 /* Notes the end of a phase of the new core's start (logged when ready). */
 void upg_mark(const char *what);
-/* Logs them, once the vCPUs run. */
-void upg_log_phases(void);
+/* The vCPUs run: logs the phases, and lets the old core end. */
+void upgrade_running(void);
 /* Loads the state into the VM built from it, not yet running. */
 int upgrade_load(struct vm *vm);
 /* Tells the old core it is ready and waits for it to let go; on 'go'

@@ -388,22 +388,39 @@ out:
 	return rc;
 }
 
-/* No core dumps, no_new_privs, not dumpable, then the filter. */
+/* No core dumps, no_new_privs, not dumpable. */
 static int
-lock_and_load(scmp_filter_ctx c, const struct sandbox_opts *o, const char *name)
+lock(const struct sandbox_opts *o, const char *name)
 {
 	struct rlimit zero = { 0, 0 };
 
 	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		seccomp_release(c);
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return fail(name, "no_new_privs and limits", errno);
-	}
 	if (o->pre_filter != NULL)
 		o->pre_filter(o->arg);
+	return 0;
+}
+
+/* Then the filter. */
+static int
+lock_and_load(scmp_filter_ctx c, const struct sandbox_opts *o, const char *name)
+{
+	int rc = lock(o, name);
+
+	if (rc < 0) {
+		seccomp_release(c);
+		return rc;
+	}
 	return sc_load(c, name);
 }
+
+/* sandbox_prebuild's program, for the row it was built for. */
+static struct {
+	const struct sandbox_row *row;
+	struct sock_fprog prog;
+} pre;
 
 /* See seccomp_core.c for why the core keeps its ids and namespaces. */
 static int
@@ -411,7 +428,15 @@ host_enter(const struct sandbox_row *r, const struct sandbox_opts *o,
     const char *name, const char *prefix)
 {
 	scmp_filter_ctx c;
+	int rc;
 
+	if (pre.row == r) {
+		if ((rc = lock(o, name)) == 0)
+			rc = sc_load_prog(&pre.prog, name);
+		free(pre.prog.filter);
+		pre.row = NULL;
+		return rc;
+	}
 	if ((c = sc_build(r, name, prefix)) == NULL)
 		return -EINVAL;
 	return lock_and_load(c, o, name);
@@ -559,6 +584,42 @@ sandbox_keeper(const char *name)
 	return rc < 0 ? fail(name, "loading the socket keeper's filter", -rc) : 0;
 }
 
+/* The name in messages, and the SIGSYS report's prefix. */
+static void
+names(const struct sandbox_row *r, const struct sandbox_opts *o, char *name,
+    char *prefix)
+{
+	if (o->name != NULL) {
+		snprintf(name, 64, "%s", o->name);
+		snprintf(prefix, 80, "hyve[%s]", o->name);
+	} else {
+		snprintf(name, 64, "%s", r != NULL ? r->name : "unknown");
+		snprintf(prefix, 80, "%s", log_role());
+	}
+}
+
+int
+sandbox_prebuild(const struct sandbox_row *r, const struct sandbox_opts *o)
+{
+	static const struct sandbox_opts def;
+	char name[64], prefix[80];
+	scmp_filter_ctx c;
+	int rc;
+
+	if (o == NULL)
+		o = &def;
+	if (r == NULL || !r->host || o->off)
+		return -EINVAL;
+	names(r, o, name, prefix);
+	if ((c = sc_build(r, name, prefix)) == NULL)
+		return -EINVAL;
+	free(pre.prog.filter);
+	pre.row = NULL;
+	if ((rc = sc_export(c, &pre.prog, name)) == 0)
+		pre.row = r;
+	return rc;
+}
+
 int
 sandbox_enter(const struct sandbox_row *r, const int *keep_fds, int nkeep,
     const struct sandbox_opts *o)
@@ -568,13 +629,7 @@ sandbox_enter(const struct sandbox_row *r, const int *keep_fds, int nkeep,
 
 	if (o == NULL)
 		o = &def;
-	if (o->name != NULL) {
-		snprintf(name, sizeof(name), "%s", o->name);
-		snprintf(prefix, sizeof(prefix), "hyve[%s]", o->name);
-	} else {
-		snprintf(name, sizeof(name), "%s", r != NULL ? r->name : "unknown");
-		snprintf(prefix, sizeof(prefix), "%s", log_role());
-	}
+	names(r, o, name, prefix);
 	if (o->off) {
 		hlog("SANDBOX DISABLED for %s: the device runs with all of "
 		    "hyve's privileges", name);

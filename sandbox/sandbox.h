@@ -135,6 +135,13 @@ int sandbox_profile(const struct sandbox_row *role, struct sandbox_profile *p);
  */
 int sandbox_enter(const struct sandbox_row *role, const int *keep_fds, int nkeep,
     const struct sandbox_opts *o);
+/*
+ * Builds the filter of a host row (the core's) now, so that its
+ * sandbox_enter, with the same opts, only loads it: an upgrade's new core
+ * builds it before the guest pauses.
+ */
+int sandbox_prebuild(const struct sandbox_row *role,
+    const struct sandbox_opts *o);
 
 /*
  * The socket keeper of a standalone backend (backends/cli.c), a child

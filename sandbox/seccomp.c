@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <linux/seccomp.h>
 
 #include "lib/log.h"
 #include "sandbox/seccomp_impl.h"
@@ -267,12 +268,11 @@ sc_build(const struct sandbox_row *r, const char *name, const char *prefix)
 	return c;
 }
 
-int
-sc_load(scmp_filter_ctx c, const char *name)
+static int
+sigsys_handler(const char *name)
 {
 	struct sigaction sa;
 	sigset_t set;
-	int rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigsys;
@@ -282,9 +282,71 @@ sc_load(scmp_filter_ctx c, const char *name)
 	sigaddset(&set, SIGSYS);
 	if (sigaction(SIGSYS, &sa, NULL) < 0 ||
 	    sigprocmask(SIG_UNBLOCK, &set, NULL) < 0) {
-		rc = -errno;
 		hlog("%s: cannot install the SIGSYS handler: %s", name,
 		    strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int
+sc_export(scmp_filter_ctx c, struct sock_fprog *prog, const char *name)
+{
+	struct sock_filter *f = NULL;
+	int p[2], rc;
+	ssize_t n;
+
+	/* libseccomp 2.5 exports to a descriptor only.  A pipe holds 64
+	 * KiB; the core's program is a few. */
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((rc = seccomp_export_bpf(c, p[1])) == 0) {
+		if ((f = malloc(65536)) == NULL)
+			rc = -ENOMEM;
+		else if ((n = read(p[0], f, 65536)) <= 0 ||
+		    n % sizeof(*f) != 0)
+			rc = n < 0 ? -errno : -EIO;
+		else
+			*prog = (struct sock_fprog){ n / sizeof(*f), f };
+	}
+	close(p[0]);
+	close(p[1]);
+out:
+	seccomp_release(c);
+	if (rc < 0) {
+		free(f);
+		hlog("%s: cannot generate the seccomp filter: %s", name,
+		    strerror(-rc));
+	}
+	return rc;
+}
+
+int
+sc_load_prog(const struct sock_fprog *prog, const char *name)
+{
+	int rc;
+
+	if ((rc = sigsys_handler(name)) < 0)
+		return rc;
+	/* As seccomp_load with CTL_TSYNC: every thread, or none. */
+	rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+	    SECCOMP_FILTER_FLAG_TSYNC, prog);
+	if (rc != 0) {
+		rc = rc < 0 ? -errno : -EAGAIN;
+		hlog("%s: cannot load the seccomp filter: %s", name,
+		    strerror(-rc));
+	}
+	return rc;
+}
+
+int
+sc_load(scmp_filter_ctx c, const char *name)
+{
+	int rc;
+
+	if ((rc = sigsys_handler(name)) < 0) {
 		seccomp_release(c);
 		return rc;
 	}

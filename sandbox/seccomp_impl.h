@@ -5,6 +5,7 @@
  * *_sandbox.c. */
 
 #include <seccomp.h>
+#include <linux/filter.h>
 
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
@@ -45,5 +46,9 @@ scmp_filter_ctx sc_build(const struct sandbox_row *role, const char *name,
     const char *prefix);
 /* Installs the SIGSYS handler and loads the filter; releases c. */
 int sc_load(scmp_filter_ctx c, const char *name);
+/* The filter as the kernel takes it (prog->filter is malloc'd); releases
+ * c.  sc_load_prog installs the handler and loads it, on every thread. */
+int sc_export(scmp_filter_ctx c, struct sock_fprog *prog, const char *name);
+int sc_load_prog(const struct sock_fprog *prog, const char *name);
 
 #endif
