@@ -166,13 +166,14 @@ build_acpi(struct vm *vm, uint64_t *rsdp)
 
 static const struct sandbox_opts core_sandbox_opts = { .name = "core" };
 
+/* sandbox=off, read as the devices read it (a value that is not a
+ * boolean was refused with them, before the core confines itself). */
 static bool
 core_sandbox_off(void)
 {
-	const char *v = config_get("sandbox");
+	bool on;
 
-	return v != NULL && (strcmp(v, "off") == 0 || strcmp(v, "false") == 0 ||
-	    strcmp(v, "no") == 0 || strcmp(v, "0") == 0);
+	return config_get_bool("sandbox", true, &on) == 0 && !on;
 }
 
 static int
